@@ -1,0 +1,5 @@
+"""``python -m thinktree``: the command-line interface."""
+
+from thinktree.cli import main
+
+main()
