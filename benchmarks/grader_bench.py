@@ -1,0 +1,136 @@
+"""Grader throughput and agreement on the regression corpus.
+
+    .venv/bin/python benchmarks/grader_bench.py [--rounds 5] [--workers 2]
+
+Runs every corpus case through one ``Grader`` (2 workers by default, started
+and warm before timing), ``--rounds`` times, and reports:
+
+* ``checks_per_s``: corpus checks per second over all rounds (the mix of fast-path
+  and worker cases the corpus has), the median round;
+* ``corpus_agreement``: share of cases whose verdict matches the human one
+  (known failures count as disagreements);
+* extras: the worker-only rate, the fast-path share, start-up time, the rate of
+  ``group_answers`` on GSM8K-style numbers, and the agreement of plain
+  math-verify (``verify(parse(gold), parse(pred))``, default settings) on the
+  same corpus, for comparison.
+
+Writes ``benchmarks/results/grader.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import statistics
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+from thinktree.grading import Grader, group_answers
+from thinktree.grading.cases import load_corpus
+from thinktree.grading.grader import Verdict, prepare
+
+RESULTS = Path(__file__).parent / "results" / "grader.json"
+
+
+def raw_math_verify_agreement(cases) -> float:
+    """Agreement of math-verify used directly, as most evaluation scripts do."""
+    from math_verify import parse, verify
+
+    logging.getLogger("math_verify").setLevel(logging.CRITICAL)
+    agree = 0
+    for case in cases:
+        try:
+            ok = verify(parse(f"${case.gold}$"), parse(case.pred))
+        except Exception:
+            ok = False
+        agree += ok == case.expected
+    return agree / len(cases)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=5.0)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    cases = load_corpus()
+    pairs = [(c.pred, c.gold) for c in cases]
+    worker_pairs = [pair for pair in pairs if not isinstance(prepare(*pair), Verdict)]
+
+    with Grader(workers=args.workers, timeout=args.timeout) as grader:
+        start = time.monotonic()
+        grader.start()
+        startup_s = time.monotonic() - start
+
+        round_rates, verdicts = [], []
+        for _ in range(args.rounds):
+            start = time.monotonic()
+            verdicts = grader.check_batch(pairs)
+            round_rates.append(len(pairs) / (time.monotonic() - start))
+
+        start = time.monotonic()
+        grader.check_batch(worker_pairs)
+        worker_rate = len(worker_pairs) / (time.monotonic() - start)
+
+        numbers = [str(n) for n in range(40)] + ["1,000", "1000.0", "\\$18", "18 dollars"]
+        votes = [numbers[(i * 7) % len(numbers)] for i in range(64)]
+        start = time.monotonic()
+        reps = 200
+        for _ in range(reps):
+            group_answers(votes, grader=grader)
+        group_rate = reps / (time.monotonic() - start)
+        restarts = grader.restarts
+
+    agree = [v.equivalent == c.expected for c, v in zip(cases, verdicts, strict=True)]
+    disagreements = [
+        {
+            "line": c.line,
+            "group": c.group,
+            "gold": c.gold,
+            "pred_answer": v.pred_answer,
+            "expected": c.expected,
+            "known_failure": c.known_failure,
+            "timed_out": v.timed_out,
+        }
+        for c, v, ok in zip(cases, verdicts, agree, strict=True)
+        if not ok
+    ]
+    result = {
+        "checks_per_s": round(statistics.median(round_rates), 1),
+        "corpus_size": len(cases),
+        "corpus_agreement": round(sum(agree) / len(cases), 4),
+        "known_failures": sum(c.known_failure for c in cases),
+        "disagreements": disagreements,
+        "worker_checks_per_s": round(worker_rate, 1),
+        "fast_path_share": round(1 - len(worker_pairs) / len(pairs), 3),
+        "group_answers_64_numbers_per_s": round(group_rate, 1),
+        "startup_s": round(startup_s, 2),
+        "worker_restarts": restarts,
+        "raw_math_verify_agreement": round(raw_math_verify_agreement(cases), 4),
+        "round_checks_per_s": [round(r, 1) for r in round_rates],
+        "workers": args.workers,
+        "timeout_s": args.timeout,
+        "rounds": args.rounds,
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "math_verify": version("math-verify"),
+            "latex2sympy2_extended": version("latex2sympy2_extended"),
+            "sympy": version("sympy"),
+        },
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    summary = {k: v for k, v in result.items() if k not in ("disagreements", "machine")}
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""`thinktree grade`: is a prediction equivalent to a gold answer?"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from thinktree.cli.app import app
+from thinktree.cli.errors import fail
+
+if TYPE_CHECKING:
+    from thinktree.grading import Verdict
+
+
+def _read_pairs(path: Path) -> list[tuple[str, str]]:
+    """(pred, gold) per non-blank line; every problem is a one-line error naming the line."""
+    if not path.is_file():
+        fail(f"{path}: no such file")
+    pairs: list[tuple[str, str]] = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"{path}: cannot read ({exc})")
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            fail(f"{where}: not valid JSON ({exc.msg})")
+        if not isinstance(row, dict):
+            fail(f'{where}: expected an object like {{"pred": ..., "gold": ...}}')
+        for name in ("pred", "gold"):
+            if name not in row:
+                fail(f"{where}: missing field {name!r}")
+        pred, gold = row["pred"], row["gold"]
+        if not isinstance(pred, str):
+            fail(f"{where}: field 'pred' must be a string")
+        if isinstance(gold, bool) or not isinstance(gold, str | int | float):
+            fail(f"{where}: field 'gold' must be a string or a number")
+        pairs.append((pred, _gold_text(gold)))
+    return pairs
+
+
+def _gold_text(gold: str | int | float) -> str:
+    if isinstance(gold, float) and gold.is_integer():
+        return str(int(gold))
+    return str(gold)
+
+
+@app.command("grade")
+def grade(
+    pred: Annotated[str | None, typer.Option(help="Model output or bare answer.")] = None,
+    gold: Annotated[str | None, typer.Option(help="The reference answer.")] = None,
+    file: Annotated[
+        Path | None, typer.Option(help='JSONL file of {"pred": ..., "gold": ...} lines.')
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the verdict as one JSON line.")
+    ] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds per check.", min=0.1)] = 5.0,
+    workers: Annotated[int, typer.Option(help="Grader worker processes.", min=1)] = 2,
+) -> None:
+    """Grade answers: one pair with --pred/--gold, or a JSONL file with --file.
+
+    With --file every line gets one JSON line on stdout, in order, with
+    "equivalent", "timed_out" and the extracted "pred_answer".
+    """
+    from thinktree.grading import Grader, GraderError
+
+    if file is not None:
+        if pred is not None or gold is not None:
+            fail("give either --file or --pred/--gold, not both")
+        pairs = _read_pairs(file)
+        as_json = True
+    else:
+        if pred is None or gold is None:
+            fail("give --pred and --gold (or --file FILE.jsonl)")
+        pairs = [(pred, gold)]
+        workers = 1
+    try:
+        with Grader(workers=min(workers, max(1, len(pairs))), timeout=timeout) as grader:
+            verdicts = grader.check_batch(pairs)
+    except GraderError as exc:
+        fail(str(exc), code=1)
+    for verdict in verdicts:
+        if as_json:
+            typer.echo(json.dumps(verdict.to_dict(), ensure_ascii=False))
+        else:
+            typer.echo(_describe(verdict))
+
+
+def _describe(verdict: Verdict) -> str:
+    head = "equivalent" if verdict.equivalent else "not equivalent"
+    if verdict.timed_out:
+        return f"{head} (timed out)"
+    if verdict.pred_answer is None:
+        return f"{head} (no answer found in the prediction)"
+    detail = f"answer: {verdict.pred_answer}, gold: {verdict.gold}"
+    if verdict.error:
+        detail += f", error: {verdict.error}"
+    return f"{head} ({detail})"
