@@ -1,0 +1,142 @@
+"""thinktree's public Python API; the CLI is a thin layer over it.
+
+>>> import thinktree
+>>> result = thinktree.solve("A shop sells pens at 3 dollars each. ...")
+>>> result.answer
+'8'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from thinktree.engines.base import Engine
+from thinktree.engines.factory import EngineConfig, create_engine
+from thinktree.grading import Grader
+from thinktree.problems import Problem
+from thinktree.reward.base import NullScorer, Scorer
+from thinktree.sandbox import Sandbox, SandboxConfig
+from thinktree.search import SearchConfig, SearchContext, SolveResult, run_search
+from thinktree.search.base import ProblemSearch
+from thinktree.search.judge import GraderJudge
+
+
+@dataclass
+class Runtime:
+    """The long-lived pieces a search needs: engine, sandbox, grader.
+
+    Build one with :func:`open_runtime` and reuse it across calls; it owns (and
+    closes) whatever it created.
+    """
+
+    engine: Engine
+    sandbox: Sandbox
+    grader: Grader
+    owned: list[Any] = field(default_factory=list)
+
+    def context(self, config: SearchConfig, scorer: Scorer | None = None) -> SearchContext:
+        return SearchContext(
+            engine=self.engine,
+            sandbox=self.sandbox,
+            config=config,
+            judge=GraderJudge(self.grader),
+            scorer=scorer or NullScorer(),
+        )
+
+    def model_id(self) -> dict[str, Any]:
+        """What identifies the model in run fingerprints and manifests."""
+        return {
+            "engine": type(self.engine).__name__,
+            "name": self.engine.name,
+            "sha256": getattr(self.engine, "model_sha256", None),
+        }
+
+    def tokens_per_second_guess(self) -> float:
+        """Aggregate generation speed to expect, for up-front estimates only."""
+        return float(getattr(self.engine, "expected_tokens_per_second", 20.0))
+
+    def close(self) -> None:
+        while self.owned:
+            self.owned.pop().close()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_runtime(
+    engine: Engine | EngineConfig | None = None,
+    *,
+    sandbox_workers: int = 2,
+    grader_workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> Runtime:
+    """Start an engine (default: the embedded 1.5B on llama.cpp), sandbox and grader."""
+    owned: list[Any] = []
+    try:
+        if engine is None or isinstance(engine, EngineConfig):
+            engine = create_engine(engine or EngineConfig(), progress=progress)
+            owned.append(engine)
+        sandbox = Sandbox(SandboxConfig(workers=sandbox_workers))
+        owned.append(sandbox)
+        grader = Grader(workers=grader_workers)
+        owned.append(grader)
+    except BaseException:
+        for item in reversed(owned):
+            item.close()
+        raise
+    return Runtime(engine, sandbox, grader, owned)
+
+
+def check_question(question: object) -> str:
+    if not isinstance(question, str):
+        raise ValueError(f"the question must be text, got {type(question).__name__}")
+    text = question.strip()
+    if not text:
+        raise ValueError("the question is empty; pass the problem text")
+    return text
+
+
+def solve(
+    question: str,
+    *,
+    config: SearchConfig | None = None,
+    runtime: Runtime | None = None,
+    engine: Engine | EngineConfig | None = None,
+    scorer: Scorer | None = None,
+    gold: str | None = None,
+    on_round: Callable[[list[ProblemSearch]], None] | None = None,
+    **options: Any,
+) -> SolveResult:
+    """Solve one question. ``options`` are :class:`SearchConfig` fields
+    (``strategy="mcts", samples=16``...) applied on top of ``config``."""
+    text = check_question(question)
+    base = config.model_dump() if config is not None else {}
+    search_config = SearchConfig(**{**base, **options})
+    own_runtime = runtime is None
+    runtime = runtime or open_runtime(engine)
+    try:
+        ctx = runtime.context(search_config, scorer)
+        problem = Problem(id="question", question=text, answer=gold)
+        return run_search([problem], ctx, window=1, on_round=on_round)[0]
+    finally:
+        if own_runtime:
+            runtime.close()
+
+
+def solve_many(
+    problems: Iterable[Problem],
+    *,
+    config: SearchConfig,
+    runtime: Runtime,
+    scorer: Scorer | None = None,
+    window: int = 4,
+    on_result: Callable[[SolveResult], None] | None = None,
+) -> list[SolveResult]:
+    """Solve many problems in lock step (one engine batch per round across them)."""
+    ctx = runtime.context(config, scorer)
+    return run_search(problems, ctx, window=window, on_result=on_result)

@@ -1,0 +1,129 @@
+"""The strategy interface: a per-problem search that the driver advances in lock step.
+
+A strategy is a :class:`ProblemSearch` subclass registered by name. The driver
+asks every active search for the expansions it wants now, serves all of them in
+one batch (engine, then sandbox, then scorer), hands each search its own back,
+and repeats until every search is done. Budgets (tokens, seconds) are checked
+by the driver before each round, so every strategy honours them the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from thinktree.engines.base import Engine
+from thinktree.problems import Problem
+from thinktree.reward.base import NullScorer, Scorer
+from thinktree.search.config import SearchConfig
+from thinktree.search.expand import CellRunner, Expansion
+from thinktree.search.result import SolveResult, Usage
+from thinktree.search.seeds import derive_seed
+from thinktree.steps import Step, StepKind, StepPrompt, consecutive_errors
+
+
+class AnswerJudge(Protocol):
+    """Decides answer equality (for voting) and correctness (for outcome rewards)."""
+
+    def same(self, a: str, b: str) -> bool: ...
+
+    def correct(self, answer: str, gold: str) -> bool: ...
+
+
+@dataclass
+class SearchContext:
+    engine: Engine
+    sandbox: CellRunner
+    config: SearchConfig
+    judge: AnswerJudge
+    scorer: Scorer = field(default_factory=NullScorer)
+
+
+class ProblemSearch(ABC):
+    """The state of one strategy on one problem."""
+
+    default_temperature: float = 0.7
+
+    def __init__(self, problem: Problem, prompt: StepPrompt, ctx: SearchContext) -> None:
+        self.problem = problem
+        self.prompt = prompt
+        self.ctx = ctx
+        self.config = ctx.config
+        self.usage = Usage()
+        self.started = time.perf_counter()
+        self.finished = False
+
+    @property
+    def temperature(self) -> float:
+        return self.config.sampling_temperature(self.default_temperature)
+
+    def expansion(
+        self,
+        steps: list[Step],
+        n: int,
+        *seed_path: int | str,
+        tag: object = None,
+        want_scores: bool = False,
+        temperature: float | None = None,
+    ) -> Expansion:
+        return Expansion(
+            prompt=self.prompt,
+            steps=steps,
+            n=n,
+            seed=derive_seed(self.config.seed, self.problem.id, *seed_path),
+            temperature=self.temperature if temperature is None else temperature,
+            tag=tag,
+            question=self.problem.question,
+            problem_id=self.problem.id,
+            want_scores=want_scores,
+        )
+
+    def branch_ends(self, steps: list[Step]) -> bool:
+        """Terminal by the step rules: final or invalid step, too many errors, too deep."""
+        if not steps:
+            return False
+        last = steps[-1]
+        return (
+            last.kind in (StepKind.FINAL, StepKind.INVALID)
+            or consecutive_errors(steps) >= self.config.errors_threshold
+            or len(steps) >= self.config.max_steps
+        )
+
+    def budget_exhausted(self) -> str | None:
+        if (
+            self.config.max_tokens is not None
+            and self.usage.generated_tokens >= self.config.max_tokens
+        ):
+            return "max_tokens"
+        if self.config.max_seconds is not None and self.elapsed() >= self.config.max_seconds:
+            return "max_seconds"
+        return None
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def account(self, expansions: list[Expansion]) -> None:
+        for e in expansions:
+            self.usage.generated_tokens += e.generated_tokens
+            self.usage.prompt_tokens += e.prompt_tokens
+            self.usage.cached_tokens += e.cached_tokens
+            self.usage.engine_calls += 1
+            self.usage.exec_seconds += sum(c.exec_seconds for c in e.candidates)
+
+    @abstractmethod
+    def next_expansions(self) -> list[Expansion]:
+        """What to expand now; an empty list means the search is complete."""
+
+    @abstractmethod
+    def absorb(self, expansions: list[Expansion]) -> None:
+        """Take back this search's expansions with their candidates (and scores)."""
+
+    @abstractmethod
+    def result(self, stop_reason: str) -> SolveResult:
+        """The answer and everything explored so far."""
+
+    def progress(self) -> dict[str, object]:
+        """A few live figures for progress displays (rollouts, tree size, leader)."""
+        return {}

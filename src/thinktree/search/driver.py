@@ -1,0 +1,75 @@
+"""Advance many problems' searches in lock step."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Iterable
+
+from thinktree.problems import Problem
+from thinktree.search.base import ProblemSearch, SearchContext
+from thinktree.search.expand import Expansion, StepExpander
+from thinktree.search.registry import STRATEGIES
+from thinktree.search.result import SolveResult
+from thinktree.steps import build_step_prompt
+
+ResultHook = Callable[[SolveResult], None]
+RoundHook = Callable[[list[ProblemSearch]], None]
+
+
+def run_search(
+    problems: Iterable[Problem],
+    ctx: SearchContext,
+    *,
+    window: int = 4,
+    on_result: ResultHook | None = None,
+    on_round: RoundHook | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> list[SolveResult]:
+    """Solve ``problems`` with ``ctx.config.strategy``, ``window`` problems at a time.
+
+    Each round sends one batch of expansion requests across all active problems.
+    Results come back (and ``on_result`` fires) as each problem finishes, so a
+    caller can store them one by one; the returned list is in input order.
+    When ``stop()`` turns true, searches still in flight are dropped (not
+    returned) and no new problem starts.
+    """
+    strategy = STRATEGIES[ctx.config.strategy]
+    expander = StepExpander(ctx.engine, ctx.sandbox, ctx.config, ctx.scorer)
+    queue = deque(problems)
+    order = {p.id: i for i, p in enumerate(queue)}
+    active: list[ProblemSearch] = []
+    results: list[SolveResult] = []
+
+    def finish(search: ProblemSearch, reason: str) -> None:
+        result = search.result(reason)
+        search.finished = True
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+
+    while queue or active:
+        if stop is not None and stop():
+            break
+        while queue and len(active) < max(1, window):
+            problem = queue.popleft()
+            prompt = build_step_prompt(problem.question, ctx.engine.render_chat)
+            active.append(strategy(problem, prompt, ctx))
+        wanted: list[tuple[ProblemSearch, list[Expansion]]] = []
+        for search in active:
+            reason = search.budget_exhausted()
+            expansions = [] if reason else search.next_expansions()
+            if not expansions:
+                finish(search, reason or "done")
+            else:
+                wanted.append((search, expansions))
+        active = [s for s in active if not s.finished]
+        if not wanted:
+            continue
+        expander.expand([e for _, batch in wanted for e in batch])
+        for search, batch in wanted:
+            search.account(batch)
+            search.absorb(batch)
+        if on_round is not None:
+            on_round(active)
+    results.sort(key=lambda r: order[r.problem_id])
+    return results

@@ -1,0 +1,175 @@
+"""Turn expansion requests into executed candidate steps, in batches.
+
+One call of :meth:`StepExpander.expand` sends one batch to the engine (every
+request of every problem), one batch of cells to the sandbox and, when asked,
+one batch to the scorer: the lock-step of the design.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from thinktree.engines.base import Completion, CompletionRequest, Engine
+from thinktree.reward.base import ScoreItem, Scorer
+from thinktree.search.config import SearchConfig
+from thinktree.steps import (
+    STOP_STRINGS,
+    Step,
+    StepKind,
+    StepPrompt,
+    dedupe_key,
+    executed_cells,
+    format_output,
+    parse_step,
+)
+
+
+class ExecOutcome(Protocol):
+    stdout: str
+    error: str | None
+    timed_out: bool
+    seconds: float
+
+
+class CellRunner(Protocol):
+    """What the expander needs of :class:`thinktree.sandbox.Sandbox`."""
+
+    def run_batch(
+        self, trajectories: list[list[str]], timeout: float | None = None
+    ) -> list[Any]: ...
+
+
+@dataclass
+class Expansion:
+    """Extend one trajectory by ``n`` candidate steps; the expander fills the rest."""
+
+    prompt: StepPrompt
+    steps: list[Step]
+    n: int
+    seed: int
+    temperature: float
+    tag: Any = None
+    question: str = ""
+    problem_id: str = ""
+    want_scores: bool = False
+    score_final_only: bool = False
+    """Score only candidates that state a final answer (best-of-N)."""
+    dedupe: bool = False
+    """Drop candidates that repeat an earlier sibling (same code without comments and
+    whitespace, or same answer) before they are executed and scored."""
+    candidates: list[Step] = field(default_factory=list)
+    scores: list[float | None] | None = None
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    generated_tokens: int = 0
+
+
+def step_from_completion(completion: Completion) -> Step:
+    if completion.error is not None:
+        return Step(text="", kind=StepKind.INVALID, error=completion.error, finish_reason="error")
+    parsed = parse_step(completion.text)
+    return Step(
+        text=parsed.text,
+        kind=parsed.kind,
+        code=parsed.code,
+        answer=parsed.answer,
+        tokens=completion.generated_tokens,
+        mean_logprob=completion.mean_logprob,
+        finish_reason=completion.finish_reason,
+    )
+
+
+def unique_steps(steps: list[Step]) -> list[Step]:
+    seen: set[str] = set()
+    unique = []
+    for step in steps:
+        key = dedupe_key(step)
+        if key not in seen:
+            seen.add(key)
+            unique.append(step)
+    return unique
+
+
+class StepExpander:
+    def __init__(
+        self,
+        engine: Engine,
+        sandbox: CellRunner,
+        config: SearchConfig,
+        scorer: Scorer | None = None,
+    ) -> None:
+        self.engine = engine
+        self.sandbox = sandbox
+        self.config = config
+        self.scorer = scorer
+
+    def _request(self, expansion: Expansion) -> CompletionRequest:
+        return CompletionRequest(
+            prompt=expansion.prompt.prompt(expansion.steps),
+            max_tokens=self.config.max_step_tokens,
+            temperature=expansion.temperature,
+            top_p=self.config.top_p if expansion.temperature > 0 else 1.0,
+            stop=STOP_STRINGS,
+            seed=expansion.seed,
+            n=expansion.n,
+            logprobs=1 if self.config.logprobs else 0,
+        )
+
+    def expand(self, expansions: Sequence[Expansion]) -> None:
+        if not expansions:
+            return
+        results = self.engine.complete([self._request(e) for e in expansions])
+        pending: list[tuple[Step, list[str]]] = []
+        for expansion, completions in zip(expansions, results, strict=True):
+            expansion.candidates = [step_from_completion(c) for c in completions]
+            if expansion.dedupe:
+                expansion.candidates = unique_steps(expansion.candidates)
+            expansion.prompt_tokens = sum(c.prompt_tokens for c in completions)
+            expansion.cached_tokens = sum(c.cached_tokens for c in completions)
+            expansion.generated_tokens = sum(c.generated_tokens for c in completions)
+            state = executed_cells(expansion.steps)
+            for step in expansion.candidates:
+                if step.kind is StepKind.CODE and step.code is not None:
+                    pending.append((step, [*state, step.code]))
+        self._execute(pending)
+        self._score(expansions)
+
+    def _execute(self, pending: list[tuple[Step, list[str]]]) -> None:
+        if not pending:
+            return
+        timeout = self.config.exec_timeout
+        started = time.perf_counter()
+        outcomes = self.sandbox.run_batch([cells for _, cells in pending], timeout=timeout)
+        share = (time.perf_counter() - started) / len(pending)
+        for (step, _), outcome in zip(pending, outcomes, strict=True):
+            step.exec_seconds = share
+            if outcome.timed_out:
+                step.kind = StepKind.ERROR
+                step.error = f"TimeoutError: the cell ran longer than {timeout:g} s"
+            elif outcome.error:
+                step.kind = StepKind.ERROR
+                step.error = outcome.error
+            step.output = format_output(step.error if step.error else outcome.stdout)
+
+    def _score(self, expansions: Sequence[Expansion]) -> None:
+        if self.scorer is None:
+            return
+        wanted = [
+            (e, c)
+            for e in expansions
+            if e.want_scores
+            for c in e.candidates
+            if not e.score_final_only or c.kind is StepKind.FINAL
+        ]
+        if not wanted:
+            return
+        values = self.scorer.score(
+            [ScoreItem(e.question, [*e.steps, c], e.problem_id) for e, c in wanted]
+        )
+        by_step = {id(c): v for (_, c), v in zip(wanted, values, strict=True)}
+        for expansion in expansions:
+            if expansion.want_scores:
+                expansion.scores = [by_step.get(id(c)) for c in expansion.candidates]

@@ -1,0 +1,254 @@
+"""The MCTS tree and its pure algorithms: selection, backup, answer choice.
+
+Semantics (after rStar-Math), written down because they surprise:
+
+- ``N`` and ``W`` of a node are the sums of every update that reached it;
+  ``Q = W / N`` (0 when ``N == 0``).
+- Local updates stay at one node and are not propagated: the PPM score that
+  initialises a new non-terminal node (its first update), and the −1 of an
+  invalid terminal (no answer, too deep, too many consecutive errors).
+- A terminal answer's value (outcome ±1, its PPM score, or its agreement value)
+  is added to that node and to every node on its path to the root.
+- Hence, for every node: ``N − n_local = [is answer terminal] + Σ_children
+  (N_c − n_local_c)``, and the same for ``W`` (:func:`check_invariants`).
+- Selection (default, rStar's rule): among a node's children that are neither
+  terminal nor exhausted, pick the highest ``Q + c·sqrt(ln N_parent / N_child)``,
+  where a child with ``N == 0`` scores 0 with no bonus; ties go to the first
+  child. ``unvisited_first`` gives classic UCT (an unvisited child first).
+- A node is exhausted when it is expanded and none of its children can be
+  selected; the root exhausted means the tree has nothing left to explore.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from thinktree.steps import Step, StepKind
+
+
+@dataclass(eq=False)
+class Node:
+    id: int
+    parent: Node | None = None
+    step: Step | None = None
+    depth: int = 0
+    children: list[Node] = field(default_factory=list)
+    visits: int = 0
+    value_sum: float = 0.0
+    local_visits: int = 0
+    local_value: float = 0.0
+    terminal: bool = False
+    terminal_reason: str | None = None
+    """"answer", "invalid", "errors", "too_deep"."""
+    score: float | None = None
+    """The scorer's value of this node (PPM), if any."""
+    expanded: bool = False
+    exhausted: bool = False
+    correct: bool | None = None
+
+    @property
+    def q_value(self) -> float:
+        return self.value_sum / self.visits if self.visits else 0.0
+
+    @property
+    def answer(self) -> str | None:
+        if self.terminal_reason == "answer" and self.step is not None:
+            return self.step.answer
+        return None
+
+    def path(self) -> list[Node]:
+        """Nodes from the first step down to this node (the root excluded)."""
+        nodes: list[Node] = []
+        node: Node | None = self
+        while node is not None and node.parent is not None:
+            nodes.append(node)
+            node = node.parent
+        return nodes[::-1]
+
+    def steps(self) -> list[Step]:
+        return [n.step for n in self.path() if n.step is not None]
+
+    def walk(self) -> Iterator[Node]:
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+    def selectable(self) -> bool:
+        return not self.terminal and not self.exhausted
+
+
+def uct_score(child: Node, parent_visits: int, c_uct: float, unvisited_first: bool) -> float:
+    if child.visits == 0:
+        return math.inf if unvisited_first else 0.0
+    if parent_visits <= 0:
+        return child.q_value
+    return child.q_value + c_uct * math.sqrt(math.log(parent_visits) / child.visits)
+
+
+def select_child(node: Node, c_uct: float, unvisited_first: bool = False) -> Node | None:
+    """The selectable child with the highest UCT score (first on ties), or None."""
+    best: Node | None = None
+    best_score = -math.inf
+    for child in node.children:
+        if not child.selectable():
+            continue
+        score = uct_score(child, node.visits, c_uct, unvisited_first)
+        if score > best_score:
+            best, best_score = child, score
+    return best
+
+
+def select_leaf(root: Node, c_uct: float, unvisited_first: bool = False) -> Node | None:
+    """Descend from the root to an unexpanded selectable node; None if exhausted."""
+    while root.selectable():
+        node = root
+        while node.expanded:
+            child = select_child(node, c_uct, unvisited_first)
+            if child is None:
+                node.exhausted = True
+                break
+            node = child
+        else:
+            return node
+    return None
+
+
+def add_local(node: Node, value: float) -> None:
+    node.visits += 1
+    node.value_sum += value
+    node.local_visits += 1
+    node.local_value += value
+
+
+def backup(node: Node, value: float) -> None:
+    """Add a terminal answer's value to the node and every ancestor."""
+    current: Node | None = node
+    while current is not None:
+        current.visits += 1
+        current.value_sum += value
+        current = current.parent
+
+
+def check_invariants(root: Node, tolerance: float = 1e-9) -> list[str]:
+    """Problems with the N/W bookkeeping; an empty list when the tree is consistent."""
+    problems = []
+    for node in root.walk():
+        n_prop = node.visits - node.local_visits
+        w_prop = node.value_sum - node.local_value
+        if node.terminal_reason == "answer":
+            if node.children or n_prop != 1:
+                problems.append(f"node {node.id}: answer terminal with N-n_local={n_prop}")
+            continue
+        n_sum = sum(c.visits - c.local_visits for c in node.children)
+        w_sum = sum(c.value_sum - c.local_value for c in node.children)
+        if n_prop != n_sum:
+            problems.append(f"node {node.id}: N-n_local={n_prop} but children give {n_sum}")
+        if abs(w_prop - w_sum) > tolerance:
+            problems.append(f"node {node.id}: W-w_local={w_prop:.6f} but children give {w_sum:.6f}")
+    return problems
+
+
+def answer_nodes(root: Node) -> list[Node]:
+    return [n for n in root.walk() if n.terminal_reason == "answer"]
+
+
+def group_answers(nodes: list[Node], same: Callable[[str, str], bool]) -> list[list[Node]]:
+    """Terminal answer nodes grouped into classes of equivalent answers, in discovery order."""
+    groups: list[list[Node]] = []
+    for node in sorted(nodes, key=lambda n: n.id):
+        answer = node.answer or ""
+        for group in groups:
+            if same(group[0].answer or "", answer):
+                group.append(node)
+                break
+        else:
+            groups.append([node])
+    return groups
+
+
+def choose_answer(
+    groups: list[list[Node]],
+) -> tuple[str | None, dict[str, float], dict[str, float]]:
+    """(answer with the highest mean terminal value, mean value per answer, Q-weighted votes).
+
+    Q-weighted votes sum ``(Q + 1) / 2`` over an answer's terminals, so a vote is
+    never negative. Ties go to the answer found first.
+    """
+    means: dict[str, float] = {}
+    votes: dict[str, float] = {}
+    best: str | None = None
+    best_mean = -math.inf
+    for group in groups:
+        answer = group[0].answer or ""
+        mean = sum(n.q_value for n in group) / len(group)
+        means[answer] = round(mean, 6)
+        votes[answer] = round(sum((n.q_value + 1) / 2 for n in group), 6)
+        if mean > best_mean:
+            best, best_mean = answer, mean
+    return best, means, votes
+
+
+def serialize(root: Node) -> dict[str, Any]:
+    nodes = []
+    for node in root.walk():
+        nodes.append(
+            {
+                "id": node.id,
+                "parent": node.parent.id if node.parent is not None else None,
+                "depth": node.depth,
+                "step": node.step.to_dict() if node.step is not None else None,
+                "visits": node.visits,
+                "value_sum": round(node.value_sum, 6),
+                "q": round(node.q_value, 6),
+                "local_visits": node.local_visits,
+                "local_value": round(node.local_value, 6),
+                "terminal": node.terminal,
+                "terminal_reason": node.terminal_reason,
+                "answer": node.answer,
+                "score": node.score,
+                "expanded": node.expanded,
+                "correct": node.correct,
+            }
+        )
+    return {"nodes": nodes}
+
+
+def deserialize(data: dict[str, Any]) -> Node:
+    by_id: dict[int, Node] = {}
+    root: Node | None = None
+    for item in data["nodes"]:
+        parent = by_id.get(item["parent"]) if item["parent"] is not None else None
+        node = Node(
+            id=item["id"],
+            parent=parent,
+            step=Step.from_dict(item["step"]) if item["step"] is not None else None,
+            depth=item["depth"],
+            visits=item["visits"],
+            value_sum=item["value_sum"],
+            local_visits=item["local_visits"],
+            local_value=item["local_value"],
+            terminal=item["terminal"],
+            terminal_reason=item["terminal_reason"],
+            score=item["score"],
+            expanded=item["expanded"],
+            correct=item["correct"],
+        )
+        by_id[node.id] = node
+        if parent is None:
+            root = node
+        else:
+            parent.children.append(node)
+    if root is None:
+        raise ValueError("tree has no root")
+    return root
+
+
+def step_kind_reason(step: Step) -> str | None:
+    if step.kind is StepKind.FINAL:
+        return "answer"
+    if step.kind is StepKind.INVALID:
+        return "invalid"
+    return None

@@ -1,0 +1,34 @@
+"""The code-augmented step format: prompts, parsing, step records."""
+
+from thinktree.steps.parse import ParsedStep, parse_step
+from thinktree.steps.prompt import (
+    OUTPUT_MARKER,
+    STOP_STRINGS,
+    StepPrompt,
+    build_step_prompt,
+    format_output,
+    user_message,
+)
+from thinktree.steps.step import (
+    Step,
+    StepKind,
+    consecutive_errors,
+    dedupe_key,
+    executed_cells,
+)
+
+__all__ = [
+    "OUTPUT_MARKER",
+    "STOP_STRINGS",
+    "ParsedStep",
+    "Step",
+    "StepKind",
+    "StepPrompt",
+    "build_step_prompt",
+    "consecutive_errors",
+    "dedupe_key",
+    "executed_cells",
+    "format_output",
+    "parse_step",
+    "user_message",
+]
