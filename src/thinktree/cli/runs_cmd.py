@@ -1,0 +1,193 @@
+"""`thinktree runs list | show | export`, `thinktree report`, `thinktree tree`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from thinktree.cli.app import app
+from thinktree.cli.errors import fail
+
+runs_app = typer.Typer(help="Stored runs: list, show, export.", no_args_is_help=True)
+app.add_typer(runs_app, name="runs")
+
+StoreOpt = Annotated[str, typer.Option("--store", help="Run store (SQLite).")]
+
+
+def _open(store: str):
+    from thinktree.store import RunStore, StoreError
+
+    try:
+        return RunStore(store, create=False)
+    except StoreError as exc:
+        fail(str(exc))
+
+
+def _run(store_obj, run_id: str):
+    from thinktree.store import StoreError
+
+    try:
+        return store_obj.get_run(run_id)
+    except StoreError as exc:
+        fail(str(exc))
+
+
+@runs_app.command("list")
+def list_runs(
+    store: StoreOpt = "thinktree-runs.db", json_out: Annotated[bool, typer.Option("--json")] = False
+) -> None:
+    """Every run in the store with its status and headline figures."""
+    with _open(store) as db:
+        runs = db.list_runs()
+        counts = {r.id: db.count_results(r.id) for r in runs}
+    if json_out:
+        for r in runs:
+            sys.stdout.write(
+                json.dumps(
+                    {
+                        "run_id": r.id,
+                        "status": r.status,
+                        "dataset": r.dataset,
+                        "strategy": r.strategy,
+                        "model": r.model,
+                        "results": counts[r.id],
+                        **r.metrics,
+                    }
+                )
+                + "\n"
+            )
+        return
+    table = Table(
+        "run", "status", "data", "strategy", "model", "results", "accuracy", "tok/problem"
+    )
+    for r in runs:
+        acc = r.metrics.get("accuracy")
+        table.add_row(
+            r.id,
+            r.status,
+            r.dataset,
+            r.strategy,
+            r.model,
+            str(counts[r.id]),
+            "n/a" if acc is None else f"{acc:.1%}",
+            f"{r.metrics.get('tokens_per_problem', 0):.0f}",
+        )
+    Console().print(table)
+
+
+@runs_app.command("show")
+def show(
+    run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")],
+    store: StoreOpt = "thinktree-runs.db",
+) -> None:
+    """A run's manifest and metrics as JSON."""
+    from thinktree.eval.metrics import summarize
+
+    with _open(store) as db:
+        run = _run(db, run_id)
+        summary = summarize(db.results(run.id))
+    sys.stdout.write(
+        json.dumps(
+            {
+                "run_id": run.id,
+                "status": run.status,
+                "dataset": run.dataset,
+                "strategy": run.strategy,
+                "model": run.model,
+                "metrics": summary,
+                "manifest": run.manifest,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+
+
+@runs_app.command("export")
+def export(
+    run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")],
+    store: StoreOpt = "thinktree-runs.db",
+    out: Annotated[str | None, typer.Option(help="Write JSONL here (default: stdout).")] = None,
+    trees: Annotated[bool, typer.Option(help="Include MCTS trees.")] = False,
+) -> None:
+    """Every result of a run as JSONL, one problem per line."""
+    from dataclasses import asdict
+
+    with _open(store) as db:
+        run = _run(db, run_id)
+        handle = open(out, "w") if out else sys.stdout  # noqa: SIM115
+        try:
+            for row in db.iter_results(run.id):
+                record = {"run_id": run.id, **asdict(row)}
+                if trees:
+                    record["tree"] = db.tree(run.id, row.problem_id)
+                handle.write(json.dumps(record) + "\n")
+        finally:
+            if out:
+                handle.close()
+
+
+@app.command()
+def report(
+    run_ids: Annotated[
+        list[str], typer.Argument(help="Runs to compare (the first is the baseline).")
+    ],
+    store: StoreOpt = "thinktree-runs.db",
+    plot: Annotated[str | None, typer.Option(help="PNG path for accuracy vs tokens.")] = None,
+    common: Annotated[bool, typer.Option(help="Only problems every run has.")] = False,
+) -> None:
+    """Markdown table comparing runs, pair-wise wins/losses, and a PNG plot."""
+    from thinktree.eval.report import (
+        build_reports,
+        markdown_table,
+        pairwise_table,
+        plot_accuracy_vs_tokens,
+    )
+
+    with _open(store) as db:
+        runs = [_run(db, r) for r in run_ids]
+        reports = build_reports([(r, db.results(r.id)) for r in runs], common_only=common)
+    sys.stdout.write(markdown_table(reports) + "\n")
+    pair = pairwise_table(reports)
+    if pair:
+        sys.stdout.write("\n" + pair + "\n")
+    if plot:
+        path = plot_accuracy_vs_tokens(reports, Path(plot))
+        typer.echo(f"\nplot: {path}", err=True)
+
+
+@app.command()
+def tree(
+    run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")],
+    problem: Annotated[str, typer.Argument(help="Problem id, or its position in the run.")],
+    store: StoreOpt = "thinktree-runs.db",
+    width: Annotated[int, typer.Option(help="Characters of each step shown.")] = 70,
+) -> None:
+    """Print a stored MCTS tree as indented text."""
+    from thinktree.search.mcts.textview import render_tree
+
+    with _open(store) as db:
+        run = _run(db, run_id)
+        problem_id = problem
+        data = db.tree(run.id, problem_id)
+        if data is None and problem.isdigit():
+            rows = db.results(run.id)
+            match = [r for r in rows if r.position == int(problem)]
+            if match:
+                problem_id = match[0].problem_id
+                data = db.tree(run.id, problem_id)
+        if data is None:
+            have = db.tree_problem_ids(run.id)
+            hint = (
+                f"; trees stored for e.g. {', '.join(have[:3])}"
+                if have
+                else "; this run stored no trees (only mcts stores trees)"
+            )
+            fail(f"no tree for problem {problem!r} in run {run.id}{hint}")
+    sys.stdout.write(render_tree(data, width=width) + "\n")

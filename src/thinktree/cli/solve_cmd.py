@@ -1,0 +1,147 @@
+"""`thinktree solve`: one question, steps printed as they come."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.syntax import Syntax
+
+from thinktree.cli.app import app
+from thinktree.cli.errors import fail, user_error_message
+from thinktree.cli.options import (
+    BaseUrlOpt,
+    EngineOpt,
+    ModelOpt,
+    ParallelOpt,
+    ThreadsOpt,
+    VerboseOpt,
+    engine_config,
+)
+
+
+def _step_json(step: object) -> dict[str, object]:
+    d = step.to_dict()  # type: ignore[attr-defined]
+    return {k: d[k] for k in ("code", "output", "error", "answer", "kind", "tokens")}
+
+
+@app.command()
+def solve(
+    question: Annotated[str, typer.Argument(help="The math problem to solve.")],
+    strategy: Annotated[str, typer.Option(help="greedy, sc, best_of_n, beam or mcts.")] = "greedy",
+    samples: Annotated[
+        int, typer.Option(help="Samples (sc, best_of_n) or rollouts (mcts).", min=1)
+    ] = 4,
+    k: Annotated[int, typer.Option("--k", help="Candidate steps per expansion.", min=1)] = 3,
+    seed: Annotated[int, typer.Option(help="Run seed.")] = 0,
+    max_steps: Annotated[int, typer.Option(help="Maximum steps per solution.", min=1)] = 8,
+    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    model: ModelOpt = None,
+    engine: EngineOpt = "llamacpp",
+    base_url: BaseUrlOpt = None,
+    parallel: ParallelOpt = 4,
+    threads: ThreadsOpt = 0,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Solve one math problem step by step with code."""
+    from thinktree.api import check_question, open_runtime
+    from thinktree.api import solve as api_solve
+    from thinktree.search import SearchConfig
+
+    console = Console(stderr=json_out, highlight=False)
+    try:
+        text = check_question(question)
+        config = SearchConfig(
+            strategy=strategy,
+            samples=samples,
+            k=k,
+            seed=seed,
+            max_steps=max_steps,
+            temperature=temperature,
+        )
+        engine_cfg = engine_config(engine, model, base_url, parallel, threads, verbose)
+    except (ValueError, ValidationError) as exc:
+        fail(user_error_message(exc))
+    started = time.perf_counter()
+    printed = 0
+
+    def on_round(active: list) -> None:
+        nonlocal printed
+        if not active or json_out:
+            return
+        search = active[0]
+        steps = getattr(search, "steps", None)
+        if steps is None:
+            status.update(_live_line(search.progress()))
+            return
+        for step in steps[printed:]:
+            printed += 1
+            _print_step(console, printed, step)
+        status.update(f"thinking: step {printed + 1}")
+
+    try:
+        with console.status("loading model") as status:
+            runtime = open_runtime(engine_cfg)
+            with runtime:
+                status.update("thinking: step 1")
+                result = api_solve(text, config=config, runtime=runtime, on_round=on_round)
+                if not json_out and getattr(result, "strategy", "") == "greedy":
+                    for step in result.trajectories[0].steps[printed:]:
+                        printed += 1
+                        _print_step(console, printed, step)
+    except Exception as exc:  # user-facing boundary: one line, non-zero exit
+        message = user_error_message(exc)
+        if message is None:
+            raise
+        fail(message)
+    seconds = time.perf_counter() - started
+    best = result.best
+    if json_out:
+        payload = {
+            "answer": result.answer,
+            "steps": [_step_json(s) for s in (best.steps if best else [])],
+            "tokens": result.usage.generated_tokens,
+            "prompt_tokens": result.usage.prompt_tokens,
+            "cached_tokens": result.usage.cached_tokens,
+            "seconds": round(seconds, 2),
+            "strategy": result.strategy,
+            "model": runtime.engine.name,
+            "votes": result.votes,
+            "stop_reason": result.stop_reason,
+        }
+        sys.stdout.write(json.dumps(payload) + "\n")
+        return
+    if result.strategy != "greedy" and best is not None:
+        for i, step in enumerate(best.steps, 1):
+            _print_step(console, i, step)
+    answer = result.answer if result.answer is not None else "(no answer)"
+    console.print(f"\n[bold green]Answer:[/] {answer}")
+    if result.votes:
+        console.print("votes: " + ", ".join(f"{a}: {v:.2f}" for a, v in result.votes.items()))
+    console.print(
+        f"[dim]{result.usage.generated_tokens} tokens generated, {seconds:.1f} s "
+        f"({runtime.engine.name}, {result.strategy})[/]"
+    )
+
+
+def _live_line(progress: dict[str, object]) -> str:
+    return "searching: " + ", ".join(f"{k} {v}" for k, v in progress.items())
+
+
+def _print_step(console: Console, index: int, step: object) -> None:
+    code = getattr(step, "code", None)
+    console.print(f"[bold]Step {index}[/]")
+    if code:
+        console.print(Syntax(code, "python", theme="ansi_dark", background_color="default"))
+        style = "red" if getattr(step, "error", None) else "cyan"
+        console.print(f"[{style}]Output:[/] {getattr(step, 'output', '')}")
+    if getattr(step, "answer", None) is not None:
+        console.print(f"[bold]Answer:[/] \\boxed{{{step.answer}}}")  # type: ignore[attr-defined]
+    elif getattr(step, "kind", None) is not None and step.kind.value == "invalid":  # type: ignore[attr-defined]
+        console.print("[yellow](no parsable step)[/]")

@@ -1,0 +1,250 @@
+"""Evaluate a strategy on a slice of problems, resumably, into the run store.
+
+The same command run twice finds its run by fingerprint (data set, strategy
+config, model, scorer; not the slice) and only solves what is missing, so a run
+can be resumed after a kill and grown to a larger slice later. A problem's
+result is stored in one transaction as soon as it is solved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from thinktree.eval.manifest import build_manifest
+from thinktree.eval.metrics import summarize
+from thinktree.problems import Problem
+from thinktree.search import AnswerJudge, SearchConfig, SolveResult, run_search
+from thinktree.search.base import SearchContext
+from thinktree.store import ResultRow, RunRecord, RunStore
+
+# Rough generated tokens per trajectory, used only for the up-front estimate
+# until the run has results of its own.
+TOKENS_PER_TRAJECTORY = {"gsm8k": 150, "math500": 400}
+DEFAULT_TOKENS_PER_TRAJECTORY = 450
+
+
+@dataclass
+class EvalPlan:
+    run: RunRecord
+    todo: list[Problem]
+    done: int
+    estimated_tokens: int
+    estimated_seconds: float
+    resumed: bool
+
+
+@dataclass
+class EvalOutcome:
+    run: RunRecord
+    rows: list[ResultRow]
+    summary: dict[str, Any]
+    stopped: bool
+    new_results: int
+
+
+def fingerprint(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def trajectories_per_problem(config: SearchConfig) -> float:
+    if config.strategy == "greedy":
+        return 1.0
+    if config.strategy in ("sc", "best_of_n"):
+        return float(config.samples)
+    if config.strategy == "beam":
+        return float(config.samples * config.k)
+    # MCTS: the first rollout expands k candidates per depth; later ones fewer new nodes.
+    return (1 + 0.5 * (config.samples - 1)) * config.k
+
+
+def estimate_tokens_per_problem(
+    config: SearchConfig, dataset: str, prior: Sequence[ResultRow]
+) -> float:
+    if prior:
+        return sum(r.generated_tokens for r in prior) / len(prior)
+    base = TOKENS_PER_TRAJECTORY.get(dataset.split(":")[0], DEFAULT_TOKENS_PER_TRAJECTORY)
+    return base * trajectories_per_problem(config)
+
+
+def sample_record(
+    answers: list[str | None], gold: str | None, judge: AnswerJudge
+) -> dict[str, Any]:
+    """Per-sample answers, their equivalence classes and correctness (for pass@k, maj@k)."""
+    names: list[str] = []
+    classes: list[int | None] = []
+    for answer in answers:
+        if answer is None:
+            classes.append(None)
+            continue
+        for i, name in enumerate(names):
+            if judge.same(name, answer):
+                classes.append(i)
+                break
+        else:
+            names.append(answer)
+            classes.append(len(names) - 1)
+    class_correct = {
+        str(i): (gold is not None and judge.correct(name, gold)) for i, name in enumerate(names)
+    }
+    correct = [cls is not None and class_correct[str(cls)] for cls in classes]
+    return {
+        "answers": answers,
+        "classes": classes,
+        "class_correct": class_correct,
+        "correct": correct,
+    }
+
+
+def result_row(
+    result: SolveResult, problem: Problem, position: int, judge: AnswerJudge
+) -> ResultRow:
+    gold = problem.answer
+    if gold is None:
+        correct = None
+    else:
+        correct = result.answer is not None and judge.correct(result.answer, gold)
+    return ResultRow(
+        problem_id=problem.id,
+        position=position,
+        question=problem.question,
+        gold=gold,
+        answer=result.answer,
+        correct=correct,
+        generated_tokens=result.usage.generated_tokens,
+        prompt_tokens=result.usage.prompt_tokens,
+        cached_tokens=result.usage.cached_tokens,
+        seconds=result.seconds,
+        stop_reason=result.stop_reason,
+        samples=sample_record(result.sample_answers, gold, judge),
+        votes=result.votes,
+        trajectories=[t.to_dict() for t in result.trajectories],
+        extra={**result.extra, "usage": result.usage.to_dict()},
+    )
+
+
+class Evaluation:
+    """One evaluation: plan (find or create the run), then run it."""
+
+    def __init__(
+        self,
+        problems: Sequence[Problem],
+        *,
+        dataset: str,
+        dataset_hash: str,
+        ctx: SearchContext,
+        store: RunStore,
+        model_id: dict[str, Any],
+        scorer_id: str = "none",
+        kind: str = "eval",
+        new_run: bool = False,
+        tokens_per_second: float = 12.0,
+    ) -> None:
+        if not problems:
+            raise ValueError("the slice holds no problems; check --offset/--limit")
+        ids = [p.id for p in problems]
+        if len(set(ids)) != len(ids):
+            raise ValueError("problem ids in the data are not unique; give --id-field")
+        self.problems = list(problems)
+        self.dataset = dataset
+        self.ctx = ctx
+        self.store = store
+        config = ctx.config.model_dump()
+        identity = {
+            "dataset": dataset,
+            "dataset_hash": dataset_hash,
+            "search": config,
+            "model": model_id,
+            "scorer": scorer_id,
+            "kind": kind,
+        }
+        fp = fingerprint(identity)
+        run = None if new_run else store.find_run(fp)
+        self.resumed = run is not None
+        if run is None:
+            manifest = build_manifest(
+                config={**identity},
+                model=str(model_id.get("name")),
+                model_sha256=model_id.get("sha256"),
+                dataset=dataset,
+                dataset_hash=dataset_hash,
+                seed=ctx.config.seed,
+            )
+            samples = "" if ctx.config.strategy == "greedy" else str(ctx.config.samples)
+            run_name = f"{dataset.replace(':', '-')}-{ctx.config.strategy}{samples}-{fp[:6]}"
+            run = store.create_run(
+                run_name,
+                fingerprint=fp,
+                kind=kind,
+                dataset=dataset,
+                strategy=ctx.config.strategy,
+                model=str(model_id.get("name")),
+                config=identity,
+                manifest=manifest,
+            )
+        self.run = run
+        self.tokens_per_second = tokens_per_second
+
+    def plan(self) -> EvalPlan:
+        done_ids = self.store.done_problem_ids(self.run.id)
+        todo = [p for p in self.problems if p.id not in done_ids]
+        prior = self.store.results(self.run.id)
+        per_problem = estimate_tokens_per_problem(self.ctx.config, self.dataset, prior)
+        tokens = int(per_problem * len(todo))
+        if prior and sum(r.seconds for r in prior) > 0:
+            seconds = sum(r.seconds for r in prior) / len(prior) * len(todo)
+        else:
+            seconds = tokens / max(self.tokens_per_second, 1e-6)
+        return EvalPlan(
+            self.run, todo, len(self.problems) - len(todo), tokens, seconds, self.resumed
+        )
+
+    def run_all(
+        self,
+        *,
+        window: int = 4,
+        max_minutes: float | None = None,
+        on_result: Callable[[ResultRow], None] | None = None,
+        on_round: Callable[[list[Any]], None] | None = None,
+    ) -> EvalOutcome:
+        plan = self.plan()
+        positions = {p.id: i for i, p in enumerate(self.problems)}
+        by_id = {p.id: p for p in self.problems}
+        deadline = None if max_minutes is None else time.monotonic() + 60 * max_minutes
+        new_results = 0
+        self.store.update_run(self.run.id, status="running")
+
+        def store_result(result: SolveResult) -> None:
+            nonlocal new_results
+            problem = by_id[result.problem_id]
+            row = result_row(result, problem, positions[problem.id], self.ctx.judge)
+            if self.store.add_result(self.run.id, row, result.tree):
+                new_results += 1
+            if on_result is not None:
+                on_result(row)
+
+        def should_stop() -> bool:
+            return deadline is not None and time.monotonic() >= deadline
+
+        run_search(
+            plan.todo,
+            self.ctx,
+            window=window,
+            on_result=store_result,
+            on_round=on_round,
+            stop=should_stop,
+        )
+        done_ids = self.store.done_problem_ids(self.run.id)
+        stopped = any(p.id not in done_ids for p in self.problems)
+        all_rows = self.store.results(self.run.id)
+        wanted = {p.id for p in self.problems}
+        rows = [r for r in all_rows if r.problem_id in wanted]
+        self.store.update_run(
+            self.run.id, status="stopped" if stopped else "complete", metrics=summarize(all_rows)
+        )
+        self.run = self.store.get_run(self.run.id)
+        return EvalOutcome(self.run, rows, summarize(rows), stopped, new_results)

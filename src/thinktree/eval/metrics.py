@@ -1,0 +1,127 @@
+"""Metrics computed from stored results, never by re-running a search.
+
+- accuracy with a 95 % Wilson score interval;
+- pass@k with the unbiased estimator of Chen et al. (2021):
+  ``1 − C(n − c, k) / C(n, k)`` for ``n`` samples of which ``c`` are correct;
+- maj@k: the majority answer of the first ``k`` samples (equivalence classes
+  stored per sample; ties go to the class seen first) is correct;
+- tokens generated, prompt tokens evaluated vs reused from cache, wall time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from thinktree.store import ResultRow
+
+
+def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    if n == 0:
+        return (0.0, 0.0)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    if k > n:
+        raise ValueError(f"pass@{k} needs at least {k} samples, got {n}")
+    if n - c < k:
+        return 1.0
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def majority_correct(classes: Sequence[int | None], class_correct: dict[str, bool], k: int) -> bool:
+    counts: dict[int, int] = {}
+    for cls in classes[:k]:
+        if cls is not None:
+            counts[cls] = counts.get(cls, 0) + 1
+    if not counts:
+        return False
+    best = max(counts, key=lambda c: (counts[c], -c))
+    return bool(class_correct.get(str(best), False))
+
+
+def sample_ks(n: int) -> list[int]:
+    ks, k = [], 1
+    while k <= n:
+        ks.append(k)
+        k *= 2
+    if ks and ks[-1] != n:
+        ks.append(n)
+    return ks
+
+
+def summarize(rows: Sequence[ResultRow]) -> dict[str, Any]:
+    """Run-level metrics over ``rows``."""
+    n = len(rows)
+    graded = [r for r in rows if r.correct is not None]
+    correct = sum(1 for r in graded if r.correct)
+    lo, hi = wilson_interval(correct, len(graded))
+    prompt = sum(r.prompt_tokens for r in rows)
+    cached = sum(r.cached_tokens for r in rows)
+    out: dict[str, Any] = {
+        "n": n,
+        "graded": len(graded),
+        "correct": correct,
+        "accuracy": correct / len(graded) if graded else None,
+        "ci95": [lo, hi] if graded else None,
+        "answered": sum(1 for r in rows if r.answer is not None),
+        "tokens": sum(r.generated_tokens for r in rows),
+        "tokens_per_problem": sum(r.generated_tokens for r in rows) / n if n else 0.0,
+        "prompt_tokens": prompt,
+        "cached_tokens": cached,
+        "cached_share": cached / (prompt + cached) if prompt + cached else 0.0,
+        "seconds": sum(r.seconds for r in rows),
+        "seconds_per_problem": sum(r.seconds for r in rows) / n if n else 0.0,
+    }
+    sampled = [r for r in graded if len(r.samples.get("correct", [])) > 1]
+    if sampled:
+        n_samples = min(len(r.samples["correct"]) for r in sampled)
+        for k in sample_ks(n_samples):
+            out[f"pass@{k}"] = sum(
+                pass_at_k(len(r.samples["correct"]), sum(map(bool, r.samples["correct"])), k)
+                for r in sampled
+            ) / len(sampled)
+            out[f"maj@{k}"] = sum(
+                majority_correct(r.samples["classes"], r.samples["class_correct"], k)
+                for r in sampled
+            ) / len(sampled)
+    return out
+
+
+def pairwise(a: Sequence[ResultRow], b: Sequence[ResultRow]) -> dict[str, Any]:
+    """Problems won and lost between two runs, on the problems both graded."""
+    right_b = {r.problem_id: bool(r.correct) for r in b if r.correct is not None}
+    both = won = lost = neither = 0
+    for row in a:
+        if row.correct is None or row.problem_id not in right_b:
+            continue
+        ra, rb = bool(row.correct), right_b[row.problem_id]
+        both += ra and rb
+        won += ra and not rb
+        lost += rb and not ra
+        neither += not ra and not rb
+    common = both + won + lost + neither
+    return {
+        "common": common,
+        "both": both,
+        "won": won,
+        "lost": lost,
+        "neither": neither,
+        "sign_test_p": sign_test(won, lost),
+    }
+
+
+def sign_test(won: int, lost: int) -> float:
+    """Two-sided exact sign test p-value for ``won`` vs ``lost`` discordant problems."""
+    n = won + lost
+    if n == 0:
+        return 1.0
+    k = min(won, lost)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
+    return min(1.0, 2 * tail)

@@ -1,0 +1,119 @@
+"""Reports comparing runs: a markdown table, pair-wise wins/losses, and a PNG plot."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from thinktree.eval.metrics import pairwise, summarize
+from thinktree.store import ResultRow, RunRecord
+
+
+@dataclass
+class RunReport:
+    run: RunRecord
+    rows: list[ResultRow]
+    summary: dict[str, Any]
+
+    @property
+    def label(self) -> str:
+        config = self.run.config.get("search", {})
+        strategy = self.run.strategy
+        if strategy != "greedy":
+            strategy += f"@{config.get('samples')}"
+        scorer = self.run.config.get("scorer", "none")
+        if scorer not in ("none", ""):
+            strategy += f"+{scorer.split(':')[0]}"
+        return f"{self.run.model} {strategy}"
+
+
+def build_reports(
+    runs: Sequence[tuple[RunRecord, list[ResultRow]]], common_only: bool = False
+) -> list[RunReport]:
+    if common_only and runs:
+        common = set.intersection(*({r.problem_id for r in rows} for _, rows in runs))
+        runs = [(run, [r for r in rows if r.problem_id in common]) for run, rows in runs]
+    return [RunReport(run, rows, summarize(rows)) for run, rows in runs]
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}"
+
+
+def markdown_table(reports: Sequence[RunReport]) -> str:
+    lines = [
+        "| run | model / strategy | data | n | accuracy % (95 % CI) | pass@k / maj@k % "
+        "| tokens/problem | s/problem | prompt cached % |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for rep in reports:
+        s = rep.summary
+        ci = s["ci95"]
+        acc = f"{_pct(s['accuracy'])} ({_pct(ci[0])}–{_pct(ci[1])})" if ci else "n/a"
+        ks = sorted(int(key.split("@")[1]) for key in s if key.startswith("pass@"))
+        extra = (
+            f"{_pct(s[f'pass@{ks[-1]}'])} / {_pct(s[f'maj@{ks[-1]}'])} (k={ks[-1]})" if ks else "–"
+        )
+        lines.append(
+            f"| {rep.run.id} | {rep.label} | {rep.run.dataset} | {s['n']} | {acc} | {extra} | "
+            f"{s['tokens_per_problem']:.0f} | {s['seconds_per_problem']:.1f} | "
+            f"{_pct(s['cached_share'])} |"
+        )
+    return "\n".join(lines)
+
+
+def pairwise_table(reports: Sequence[RunReport]) -> str:
+    if len(reports) < 2:
+        return ""
+    base = reports[0]
+    lines = [
+        f"Pair-wise against {base.run.id} ({base.label}), on the problems both graded:",
+        "",
+        "| run | common | won | lost | both right | both wrong | sign test p |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for rep in reports[1:]:
+        p = pairwise(rep.rows, base.rows)
+        lines.append(
+            f"| {rep.run.id} | {p['common']} | {p['won']} | {p['lost']} | {p['both']} | "
+            f"{p['neither']} | {p['sign_test_p']:.3f} |"
+        )
+    return "\n".join(lines)
+
+
+def plot_accuracy_vs_tokens(reports: Sequence[RunReport], path: str | Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for rep in reports:
+        s = rep.summary
+        if s["accuracy"] is None:
+            continue
+        lo, hi = s["ci95"]
+        x = s["tokens_per_problem"]
+        y = 100 * s["accuracy"]
+        ax.errorbar(
+            [x],
+            [y],
+            yerr=[[y - 100 * lo], [100 * hi - y]],
+            fmt="o",
+            capsize=4,
+            label=f"{rep.label} (n={s['graded']})",
+        )
+    ax.set_xscale("log")
+    ax.set_xlabel("generated tokens per problem (log scale)")
+    ax.set_ylabel("accuracy % (95 % Wilson interval)")
+    ax.set_title("accuracy vs. tokens per problem")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out

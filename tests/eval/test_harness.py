@@ -1,0 +1,110 @@
+"""The evaluation harness: resume after SIGKILL, clean stop, growth of a run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.eval.resume_worker import PROBLEMS, make_script
+from thinktree.engines.scripted import ScriptedEngine
+from thinktree.eval import Evaluation
+from thinktree.reward import NullScorer
+from thinktree.search import SearchConfig, SearchContext
+from thinktree.search.judge import GraderJudge
+from thinktree.store import RunStore
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _count(path: Path) -> int:
+    with RunStore(path) as store:
+        runs = store.list_runs()
+        return store.count_results(runs[0].id) if runs else 0
+
+
+def test_sigkill_mid_run_then_resume(tmp_path: Path) -> None:
+    db = tmp_path / "runs.db"
+    cmd = [sys.executable, "-m", "tests.eval.resume_worker", str(db), "0.25"]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not db.exists() or _count(db) < 2):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    stored = _count(db)
+    assert 2 <= stored < len(PROBLEMS)
+    with RunStore(db) as store:
+        before = store.results(store.list_runs()[0].id)
+    out = subprocess.run(
+        [sys.executable, "-m", "tests.eval.resume_worker", str(db), "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    run_id, correct, new = out.stdout.split()
+    assert (int(correct), int(new)) == (5, len(PROBLEMS) - stored)
+    with RunStore(db) as store:
+        runs = store.list_runs()
+        assert [r.id for r in runs] == [run_id]  # the same run, resumed
+        rows = store.results(run_id)
+        assert sorted(r.problem_id for r in rows) == sorted(p.id for p in PROBLEMS)
+        assert rows[: len(before)] == before  # nothing stored was touched
+        assert runs[0].status == "complete"
+        assert runs[0].metrics["correct"] == 5
+
+
+def _evaluation(store: RunStore, sandbox, grader, problems, delay=0.0, **config):
+    ctx = SearchContext(
+        ScriptedEngine(make_script(delay)),
+        sandbox,
+        SearchConfig(strategy="greedy", **config),
+        GraderJudge(grader),
+        NullScorer(),
+    )
+    return Evaluation(
+        problems,
+        dataset="toy:test",
+        dataset_hash="h",
+        ctx=ctx,
+        store=store,
+        model_id={"name": "scripted"},
+    )
+
+
+def test_max_minutes_stops_cleanly_and_resumes(tmp_path: Path, sandbox, grader) -> None:
+    with RunStore(tmp_path / "runs.db") as store:
+        first = _evaluation(store, sandbox, grader, PROBLEMS, delay=0.2)
+        outcome = first.run_all(window=1, max_minutes=0.5 / 60)
+        assert outcome.stopped and outcome.run.status == "stopped"
+        assert 0 < len(outcome.rows) < len(PROBLEMS)
+        again = _evaluation(store, sandbox, grader, PROBLEMS)
+        assert again.plan().resumed and again.plan().done == len(outcome.rows)
+        final = again.run_all(window=2)
+        assert not final.stopped and len(final.rows) == len(PROBLEMS)
+        assert final.new_results == len(PROBLEMS) - len(outcome.rows)
+        assert final.summary["accuracy"] == 5 / 6
+
+
+def test_run_grows_with_a_larger_slice_and_config_changes_make_new_runs(
+    tmp_path: Path, sandbox, grader
+) -> None:
+    with RunStore(tmp_path / "runs.db") as store:
+        small = _evaluation(store, sandbox, grader, PROBLEMS[:2]).run_all()
+        grown = _evaluation(store, sandbox, grader, PROBLEMS[:4])
+        plan = grown.plan()
+        assert plan.run.id == small.run.id and len(plan.todo) == 2
+        outcome = grown.run_all()
+        assert [r.problem_id for r in outcome.rows] == ["p0", "p1", "p2", "p3"]
+        other = _evaluation(store, sandbox, grader, PROBLEMS[:2], seed=1)
+        assert other.run.id != small.run.id
+        manifest = other.run.manifest
+        assert manifest["seed"] == 1 and manifest["dataset_hash"] == "h"
+        assert "xllamacpp" in manifest["packages"]
