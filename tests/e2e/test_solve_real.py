@@ -30,7 +30,7 @@ def test_cli_solves_the_sample_with_the_default_model() -> None:
     assert result["tokens"] > 0 and result["seconds"] > 0
 
 
-def test_python_api_with_the_fast_model(fast_engine) -> None:  # noqa: ANN001
+def test_python_api_with_the_fast_model(fast_engine) -> None:
     import thinktree
 
     result = thinktree.solve(SAMPLE, engine=fast_engine, max_steps=6)
@@ -41,7 +41,11 @@ def test_python_api_with_the_fast_model(fast_engine) -> None:  # noqa: ANN001
 
 @pytest.mark.parametrize("question", ["", "   "])
 def test_empty_question_is_a_one_line_error(question: str) -> None:
-    out = subprocess.run([sys.executable, "-m", "thinktree", "solve", question],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "thinktree", "solve", question],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 2
     assert out.stderr.strip() == "error: the question is empty; pass the problem text"

@@ -36,7 +36,7 @@ def test_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_not_a_model_is_a_clear_error(tmp_path: Path) -> None:
     bogus = tmp_path / "bogus.gguf"
     bogus.write_bytes(b"GGUF" + b"\0" * 64)
-    with pytest.raises(EngineError, match="llama.cpp could not load"):
+    with pytest.raises(EngineError, match=r"llama\.cpp could not load"):
         LlamaCppEngine(bogus, LlamaCppOptions(n_parallel=1, ctx_per_slot=256))
 
 

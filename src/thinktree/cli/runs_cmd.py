@@ -91,7 +91,7 @@ def show(
 
     with _open(store) as db:
         run = _run(db, run_id)
-        summary = summarize(db.results(run.id))
+        summary = summarize(db.results(run.id), wall_seconds=run.metrics.get("wall_seconds"))
     sys.stdout.write(
         json.dumps(
             {

@@ -142,10 +142,11 @@ class LlamaCppEngine:
         self._http = address if address.startswith("http") else f"http://{address}"
         self.name = name or path.stem
         self.model_sha256: str | None = None
-        # Aggregate generation speed measured on 2 cores, for up-front estimates only:
-        # ~27 tok/s for a 0.5B Q4_K_M, ~14 for a 1.5B; scaled by file size.
+        # Generated tokens per wall second of a whole evaluation on 2 cores (prompt
+        # processing and lock-step waits included), for up-front estimates only:
+        # ~14 for a 0.5B Q4_K_M, ~8 for a 1.5B; scaled by file size.
         size_gb = path.stat().st_size / 1e9
-        self.expected_tokens_per_second = max(2.0, 14.0 * 1.12 / max(size_gb, 0.1))
+        self.expected_tokens_per_second = max(1.0, 8.0 * 1.12 / max(size_gb, 0.1))
         self.stats = EngineStats()
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=opts.n_parallel, thread_name_prefix="llamacpp")

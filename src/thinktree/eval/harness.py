@@ -195,8 +195,9 @@ class Evaluation:
         prior = self.store.results(self.run.id)
         per_problem = estimate_tokens_per_problem(self.ctx.config, self.dataset, prior)
         tokens = int(per_problem * len(todo))
-        if prior and sum(r.seconds for r in prior) > 0:
-            seconds = sum(r.seconds for r in prior) / len(prior) * len(todo)
+        wall = float(self.run.metrics.get("wall_seconds", 0.0))
+        if prior and wall > 0:
+            seconds = wall / len(prior) * len(todo)
         else:
             seconds = tokens / max(self.tokens_per_second, 1e-6)
         return EvalPlan(
@@ -214,7 +215,8 @@ class Evaluation:
         plan = self.plan()
         positions = {p.id: i for i, p in enumerate(self.problems)}
         by_id = {p.id: p for p in self.problems}
-        deadline = None if max_minutes is None else time.monotonic() + 60 * max_minutes
+        started = time.monotonic()
+        deadline = None if max_minutes is None else started + 60 * max_minutes
         new_results = 0
         self.store.update_run(self.run.id, status="running")
 

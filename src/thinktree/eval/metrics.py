@@ -56,8 +56,13 @@ def sample_ks(n: int) -> list[int]:
     return ks
 
 
-def summarize(rows: Sequence[ResultRow]) -> dict[str, Any]:
-    """Run-level metrics over ``rows``."""
+def summarize(rows: Sequence[ResultRow], wall_seconds: float | None = None) -> dict[str, Any]:
+    """Run-level metrics over ``rows``.
+
+    ``seconds_per_problem`` is wall time per problem when ``wall_seconds`` (the
+    run's elapsed time, problems searched concurrently) is given, else the mean
+    per-problem latency, which counts the waits of lock-step batching.
+    """
     n = len(rows)
     graded = [r for r in rows if r.correct is not None]
     correct = sum(1 for r in graded if r.correct)
@@ -76,9 +81,13 @@ def summarize(rows: Sequence[ResultRow]) -> dict[str, Any]:
         "prompt_tokens": prompt,
         "cached_tokens": cached,
         "cached_share": cached / (prompt + cached) if prompt + cached else 0.0,
-        "seconds": sum(r.seconds for r in rows),
-        "seconds_per_problem": sum(r.seconds for r in rows) / n if n else 0.0,
+        "latency_seconds_per_problem": sum(r.seconds for r in rows) / n if n else 0.0,
     }
+    if wall_seconds is not None:
+        out["wall_seconds"] = wall_seconds
+        out["seconds_per_problem"] = wall_seconds / n if n else 0.0
+    else:
+        out["seconds_per_problem"] = out["latency_seconds_per_problem"]
     sampled = [r for r in graded if len(r.samples.get("correct", [])) > 1]
     if sampled:
         n_samples = min(len(r.samples["correct"]) for r in sampled)

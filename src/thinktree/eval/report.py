@@ -35,7 +35,13 @@ def build_reports(
     if common_only and runs:
         common = set.intersection(*({r.problem_id for r in rows} for _, rows in runs))
         runs = [(run, [r for r in rows if r.problem_id in common]) for run, rows in runs]
-    return [RunReport(run, rows, summarize(rows)) for run, rows in runs]
+    reports = []
+    for run, rows in runs:
+        wall = run.metrics.get("wall_seconds")
+        total = run.metrics.get("n") or len(rows)
+        share = None if wall is None else float(wall) * len(rows) / max(total, 1)
+        reports.append(RunReport(run, rows, summarize(rows, wall_seconds=share)))
+    return reports
 
 
 def _pct(value: float | None) -> str:
