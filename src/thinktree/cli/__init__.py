@@ -11,6 +11,7 @@ from thinktree.cli import (  # noqa: F401
     exec_cmd,
     grade_cmd,
     models_cmd,
+    ppm_cmd,
     runs_cmd,
     solve_cmd,
 )

@@ -20,6 +20,8 @@ def user_error_message(exc: BaseException) -> str | None:
     """The one-line message for errors a user can cause; None for programming errors."""
     from thinktree.engines.base import EngineError
     from thinktree.models import ModelError
+    from thinktree.reward.ppm import PPMError
+    from thinktree.store import StoreError
 
     if isinstance(exc, ValidationError):
         parts = []
@@ -28,6 +30,6 @@ def user_error_message(exc: BaseException) -> str | None:
             msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
             parts.append(f"{where}: {msg}" if where else msg)
         return "; ".join(parts)
-    if isinstance(exc, (EngineError, ModelError, ValueError, FileNotFoundError)):
+    if isinstance(exc, (EngineError, ModelError, PPMError, StoreError, ValueError, OSError)):
         return " ".join(str(exc).split()) or type(exc).__name__
     return None

@@ -224,6 +224,30 @@ class LlamaCppEngine:
         futures = [self._pool.submit(self._complete_one, r) for r in requests]
         return [f.result() for f in futures]
 
+    # -- embeddings -------------------------------------------------------------------------
+
+    def _embed_one(self, text: str) -> list[float]:
+        try:
+            response = self._server.handle_embeddings({"input": text})
+        except Exception as exc:
+            raise EngineError(f"llama.cpp failed: {exc}") from exc
+        if "error" in response or "data" not in response:
+            error = response.get("error", response)
+            message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
+            raise EngineError(f"llama.cpp embedding failed: {message}")
+        return list(response["data"][0]["embedding"])
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Last-token hidden states (L2-normalised) of each text, in order.
+
+        Needs ``LlamaCppOptions(embedding=True)``. Each text is one request, sent
+        from its own thread so the slots work concurrently; a text that extends an
+        earlier one reuses that slot's prefix cache.
+        """
+        if not self.options.embedding:
+            raise EngineError("this engine was started without embedding=True")
+        return list(self._pool.map(self._embed_one, texts))
+
     # -- chat template ----------------------------------------------------------------------
 
     def render_chat(self, messages: Sequence[dict[str, str]]) -> str:

@@ -7,6 +7,7 @@ from thinktree.steps.prompt import (
     StepPrompt,
     build_step_prompt,
     format_output,
+    solution_text,
     user_message,
 )
 from thinktree.steps.step import (
@@ -30,5 +31,6 @@ __all__ = [
     "executed_cells",
     "format_output",
     "parse_step",
+    "solution_text",
     "user_message",
 ]

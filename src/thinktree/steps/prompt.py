@@ -112,3 +112,9 @@ def build_step_prompt(
     """The few-shot prompt for ``question`` in the model's own chat template."""
     rendered = render_chat([{"role": "user", "content": user_message(question)}])
     return StepPrompt(rendered + "Step 1:")
+
+
+def solution_text(question: str, steps: Sequence[Step]) -> str:
+    """A (partial) solution in the step format without instruction or examples:
+    ``Question: ...`` then the steps with their outputs. What the PPM reads."""
+    return StepPrompt(f"Question: {question.strip()}\n\nStep 1:").prompt(steps)

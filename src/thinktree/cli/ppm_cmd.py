@@ -1,0 +1,179 @@
+"""`thinktree ppm pairs | train | score`: the process preference model."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from thinktree.cli.app import app
+from thinktree.cli.errors import fail, user_error_message
+
+ppm_app = typer.Typer(
+    help="Process preference model: pairs, training, scoring.", no_args_is_help=True
+)
+app.add_typer(ppm_app, name="ppm")
+
+RunsOpt = Annotated[list[str], typer.Option("--runs", help="Runs whose trees give the pairs.")]
+StoreOpt = Annotated[str, typer.Option("--store", help="Run store (SQLite).")]
+
+
+def _guard(action):
+    try:
+        return action()
+    except Exception as exc:
+        message = user_error_message(exc)
+        if message is None:
+            raise
+        fail(message)
+
+
+@ppm_app.command("pairs")
+def pairs(
+    runs: RunsOpt,
+    out: Annotated[str, typer.Option(help="JSONL file to write.")],
+    store: StoreOpt = "thinktree-runs.db",
+    trl: Annotated[bool, typer.Option(help="Write TRL's prompt/chosen/rejected format.")] = False,
+) -> None:
+    """Export preference pairs extracted from stored MCTS trees."""
+    from thinktree.store import RunStore
+    from thinktree.train.pairs import trl_record, write_jsonl
+    from thinktree.train.ppm_data import collect_pairs
+
+    def run() -> int:
+        with RunStore(store, create=False) as db:
+            found = collect_pairs(db, runs)
+        if trl:
+            with open(out, "w") as handle:
+                for pair in found:
+                    handle.write(json.dumps(trl_record(pair)) + "\n")
+            return len(found)
+        return write_jsonl(found, out)
+
+    count = _guard(run)
+    typer.echo(f"{count} pairs -> {out}")
+
+
+@ppm_app.command("train")
+def train(
+    runs: RunsOpt,
+    out: Annotated[str, typer.Option(help="Directory for the trained PPM.")],
+    store: StoreOpt = "thinktree-runs.db",
+    features: Annotated[
+        str, typer.Option(help="embedding, handcrafted or embedding+handcrafted.")
+    ] = "embedding",
+    feature_model: Annotated[
+        str, typer.Option(help="Model whose hidden states are used.")
+    ] = "fast",
+    head: Annotated[str, typer.Option(help="linear or mlp.")] = "linear",
+    epochs: Annotated[int, typer.Option(min=1)] = 400,
+    seed: Annotated[int, typer.Option()] = 0,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the training record.")] = False,
+) -> None:
+    """Train a PPM on pairs from the runs' trees (resumable: features and checkpoints)."""
+    from thinktree.reward.features import FeatureSpec
+    from thinktree.store import RunStore
+    from thinktree.train.ppm_head import HeadConfig
+
+    kinds = tuple(features.split("+"))
+    if not kinds or any(k not in ("embedding", "handcrafted") for k in kinds):
+        fail(f"unknown features {features!r}; use embedding, handcrafted or embedding+handcrafted")
+    spec = FeatureSpec(kinds, feature_model if "embedding" in kinds else None)
+    config = HeadConfig(kind=head, epochs=epochs, seed=seed)
+    console = Console(stderr=True)
+
+    def run():
+        try:
+            from thinktree.train.ppm import train_ppm
+        except ImportError as exc:
+            raise ValueError(
+                f"training needs the train extra: pip install 'thinktree[train]' ({exc})"
+            ) from exc
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+        )
+        tasks: dict[str, int] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        with progress, RunStore(store, create=False) as db:
+            return train_ppm(db, runs, out, features=spec, head=config, progress=report)
+
+    result = _guard(run)
+    record = result.record
+    if json_out:
+        sys.stdout.write(json.dumps(record) + "\n")
+        return
+    base = record["baselines"]
+    Console().print(
+        f"PPM -> {result.directory}: {record['pairs']} pairs ({record['valid_pairs']} held out, "
+        f"{record['valid_clean_pairs']} clean); pairwise accuracy {record['pairwise_accuracy']:.1%},"
+        f" clean {record['pairwise_accuracy_clean']:.1%}; baselines on clean pairs: "
+        + ", ".join(f"{k} {v['clean']:.1%}" for k, v in base.items())
+    )
+
+
+@ppm_app.command("score")
+def score(
+    directory: Annotated[str, typer.Argument(help="A trained PPM directory.")],
+    question: Annotated[str, typer.Option(help="The problem.")],
+    steps: Annotated[Path, typer.Option(help="JSON list of steps: {code, output} or {answer}.")],
+) -> None:
+    """Score every prefix of a solution; prints one value in [-1, 1] per step."""
+    from thinktree.reward.base import ScoreItem
+    from thinktree.reward.ppm import load_ppm
+    from thinktree.steps import Step, StepKind
+
+    def parse_steps() -> list[Step]:
+        data = json.loads(steps.read_text())
+        if not isinstance(data, list) or not data:
+            raise ValueError(f"{steps} must hold a non-empty JSON list of steps")
+        out = []
+        for i, item in enumerate(data, 1):
+            if not isinstance(item, dict) or not ({"code", "answer"} & item.keys()):
+                raise ValueError(f"step {i} of {steps} needs 'code' (and 'output') or 'answer'")
+            if "answer" in item and item.get("code") is None:
+                out.append(
+                    Step(
+                        text=f"\nAnswer: \\boxed{{{item['answer']}}}",
+                        kind=StepKind.FINAL,
+                        answer=str(item["answer"]),
+                    )
+                )
+                continue
+            code = str(item["code"])
+            error = item.get("error")
+            out.append(
+                Step(
+                    text=f"\n```python\n{code}\n```\n",
+                    kind=StepKind.ERROR if error else StepKind.CODE,
+                    code=code,
+                    output=str(item.get("output", "")),
+                    error=error,
+                )
+            )
+        return out
+
+    def run() -> list[float]:
+        parsed = parse_steps()
+        ppm = load_ppm(directory)
+        try:
+            return ppm.score([ScoreItem(question, parsed[: i + 1]) for i in range(len(parsed))])
+        finally:
+            ppm.close()
+
+    values = _guard(run)
+    sys.stdout.write(json.dumps({"scores": [round(v, 6) for v in values]}) + "\n")

@@ -1,0 +1,87 @@
+"""The process preference model as a scorer: features, then a small trained head.
+
+A PPM directory holds ``ppm.json`` (feature spec, head shape, training record)
+and ``head.npz`` (standardisation and weights). Scoring needs only numpy and the
+feature model; training (``thinktree[train]``) writes the directory. The raw
+head output ``r`` is trained with the pairwise loss ``−log σ(r⁺ − r⁻)``; search
+sees ``tanh(r)``, a value in [−1, 1].
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from thinktree.reward.base import ScoreItem, Scorer
+from thinktree.reward.features import FeatureSpec, Featurizer
+
+PPM_FILE = "ppm.json"
+HEAD_FILE = "head.npz"
+
+
+class PPMError(RuntimeError):
+    """A PPM directory is missing or unreadable; the message says what to do."""
+
+
+def head_forward(weights: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """Raw scores ``r`` of a linear or one-hidden-layer head."""
+    z = (x - weights["mean"]) / weights["std"]
+    if "w1" in weights:
+        z = np.maximum(z @ weights["w1"] + weights["b1"], 0.0)
+    return (z @ weights["w"] + weights["b"]).reshape(-1)
+
+
+class PPM(Scorer):
+    name = "ppm"
+    kind = "learned"
+
+    def __init__(
+        self,
+        directory: Path,
+        config: dict[str, Any],
+        weights: dict[str, np.ndarray],
+        featurizer: Featurizer,
+    ) -> None:
+        self.directory = directory
+        self.config = config
+        self.weights = weights
+        self.featurizer = featurizer
+        self.identity = hashlib.sha256((directory / HEAD_FILE).read_bytes()).hexdigest()[:12]
+        self.seconds = 0.0
+
+    def raw(self, items: Sequence[ScoreItem]) -> np.ndarray:
+        return head_forward(self.weights, self.featurizer.features(items))
+
+    def score(self, items: Sequence[ScoreItem]) -> list[float]:
+        import time
+
+        started = time.perf_counter()
+        values = np.tanh(self.raw(items)).tolist() if items else []
+        self.seconds += time.perf_counter() - started
+        return values
+
+    def close(self) -> None:
+        self.featurizer.close()
+
+
+def load_ppm(directory: str | Path, embedder: object | None = None) -> PPM:
+    directory = Path(directory)
+    config_path, head_path = directory / PPM_FILE, directory / HEAD_FILE
+    if not config_path.is_file() or not head_path.is_file():
+        raise PPMError(
+            f"{directory} is not a trained PPM (needs {PPM_FILE} and {HEAD_FILE}); "
+            "train one with: thinktree ppm train --runs RUN --out DIR"
+        )
+    try:
+        config = json.loads(config_path.read_text())
+        with np.load(head_path) as data:
+            weights = {k: data[k] for k in data.files}
+        spec = FeatureSpec.from_dict(config["features"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise PPMError(f"cannot read the PPM in {directory}: {exc}") from exc
+    return PPM(directory, config, weights, Featurizer(spec, embedder=embedder))

@@ -1,0 +1,1 @@
+"""Training: preference pairs from trees, the PPM, (later) policy fine-tuning."""

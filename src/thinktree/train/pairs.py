@@ -1,0 +1,191 @@
+"""Preference pairs from search trees (rStar-Math's rules), for training the PPM.
+
+At every expanded node with several children:
+
+- a child *reaches a correct answer* if a correct answer terminal lies in its
+  subtree; it *fails* if its subtree holds terminals and none is a correct answer
+  (wrong answers, invalid steps, error chains, too-deep branches all count);
+  children whose subtrees were never explored to a terminal are not used;
+- positives are the (up to) 2 children that reach a correct answer with the
+  highest Q, negatives the (up to) 2 failing children with the lowest Q;
+- a (positive, negative) pair is kept when ``Q⁺ − Q⁻ ≥ 0.5`` and the two steps'
+  texts differ by a Levenshtein distance of at least 20 characters.
+
+Final-answer pairs: per problem, the (up to) 2 correct answer terminals with the
+highest Q against the (up to) 2 wrong ones with the lowest Q, each side being
+the full trajectory, with the same distance rule on the full texts.
+
+Ties are broken by node id, so extraction is deterministic. Q of an invalid
+terminal is its local −1; Q of a node with no propagated visits is 0.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from rapidfuzz.distance import Levenshtein
+
+from thinktree.search.mcts.tree import Node, deserialize
+from thinktree.steps import Step, solution_text
+
+MIN_MARGIN = 0.5
+MIN_EDIT_DISTANCE = 20
+PER_SIDE = 2
+
+
+@dataclass(frozen=True)
+class PreferencePair:
+    problem_id: str
+    question: str
+    prefix: tuple[Step, ...]
+    """Steps shared by both sides (empty for final-answer pairs)."""
+    chosen: tuple[Step, ...]
+    rejected: tuple[Step, ...]
+    chosen_q: float
+    rejected_q: float
+    kind: str
+    """"step" (siblings at one node) or "final" (whole trajectories)."""
+    node_id: int
+    """The shared parent node (final pairs: the root)."""
+
+    @property
+    def clean(self) -> bool:
+        """No step of either side raised (the hard case for the error-flag baseline)."""
+        return all(s.error is None for s in self.chosen + self.rejected)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["prefix"] = [s.to_dict() for s in self.prefix]
+        data["chosen"] = [s.to_dict() for s in self.chosen]
+        data["rejected"] = [s.to_dict() for s in self.rejected]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PreferencePair:
+        steps = lambda items: tuple(Step.from_dict(s) for s in items)  # noqa: E731
+        return cls(
+            problem_id=data["problem_id"], question=data["question"],
+            prefix=steps(data["prefix"]), chosen=steps(data["chosen"]),
+            rejected=steps(data["rejected"]), chosen_q=data["chosen_q"],
+            rejected_q=data["rejected_q"], kind=data["kind"], node_id=data["node_id"],
+        )  # fmt: skip
+
+
+def _subtree_outcome(node: Node) -> tuple[bool, bool]:
+    """(a correct answer lies below, any terminal lies below) — the node included."""
+    correct = terminal = False
+    for n in node.walk():
+        if n.terminal:
+            terminal = True
+            if n.terminal_reason == "answer" and n.correct:
+                correct = True
+    return correct, terminal
+
+
+def _text(steps: Iterable[Step]) -> str:
+    return "".join(s.text for s in steps)
+
+
+def _pairs_from_sides(
+    positives: list[Node], negatives: list[Node], make: Any, text_of: Any
+) -> Iterator[PreferencePair]:
+    for pos in positives:
+        for neg in negatives:
+            if pos.q_value - neg.q_value < MIN_MARGIN:
+                continue
+            if Levenshtein.distance(text_of(pos), text_of(neg)) < MIN_EDIT_DISTANCE:
+                continue
+            yield make(pos, neg)
+
+
+def step_pairs(problem_id: str, question: str, root: Node) -> list[PreferencePair]:
+    pairs: list[PreferencePair] = []
+    for node in root.walk():
+        if len(node.children) < 2:
+            continue
+        outcomes = {c.id: _subtree_outcome(c) for c in node.children}
+        good = [c for c in node.children if outcomes[c.id][0]]
+        bad = [c for c in node.children if not outcomes[c.id][0] and outcomes[c.id][1]]
+        good = sorted(good, key=lambda c: (-c.q_value, c.id))[:PER_SIDE]
+        bad = sorted(bad, key=lambda c: (c.q_value, c.id))[:PER_SIDE]
+        prefix = tuple(node.steps())
+
+        def make(
+            pos: Node, neg: Node, prefix: tuple[Step, ...] = prefix, node_id: int = node.id
+        ) -> PreferencePair:
+            assert pos.step is not None and neg.step is not None
+            return PreferencePair(
+                problem_id,
+                question,
+                prefix,
+                (pos.step,),
+                (neg.step,),
+                pos.q_value,
+                neg.q_value,
+                "step",
+                node_id,
+            )
+
+        pairs.extend(_pairs_from_sides(good, bad, make, lambda n: n.step.text if n.step else ""))
+    return pairs
+
+
+def final_pairs(problem_id: str, question: str, root: Node) -> list[PreferencePair]:
+    answers = [n for n in root.walk() if n.terminal_reason == "answer" and n.correct is not None]
+    good = sorted((n for n in answers if n.correct), key=lambda n: (-n.q_value, n.id))[:PER_SIDE]
+    bad = sorted((n for n in answers if not n.correct), key=lambda n: (n.q_value, n.id))[:PER_SIDE]
+
+    def make(pos: Node, neg: Node) -> PreferencePair:
+        return PreferencePair(
+            problem_id,
+            question,
+            (),
+            tuple(pos.steps()),
+            tuple(neg.steps()),
+            pos.q_value,
+            neg.q_value,
+            "final",
+            root.id,
+        )
+
+    return list(_pairs_from_sides(good, bad, make, lambda n: _text(n.steps())))
+
+
+def pairs_from_tree(problem_id: str, question: str, tree: dict[str, Any]) -> list[PreferencePair]:
+    root = deserialize(tree)
+    return step_pairs(problem_id, question, root) + final_pairs(problem_id, question, root)
+
+
+def is_validation(problem_id: str, fraction: float = 0.2) -> bool:
+    """Deterministic problem-level split: a problem's pairs all fall on one side."""
+    digest = hashlib.sha256(problem_id.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+
+
+def write_jsonl(pairs: Iterable[PreferencePair], path: str | Path) -> int:
+    count = 0
+    with open(path, "w") as handle:
+        for pair in pairs:
+            handle.write(json.dumps(pair.to_dict()) + "\n")
+            count += 1
+    return count
+
+
+def read_jsonl(path: str | Path) -> list[PreferencePair]:
+    with open(path) as handle:
+        return [PreferencePair.from_dict(json.loads(line)) for line in handle if line.strip()]
+
+
+def trl_record(pair: PreferencePair) -> dict[str, str]:
+    """TRL's preference format: a shared prompt and two continuations."""
+    prompt = solution_text(pair.question, pair.prefix)
+    return {
+        "prompt": prompt,
+        "chosen": solution_text(pair.question, pair.prefix + pair.chosen)[len(prompt) :],
+        "rejected": solution_text(pair.question, pair.prefix + pair.rejected)[len(prompt) :],
+    }

@@ -1,0 +1,117 @@
+"""Pairs and their features, with a resumable on-disk cache of embeddings."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from thinktree.reward.base import ScoreItem
+from thinktree.reward.features import Featurizer, handcrafted
+from thinktree.store import RunStore
+from thinktree.train.pairs import PreferencePair, pairs_from_tree
+
+CACHE_CHUNK = 64
+
+
+def collect_pairs(store: RunStore, run_ids: Sequence[str]) -> list[PreferencePair]:
+    """Pairs from every stored tree of the runs (graded trees only), in a fixed order."""
+    pairs: list[PreferencePair] = []
+    for run_id in run_ids:
+        run = store.get_run(run_id)
+        for row in store.iter_results(run.id):
+            tree = store.tree(run.id, row.problem_id)
+            if tree is None or row.gold is None:
+                continue
+            pairs.extend(pairs_from_tree(row.problem_id, row.question, tree))
+    return pairs
+
+
+def side_items(pair: PreferencePair) -> tuple[ScoreItem, ScoreItem]:
+    return (
+        ScoreItem(pair.question, pair.prefix + pair.chosen, pair.problem_id),
+        ScoreItem(pair.question, pair.prefix + pair.rejected, pair.problem_id),
+    )
+
+
+class EmbeddingCache:
+    """Text -> embedding, stored in ``embeddings.npz`` + ``embeddings.json`` (text hashes).
+
+    Saved every few dozen texts, so an interrupted extraction resumes where it stopped.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.index_path = directory / "embeddings.json"
+        self.data_path = directory / "embeddings.npz"
+        self.keys: list[str] = []
+        self.vectors: np.ndarray | None = None
+        if self.index_path.is_file() and self.data_path.is_file():
+            self.keys = json.loads(self.index_path.read_text())
+            with np.load(self.data_path) as data:
+                self.vectors = data["vectors"]
+            if len(self.keys) != len(self.vectors):  # torn write: start over
+                self.keys, self.vectors = [], None
+        self.row = {k: i for i, k in enumerate(self.keys)}
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha1(text.encode()).hexdigest()
+
+    def missing(self, texts: Sequence[str]) -> list[str]:
+        seen: set[str] = set()
+        out = []
+        for text in texts:
+            k = self.key(text)
+            if k not in self.row and k not in seen:
+                seen.add(k)
+                out.append(text)
+        return out
+
+    def add(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+        keys = [self.key(t) for t in texts]
+        self.vectors = vectors if self.vectors is None else np.concatenate([self.vectors, vectors])
+        for k in keys:
+            self.row[k] = len(self.keys)
+            self.keys.append(k)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tmp_data = self.data_path.with_suffix(".tmp.npz")
+        np.savez(tmp_data, vectors=self.vectors)
+        tmp_data.replace(self.data_path)
+        tmp_index = self.index_path.with_suffix(".tmp")
+        tmp_index.write_text(json.dumps(self.keys))
+        tmp_index.replace(self.index_path)
+
+    def get(self, texts: Sequence[str]) -> np.ndarray:
+        assert self.vectors is not None
+        return self.vectors[[self.row[self.key(t)] for t in texts]]
+
+
+def pair_features(
+    pairs: Sequence[PreferencePair],
+    featurizer: Featurizer,
+    cache: EmbeddingCache | None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Feature matrices of the chosen and the rejected sides, row i = pair i."""
+    items = [item for pair in pairs for item in side_items(pair)]
+    blocks = []
+    if "embedding" in featurizer.spec.kinds:
+        texts = featurizer.texts(items)
+        if cache is None:
+            blocks.append(featurizer.embed_texts(texts))
+        else:
+            todo = sorted(cache.missing(texts))  # sorted: parents before the nodes extending them
+            for start in range(0, len(todo), CACHE_CHUNK):
+                chunk = todo[start : start + CACHE_CHUNK]
+                cache.add(chunk, featurizer.embed_texts(chunk))
+                if progress is not None:
+                    progress(min(start + CACHE_CHUNK, len(todo)), len(todo))
+            blocks.append(cache.get(texts))
+    if "handcrafted" in featurizer.spec.kinds:
+        blocks.append(np.array([handcrafted(list(i.steps)) for i in items], dtype=np.float32))
+    x = np.concatenate(blocks, axis=1) if len(blocks) > 1 else blocks[0]
+    return x[0::2], x[1::2]

@@ -1,0 +1,136 @@
+"""Training the PPM head with the pairwise loss ``−log σ(r⁺ − r⁻)`` (torch, CPU).
+
+Full-batch AdamW on standardised features; the epoch with the lowest validation
+loss is kept. A checkpoint is written every ``checkpoint_every`` epochs and a
+run with the same data and settings resumes from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    kind: str = "linear"
+    """"linear" or "mlp" (one hidden layer)."""
+    hidden: int = 128
+    epochs: int = 400
+    lr: float = 3e-3
+    weight_decay: float = 1e-2
+    patience: int = 60
+    seed: int = 0
+    checkpoint_every: int = 50
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def pairwise_loss(r_pos: np.ndarray, r_neg: np.ndarray) -> float:
+    """Mean of ``−log σ(r⁺ − r⁻)``, computed stably."""
+    diff = np.asarray(r_pos, dtype=np.float64) - np.asarray(r_neg, dtype=np.float64)
+    return float(np.logaddexp(0.0, -diff).mean())
+
+
+def pairwise_accuracy(r_pos: np.ndarray, r_neg: np.ndarray) -> float:
+    """Share of pairs ranked right; a tie counts half."""
+    if len(r_pos) == 0:
+        return float("nan")
+    diff = np.asarray(r_pos, dtype=np.float64) - np.asarray(r_neg, dtype=np.float64)
+    return float(((diff > 0) + 0.5 * (diff == 0)).mean())
+
+
+def _fingerprint(*arrays: np.ndarray, config: HeadConfig) -> str:
+    digest = hashlib.sha256(repr(config.to_dict()).encode())
+    for a in arrays:
+        digest.update(np.ascontiguousarray(a).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def train_head(
+    train: tuple[np.ndarray, np.ndarray],
+    valid: tuple[np.ndarray, np.ndarray],
+    config: HeadConfig,
+    checkpoint: Path | None = None,
+    progress: Callable[[int, float, float], None] | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """(head weights for :func:`thinktree.reward.ppm.head_forward`, training record)."""
+    import torch
+
+    torch.manual_seed(config.seed)
+    xp, xn = train
+    both = np.concatenate([xp, xn])
+    mean = both.mean(axis=0)
+    std = both.std(axis=0) + 1e-6
+    norm = lambda a: torch.tensor((a - mean) / std, dtype=torch.float32)  # noqa: E731
+    tp, tn = norm(xp), norm(xn)
+    vp, vn = norm(valid[0]), norm(valid[1])
+    dim = xp.shape[1]
+    if config.kind == "mlp":
+        model = torch.nn.Sequential(
+            torch.nn.Linear(dim, config.hidden), torch.nn.ReLU(), torch.nn.Linear(config.hidden, 1)
+        )
+    elif config.kind == "linear":
+        model = torch.nn.Sequential(torch.nn.Linear(dim, 1))
+    else:
+        raise ValueError(f"unknown head {config.kind!r}; use linear or mlp")
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    fingerprint = _fingerprint(xp, xn, valid[0], valid[1], config=config)
+    start, best_loss, best_state, best_epoch = 0, float("inf"), None, -1
+    if checkpoint is not None and checkpoint.is_file():
+        saved = torch.load(checkpoint, weights_only=False)
+        if saved.get("fingerprint") == fingerprint:
+            model.load_state_dict(saved["model"])
+            optimizer.load_state_dict(saved["optimizer"])
+            start, best_loss, best_epoch = saved["epoch"], saved["best_loss"], saved["best_epoch"]
+            best_state = saved["best_state"]
+
+    def loss_of(p: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.softplus(-(model(p) - model(n))).mean()
+
+    for epoch in range(start, config.epochs):
+        model.train()
+        optimizer.zero_grad()
+        loss = loss_of(tp, tn)
+        loss.backward()
+        optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            val_loss = float(loss_of(vp, vn)) if len(vp) else float(loss)
+        if val_loss < best_loss:
+            best_loss, best_epoch = val_loss, epoch
+            best_state = {k: v.clone() for k, v in model.state_dict().items()}
+        if progress is not None:
+            progress(epoch + 1, float(loss), val_loss)
+        if checkpoint is not None and (epoch + 1) % config.checkpoint_every == 0:
+            torch.save(
+                {
+                    "fingerprint": fingerprint,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "epoch": epoch + 1,
+                    "best_loss": best_loss,
+                    "best_epoch": best_epoch,
+                    "best_state": best_state,
+                },
+                checkpoint,
+            )
+        if epoch - best_epoch >= config.patience:
+            break
+    assert best_state is not None
+    model.load_state_dict(best_state)
+    layers = [m for m in model if isinstance(m, torch.nn.Linear)]
+    weights = {"mean": mean.astype(np.float32), "std": std.astype(np.float32)}
+    if len(layers) == 2:
+        weights["w1"] = layers[0].weight.detach().numpy().T.copy()
+        weights["b1"] = layers[0].bias.detach().numpy().copy()
+    weights["w"] = layers[-1].weight.detach().numpy().T.copy()
+    weights["b"] = layers[-1].bias.detach().numpy().copy()
+    return weights, {"best_epoch": best_epoch, "best_val_loss": best_loss}

@@ -1,0 +1,162 @@
+"""PPM loss, head training, the training pipeline from a store, and scoring in search."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.train.test_pairs import build
+from thinktree.reward.base import ScoreItem
+from thinktree.reward.features import HANDCRAFTED_NAMES, FeatureSpec, handcrafted
+from thinktree.reward.ppm import PPMError, head_forward, load_ppm
+from thinktree.search.mcts.tree import serialize
+from thinktree.steps import Step, StepKind
+from thinktree.store import ResultRow, RunStore
+from thinktree.train.ppm_head import HeadConfig, pairwise_accuracy, pairwise_loss, train_head
+
+torch = pytest.importorskip("torch", reason="needs the train extra")
+
+
+def test_pairwise_loss_values() -> None:
+    assert pairwise_loss(np.array([0.0]), np.array([0.0])) == pytest.approx(math.log(2))
+    assert pairwise_loss(np.array([2.0]), np.array([0.0])) == pytest.approx(
+        math.log1p(math.exp(-2))
+    )
+    assert pairwise_loss(np.array([0.0, 50.0]), np.array([50.0, 0.0])) == pytest.approx(25.0)
+    assert pairwise_accuracy(np.array([1.0, 0.0, 2.0]), np.array([0.0, 0.0, 3.0])) == 0.5
+
+
+def _step(good: bool, rng: np.random.Generator) -> Step:
+    if good:
+        return Step(text="\n```python\nx = 12\nprint(x)\n```\n", kind=StepKind.CODE,
+                    code="x = 12\nprint(x)", output=str(int(rng.integers(1, 99))),
+                    mean_logprob=-0.2)  # fmt: skip
+    return Step(text="\n```python\nprint(y)\n```\n", kind=StepKind.ERROR, code="print(y)",
+                output="NameError: name 'y' is not defined",
+                error="NameError: name 'y' is not defined", mean_logprob=-0.9)  # fmt: skip
+
+
+def test_tiny_training_separates_good_from_bad_steps() -> None:
+    rng = np.random.default_rng(0)
+    features = lambda good: np.array(  # noqa: E731
+        [handcrafted([_step(good, rng)]) for _ in range(40)], dtype=np.float32
+    )
+    train = (features(True), features(False))
+    valid = (features(True), features(False))
+    config = HeadConfig(kind="linear", epochs=200, lr=0.05)
+    weights, record = train_head(train, valid, config)
+    r_pos, r_neg = head_forward(weights, valid[0]), head_forward(weights, valid[1])
+    assert pairwise_accuracy(r_pos, r_neg) == 1.0
+    assert pairwise_loss(r_pos, r_neg) < 0.1 < math.log(2)
+    assert record["best_val_loss"] == pytest.approx(pairwise_loss(r_pos, r_neg), rel=1e-4)
+    assert weights["w"].shape == (len(HANDCRAFTED_NAMES), 1)
+    mlp, _ = train_head(train, valid, HeadConfig(kind="mlp", hidden=8, epochs=100, lr=0.05))
+    assert mlp["w1"].shape == (len(HANDCRAFTED_NAMES), 8)
+    assert pairwise_accuracy(head_forward(mlp, valid[0]), head_forward(mlp, valid[1])) == 1.0
+
+
+def test_checkpoint_resume_gives_the_same_head(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    data = (
+        rng.normal(1, 1, (30, 4)).astype(np.float32),
+        rng.normal(0, 1, (30, 4)).astype(np.float32),
+    )
+    config = HeadConfig(epochs=60, checkpoint_every=20, patience=1000)
+    full, _ = train_head(data, data, config)
+    partial = HeadConfig(epochs=40, checkpoint_every=20, patience=1000)
+    train_head(data, data, partial, checkpoint=tmp_path / "ckpt.pt")
+    # Same data and settings except the length: the fingerprint differs, so no resume.
+    resumed, _ = train_head(data, data, config, checkpoint=tmp_path / "ckpt.pt")
+    assert np.allclose(resumed["w"], full["w"])
+    again, _ = train_head(data, data, config, checkpoint=tmp_path / "ckpt2.pt")
+    train_head(data, data, config, checkpoint=tmp_path / "ckpt2.pt")  # resumes at epoch 60
+    assert np.allclose(again["w"], full["w"])
+
+
+def _store_with_trees(path: Path, problems: int) -> tuple[RunStore, str]:
+    store = RunStore(path)
+    run = store.create_run(
+        "rollouts",
+        fingerprint="f",
+        kind="eval",
+        dataset="toy:train",
+        strategy="mcts",
+        model="m",
+        config={},
+        manifest={},
+    )
+    for i in range(problems):
+        row = ResultRow(f"toy/{i}", i, "How many?", "6", "6", True, 10, 1, 1, 1.0, "done")
+        store.add_result(run.id, row, serialize(build()))
+    return store, run.id
+
+
+def test_train_ppm_end_to_end_with_handcrafted_features(tmp_path: Path) -> None:
+    from thinktree.train.ppm import train_ppm
+
+    store, run_id = _store_with_trees(tmp_path / "runs.db", 30)
+    with store:
+        result = train_ppm(store, [run_id], tmp_path / "ppm",
+                           features=FeatureSpec(("handcrafted",)),
+                           head=HeadConfig(epochs=150, lr=0.05))  # fmt: skip
+    record = result.record
+    assert record["pairs"] == 30 * 5 and record["pairs_by_kind"] == {"step": 90, "final": 60}
+    assert record["valid_pairs"] + record["train_pairs"] == 150
+    assert record["valid_problems"] > 0 and record["train_problems"] > 0
+    # Four of the five pairs per tree are separable from handcrafted features; the
+    # final pair 6 vs 7 has identical features (both clean integer answers) and ties.
+    assert record["pairwise_accuracy"] == pytest.approx(0.9)
+    assert set(record["baselines"]) == {"error_flag", "step_length", "mean_logprob"}
+    assert record["baselines"]["error_flag"]["clean"] == 0.5  # clean pairs: no error to see
+    ppm = load_ppm(tmp_path / "ppm")
+    good = ScoreItem(
+        "How many?",
+        [
+            Step(
+                text="\n```python\nx = 4\nprint(x)\n```\n",
+                kind=StepKind.CODE,
+                code="x = 4\nprint(x)",
+                output="4",
+            )
+        ],
+    )
+    bad = ScoreItem("How many?", [Step(text="\nI think we are done here.", kind=StepKind.INVALID)])
+    values = ppm.score([good, bad])
+    assert all(-1 <= v <= 1 for v in values) and values[0] > values[1]
+    assert len(ppm.identity) == 12
+
+
+def test_train_ppm_refuses_runs_without_trees(tmp_path: Path) -> None:
+    from thinktree.train.ppm import train_ppm
+
+    with RunStore(tmp_path / "runs.db") as store:
+        run = store.create_run(
+            "greedy",
+            fingerprint="g",
+            kind="eval",
+            dataset="toy",
+            strategy="greedy",
+            model="m",
+            config={},
+            manifest={},
+        )
+        with pytest.raises(ValueError, match="hold no preference pairs"):
+            train_ppm(
+                store,
+                [run.id],
+                tmp_path / "ppm",
+                features=FeatureSpec(("handcrafted",)),
+                head=HeadConfig(),
+            )
+
+
+def test_load_ppm_errors(tmp_path: Path) -> None:
+    with pytest.raises(PPMError, match="is not a trained PPM"):
+        load_ppm(tmp_path)
+    (tmp_path / "ppm.json").write_text("{not json")
+    (tmp_path / "head.npz").write_bytes(b"junk")
+    with pytest.raises(PPMError, match="cannot read the PPM"):
+        load_ppm(tmp_path)
