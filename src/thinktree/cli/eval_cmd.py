@@ -68,7 +68,9 @@ def eval_command(
     answer_field: Annotated[str, typer.Option(help="Answer field of --data.")] = "answer",
     id_field: Annotated[str | None, typer.Option(help="Id field of --data.")] = None,
     strategy: Annotated[str, typer.Option(help="greedy, sc, best_of_n, beam, mcts.")] = "greedy",
-    samples: Annotated[int, typer.Option(help="Samples / rollouts / beams.", min=1)] = 4,
+    samples: Annotated[
+        int, typer.Option("--samples", "--rollouts", help="Samples / rollouts / beams.", min=1)
+    ] = 4,
     k: Annotated[int, typer.Option("--k", help="Candidates per expansion.", min=1)] = 3,
     temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
     max_steps: Annotated[int, typer.Option(help="Maximum steps per solution.", min=1)] = 8,

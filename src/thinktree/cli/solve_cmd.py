@@ -35,12 +35,21 @@ def solve(
     question: Annotated[str, typer.Argument(help="The math problem to solve.")],
     strategy: Annotated[str, typer.Option(help="greedy, sc, best_of_n, beam or mcts.")] = "greedy",
     samples: Annotated[
-        int, typer.Option(help="Samples (sc, best_of_n) or rollouts (mcts).", min=1)
+        int,
+        typer.Option(
+            "--samples", "--rollouts", help="Samples (sc, best_of_n), rollouts (mcts).", min=1
+        ),
     ] = 4,
     k: Annotated[int, typer.Option("--k", help="Candidate steps per expansion.", min=1)] = 3,
     seed: Annotated[int, typer.Option(help="Run seed.")] = 0,
     max_steps: Annotated[int, typer.Option(help="Maximum steps per solution.", min=1)] = 8,
     temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
+    max_tokens: Annotated[int | None, typer.Option(help="Token budget for the problem.")] = None,
+    max_seconds: Annotated[float | None, typer.Option(help="Time budget in seconds.")] = None,
+    scorer: Annotated[str, typer.Option(help="none, outcome (needs --gold) or ppm:DIR.")] = "none",
+    gold: Annotated[
+        str | None, typer.Option(help="The known answer (for --scorer outcome).")
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     model: ModelOpt = None,
     engine: EngineOpt = "llamacpp",
@@ -52,6 +61,7 @@ def solve(
     """Solve one math problem step by step with code."""
     from thinktree.api import check_question, open_runtime
     from thinktree.api import solve as api_solve
+    from thinktree.reward.factory import load_scorer
     from thinktree.search import SearchConfig
 
     console = Console(stderr=json_out, highlight=False)
@@ -88,9 +98,20 @@ def solve(
     try:
         with console.status("loading model") as status:
             runtime = open_runtime(engine_cfg)
+            scorer_obj, _ = load_scorer(scorer)
             with runtime:
                 status.update("thinking: step 1")
-                result = api_solve(text, config=config, runtime=runtime, on_round=on_round)
+                try:
+                    result = api_solve(
+                        text,
+                        config=config,
+                        runtime=runtime,
+                        scorer=scorer_obj,
+                        gold=gold,
+                        on_round=on_round,
+                    )
+                finally:
+                    scorer_obj.close()
                 if not json_out and getattr(result, "strategy", "") == "greedy":
                     for step in result.trajectories[0].steps[printed:]:
                         printed += 1

@@ -109,8 +109,12 @@ class ProblemSearch(ABC):
             self.usage.generated_tokens += e.generated_tokens
             self.usage.prompt_tokens += e.prompt_tokens
             self.usage.cached_tokens += e.cached_tokens
+            self.usage.request_prompt_tokens += e.request_prompt_tokens
+            self.usage.request_cached_tokens += e.request_cached_tokens
             self.usage.engine_calls += 1
-            self.usage.exec_seconds += sum(c.exec_seconds for c in e.candidates)
+            self.usage.engine_seconds += e.engine_seconds
+            self.usage.exec_seconds += e.exec_seconds
+            self.usage.score_seconds += e.score_seconds
 
     @abstractmethod
     def next_expansions(self) -> list[Expansion]:

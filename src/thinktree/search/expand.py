@@ -65,6 +65,14 @@ class Expansion:
     prompt_tokens: int = 0
     cached_tokens: int = 0
     generated_tokens: int = 0
+    request_prompt_tokens: int = 0
+    """Prompt tokens evaluated for the request (its first completion), and below,
+    those reused from cache: the request's prompt counted once, not per sibling."""
+    request_cached_tokens: int = 0
+    engine_seconds: float = 0.0
+    """This expansion's share of the batch's engine, sandbox and scorer wall time."""
+    exec_seconds: float = 0.0
+    score_seconds: float = 0.0
 
 
 def step_from_completion(completion: Completion) -> Step:
@@ -121,9 +129,14 @@ class StepExpander:
     def expand(self, expansions: Sequence[Expansion]) -> None:
         if not expansions:
             return
+        started = time.perf_counter()
         results = self.engine.complete([self._request(e) for e in expansions])
+        engine_seconds = time.perf_counter() - started
         pending: list[tuple[Step, list[str]]] = []
         for expansion, completions in zip(expansions, results, strict=True):
+            expansion.engine_seconds = engine_seconds / len(expansions)
+            expansion.request_prompt_tokens = completions[0].prompt_tokens if completions else 0
+            expansion.request_cached_tokens = completions[0].cached_tokens if completions else 0
             expansion.candidates = [step_from_completion(c) for c in completions]
             if expansion.dedupe:
                 expansion.candidates = unique_steps(expansion.candidates)
@@ -134,8 +147,15 @@ class StepExpander:
             for step in expansion.candidates:
                 if step.kind is StepKind.CODE and step.code is not None:
                     pending.append((step, [*state, step.code]))
+        started = time.perf_counter()
         self._execute(pending)
+        exec_seconds = time.perf_counter() - started
+        started = time.perf_counter()
         self._score(expansions)
+        score_seconds = time.perf_counter() - started
+        for expansion in expansions:
+            expansion.exec_seconds = exec_seconds / len(expansions)
+            expansion.score_seconds = score_seconds / len(expansions)
 
     def _execute(self, pending: list[tuple[Step, list[str]]]) -> None:
         if not pending:

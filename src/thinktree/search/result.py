@@ -36,8 +36,14 @@ class Usage:
     generated_tokens: int = 0
     prompt_tokens: int = 0
     cached_tokens: int = 0
+    request_prompt_tokens: int = 0
+    """Prompt tokens counted once per request (siblings share one prompt): evaluated..."""
+    request_cached_tokens: int = 0
+    """...and reused from the prefix cache."""
     engine_calls: int = 0
+    engine_seconds: float = 0.0
     exec_seconds: float = 0.0
+    score_seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
