@@ -74,7 +74,11 @@ def solve(
             seed=seed,
             max_steps=max_steps,
             temperature=temperature,
+            max_tokens=max_tokens,
+            max_seconds=max_seconds,
         )
+        if scorer == "outcome" and gold is None:
+            raise ValueError("--scorer outcome needs the known answer: --gold ANSWER")
         engine_cfg = engine_config(engine, model, base_url, parallel, threads, verbose)
     except (ValueError, ValidationError) as exc:
         fail(user_error_message(exc))
