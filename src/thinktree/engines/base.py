@@ -59,6 +59,8 @@ class Completion:
     cached_tokens: int = 0
     logprobs: list[TokenLogprob] | None = None
     seconds: float = 0.0
+    prompt_seconds: float = 0.0
+    """Time the server spent evaluating the prompt, on the first completion only."""
     error: str | None = None
     """Set when this request failed alone (e.g. its prompt was too long); text is empty."""
 

@@ -205,6 +205,7 @@ class LlamaCppEngine:
                     cached_tokens=cache_n if i == 0 else prompt_n + cache_n,
                     logprobs=logprobs if request.logprobs else None,
                     seconds=seconds,
+                    prompt_seconds=float(timings.get("prompt_ms", 0.0)) / 1000 if i == 0 else 0.0,
                 )
             )
         with self._lock:

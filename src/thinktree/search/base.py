@@ -112,6 +112,7 @@ class ProblemSearch(ABC):
             self.usage.request_prompt_tokens += e.request_prompt_tokens
             self.usage.request_cached_tokens += e.request_cached_tokens
             self.usage.engine_calls += 1
+            self.usage.prompt_seconds += e.prompt_seconds
             self.usage.engine_seconds += e.engine_seconds
             self.usage.exec_seconds += e.exec_seconds
             self.usage.score_seconds += e.score_seconds

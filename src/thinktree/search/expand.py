@@ -69,6 +69,8 @@ class Expansion:
     """Prompt tokens evaluated for the request (its first completion), and below,
     those reused from cache: the request's prompt counted once, not per sibling."""
     request_cached_tokens: int = 0
+    prompt_seconds: float = 0.0
+    """Server time spent evaluating this request's prompt."""
     engine_seconds: float = 0.0
     """This expansion's share of the batch's engine, sandbox and scorer wall time."""
     exec_seconds: float = 0.0
@@ -137,6 +139,7 @@ class StepExpander:
             expansion.engine_seconds = engine_seconds / len(expansions)
             expansion.request_prompt_tokens = completions[0].prompt_tokens if completions else 0
             expansion.request_cached_tokens = completions[0].cached_tokens if completions else 0
+            expansion.prompt_seconds = sum(c.prompt_seconds for c in completions)
             expansion.candidates = [step_from_completion(c) for c in completions]
             if expansion.dedupe:
                 expansion.candidates = unique_steps(expansion.candidates)

@@ -41,6 +41,8 @@ class Usage:
     request_cached_tokens: int = 0
     """...and reused from the prefix cache."""
     engine_calls: int = 0
+    prompt_seconds: float = 0.0
+    """Server time evaluating prompts (slot time; concurrent requests overlap)."""
     engine_seconds: float = 0.0
     exec_seconds: float = 0.0
     score_seconds: float = 0.0

@@ -216,6 +216,7 @@ def completions_from_response(
             cached_tokens=account.cached if i == 0 else account.evaluated + account.cached,
             logprobs=logprobs[i] if request.logprobs else None,
             seconds=seconds,
+            prompt_seconds=account.prompt_seconds if i == 0 else 0.0,
         )
         for i, choice in enumerate(choices)
     ]
