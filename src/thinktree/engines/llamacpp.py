@@ -264,6 +264,18 @@ class LlamaCppEngine:
         except (urllib.error.URLError, KeyError, ValueError) as exc:
             raise EngineError(f"llama.cpp could not render the chat template: {exc}") from exc
 
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` in this model's vocabulary (special tokens parsed)."""
+        body = json.dumps({"content": text, "parse_special": True}).encode()
+        request = urllib.request.Request(
+            f"{self._http}/tokenize", data=body, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return len(json.loads(response.read())["tokens"])
+        except (urllib.error.URLError, KeyError, ValueError) as exc:
+            raise EngineError(f"llama.cpp could not tokenize: {exc}") from exc
+
     @property
     def base_url(self) -> str:
         """The server's own OpenAI-compatible HTTP endpoint (127.0.0.1 only)."""

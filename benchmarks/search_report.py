@@ -1,0 +1,138 @@
+"""Issue 5 figures from the stored runs: benchmarks/results/search.json and a plot.
+
+    .venv/bin/python benchmarks/search_report.py [--store benchmarks/runs.db]
+
+Reads the runs made by benchmarks/run_search.sh (and the baseline's greedy 1.5B
+run, restricted to the same 50 problems), computes accuracy, tokens and seconds
+per problem, accuracy at matched token budgets (self-consistency's maj@k curve
+against MCTS), pair-wise wins and losses, and the share of MCTS prompt tokens
+reused from the prefix cache once the constant few-shot header is left out.
+Nothing is re-run: metrics come from stored results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from thinktree.eval.metrics import majority_correct, pairwise, summarize
+from thinktree.eval.report import RunReport, plot_accuracy_vs_tokens
+from thinktree.store import RunRecord, RunStore
+
+ROOT = Path(__file__).resolve().parents[1]
+WANTED = [f"gsm8k/test/{i}" for i in range(50)]
+
+
+def header_tokens(model: str) -> int:
+    """Tokens of the constant few-shot header (chat template, instruction, examples)."""
+    from thinktree.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
+    from thinktree.models import resolve_model
+    from thinktree.steps import user_message
+
+    resolved = resolve_model(model)
+    with LlamaCppEngine(resolved.path, LlamaCppOptions(n_parallel=1, ctx_per_slot=2048)) as e:
+        rendered = e.render_chat([{"role": "user", "content": user_message("QUESTION")}])
+        return e.count_tokens(rendered.split("Question: QUESTION")[0] + "Question:")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--store", default=str(ROOT / "benchmarks" / "runs.db"))
+    args = parser.parse_args()
+    store = RunStore(args.store, create=False)
+    runs: list[tuple[RunRecord, list]] = []
+    for run in store.list_runs():
+        if run.dataset != "gsm8k:test" or run.config.get("scorer", "none") != "none":
+            continue
+        rows = [r for r in store.results(run.id) if r.problem_id in set(WANTED)]
+        if len(rows) == len(WANTED):
+            runs.append((run, rows))
+    reports = []
+    for run, rows in runs:
+        wall = run.metrics.get("wall_seconds")
+        share = None if wall is None else wall * len(rows) / run.metrics["n"]
+        reports.append(RunReport(run, rows, summarize(rows, wall_seconds=share)))
+    entries = []
+    for rep in reports:
+        search = rep.run.config["search"]
+        entries.append({
+            "run_id": rep.run.id, "model": rep.run.model, "strategy": rep.run.strategy,
+            "samples": 1 if rep.run.strategy == "greedy" else search["samples"],
+            "k": search["k"] if rep.run.strategy == "mcts" else None,
+            "accuracy": rep.summary["accuracy"], "ci95": rep.summary["ci95"],
+            "tokens_per_problem": rep.summary["tokens_per_problem"],
+            "seconds_per_problem": rep.summary["seconds_per_problem"],
+            "n": rep.summary["n"],
+        })  # fmt: skip
+
+    # Matched budgets: sc's maj@k at k samples costs k/N of its tokens.
+    budgets = []
+    for rep in reports:
+        if rep.run.strategy != "sc":
+            continue
+        n = rep.run.config["search"]["samples"]
+        for k in range(1, n + 1):
+            acc = sum(majority_correct(r.samples["classes"], r.samples["class_correct"], k)
+                      for r in rep.rows) / len(rep.rows)  # fmt: skip
+            budgets.append({"model": rep.run.model, "strategy": f"sc maj@{k} (of {n})",
+                            "tokens_per_problem": rep.summary["tokens_per_problem"] * k / n,
+                            "accuracy": acc})  # fmt: skip
+
+    pairs = []
+    by_model: dict[str, list[RunReport]] = {}
+    for rep in reports:
+        by_model.setdefault(rep.run.model, []).append(rep)
+    for model, reps in by_model.items():
+        for a in reps:
+            for b in reps:
+                if a.run.id < b.run.id:
+                    p = pairwise(a.rows, b.rows)
+                    pairs.append({"model": model, "a": a.label, "b": b.label, **p})
+
+    reuse = {}
+    for model, reps in by_model.items():
+        mcts = [r for r in reps if r.run.strategy == "mcts"]
+        if not mcts:
+            continue
+        h = header_tokens(model)
+        evaluated = cached = requests = 0
+        prompt_seconds = engine_seconds = 0.0
+        for rep in mcts:
+            for row in rep.rows:
+                usage = row.extra["usage"]
+                evaluated += usage["request_prompt_tokens"]
+                cached += usage["request_cached_tokens"]
+                requests += usage["engine_calls"]
+                prompt_seconds += usage["prompt_seconds"]
+                engine_seconds += usage["engine_seconds"]
+        total = evaluated + cached
+        reuse[model] = {
+            "header_tokens": h, "requests": requests,
+            "prompt_tokens": total, "cached_tokens": cached,
+            "reuse_with_header": cached / total,
+            "reuse_without_header": (cached - requests * h) / (total - requests * h),
+            "prompt_seconds_per_engine_second": prompt_seconds / engine_seconds,
+        }  # fmt: skip
+
+    out = {
+        "runs": entries,
+        "matched_budgets": budgets,
+        "pairwise": pairs,
+        "prefix_reuse_detail": reuse,
+        "prefix_reuse": min((v["reuse_without_header"] for v in reuse.values()), default=None),
+    }
+    results = ROOT / "benchmarks" / "results"
+    previous = results / "search.json"
+    if previous.exists():  # keep the timing figures written by search_batch_bench.py
+        old = json.loads(previous.read_text())
+        for key in ("batch_speedup", "batching"):
+            if key in old:
+                out[key] = old[key]
+    previous.write_text(json.dumps(out, indent=2) + "\n")
+    plot_accuracy_vs_tokens(reports, results / "search_accuracy_vs_tokens.png")
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
