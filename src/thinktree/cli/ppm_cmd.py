@@ -70,6 +70,9 @@ def train(
     feature_model: Annotated[
         str, typer.Option(help="Model whose hidden states are used.")
     ] = "fast",
+    context: Annotated[
+        str, typer.Option(help="Embed all steps (full) or the last (last).")
+    ] = "full",
     head: Annotated[str, typer.Option(help="linear or mlp.")] = "linear",
     epochs: Annotated[int, typer.Option(min=1)] = 400,
     seed: Annotated[int, typer.Option()] = 0,
@@ -83,7 +86,9 @@ def train(
     kinds = tuple(features.split("+"))
     if not kinds or any(k not in ("embedding", "handcrafted") for k in kinds):
         fail(f"unknown features {features!r}; use embedding, handcrafted or embedding+handcrafted")
-    spec = FeatureSpec(kinds, feature_model if "embedding" in kinds else None)
+    if context not in ("full", "last"):
+        fail(f"unknown context {context!r}; use full or last")
+    spec = FeatureSpec(kinds, feature_model if "embedding" in kinds else None, context)
     config = HeadConfig(kind=head, epochs=epochs, seed=seed)
     console = Console(stderr=True)
 

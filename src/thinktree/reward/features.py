@@ -4,9 +4,10 @@ Two kinds, combinable:
 
 - ``embedding``: the last-token hidden state of an embedded model (llama.cpp,
   L2-normalised) over :func:`thinktree.steps.solution_text` — the question and
-  the steps with their outputs, no instruction. Texts are embedded in sorted
-  order so that a node follows the nodes it extends and llama.cpp's prefix cache
-  makes a tree cost roughly its unique tokens.
+  the steps with their outputs, no instruction (``context="full"``), or the
+  question and the last step only (``context="last"``, about half the tokens).
+  Measured on xllamacpp 2026.10.11549: embedding requests do not reuse the
+  prefix cache, so a node costs its whole text, not its new tokens.
 - ``handcrafted``: cheap signals of the last step and the path (error, length,
   log-probability, output shape, depth), also used to build the baselines.
 """
@@ -56,19 +57,31 @@ def handcrafted(steps: Sequence[Step]) -> list[float]:
     ]
 
 
+def last_step_text(question: str, steps: Sequence[Step]) -> str:
+    """The question and the last step with its output, numbered as in the solution."""
+    text = solution_text(question, list(steps[-1:]))
+    return text.replace("Step 1:", f"Step {len(steps)}:", 1) if len(steps) > 1 else text
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
     kinds: tuple[str, ...]
     """Any of "embedding", "handcrafted", in this order."""
     model: str | None = None
     """Embedded model name (or GGUF path) whose hidden states are used."""
+    context: str = "full"
+    """What the embedding reads: "full" (all steps) or "last" (the last step)."""
 
     def to_dict(self) -> dict[str, object]:
-        return {"kinds": list(self.kinds), "model": self.model}
+        return {"kinds": list(self.kinds), "model": self.model, "context": self.context}
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> FeatureSpec:
-        return cls(tuple(data["kinds"]), data.get("model"))  # type: ignore[arg-type]
+        return cls(
+            tuple(data["kinds"]),
+            data.get("model"),  # type: ignore[arg-type]
+            str(data.get("context", "full")),
+        )
 
 
 class Featurizer:
@@ -93,6 +106,8 @@ class Featurizer:
             self.embedder = self._owned
 
     def texts(self, items: Sequence[ScoreItem]) -> list[str]:
+        if self.spec.context == "last":
+            return [last_step_text(item.question, list(item.steps)) for item in items]
         return [solution_text(item.question, list(item.steps)) for item in items]
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
