@@ -12,6 +12,7 @@ from thinktree.cli import (  # noqa: F401
     grade_cmd,
     models_cmd,
     ppm_cmd,
+    rescore_cmd,
     runs_cmd,
     solve_cmd,
 )

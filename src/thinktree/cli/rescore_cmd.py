@@ -1,0 +1,44 @@
+"""`thinktree rescore`: best-of-N over a stored sampling run's samples."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from thinktree.cli.app import app
+from thinktree.cli.errors import fail, user_error_message
+
+
+@app.command()
+def rescore(
+    run_id: Annotated[str, typer.Argument(help="A stored sc run (its samples are reused).")],
+    scorer: Annotated[str, typer.Option(help="The scorer that picks: ppm:DIR.")],
+    store: Annotated[str, typer.Option(help="Run store (SQLite).")] = "thinktree-runs.db",
+) -> None:
+    """Best-of-N without generating again: the scorer picks among the run's samples."""
+    from thinktree.eval.rescore import rescore as rescore_run
+    from thinktree.grading import Grader
+    from thinktree.reward.factory import load_scorer
+    from thinktree.search.judge import GraderJudge
+    from thinktree.store import RunStore
+
+    try:
+        with RunStore(store, create=False) as db:
+            source = db.get_run(run_id)
+            scorer_obj, scorer_id = load_scorer(scorer)
+            if scorer_obj.kind != "learned":
+                raise ValueError(f"rescoring needs a learned scorer (ppm:DIR), not {scorer!r}")
+            try:
+                with Grader(workers=1) as grader:
+                    run = rescore_run(db, source.id, scorer_obj, scorer_id, GraderJudge(grader))
+            finally:
+                scorer_obj.close()
+    except Exception as exc:
+        message = user_error_message(exc)
+        if message is None:
+            raise
+        fail(message)
+    sys.stdout.write(json.dumps({"run_id": run.id, "source": source.id, **run.metrics}) + "\n")

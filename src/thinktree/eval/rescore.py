@@ -1,0 +1,84 @@
+"""Best-of-N from stored samples: score a run's finished trajectories, keep the best.
+
+``rescore`` turns a stored sampling run (``sc``, ``best_of_n``) into a
+``best_of_n`` run whose answer per problem is the final answer the scorer values
+most, over the very samples the source run drew. The selection rule is then
+the only difference between the two runs, and no token is generated again. The
+new run is resumable like any other and records its source in its config; its
+token counts are the source's (generation), its seconds add the scoring time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from thinktree.eval.harness import fingerprint, sample_record
+from thinktree.eval.metrics import summarize
+from thinktree.reward.base import ScoreItem, Scorer
+from thinktree.search import AnswerJudge, Trajectory
+from thinktree.store import ResultRow, RunRecord, RunStore
+
+
+def rescore(
+    store: RunStore,
+    source_id: str,
+    scorer: Scorer,
+    scorer_id: str,
+    judge: AnswerJudge,
+    on_result: Callable[[ResultRow], None] | None = None,
+) -> RunRecord:
+    source = store.get_run(source_id)
+    if source.strategy not in ("sc", "best_of_n"):
+        raise ValueError(
+            f"run {source.id} is {source.strategy}; rescoring needs a sampling run (sc)"
+        )
+    identity = {**source.config, "rescored_from": source.id, "scorer": scorer_id}
+    identity["search"] = {**source.config.get("search", {}), "strategy": "best_of_n"}
+    fp = fingerprint(identity)
+    run = store.find_run(fp) or store.create_run(
+        f"{source.id}-bon-{fp[:6]}", fingerprint=fp, kind="rescore", dataset=source.dataset,
+        strategy="best_of_n", model=source.model, config=identity,
+        manifest={**source.manifest, "rescored_from": source.id, "scorer": scorer_id},
+    )  # fmt: skip
+    done = store.done_problem_ids(run.id)
+    started = time.monotonic()
+    for row in store.iter_results(source.id):
+        if row.problem_id in done:
+            continue
+        store.add_result(run.id, best_of(row, scorer, judge))
+        if on_result is not None:
+            on_result(row)
+    wall = float(run.metrics.get("wall_seconds", source.metrics.get("wall_seconds", 0.0)))
+    wall += time.monotonic() - started
+    store.update_run(
+        run.id, status="complete", metrics=summarize(store.results(run.id), wall_seconds=wall)
+    )
+    return store.get_run(run.id)
+
+
+def best_of(row: ResultRow, scorer: Scorer, judge: AnswerJudge) -> ResultRow:
+    trajectories = [Trajectory.from_dict(t) for t in row.trajectories]
+    finished = [t for t in trajectories if t.answer is not None and t.steps]
+    started = time.perf_counter()
+    scores = scorer.score([ScoreItem(row.question, t.steps, row.problem_id) for t in finished])
+    seconds = time.perf_counter() - started
+    for trajectory, score in zip(finished, scores, strict=True):
+        trajectory.value = score
+    best = max(finished, key=lambda t: t.value if t.value is not None else -1.0, default=None)
+    answer = best.answer if best is not None else None
+    votes: dict[str, Any] = {}
+    for trajectory in finished:
+        key = trajectory.answer or ""
+        votes[key] = max(votes.get(key, -1.0), round(float(trajectory.value or 0.0), 6))
+    correct = None if row.gold is None else (answer is not None and judge.correct(answer, row.gold))
+    return ResultRow(
+        problem_id=row.problem_id, position=row.position, question=row.question, gold=row.gold,
+        answer=answer, correct=correct, generated_tokens=row.generated_tokens,
+        prompt_tokens=row.prompt_tokens, cached_tokens=row.cached_tokens,
+        seconds=row.seconds + seconds, stop_reason=row.stop_reason,
+        samples=sample_record([t.answer for t in trajectories], row.gold, judge),
+        votes=votes, trajectories=[t.to_dict() for t in trajectories],
+        extra={**row.extra, "score_seconds": seconds},
+    )  # fmt: skip
