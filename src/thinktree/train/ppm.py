@@ -89,7 +89,10 @@ def train_ppm(
     featurizer: Featurizer | None = None,
     progress: Progress | None = None,
     validation_fraction: float = 0.2,
+    cache_dir: str | Path | None = None,
 ) -> PPMTrainResult:
+    """Train and write a PPM to ``out``; embeddings are cached in ``cache_dir``
+    (default ``out``), so candidates sharing features can share the cache."""
     directory = Path(out)
     directory.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -110,7 +113,8 @@ def train_ppm(
     own = featurizer is None
     featurizer = featurizer or Featurizer(features)
     try:
-        cache = EmbeddingCache(directory) if "embedding" in features.kinds else None
+        cache_path = Path(cache_dir) if cache_dir is not None else directory
+        cache = EmbeddingCache(cache_path) if "embedding" in features.kinds else None
         t0 = time.perf_counter()
         report = (lambda done, total: progress("features", done, total)) if progress else None
         train_x = pair_features(train, featurizer, cache, report)

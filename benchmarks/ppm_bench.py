@@ -1,0 +1,97 @@
+"""PPM candidates (issue 6): train each on the same pairs, compare on held-out problems.
+
+    .venv/bin/python benchmarks/ppm_bench.py --runs RUN [RUN ...] [--store benchmarks/runs.db]
+
+Candidates: a head (linear or MLP) on the fast model's last-token embedding of
+the whole partial solution or of the last step only, handcrafted features, and
+both together. Each is trained by ``thinktree.train.ppm.train_ppm`` on the pairs
+of the given MCTS (outcome) runs, with the same problem-level split; embeddings
+are computed once per context and shared. The best candidate (held-out pairwise
+accuracy, ties to the cheaper) is copied to benchmarks/ppm/default. Figures go to
+benchmarks/results/ppm.json (merged: search runs are added by ppm_runs_report.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+from thinktree.reward.features import FeatureSpec
+from thinktree.store import RunStore
+from thinktree.train.ppm import train_ppm
+from thinktree.train.ppm_head import HeadConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+CANDIDATES = {
+    "handcrafted-linear": (FeatureSpec(("handcrafted",)), HeadConfig(kind="linear")),
+    "handcrafted-mlp": (FeatureSpec(("handcrafted",)), HeadConfig(kind="mlp", hidden=32)),
+    "embed-last-linear": (FeatureSpec(("embedding",), "fast", "last"), HeadConfig(kind="linear")),
+    "embed-full-linear": (FeatureSpec(("embedding",), "fast", "full"), HeadConfig(kind="linear")),
+    "embed-full-mlp": (FeatureSpec(("embedding",), "fast", "full"), HeadConfig(kind="mlp")),
+    "embed-full+hand-linear": (FeatureSpec(("embedding", "handcrafted"), "fast", "full"),
+                               HeadConfig(kind="linear")),
+}  # fmt: skip
+COST = {"handcrafted": 0, "last": 1, "full": 2}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", nargs="+", required=True)
+    parser.add_argument("--store", default=str(ROOT / "benchmarks" / "runs.db"))
+    parser.add_argument("--only", nargs="*", default=None)
+    args = parser.parse_args()
+    base = ROOT / "benchmarks" / "ppm"
+    records = {}
+    with RunStore(args.store, create=False) as store:
+        for name, (spec, head) in CANDIDATES.items():
+            if args.only and name not in args.only:
+                continue
+            cache = base / f"cache-{spec.model}-{spec.context}"
+            result = train_ppm(store, args.runs, base / name, features=spec, head=head,
+                               cache_dir=cache)  # fmt: skip
+            records[name] = result.record
+            print(name, json.dumps({k: result.record[k] for k in (
+                "pairs", "pairwise_accuracy", "pairwise_accuracy_clean", "feature_seconds",
+                "train_seconds")}))  # fmt: skip
+
+    def rank(name: str) -> tuple[float, float, int]:
+        rec = records[name]
+        cost = (
+            0 if "embedding" not in rec["features"]["kinds"] else COST[rec["features"]["context"]]
+        )
+        return (rec["pairwise_accuracy"], rec["pairwise_accuracy_clean"], -cost)
+
+    best = max(records, key=rank)
+    default = base / "default"
+    if default.exists():
+        shutil.rmtree(default)
+    shutil.copytree(base / best, default, ignore=shutil.ignore_patterns("checkpoint.pt"))
+    chosen = records[best]
+    out_path = ROOT / "benchmarks" / "results" / "ppm.json"
+    out = json.loads(out_path.read_text()) if out_path.exists() else {}
+    out.update({
+        "command": "python benchmarks/ppm_bench.py --runs " + " ".join(args.runs),
+        "chosen": best,
+        "pairs": chosen["pairs"],
+        "pairs_by_kind": chosen["pairs_by_kind"],
+        "valid_pairs": chosen["valid_pairs"],
+        "valid_clean_pairs": chosen["valid_clean_pairs"],
+        "train_minutes": (chosen["feature_seconds"] + chosen["train_seconds"]) / 60,
+        "pairwise_accuracy": chosen["pairwise_accuracy"],
+        "pairwise_accuracy_clean": chosen["pairwise_accuracy_clean"],
+        "baselines": {k: v["clean"] for k, v in chosen["baselines"].items()},
+        "baselines_all_pairs": {k: v["all"] for k, v in chosen["baselines"].items()},
+        "candidates": {name: {k: rec[k] for k in (
+            "pairwise_accuracy", "pairwise_accuracy_clean", "pairwise_accuracy_train",
+            "feature_seconds", "train_seconds", "features", "head")}
+            for name, rec in records.items()},
+    })  # fmt: skip
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(out, indent=2) + "\n")
+    print("chosen:", best)
+
+
+if __name__ == "__main__":
+    main()
