@@ -180,12 +180,14 @@ class StepExpander:
     def _score(self, expansions: Sequence[Expansion]) -> None:
         if self.scorer is None:
             return
+        # An invalid step ends its branch with value -1 whatever a scorer says.
         wanted = [
             (e, c)
             for e in expansions
             if e.want_scores
             for c in e.candidates
-            if not e.score_final_only or c.kind is StepKind.FINAL
+            if c.kind is not StepKind.INVALID
+            and (not e.score_final_only or c.kind is StepKind.FINAL)
         ]
         if not wanted:
             return
