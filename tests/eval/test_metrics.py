@@ -68,6 +68,7 @@ def test_summarize_accuracy_tokens_cache_and_samples() -> None:
     assert s["seconds_per_problem"] == s["latency_seconds_per_problem"] == 2.0
     timed = summarize(rows, wall_seconds=3.0)
     assert (timed["seconds_per_problem"], timed["latency_seconds_per_problem"]) == (1.0, 2.0)
+    assert (s["seconds"], timed["seconds"]) == (6.0, 3.0)
 
 
 def test_pairwise_counts_and_sign_test() -> None:

@@ -85,8 +85,10 @@ def summarize(rows: Sequence[ResultRow], wall_seconds: float | None = None) -> d
     }
     if wall_seconds is not None:
         out["wall_seconds"] = wall_seconds
+        out["seconds"] = wall_seconds
         out["seconds_per_problem"] = wall_seconds / n if n else 0.0
     else:
+        out["seconds"] = sum(r.seconds for r in rows)
         out["seconds_per_problem"] = out["latency_seconds_per_problem"]
     sampled = [r for r in graded if len(r.samples.get("correct", [])) > 1]
     if sampled:
