@@ -98,6 +98,8 @@ def check_question(question: object) -> str:
     text = question.strip()
     if not text:
         raise ValueError("the question is empty; pass the problem text")
+    if not any(ch.isalnum() for ch in text) or any(ch == "\x00" for ch in text):
+        raise ValueError("the question holds no readable text; pass the problem as plain text")
     return text
 
 

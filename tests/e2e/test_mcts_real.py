@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from thinktree.problems import Problem
@@ -33,3 +35,33 @@ def test_mcts_tree_branches_and_adds_up(fast_engine, sandbox, grader) -> None:
             assert node.value_sum == (1.0 if node.correct else -1.0)
     # Siblings share their parent's prompt: one evaluation, the rest from cache.
     assert result.usage.cached_tokens > result.usage.prompt_tokens
+
+
+DETERMINISM = """
+import json
+from thinktree.api import open_runtime
+from thinktree.engines.factory import EngineConfig
+from thinktree.problems import Problem
+from thinktree.search import SearchConfig, run_search
+problem = Problem("easy", "Tom has 3 boxes with 4 apples in each box. How many apples?", "12")
+config = SearchConfig(strategy="mcts", samples=2, k=2, temperature=0.0, seed=5, max_steps=4,
+                      max_step_tokens=96)
+with open_runtime(EngineConfig(model="fast", parallel=1, ctx_per_slot=2048)) as runtime:
+    (result,) = run_search([problem], runtime.context(config))
+nodes = [{k: v for k, v in n.items() if k != "step"} | {"text": (n["step"] or {}).get("text")}
+         for n in result.tree["nodes"]]
+print(json.dumps(nodes))
+"""
+
+
+def test_same_seed_same_tree_on_one_slot_at_temperature_0() -> None:
+    import subprocess
+    import sys
+
+    runs = [
+        subprocess.run([sys.executable, "-c", DETERMINISM], capture_output=True, text=True,
+                       timeout=600, check=True).stdout
+        for _ in range(2)
+    ]  # fmt: skip
+    assert runs[0] == runs[1]
+    assert len(json.loads(runs[0])) >= 3

@@ -49,3 +49,13 @@ def test_empty_question_is_a_one_line_error(question: str) -> None:
     )
     assert out.returncode == 2
     assert out.stderr.strip() == "error: the question is empty; pass the problem text"
+
+
+@pytest.mark.parametrize("question", ["\x00\x01\x02", "?!? ..."])
+def test_unreadable_question_is_a_one_line_error(question: str) -> None:
+    from thinktree.api import check_question
+
+    with pytest.raises(ValueError, match="holds no readable text"):
+        check_question(question)
+    with pytest.raises(ValueError, match="must be text"):
+        check_question(b"2+2")  # type: ignore[arg-type]
