@@ -130,7 +130,15 @@ def main() -> None:
             if key in old:
                 out[key] = old[key]
     previous.write_text(json.dumps(out, indent=2) + "\n")
-    plot_accuracy_vs_tokens(reports, results / "search_accuracy_vs_tokens.png")
+    curves: dict[str, list[tuple[float, float]]] = {}
+    for point in budgets:
+        name = (
+            f"{point['model']} sc maj@k ({point['strategy'].split('(of ')[1].rstrip(')')} samples)"
+        )
+        curves.setdefault(name, []).append((point["tokens_per_problem"], point["accuracy"]))
+    plot_accuracy_vs_tokens(
+        reports, results / "search_accuracy_vs_tokens.png", curves=list(curves.items())
+    )
     print(json.dumps(out, indent=2))
 
 

@@ -89,7 +89,13 @@ def pairwise_table(reports: Sequence[RunReport]) -> str:
     return "\n".join(lines)
 
 
-def plot_accuracy_vs_tokens(reports: Sequence[RunReport], path: str | Path) -> Path:
+def plot_accuracy_vs_tokens(
+    reports: Sequence[RunReport],
+    path: str | Path,
+    curves: Sequence[tuple[str, Sequence[tuple[float, float]]]] = (),
+) -> Path:
+    """One point per run (with its 95 % interval) and optional budget curves, e.g.
+    self-consistency's maj@k at k samples' worth of tokens."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -111,6 +117,9 @@ def plot_accuracy_vs_tokens(reports: Sequence[RunReport], path: str | Path) -> P
             capsize=4,
             label=f"{rep.label} (n={s['graded']})",
         )
+    for label, points in curves:
+        xs, ys = zip(*points, strict=True)
+        ax.plot(xs, [100 * y for y in ys], "--", marker=".", alpha=0.7, label=label)
     ax.set_xscale("log")
     ax.set_xlabel("generated tokens per problem (log scale)")
     ax.set_ylabel("accuracy % (95 % Wilson interval)")
