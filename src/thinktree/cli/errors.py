@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import NoReturn
 
 import typer
@@ -33,3 +35,17 @@ def user_error_message(exc: BaseException) -> str | None:
     if isinstance(exc, (EngineError, ModelError, PPMError, StoreError, ValueError, OSError)):
         return " ".join(str(exc).split()) or type(exc).__name__
     return None
+
+
+@contextmanager
+def user_errors(suffix: str = "") -> Iterator[None]:
+    """Turn errors a user can cause into ``fail``; let programming errors through."""
+    try:
+        yield
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        message = user_error_message(exc)
+        if message is None:
+            raise
+        fail(message + suffix)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import closing
 from typing import Annotated
 
 import typer
@@ -18,7 +19,7 @@ from rich.progress import (
 )
 
 from thinktree.cli.app import app
-from thinktree.cli.errors import fail, user_error_message
+from thinktree.cli.errors import user_errors
 from thinktree.cli.options import (
     BaseUrlOpt,
     EngineOpt,
@@ -101,7 +102,7 @@ def eval_command(
     from thinktree.store import RunStore
 
     console = Console(stderr=True, highlight=False)
-    try:
+    with user_errors():
         config = SearchConfig(
             strategy=strategy,
             samples=samples,
@@ -119,23 +120,11 @@ def eval_command(
         chosen = select(problems, offset=offset, limit=limit)
         data_hash = dataset_hash(problems)
         run_store = RunStore(store)
-    except Exception as exc:
-        message = user_error_message(exc)
-        if message is None:
-            raise
-        fail(message)
-
-    try:
-        with console.status("loading model"):
-            runtime = open_runtime(engine_cfg)
-    except Exception as exc:
-        message = user_error_message(exc)
-        if message is None:
-            raise
-        fail(message)
-    with runtime, run_store:
-        try:
-            scorer_obj, scorer_id = load_scorer(scorer)
+        scorer_obj, scorer_id = load_scorer(scorer)
+    with user_errors(), console.status("loading model"):
+        runtime = open_runtime(engine_cfg)
+    with runtime, run_store, closing(scorer_obj):
+        with user_errors():
             evaluation = Evaluation(
                 chosen,
                 dataset=dataset,
@@ -148,11 +137,6 @@ def eval_command(
                 tokens_per_second=runtime.tokens_per_second_guess(),
             )
             plan = evaluation.plan()
-        except Exception as exc:
-            message = user_error_message(exc)
-            if message is None:
-                raise
-            fail(message)
         verb = "resuming" if plan.resumed else "new run"
         console.print(
             f"{verb} [bold]{plan.run.id}[/]: {len(plan.todo)} of {len(chosen)} problems to solve"
@@ -180,15 +164,10 @@ def eval_command(
                 acc = f"acc {correct / graded:.1%} ({correct}/{graded})" if graded else ""
                 progress.update(task, advance=1, acc=acc)
 
-            try:
+            with user_errors(" (stored results are kept; rerun to resume)"):
                 outcome = evaluation.run_all(
                     window=window, max_minutes=max_minutes, on_result=on_result
                 )
-            except Exception as exc:
-                message = user_error_message(exc)
-                if message is None:
-                    raise
-                fail(f"{message} (stored results are kept; rerun to resume)")
     summary = outcome.summary
     if json_out:
         payload = {"run_id": outcome.run.id, "status": outcome.run.status, **summary}

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from thinktree.cli.app import app
-from thinktree.cli.errors import fail, user_error_message
+from thinktree.cli.errors import fail, user_errors
 
 ppm_app = typer.Typer(
     help="Process preference model: pairs, training, scoring.", no_args_is_help=True
@@ -24,13 +24,8 @@ StoreOpt = Annotated[str, typer.Option("--store", help="Run store (SQLite).")]
 
 
 def _guard(action):
-    try:
+    with user_errors():
         return action()
-    except Exception as exc:
-        message = user_error_message(exc)
-        if message is None:
-            raise
-        fail(message)
 
 
 @ppm_app.command("pairs")

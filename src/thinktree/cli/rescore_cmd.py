@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import closing
 from typing import Annotated
 
 import typer
 
 from thinktree.cli.app import app
-from thinktree.cli.errors import fail, user_error_message
+from thinktree.cli.errors import user_errors
 
 
 @app.command()
@@ -25,20 +26,11 @@ def rescore(
     from thinktree.search.judge import GraderJudge
     from thinktree.store import RunStore
 
-    try:
-        with RunStore(store, create=False) as db:
-            source = db.get_run(run_id)
-            scorer_obj, scorer_id = load_scorer(scorer)
-            if scorer_obj.kind != "learned":
-                raise ValueError(f"rescoring needs a learned scorer (ppm:DIR), not {scorer!r}")
-            try:
-                with Grader(workers=1) as grader:
-                    run = rescore_run(db, source.id, scorer_obj, scorer_id, GraderJudge(grader))
-            finally:
-                scorer_obj.close()
-    except Exception as exc:
-        message = user_error_message(exc)
-        if message is None:
-            raise
-        fail(message)
+    with user_errors(), RunStore(store, create=False) as db:
+        source = db.get_run(run_id)
+        scorer_obj, scorer_id = load_scorer(scorer)
+        if scorer_obj.kind != "learned":
+            raise ValueError(f"rescoring needs a learned scorer (ppm:DIR), not {scorer!r}")
+        with closing(scorer_obj), Grader(workers=1) as grader:
+            run = rescore_run(db, source.id, scorer_obj, scorer_id, GraderJudge(grader))
     sys.stdout.write(json.dumps({"run_id": run.id, "source": source.id, **run.metrics}) + "\n")

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import sys
 import time
+from contextlib import closing
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.syntax import Syntax
 
 from thinktree.cli.app import app
-from thinktree.cli.errors import fail, user_error_message
+from thinktree.cli.errors import user_errors
 from thinktree.cli.options import (
     BaseUrlOpt,
     EngineOpt,
@@ -65,7 +65,7 @@ def solve(
     from thinktree.search import SearchConfig
 
     console = Console(stderr=json_out, highlight=False)
-    try:
+    with user_errors():
         text = check_question(question)
         config = SearchConfig(
             strategy=strategy,
@@ -80,8 +80,7 @@ def solve(
         if scorer == "outcome" and gold is None:
             raise ValueError("--scorer outcome needs the known answer: --gold ANSWER")
         engine_cfg = engine_config(engine, model, base_url, parallel, threads, verbose)
-    except (ValueError, ValidationError) as exc:
-        fail(user_error_message(exc))
+        scorer_obj, _ = load_scorer(scorer)
     started = time.perf_counter()
     printed = 0
 
@@ -99,32 +98,18 @@ def solve(
             _print_step(console, printed, step)
         status.update(f"thinking: step {printed + 1}")
 
-    try:
-        with console.status("loading model") as status:
-            runtime = open_runtime(engine_cfg)
-            scorer_obj, _ = load_scorer(scorer)
-            with runtime:
-                status.update("thinking: step 1")
-                try:
-                    result = api_solve(
-                        text,
-                        config=config,
-                        runtime=runtime,
-                        scorer=scorer_obj,
-                        gold=gold,
-                        on_round=on_round,
-                    )
-                finally:
-                    scorer_obj.close()
-                if not json_out and getattr(result, "strategy", "") == "greedy":
-                    for step in result.trajectories[0].steps[printed:]:
-                        printed += 1
-                        _print_step(console, printed, step)
-    except Exception as exc:  # user-facing boundary: one line, non-zero exit
-        message = user_error_message(exc)
-        if message is None:
-            raise
-        fail(message)
+    with user_errors(), closing(scorer_obj), console.status("loading model") as status:
+        runtime = open_runtime(engine_cfg)
+        with runtime:
+            status.update("thinking: step 1")
+            result = api_solve(
+                text, config=config, runtime=runtime, scorer=scorer_obj, gold=gold,
+                on_round=on_round,
+            )  # fmt: skip
+            if not json_out and result.strategy == "greedy":
+                for step in result.trajectories[0].steps[printed:]:
+                    printed += 1
+                    _print_step(console, printed, step)
     seconds = time.perf_counter() - started
     best = result.best
     if json_out:
