@@ -60,7 +60,7 @@ def test_file(runner: CliRunner, tmp_path: Path) -> None:
         ('{"pred": "1", "gold": "1"}\n{"pred": "1", "gold": \n', "pairs.jsonl:2: not valid JSON"),
         ('{"pred": "1"}\n', "pairs.jsonl:1: missing field 'gold'"),
         ('\n{"gold": "1"}\n', "pairs.jsonl:2: missing field 'pred'"),
-        ('["1", "1"]\n', "pairs.jsonl:1: expected an object"),
+        ('["1", "1"]\n', 'pairs.jsonl:1: expected a JSON object like {"pred": ..., "gold": ...}'),
         ('{"pred": 1, "gold": "1"}\n', "pairs.jsonl:1: field 'pred' must be a string"),
         ('{"pred": "1", "gold": null}\n', "pairs.jsonl:1: field 'gold' must be"),
     ],

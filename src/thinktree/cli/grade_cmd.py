@@ -17,39 +17,24 @@ if TYPE_CHECKING:
 
 def _read_pairs(path: Path) -> list[tuple[str, str]]:
     """(pred, gold) per non-blank line; every problem is a one-line error naming the line."""
-    if not path.is_file():
-        fail(f"{path}: no such file")
+    from thinktree.jsonl import read_objects
+    from thinktree.problems.loaders import answer_text
+
     pairs: list[tuple[str, str]] = []
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"{path}: cannot read ({exc})")
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            fail(f"{where}: not valid JSON ({exc.msg})")
-        if not isinstance(row, dict):
-            fail(f'{where}: expected an object like {{"pred": ..., "gold": ...}}')
-        for name in ("pred", "gold"):
-            if name not in row:
-                fail(f"{where}: missing field {name!r}")
-        pred, gold = row["pred"], row["gold"]
-        if not isinstance(pred, str):
-            fail(f"{where}: field 'pred' must be a string")
-        if isinstance(gold, bool) or not isinstance(gold, str | int | float):
-            fail(f"{where}: field 'gold' must be a string or a number")
-        pairs.append((pred, _gold_text(gold)))
+        for where, row in read_objects(path, like='{"pred": ..., "gold": ...}'):
+            for name in ("pred", "gold"):
+                if name not in row:
+                    raise ValueError(f"{where}: missing field {name!r}")
+            pred, gold = row["pred"], row["gold"]
+            if not isinstance(pred, str):
+                raise ValueError(f"{where}: field 'pred' must be a string")
+            if isinstance(gold, bool) or not isinstance(gold, str | int | float):
+                raise ValueError(f"{where}: field 'gold' must be a string or a number")
+            pairs.append((pred, answer_text(gold)))
+    except (OSError, ValueError) as exc:
+        fail(str(exc))
     return pairs
-
-
-def _gold_text(gold: str | int | float) -> str:
-    if isinstance(gold, float) and gold.is_integer():
-        return str(int(gold))
-    return str(gold)
 
 
 @app.command("grade")

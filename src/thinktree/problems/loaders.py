@@ -24,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from thinktree.jsonl import read_objects
 from thinktree.problems.problem import Problem
 
 
@@ -119,7 +120,7 @@ def _amc23(row: dict[str, Any], pid: str) -> Problem:
     return Problem(
         id=pid,
         question=row["problem"],
-        answer=_answer_text(row["answer"]),
+        answer=answer_text(row["answer"]),
         source="amc23",
         meta={"source_id": row["id"], "url": row["url"]},
     )
@@ -138,7 +139,7 @@ def _read_rows(path: Any) -> list[dict[str, Any]]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def _answer_text(value: Any) -> str:
+def answer_text(value: Any) -> str:
     """A gold answer as text: ``27.0`` -> ``"27"``, ``0.5`` -> ``"0.5"``, strings as they are."""
     if isinstance(value, bool):
         return str(value)
@@ -165,41 +166,27 @@ def load_jsonl(
     line and field, for a line that is not a JSON object or lacks a field.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
     problems: list[Problem] = []
     seen: set[str] = set()
     stem = path.stem
-    with path.open("r", encoding="utf-8") as f:
-        for lineno, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{where}: not valid JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{where}: expected a JSON object, got {type(row).__name__}")
-            question = _field(row, question_field, where)
-            if not isinstance(question, str) or not question.strip():
-                raise ValueError(f"{where}: field {question_field!r} must be a non-empty string")
-            answer = None
-            if answer_field is not None:
-                value = _field(row, answer_field, where)
-                answer = None if value is None else _answer_text(value)
-            if id_field is not None:
-                pid = str(_field(row, id_field, where))
-            else:
-                pid = f"{stem}/{len(problems)}"
-            if pid in seen:
-                raise ValueError(f"{where}: duplicate id {pid!r}")
-            seen.add(pid)
-            used = {question_field, answer_field, id_field}
-            meta = {k: v for k, v in row.items() if k not in used}
-            problems.append(
-                Problem(id=pid, question=question, answer=answer, source=stem, meta=meta)
-            )
+    for where, row in read_objects(path):
+        question = _field(row, question_field, where)
+        if not isinstance(question, str) or not question.strip():
+            raise ValueError(f"{where}: field {question_field!r} must be a non-empty string")
+        answer = None
+        if answer_field is not None:
+            value = _field(row, answer_field, where)
+            answer = None if value is None else answer_text(value)
+        if id_field is not None:
+            pid = str(_field(row, id_field, where))
+        else:
+            pid = f"{stem}/{len(problems)}"
+        if pid in seen:
+            raise ValueError(f"{where}: duplicate id {pid!r}")
+        seen.add(pid)
+        used = {question_field, answer_field, id_field}
+        meta = {k: v for k, v in row.items() if k not in used}
+        problems.append(Problem(id=pid, question=question, answer=answer, source=stem, meta=meta))
     return problems
 
 
