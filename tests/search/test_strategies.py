@@ -158,3 +158,21 @@ def test_beam_keeps_the_best_partial_solutions(sandbox, grader) -> None:
     assert [len(b) for b in engine.calls] == [1, 2]
     assert result.answer == "3"
     assert [t.answer for t in result.trajectories] == ["3", "2"]
+
+
+@pytest.mark.parametrize(
+    ("options", "width", "slots", "window"),
+    [
+        ({"strategy": "greedy"}, 1, 4, 4),
+        ({"strategy": "sc", "samples": 8}, 8, 8, 1),
+        ({"strategy": "sc", "samples": 64}, 64, 16, 1),
+        ({"strategy": "mcts", "samples": 16, "k": 3}, 3, 4, 1),
+        ({"strategy": "beam", "samples": 2, "k": 3}, 6, 6, 1),
+    ],
+)
+def test_default_slots_and_window(options: dict, width: int, slots: int, window: int) -> None:
+    from thinktree.search.config import default_slots, default_window
+
+    config = SearchConfig(**options)
+    assert (config.width, default_slots(config), default_window(config, 4 if width == 1 else slots)) == (
+        width, slots, window)  # fmt: skip

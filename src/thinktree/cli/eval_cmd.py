@@ -79,7 +79,10 @@ def eval_command(
     max_step_tokens: Annotated[int, typer.Option(help="Tokens per step.", min=8)] = 256,
     seed: Annotated[int, typer.Option(help="Run seed.")] = 0,
     scorer: Annotated[str, typer.Option(help="none, outcome or ppm:DIR.")] = "none",
-    window: Annotated[int, typer.Option(help="Problems searched in lock step.", min=1)] = 4,
+    window: Annotated[
+        int | None,
+        typer.Option(help="Problems searched in lock step (default: fill the slots).", min=1),
+    ] = None,
     store: Annotated[str, typer.Option(help="Run store (SQLite).")] = "thinktree-runs.db",
     max_minutes: Annotated[float | None, typer.Option(help="Stop cleanly after this long.")] = None,
     new: Annotated[
@@ -89,7 +92,7 @@ def eval_command(
     model: ModelOpt = None,
     engine: EngineOpt = "llamacpp",
     base_url: BaseUrlOpt = None,
-    parallel: ParallelOpt = 4,
+    parallel: ParallelOpt = None,
     threads: ThreadsOpt = 0,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -99,6 +102,7 @@ def eval_command(
     from thinktree.problems import dataset_hash, select
     from thinktree.reward.factory import load_scorer
     from thinktree.search import SearchConfig
+    from thinktree.search.config import default_slots, default_window
     from thinktree.store import RunStore
 
     console = Console(stderr=True, highlight=False)
@@ -113,7 +117,8 @@ def eval_command(
             max_step_tokens=max_step_tokens,
             seed=seed,
         )
-        engine_cfg = engine_config(engine, model, base_url, parallel, threads, verbose)
+        slots = parallel or default_slots(config)
+        engine_cfg = engine_config(engine, model, base_url, slots, threads, verbose)
         problems, dataset = load_problems(
             benchmark, split, data, question_field, answer_field, id_field
         )
@@ -166,7 +171,9 @@ def eval_command(
 
             with user_errors(" (stored results are kept; rerun to resume)"):
                 outcome = evaluation.run_all(
-                    window=window, max_minutes=max_minutes, on_result=on_result
+                    window=window or default_window(config, slots),
+                    max_minutes=max_minutes,
+                    on_result=on_result,
                 )
     summary = outcome.summary
     if json_out:

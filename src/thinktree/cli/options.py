@@ -22,7 +22,13 @@ BaseUrlOpt = Annotated[
     str | None, typer.Option("--base-url", help="OpenAI-compatible server URL (--engine openai).")
 ]
 ParallelOpt = Annotated[
-    int, typer.Option("--parallel", help="llama.cpp slots / concurrent requests.", min=1)
+    int | None,
+    typer.Option(
+        "--parallel",
+        help="llama.cpp slots / concurrent requests "
+        "(default: room for one problem's siblings, at least 4).",
+        min=1,
+    ),
 ]
 ThreadsOpt = Annotated[int, typer.Option("--threads", help="CPU threads (0 = all).", min=0)]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", help="Show llama.cpp's own log output.")]

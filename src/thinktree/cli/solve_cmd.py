@@ -54,7 +54,7 @@ def solve(
     model: ModelOpt = None,
     engine: EngineOpt = "llamacpp",
     base_url: BaseUrlOpt = None,
-    parallel: ParallelOpt = 4,
+    parallel: ParallelOpt = None,
     threads: ThreadsOpt = 0,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -63,6 +63,7 @@ def solve(
     from thinktree.api import solve as api_solve
     from thinktree.reward.factory import load_scorer
     from thinktree.search import SearchConfig
+    from thinktree.search.config import default_slots
 
     console = Console(stderr=json_out, highlight=False)
     with user_errors():
@@ -79,7 +80,8 @@ def solve(
         )
         if scorer == "outcome" and gold is None:
             raise ValueError("--scorer outcome needs the known answer: --gold ANSWER")
-        engine_cfg = engine_config(engine, model, base_url, parallel, threads, verbose)
+        slots = parallel or default_slots(config)
+        engine_cfg = engine_config(engine, model, base_url, slots, threads, verbose)
         scorer_obj, _ = load_scorer(scorer)
     started = time.perf_counter()
     printed = 0

@@ -48,3 +48,29 @@ class SearchConfig(BaseModel):
 
     def sampling_temperature(self, default: float) -> float:
         return default if self.temperature is None else self.temperature
+
+    @property
+    def width(self) -> int:
+        """Completions one problem asks for at once (the siblings of one round)."""
+        if self.strategy in ("sc", "best_of_n"):
+            return self.samples
+        if self.strategy == "mcts":
+            return self.k
+        if self.strategy == "beam":
+            return self.samples * self.k
+        return 1
+
+
+def default_slots(config: SearchConfig) -> int:
+    """Engine slots for a search: room for one problem's siblings, at least 4, at most 16."""
+    return max(4, min(16, config.width))
+
+
+def default_window(config: SearchConfig, slots: int) -> int:
+    """Problems searched in lock step: as many as fill the slots with their siblings.
+
+    Measured on 2 cores (BENCHMARKS.md): once the siblings of one problem fill the
+    slots the CPU is saturated, and more problems in flight only add prompt-cache
+    misses, so the window is ``slots // width`` (at least 1).
+    """
+    return max(1, slots // config.width)
