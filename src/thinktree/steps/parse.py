@@ -5,7 +5,8 @@ Rules, in order:
   code; text after that cell is cut, so one step is one cell. A fence without
   the tag is not code: small models use bare fences for outputs and prose.
 - ``\\boxed{...}`` outside the cell (normally after ``Answer:``) makes the step
-  final; ``Answer: <text>`` with no box is accepted as the answer too.
+  final; ``Answer: <text>`` with no box is accepted as the answer too, unless
+  it holds no letter or digit or is a box cut off by ``max_tokens``.
 - A step with neither a complete cell nor an answer (e.g. an unclosed fence when
   ``max_tokens`` ran out, or prose) is invalid and ends its branch.
 """
@@ -47,8 +48,13 @@ def parse_step(text: str) -> ParsedStep:
     answer = last_boxed(outside)
     if answer is None and code is None:
         line = _ANSWER_LINE.search(outside)
-        if line is not None and line.group(1).strip():
-            answer = line.group(1).strip().rstrip(".")
+        candidate = line.group(1).strip().rstrip(".") if line is not None else ""
+        # A cut-off box ("Answer: \\bo", max_tokens ran out) or a bare
+        # backslash is no answer.
+        cut_box = any(box.startswith(candidate[:7]) or box[:-1] in candidate
+                      for box in ("\\boxed{", "\\fbox{"))  # fmt: skip
+        if re.search(r"[0-9A-Za-z]", candidate) and not cut_box:
+            answer = candidate
     if answer is not None:
         return ParsedStep(text, StepKind.FINAL, code, answer.strip())
     if code is not None:
