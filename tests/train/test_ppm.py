@@ -10,7 +10,7 @@ import pytest
 
 from tests.train.test_pairs import build
 from thinktree.reward.base import ScoreItem
-from thinktree.reward.features import HANDCRAFTED_NAMES, FeatureSpec, handcrafted
+from thinktree.reward.features import HANDCRAFTED_NAMES, FeatureSpec, Featurizer, handcrafted
 from thinktree.reward.ppm import PPMError, head_forward, load_ppm
 from thinktree.search.mcts.tree import serialize
 from thinktree.steps import Step, StepKind
@@ -160,3 +160,30 @@ def test_load_ppm_errors(tmp_path: Path) -> None:
     (tmp_path / "head.npz").write_bytes(b"junk")
     with pytest.raises(PPMError, match="cannot read the PPM"):
         load_ppm(tmp_path)
+
+
+@pytest.mark.model
+def test_embedding_ppm_trains_and_guides_mcts(tmp_path: Path, fast_engine) -> None:
+    """Embedding features from the real fast model, end to end: train, load, score."""
+    from thinktree.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
+    from thinktree.models import resolve_model
+    from thinktree.train.ppm import train_ppm
+
+    store, run_id = _store_with_trees(tmp_path / "runs.db", 12)
+    spec = FeatureSpec(("embedding",), "fast", "last")
+    with LlamaCppEngine(
+        resolve_model("fast").path, LlamaCppOptions(n_parallel=2, ctx_per_slot=1024, embedding=True)
+    ) as emb:
+        featurizer = Featurizer(spec, embedder=emb)
+        with store:
+            record = train_ppm(store, [run_id], tmp_path / "ppm", features=spec,
+                               head=HeadConfig(epochs=100, lr=0.01),
+                               featurizer=featurizer).record  # fmt: skip
+        assert record["features"]["kinds"] == ["embedding"]
+        # 4 of the 5 pairs per tree differ in text; identical trees make them separable.
+        assert record["pairwise_accuracy_train"] >= 0.8
+        ppm = load_ppm(tmp_path / "ppm", embedder=emb)
+        item = ScoreItem("How many?", [Step(text="\nI think we are done here.",
+                                            kind=StepKind.INVALID)])  # fmt: skip
+        (value,) = ppm.score([item])
+        assert -1.0 <= value <= 1.0
