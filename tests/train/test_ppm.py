@@ -163,7 +163,7 @@ def test_load_ppm_errors(tmp_path: Path) -> None:
 
 
 @pytest.mark.model
-def test_embedding_ppm_trains_and_guides_mcts(tmp_path: Path, fast_engine) -> None:
+def test_embedding_ppm_trains_loads_and_scores(tmp_path: Path) -> None:
     """Embedding features from the real fast model, end to end: train, load, score."""
     from thinktree.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
     from thinktree.models import resolve_model
