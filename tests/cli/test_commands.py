@@ -65,6 +65,15 @@ def test_runs_list_show_export(store_path: Path, tmp_path: Path) -> None:
     assert len(lines) == 4 and all(line["tree"]["nodes"] for line in lines)
 
 
+def test_runs_regrade_keeps_right_verdicts(store_path: Path) -> None:
+    runs = [json.loads(line) for line in
+            invoke("runs", "list", "--store", str(store_path), "--json").stdout.splitlines()]  # fmt: skip
+    out = invoke("runs", "regrade", runs[1]["run_id"], "--store", str(store_path), "--json")
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout) == {"run_id": runs[1]["run_id"], "checked": 4, "changed": [],
+                                      "nodes_changed": 0, "accuracy": 1.0}  # fmt: skip
+
+
 def test_report_and_plot(store_path: Path, tmp_path: Path) -> None:
     ids = [
         json.loads(line)["run_id"]
@@ -98,6 +107,7 @@ def test_tree_prints_indented_nodes(store_path: Path) -> None:
     [
         (["runs", "list", "--store", "/nonexistent/x.db"], "no run store at /nonexistent/x.db"),
         (["runs", "show", "nope"], "no run 'nope'"),
+        (["runs", "regrade", "nope"], "no run 'nope'"),
         (["tree", "{greedy}", "toy/1"], "only mcts stores trees"),
         (["tree", "{mcts}", "toy/99"], "no tree for problem 'toy/99'"),
         (["eval", "--benchmark", "nope"], "unknown benchmark"),

@@ -40,7 +40,11 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path) -> None:
     stored = _count(db)
     assert 2 <= stored < len(PROBLEMS)
     with RunStore(db) as store:
-        before = store.results(store.list_runs()[0].id)
+        killed = store.list_runs()[0]
+        before = store.results(killed.id)
+    # The killed sitting's time is not lost: it was written with each result.
+    killed_wall = killed.metrics["wall_seconds"]
+    assert killed_wall >= 0.25 * 2
     out = subprocess.run(
         [sys.executable, "-m", "tests.eval.resume_worker", str(db), "0"],
         cwd=ROOT,
@@ -59,6 +63,8 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path) -> None:
         assert rows[: len(before)] == before  # nothing stored was touched
         assert runs[0].status == "complete"
         assert runs[0].metrics["correct"] == 5
+        assert runs[0].metrics["wall_seconds"] > killed_wall
+        assert runs[0].metrics["seconds"] == runs[0].metrics["wall_seconds"]
 
 
 def _evaluation(store: RunStore, sandbox, grader, problems, delay=0.0, **config):
@@ -91,6 +97,12 @@ def test_max_minutes_stops_cleanly_and_resumes(tmp_path: Path, sandbox, grader) 
         assert not final.stopped and len(final.rows) == len(PROBLEMS)
         assert final.new_results == len(PROBLEMS) - len(outcome.rows)
         assert final.summary["accuracy"] == 5 / 6
+        # Wall time adds up over both sittings; seconds per problem is wall time.
+        first_wall = outcome.run.metrics["wall_seconds"]
+        assert first_wall >= 0.2 * len(outcome.rows)
+        assert final.run.metrics["wall_seconds"] > first_wall
+        wall = final.run.metrics["wall_seconds"]
+        assert final.run.metrics["seconds_per_problem"] == wall / len(PROBLEMS)
 
 
 def test_run_grows_with_a_larger_slice_and_config_changes_make_new_runs(

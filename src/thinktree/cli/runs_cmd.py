@@ -14,7 +14,7 @@ from rich.table import Table
 from thinktree.cli.app import app
 from thinktree.cli.errors import fail
 
-runs_app = typer.Typer(help="Stored runs: list, show, export.", no_args_is_help=True)
+runs_app = typer.Typer(help="Stored runs: list, show, export, regrade.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 
 StoreOpt = Annotated[str, typer.Option("--store", help="Run store (SQLite).")]
@@ -131,6 +131,38 @@ def export(
         finally:
             if out:
                 handle.close()
+
+
+@runs_app.command("regrade")
+def regrade(
+    run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")],
+    store: StoreOpt = "thinktree-runs.db",
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Grade a run's stored answers again with this version's grader; update its metrics."""
+    from thinktree.eval.regrade import regrade as regrade_run
+    from thinktree.grading import Grader
+    from thinktree.search.judge import GraderJudge
+
+    with _open(store) as db:
+        run = _run(db, run_id)
+        with Grader(workers=1) as grader:
+            report = regrade_run(db, run.id, GraderJudge(grader))
+    changed = [{"problem_id": p, "was": old, "now": new} for p, old, new in report.changed]
+    if json_out:
+        payload = {"run_id": run.id, "checked": report.checked, "changed": changed,
+                   "nodes_changed": report.nodes_changed, "accuracy": report.run.metrics.get("accuracy")}  # fmt: skip
+        sys.stdout.write(json.dumps(payload) + "\n")
+        return
+    out = Console(highlight=False)
+    for c in changed:
+        out.print(f"{c['problem_id']}: {c['was']} -> {c['now']}")
+    acc = report.run.metrics.get("accuracy")
+    out.print(
+        f"run {run.id}: {report.checked} results checked, {len(changed)} verdicts changed, "
+        f"{report.nodes_changed} tree nodes changed; accuracy "
+        + ("n/a" if acc is None else f"{acc:.1%}")
+    )
 
 
 @app.command()

@@ -218,6 +218,14 @@ class Evaluation:
         started = time.monotonic()
         deadline = None if max_minutes is None else started + 60 * max_minutes
         new_results = 0
+        # Wall time adds up across sittings; it is written with every result so
+        # that a killed sitting still counts the time its stored results took.
+        metrics = dict(self.store.get_run(self.run.id).metrics)
+        wall_before = float(metrics.get("wall_seconds", 0.0))
+
+        def wall() -> float:
+            return wall_before + time.monotonic() - started
+
         self.store.update_run(self.run.id, status="running")
 
         def store_result(result: SolveResult) -> None:
@@ -226,6 +234,8 @@ class Evaluation:
             row = result_row(result, problem, positions[problem.id], self.ctx.judge)
             if self.store.add_result(self.run.id, row, result.tree):
                 new_results += 1
+                metrics["wall_seconds"] = wall()
+                self.store.update_run(self.run.id, metrics=metrics)
             if on_result is not None:
                 on_result(row)
 
@@ -245,8 +255,14 @@ class Evaluation:
         all_rows = self.store.results(self.run.id)
         wanted = {p.id for p in self.problems}
         rows = [r for r in all_rows if r.problem_id in wanted]
+        total_wall = wall() if new_results else wall_before
         self.store.update_run(
-            self.run.id, status="stopped" if stopped else "complete", metrics=summarize(all_rows)
+            self.run.id,
+            status="stopped" if stopped else "complete",
+            metrics=summarize(all_rows, wall_seconds=total_wall),
         )
         self.run = self.store.get_run(self.run.id)
-        return EvalOutcome(self.run, rows, summarize(rows), stopped, new_results)
+        slice_wall = total_wall * len(rows) / len(all_rows) if all_rows else 0.0
+        return EvalOutcome(
+            self.run, rows, summarize(rows, wall_seconds=slice_wall), stopped, new_results
+        )

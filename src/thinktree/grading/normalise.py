@@ -16,6 +16,9 @@ What normalisation throws away, on purpose
   we grade get units wrong far less often than they add ones the gold lacks.
 * Degree marks: ``90^\\circ`` equals ``90``. An angle in radians does not equal
   one in degrees (``\\frac{\\pi}{2}`` is not ``90^\\circ``).
+* Python's complex notation: a whole answer that is a complex literal as Python
+  prints it (``(6+9j)``, ``-2j``, ``3-0.5j``) is read with ``i``. The policy
+  computes in Python and copies its output; a lone ``j`` elsewhere stays a symbol.
 * Thousands separators: ``1,000``, ``10,\\!080``, ``10{,}000`` and ``10\\,000`` are
   ``1000``/``10080``/``10000`` - but only when the *whole* answer is such a
   number, with groups of exactly three digits. ``1,-2`` and ``3, 5, 7`` stay
@@ -81,6 +84,8 @@ _THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?:(?:,|\s)\d{3})+(?:\.\d+)?$")
 _PLAIN_NUMBER = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)$")
 _SPACE_AROUND = re.compile(r"\s*([,+\-=()\[\]{}^_/*<>|])\s*")
 _SPACES = re.compile(r"\s+")
+_NUM = r"(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?"
+_PYTHON_COMPLEX = re.compile(rf"^\(?\s*([-+]?(?:{_NUM}\s*[-+]\s*)?{_NUM})j\s*\)?$")
 
 _TEXT_WRAPPER = re.compile(
     r"\\(?:text|textbf|textit|textrm|textnormal|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}"
@@ -109,6 +114,7 @@ def normalise(answer: str) -> str:
     s = _CURRENCY.sub("", s)
     s = _strip_unit_tail(s.strip())
     s = _SPACES.sub(" ", s).strip()
+    s = _PYTHON_COMPLEX.sub(r"\1i", s)
     s = s.rstrip(".").strip() if not s.endswith("..") else s
     if _THOUSANDS.match(s):
         s = s.replace(",", "").replace(" ", "")

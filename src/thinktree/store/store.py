@@ -304,6 +304,40 @@ class RunStore:
             raise
         return True
 
+    def update_grades(
+        self,
+        run_id: str,
+        problem_id: str,
+        correct: bool | None,
+        samples: dict[str, Any],
+        node_correct: dict[int, bool | None],
+    ) -> None:
+        """Replace one result's verdicts (and its tree nodes') in one transaction."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(
+                "UPDATE results SET correct = ?, samples_json = ? WHERE run_id = ? AND problem_id = ?",
+                (
+                    None if correct is None else int(correct),
+                    json.dumps(samples),
+                    run_id,
+                    problem_id,
+                ),
+            )
+            db.executemany(
+                "UPDATE tree_nodes SET correct = ? WHERE run_id = ? AND problem_id = ? AND node_id = ?",
+                [
+                    (None if v is None else int(v), run_id, problem_id, node_id)
+                    for node_id, v in node_correct.items()
+                ],
+            )
+            db.execute("UPDATE runs SET updated = ? WHERE id = ?", (time.time(), run_id))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
     def results(self, run_id: str) -> list[ResultRow]:
         rows = self._db.execute(
             "SELECT * FROM results WHERE run_id = ? ORDER BY position, problem_id", (run_id,)
