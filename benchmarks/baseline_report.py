@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from thinktree.eval.metrics import summarize
@@ -18,6 +20,27 @@ from thinktree.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 SLICES = {"gsm8k_test_200": ("gsm8k:test", 200), "math500_100": ("math500:test", 100)}
+
+
+def wall_from_timestamps(store_path: str, run_id: str, gap: float = 300.0) -> float:
+    """Wall time of a run stored before runs recorded it (before commit bb682b4).
+
+    Results are stored as they finish; a pause of more than ``gap`` seconds
+    between two of them is a kill and a resume, and each sitting starts when its
+    first result was started (its store time minus its latency). On the gsm8k
+    baseline this gives 5301 s, where the progress bar showed 1:28:20.
+    """
+    with closing(sqlite3.connect(store_path)) as db:
+        rows = db.execute(
+            "SELECT created, seconds FROM results WHERE run_id = ? ORDER BY created", (run_id,)
+        ).fetchall()
+    total, start, prev = 0.0, rows[0][0] - rows[0][1], rows[0][0]
+    for created, seconds in rows[1:]:
+        if created - prev > gap:
+            total += prev - start
+            start = created - seconds
+        prev = created
+    return total + prev - start
 
 
 def main() -> None:
@@ -34,7 +57,8 @@ def main() -> None:
             rows = [r for r in store.results(run.id) if r.position < size]
             if len(rows) < size:
                 raise SystemExit(f"{run.id} has {len(rows)} of {size} problems; run it to the end")
-            wall = run.metrics["wall_seconds"] * len(rows) / run.metrics["n"]
+            total = run.metrics.get("wall_seconds") or wall_from_timestamps(args.store, run.id)
+            wall = total * len(rows) / store.count_results(run.id)
             s = summarize(rows, wall_seconds=wall)
             out[key] = {"run_id": run.id, "n": s["n"], "accuracy": s["accuracy"],
                         "ci95": s["ci95"], "answered": s["answered"],
