@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import answer, cell, depth_of
 from thinktree.engines.scripted import ScriptedEngine
 from thinktree.eval import Evaluation
@@ -12,7 +14,7 @@ from thinktree.problems import Problem
 from thinktree.reward import NullScorer
 from thinktree.search import SearchConfig, SearchContext
 from thinktree.search.judge import GraderJudge
-from thinktree.store import RunStore
+from thinktree.store import RunStore, StoreError
 
 PROBLEMS = [Problem("a", "What is 2 + 2?", "4"), Problem("b", "What is 3 + 3?", "6")]
 
@@ -83,9 +85,5 @@ def test_regrade_updates_tree_node_correctness(tmp_path: Path, sandbox, grader) 
 
 
 def test_regrade_of_an_unknown_run_names_the_fix(tmp_path: Path, grader) -> None:
-    import pytest
-
-    from thinktree.store import StoreError
-
     with RunStore(tmp_path / "runs.db") as store, pytest.raises(StoreError, match="runs list"):
         regrade(store, "nope", GraderJudge(grader))
