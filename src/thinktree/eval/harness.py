@@ -100,14 +100,18 @@ def sample_record(
     }
 
 
+def verdict(answer: str | None, gold: str | None, judge: AnswerJudge) -> bool | None:
+    """A problem's correctness: unknown without gold, wrong without an answer."""
+    if gold is None:
+        return None
+    return answer is not None and judge.correct(answer, gold)
+
+
 def result_row(
     result: SolveResult, problem: Problem, position: int, judge: AnswerJudge
 ) -> ResultRow:
     gold = problem.answer
-    if gold is None:
-        correct = None
-    else:
-        correct = result.answer is not None and judge.correct(result.answer, gold)
+    correct = verdict(result.answer, gold, judge)
     return ResultRow(
         problem_id=problem.id,
         position=position,

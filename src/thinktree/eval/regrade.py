@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from thinktree.eval.harness import sample_record
+from thinktree.eval.harness import sample_record, verdict
 from thinktree.eval.metrics import summarize
 from thinktree.search import AnswerJudge
 from thinktree.store import RunRecord, RunStore
@@ -33,9 +33,7 @@ def regrade(store: RunStore, run_id: str, judge: AnswerJudge) -> Regrade:
     for row in store.results(run.id):
         report.checked += 1
         gold = row.gold
-        correct = None
-        if gold is not None:
-            correct = row.answer is not None and judge.correct(row.answer, gold)
+        correct = verdict(row.answer, gold, judge)
         samples = row.samples
         if "answers" in samples:
             samples = sample_record(samples["answers"], gold, judge)
@@ -44,9 +42,9 @@ def regrade(store: RunStore, run_id: str, judge: AnswerJudge) -> Regrade:
         for node in tree["nodes"] if tree else []:
             if node["answer"] is None or gold is None:
                 continue
-            verdict = judge.correct(node["answer"], gold)
-            if verdict != node["correct"]:
-                node_correct[node["id"]] = verdict
+            node_verdict = judge.correct(node["answer"], gold)
+            if node_verdict != node["correct"]:
+                node_correct[node["id"]] = node_verdict
         if correct != row.correct:
             report.changed.append((row.problem_id, row.correct, correct))
         report.nodes_changed += len(node_correct)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from thinktree.eval.harness import fingerprint, sample_record
+from thinktree.eval.harness import fingerprint, sample_record, verdict
 from thinktree.eval.metrics import summarize
 from thinktree.reward.base import ScoreItem, Scorer
 from thinktree.search import AnswerJudge, Trajectory
@@ -72,7 +72,7 @@ def best_of(row: ResultRow, scorer: Scorer, judge: AnswerJudge) -> ResultRow:
     for trajectory in finished:
         key = trajectory.answer or ""
         votes[key] = max(votes.get(key, -1.0), round(float(trajectory.value or 0.0), 6))
-    correct = None if row.gold is None else (answer is not None and judge.correct(answer, row.gold))
+    correct = verdict(answer, row.gold, judge)
     return ResultRow(
         problem_id=row.problem_id, position=row.position, question=row.question, gold=row.gold,
         answer=answer, correct=correct, generated_tokens=row.generated_tokens,
