@@ -174,5 +174,5 @@ def test_default_slots_and_window(options: dict, width: int, slots: int, window:
     from thinktree.search.config import default_slots, default_window
 
     config = SearchConfig(**options)
-    assert (config.width, default_slots(config), default_window(config, 4 if width == 1 else slots)) == (
+    assert (config.width, default_slots(config), default_window(config, slots)) == (
         width, slots, window)  # fmt: skip

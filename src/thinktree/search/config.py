@@ -69,8 +69,11 @@ def default_slots(config: SearchConfig) -> int:
 def default_window(config: SearchConfig, slots: int) -> int:
     """Problems searched in lock step: as many as fill the slots with their siblings.
 
-    Measured on 2 cores (BENCHMARKS.md): once the siblings of one problem fill the
-    slots the CPU is saturated, and more problems in flight only add prompt-cache
-    misses, so the window is ``slots // width`` (at least 1).
+    Problems beyond that would queue on the slots: measured on 2 cores
+    (BENCHMARKS.md, MCTS k = 3), 4 problems on 4 slots ran at 17.8 tok/s against
+    24.0 for one problem on 3 slots, the queued siblings evicting each other's
+    prefixes. So the window is ``slots // width`` (at least 1). Giving every
+    sibling of 4 problems its own slot (12) was faster again, 26.5 tok/s, at three
+    times the KV-cache memory; ``--parallel``/``--window`` choose that layout.
     """
     return max(1, slots // config.width)
