@@ -63,7 +63,10 @@ def main() -> None:
     out_path = ROOT / "benchmarks" / "results" / "search.json"
     out = json.loads(out_path.read_text()) if out_path.exists() else {}
     out["batch_speedup"] = best / layouts["unbatched"]["tok_s"]
-    out["batching"] = {"model": args.model, "command": "python benchmarks/search_batch_bench.py",
+    command = (
+        f"python benchmarks/search_batch_bench.py --model {args.model} --problems {args.problems}"
+    )
+    out["batching"] = {"model": args.model, "command": command,
                        "prompt_share_unbatched": layouts["unbatched"]["prompt_share_of_engine_time"],
                        **layouts}  # fmt: skip
     out_path.parent.mkdir(parents=True, exist_ok=True)
