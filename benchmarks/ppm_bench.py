@@ -8,7 +8,7 @@ both together. Each is trained by ``thinktree.train.ppm.train_ppm`` on the pairs
 of the given MCTS (outcome) runs, with the same problem-level split; embeddings
 are computed once per context and shared. The best candidate (held-out pairwise
 accuracy, ties to the cheaper) is copied to benchmarks/ppm/default. Figures go to
-benchmarks/results/ppm.json (merged: search runs are added by ppm_runs_report.py).
+benchmarks/results/ppm.json (merged: guided search runs are added by ppm_runs_report.py).
 """
 
 from __future__ import annotations

@@ -16,12 +16,12 @@ import argparse
 import json
 from pathlib import Path
 
-from thinktree.eval.metrics import majority_correct, pairwise, summarize
+from report_common import complete_runs, run_entry, scorer_of
+from thinktree.eval.metrics import majority_correct, pairwise
 from thinktree.eval.report import RunReport, plot_accuracy_vs_tokens
-from thinktree.store import RunRecord, RunStore
+from thinktree.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
-WANTED = [f"gsm8k/test/{i}" for i in range(50)]
 
 
 def header_tokens(model: str) -> int:
@@ -41,30 +41,8 @@ def main() -> None:
     parser.add_argument("--store", default=str(ROOT / "benchmarks" / "runs.db"))
     args = parser.parse_args()
     store = RunStore(args.store, create=False)
-    runs: list[tuple[RunRecord, list]] = []
-    for run in store.list_runs():
-        if run.dataset != "gsm8k:test" or run.config.get("scorer", "none") != "none":
-            continue
-        rows = [r for r in store.results(run.id) if r.problem_id in set(WANTED)]
-        if len(rows) == len(WANTED):
-            runs.append((run, rows))
-    reports = []
-    for run, rows in runs:
-        wall = run.metrics.get("wall_seconds")
-        share = None if wall is None else wall * len(rows) / run.metrics["n"]
-        reports.append(RunReport(run, rows, summarize(rows, wall_seconds=share)))
-    entries = []
-    for rep in reports:
-        search = rep.run.config["search"]
-        entries.append({
-            "run_id": rep.run.id, "model": rep.run.model, "strategy": rep.run.strategy,
-            "samples": 1 if rep.run.strategy == "greedy" else search["samples"],
-            "k": search["k"] if rep.run.strategy == "mcts" else None,
-            "accuracy": rep.summary["accuracy"], "ci95": rep.summary["ci95"],
-            "tokens_per_problem": rep.summary["tokens_per_problem"],
-            "seconds_per_problem": rep.summary["seconds_per_problem"],
-            "n": rep.summary["n"],
-        })  # fmt: skip
+    reports = complete_runs(store, lambda run: scorer_of(run) == "none")
+    entries = [run_entry(rep) for rep in reports]
 
     # Matched budgets: sc's maj@k at k samples costs k/N of its tokens.
     budgets = []

@@ -1,0 +1,85 @@
+"""Issue 6 search figures: PPM-guided runs next to their unguided twins, into ppm.json.
+
+    .venv/bin/python benchmarks/ppm_runs_report.py [--store benchmarks/runs.db]
+
+Guided runs are the gsm8k test[:50] runs whose scorer is a PPM: ``mcts`` with
+``--scorer ppm:DIR`` and ``best_of_n`` made by ``thinktree rescore SC_RUN
+--scorer ppm:DIR``. The twin of a guided mcts run is the run with the same model,
+rollouts and k and no scorer; the twin of a rescored run is the sc run it drew
+its samples from. ``score_share`` is the PPM's scoring time over the policy's
+expansion (engine) time, summed over the guided mcts runs. Merges into
+benchmarks/results/ppm.json, keeping what ppm_bench.py wrote there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from report_common import complete_runs, run_entry, scorer_of
+from thinktree.eval.metrics import pairwise
+from thinktree.eval.report import RunReport
+from thinktree.store import RunStore
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def twin_of(guided: RunReport, unguided: list[RunReport]) -> RunReport | None:
+    run = guided.run
+    source = run.config.get("rescored_from")
+    for rep in unguided:
+        if source is not None:
+            if rep.run.id == source:
+                return rep
+        elif (
+            rep.run.model == run.model
+            and rep.run.strategy == run.strategy
+            and rep.run.config["search"].get("samples") == run.config["search"].get("samples")
+            and rep.run.config["search"].get("k") == run.config["search"].get("k")
+        ):
+            return rep
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--store", default=str(ROOT / "benchmarks" / "runs.db"))
+    args = parser.parse_args()
+    store = RunStore(args.store, create=False)
+    guided = complete_runs(store, lambda run: scorer_of(run).startswith("ppm"))
+    unguided = complete_runs(store, lambda run: scorer_of(run) == "none")
+    entries: dict[str, dict] = {}
+    comparisons = []
+    for rep in guided:
+        twin = twin_of(rep, unguided)
+        entries[rep.run.id] = run_entry(rep)
+        if twin is None:
+            continue
+        entries[twin.run.id] = run_entry(twin)
+        comparisons.append({"model": rep.run.model, "guided": rep.label, "guided_run": rep.run.id,
+                            "unguided": twin.label, "unguided_run": twin.run.id,
+                            **pairwise(rep.rows, twin.rows)})  # fmt: skip
+    score = engine = 0.0
+    for rep in guided:
+        if rep.run.strategy != "mcts":
+            continue
+        for row in rep.rows:
+            score += row.extra["usage"]["score_seconds"]
+            engine += row.extra["usage"]["engine_seconds"]
+    out_path = ROOT / "benchmarks" / "results" / "ppm.json"
+    out = json.loads(out_path.read_text()) if out_path.exists() else {}
+    out.update({
+        "runs": list(entries.values()),
+        "guided_vs_unguided": comparisons,
+        "score_share": score / engine if engine else None,
+        "score_seconds": score,
+        "expansion_seconds": engine,
+    })  # fmt: skip
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(out, indent=2) + "\n")
+    print(json.dumps({k: out[k] for k in ("runs", "guided_vs_unguided", "score_share")}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
