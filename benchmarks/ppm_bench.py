@@ -76,8 +76,9 @@ def main() -> None:
         "chosen": best,
         "pairs": chosen["pairs"],
         "pairs_by_kind": chosen["pairs_by_kind"],
-        "valid_pairs": chosen["valid_pairs"],
-        "valid_clean_pairs": chosen["valid_clean_pairs"],
+        "problems_with_pairs": chosen["problems_with_pairs"],
+        "evaluation": f"{chosen['folds']}-fold cross-validation by problem, all pairs out of fold",
+        "clean_pairs": chosen["evaluated_clean_pairs"],
         "train_minutes": (chosen["feature_seconds"] + chosen["train_seconds"]) / 60,
         "pairwise_accuracy": chosen["pairwise_accuracy"],
         "pairwise_accuracy_clean": chosen["pairwise_accuracy_clean"],
@@ -85,7 +86,8 @@ def main() -> None:
         "baselines_all_pairs": {k: v["all"] for k, v in chosen["baselines"].items()},
         "candidates": {name: {k: rec[k] for k in (
             "pairwise_accuracy", "pairwise_accuracy_clean", "pairwise_accuracy_train",
-            "feature_seconds", "train_seconds", "features", "head")}
+            "pairwise_accuracy_valid", "feature_seconds", "train_seconds",
+            "cross_validation_seconds", "features", "head")}
             for name, rec in records.items()},
     })  # fmt: skip
     out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -108,6 +108,8 @@ def test_train_ppm_end_to_end_with_handcrafted_features(tmp_path: Path) -> None:
     assert record["valid_problems"] > 0 and record["train_problems"] > 0
     # Four of the five pairs per tree are separable from handcrafted features; the
     # final pair 6 vs 7 has identical features (both clean integer answers) and ties.
+    # Cross-validated: every pair scored by a head that never saw its problem.
+    assert record["folds"] == 5 and record["evaluated_pairs"] == 150
     assert record["pairwise_accuracy"] == pytest.approx(0.9)
     assert set(record["baselines"]) == {"error_flag", "step_length", "mean_logprob"}
     assert record["baselines"]["error_flag"]["clean"] == 0.5  # clean pairs: no error to see
@@ -187,3 +189,75 @@ def test_embedding_ppm_trains_loads_and_scores(tmp_path: Path) -> None:
                                             kind=StepKind.INVALID)])  # fmt: skip
         (value,) = ppm.score([item])
         assert -1.0 <= value <= 1.0
+
+
+def _toy_pairs(problems: int, per_problem: int = 2) -> list:
+    from thinktree.train.pairs import PreferencePair
+
+    good = Step(text="\n```python\nx = 4\nprint(x)\n```\n", kind=StepKind.CODE, code="x = 4",
+                output="4")  # fmt: skip
+    bad = Step(text="\n```python\ny = z\n```\n", kind=StepKind.CODE, code="y = z",
+               error="NameError: name 'z' is not defined")  # fmt: skip
+    return [
+        PreferencePair(f"toy/{i}", "How many?", (), (good,), (bad,), 1.0, -1.0, "step", j)
+        for i in range(problems)
+        for j in range(per_problem)
+    ]
+
+
+def test_fold_of_is_deterministic_balanced_and_independent_of_the_validation_split() -> None:
+    from thinktree.train.pairs import fold_of, is_validation
+
+    ids = [f"gsm8k/train/{i}" for i in range(500)]
+    folds = [fold_of(i, 5) for i in ids]
+    assert folds == [fold_of(i, 5) for i in ids]
+    counts = [folds.count(f) for f in range(5)]
+    assert min(counts) >= 70 and max(counts) <= 130
+    # Every fold's problems split into fitting and early-stopping sides.
+    for f in range(5):
+        stopping = [is_validation(i) for i, g in zip(ids, folds, strict=True) if g == f]
+        assert 0 < sum(stopping) < len(stopping)
+
+
+def test_cross_validation_never_scores_a_pair_with_a_head_that_saw_its_problem(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import thinktree.train.ppm as ppm_module
+    from thinktree.train.pairs import fold_of
+
+    pairs = _toy_pairs(40)
+    x = (np.ones((80, 1), dtype=np.float32), np.zeros((80, 1), dtype=np.float32))
+    ids = np.array([p.problem_id for p in pairs])
+    seen: list[set[str]] = []
+    real = ppm_module.train_head
+    # Tag rows by problem index so the spy can tell which problems each fold fitted.
+    tagged = (np.arange(80, dtype=np.float32)[:, None] + 1000, np.zeros((80, 1), np.float32))
+
+    def recording(train, valid, head, *args, **kwargs):  # type: ignore[no-untyped-def]
+        used = np.concatenate([train[0][:, 0], valid[0][:, 0]]).astype(int) - 1000
+        seen.append({str(ids[i]) for i in used})
+        return real(train, valid, head, *args, **kwargs)
+
+    monkeypatch.setattr(ppm_module, "train_head", recording)
+    cv = ppm_module.cross_validate(pairs, tagged, HeadConfig(epochs=5), 5, 0.2)
+    assert len(seen) == 5 and cv["evaluated_pairs"] == 80
+    for f, fitted in enumerate(seen):
+        held_out = {p.problem_id for p in pairs if fold_of(p.problem_id, 5) == f}
+        assert held_out and not held_out & fitted
+        assert fitted | held_out == set(ids)
+    monkeypatch.setattr(ppm_module, "train_head", real)
+    cv = ppm_module.cross_validate(pairs, x, HeadConfig(epochs=50, lr=0.05), 5, 0.2)
+    assert cv["pairwise_accuracy"] == 1.0
+    # Every rejected step raised: no clean pairs; the error flag ranks all 80 right.
+    assert cv["evaluated_clean_pairs"] == 0
+    assert cv["baselines"]["error_flag"]["all"] == 1.0
+    assert math.isnan(cv["baselines"]["error_flag"]["clean"])
+
+
+def test_cross_validation_refuses_too_few_problems() -> None:
+    from thinktree.train.ppm import cross_validate
+
+    pairs = _toy_pairs(1, per_problem=3)
+    x = (np.ones((3, 1), dtype=np.float32), np.zeros((3, 1), dtype=np.float32))
+    with pytest.raises(ValueError, match="too few for 5-fold cross-validation by problem"):
+        cross_validate(pairs, x, HeadConfig(epochs=5), 5, 0.2)

@@ -119,9 +119,11 @@ def train(
         return
     base = record["baselines"]
     Console().print(
-        f"PPM -> {result.directory}: {record['pairs']} pairs ({record['valid_pairs']} held out, "
-        f"{record['valid_clean_pairs']} clean); pairwise accuracy {record['pairwise_accuracy']:.1%},"
-        f" clean {record['pairwise_accuracy_clean']:.1%}; baselines on clean pairs: "
+        f"PPM -> {result.directory}: {record['pairs']} pairs from "
+        f"{record['problems_with_pairs']} problems ({record['evaluated_clean_pairs']} clean); "
+        f"{record['folds']}-fold cross-validated pairwise accuracy "
+        f"{record['pairwise_accuracy']:.1%}, clean {record['pairwise_accuracy_clean']:.1%}; "
+        "baselines on clean pairs: "
         + ", ".join(f"{k} {v['clean']:.1%}" for k, v in base.items())
     )
 

@@ -167,6 +167,14 @@ def is_validation(problem_id: str, fraction: float = 0.2) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < fraction
 
 
+def fold_of(problem_id: str, folds: int) -> int:
+    """Deterministic problem-level fold for cross-validation, independent of
+    :func:`is_validation` (another hash), so each fold's training problems still
+    split into fitting and early-stopping sides."""
+    digest = hashlib.sha256(f"fold:{problem_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % folds
+
+
 def write_jsonl(pairs: Iterable[PreferencePair], path: str | Path) -> int:
     count = 0
     with open(path, "w") as handle:
