@@ -36,6 +36,11 @@ CANDIDATES = {
 COST = {"handcrafted": 0, "last": 1, "full": 2}
 
 
+def report_features(stage: str, done: int, total: int) -> None:
+    if stage == "features":
+        print(f"  features {done}/{total} texts", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", nargs="+", required=True)
@@ -45,12 +50,13 @@ def main() -> None:
     base = ROOT / "benchmarks" / "ppm"
     records = {}
     with RunStore(args.store, create=False) as store:
+        rollout_problems = sum(len(store.done_problem_ids(run)) for run in args.runs)
         for name, (spec, head) in CANDIDATES.items():
             if args.only and name not in args.only:
                 continue
             cache = base / f"cache-{spec.model}-{spec.context}"
             result = train_ppm(store, args.runs, base / name, features=spec, head=head,
-                               cache_dir=cache)  # fmt: skip
+                               cache_dir=cache, progress=report_features)  # fmt: skip
             records[name] = result.record
             print(name, json.dumps({k: result.record[k] for k in (
                 "pairs", "pairwise_accuracy", "pairwise_accuracy_clean", "feature_seconds",
@@ -74,6 +80,7 @@ def main() -> None:
     out.update({
         "command": "python benchmarks/ppm_bench.py --runs " + " ".join(args.runs),
         "chosen": best,
+        "rollout_problems": rollout_problems,
         "pairs": chosen["pairs"],
         "pairs_by_kind": chosen["pairs_by_kind"],
         "problems_with_pairs": chosen["problems_with_pairs"],
