@@ -108,7 +108,7 @@ def train_head(
             best_loss, best_epoch = val_loss, epoch
             best_state = {k: v.clone() for k, v in model.state_dict().items()}
         if progress is not None:
-            progress(epoch + 1, float(loss), val_loss)
+            progress(epoch + 1, loss.item(), val_loss)
         if checkpoint is not None and (epoch + 1) % config.checkpoint_every == 0:
             torch.save(
                 {
