@@ -123,8 +123,7 @@ def train(
         f"{record['problems_with_pairs']} problems ({record['evaluated_clean_pairs']} clean); "
         f"{record['folds']}-fold cross-validated pairwise accuracy "
         f"{record['pairwise_accuracy']:.1%}, clean {record['pairwise_accuracy_clean']:.1%}; "
-        "baselines on clean pairs: "
-        + ", ".join(f"{k} {v['clean']:.1%}" for k, v in base.items())
+        "baselines on clean pairs: " + ", ".join(f"{k} {v['clean']:.1%}" for k, v in base.items())
     )
 
 
