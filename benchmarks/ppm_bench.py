@@ -5,8 +5,8 @@
 Candidates: a head (linear or MLP) on the fast model's last-token embedding of
 the whole partial solution or of the last step only, handcrafted features, and
 both together. Each is trained by ``thinktree.train.ppm.train_ppm`` on the pairs
-of the given MCTS (outcome) runs, with the same problem-level split; embeddings
-are computed once per context and shared. The best candidate (held-out pairwise
+of the given MCTS (outcome) runs, with the same problem-level folds; embeddings
+are computed once per context and shared. The best candidate (cross-validated pairwise
 accuracy, ties to the cheaper) is copied to benchmarks/ppm/default. Embeddings are
 cached in benchmarks/ppm/cache-*: delete those to time feature extraction from
 scratch (with a warm cache only new texts are embedded and timed). Figures go to
