@@ -28,18 +28,20 @@ ROOT = Path(__file__).resolve().parents[1]
 def twin_of(guided: RunReport, unguided: list[RunReport]) -> RunReport | None:
     run = guided.run
     source = run.config.get("rescored_from")
-    for rep in unguided:
-        if source is not None:
-            if rep.run.id == source:
-                return rep
-        elif (
+    if source is not None:
+        return next((rep for rep in unguided if rep.run.id == source), None)
+    search = run.config["search"]
+
+    def same_search(rep: RunReport) -> bool:
+        other = rep.run.config["search"]
+        return (
             rep.run.model == run.model
             and rep.run.strategy == run.strategy
-            and rep.run.config["search"].get("samples") == run.config["search"].get("samples")
-            and rep.run.config["search"].get("k") == run.config["search"].get("k")
-        ):
-            return rep
-    return None
+            and other.get("samples") == search.get("samples")
+            and other.get("k") == search.get("k")
+        )
+
+    return next((rep for rep in unguided if same_search(rep)), None)
 
 
 def main() -> None:
@@ -48,6 +50,11 @@ def main() -> None:
     args = parser.parse_args()
     store = RunStore(args.store, create=False)
     guided = complete_runs(store, lambda run: scorer_of(run).startswith("ppm"))
+    if not guided:
+        raise SystemExit(
+            f"error: {args.store} holds no PPM-guided run on all of gsm8k test[:50]; run "
+            "eval --scorer ppm:DIR or thinktree rescore SC_RUN --scorer ppm:DIR first"
+        )
     unguided = complete_runs(store, lambda run: scorer_of(run) == "none")
     entries: dict[str, dict] = {}
     comparisons = []
