@@ -2,9 +2,10 @@
 
     .venv/bin/python benchmarks/ppm_bench.py --runs RUN [RUN ...] [--store benchmarks/runs.db]
 
-Candidates: a head (linear or MLP) on the fast model's last-token embedding of
-the whole partial solution or of the last step only, handcrafted features, and
-both together. Each is trained by ``thinktree.train.ppm.train_ppm`` on the pairs
+Candidates: a head (linear or MLP) on the fast model's last-token hidden state
+(torch, reusing a parent's KV cache) of the whole partial solution or of the
+last step only, handcrafted features, and both together; ``--only
+llamacpp-full-mlp`` adds the llama.cpp embedding of the same texts. Each is trained by ``thinktree.train.ppm.train_ppm`` on the pairs
 of the given MCTS (outcome) runs, with the same problem-level folds; embeddings
 are computed once per context and shared. The best candidate (cross-validated pairwise
 accuracy, ties to the cheaper) is copied to benchmarks/ppm/default. Embeddings are
@@ -34,7 +35,11 @@ CANDIDATES = {
     "embed-full-mlp": (FeatureSpec(("embedding",), "fast", "full"), HeadConfig(kind="mlp")),
     "embed-full+hand-linear": (FeatureSpec(("embedding", "handcrafted"), "fast", "full"),
                                HeadConfig(kind="linear")),
+    # The same features from llama.cpp (quantised model, no prefix reuse): --only it to compare.
+    "llamacpp-full-mlp": (FeatureSpec(("embedding",), "fast", "full", "llamacpp"),
+                          HeadConfig(kind="mlp")),
 }  # fmt: skip
+DEFAULT_CANDIDATES = [name for name in CANDIDATES if not name.startswith("llamacpp")]
 COST = {"handcrafted": 0, "last": 1, "full": 2}
 
 
@@ -54,9 +59,9 @@ def main() -> None:
     with RunStore(args.store, create=False) as store:
         rollout_problems = sum(len(store.done_problem_ids(run)) for run in args.runs)
         for name, (spec, head) in CANDIDATES.items():
-            if args.only and name not in args.only:
+            if name not in (args.only or DEFAULT_CANDIDATES):
                 continue
-            cache = base / f"cache-{spec.model}-{spec.context}"
+            cache = base / f"cache-{spec.model}-{spec.context}-{spec.backend}"
             result = train_ppm(store, args.runs, base / name, features=spec, head=head,
                                cache_dir=cache, progress=report_features)  # fmt: skip
             records[name] = result.record
@@ -83,8 +88,8 @@ def main() -> None:
             rec["feature_seconds"]
             for rec in records.values()
             if "embedding" in rec["features"]["kinds"]
-            and (rec["features"]["model"], rec["features"]["context"])
-            == (spec["model"], spec["context"])
+            and (rec["features"]["model"], rec["features"]["context"], rec["features"]["backend"])
+            == (spec["model"], spec["context"], spec["backend"])
         )
 
     default = base / "default"

@@ -120,6 +120,7 @@ def test_tree_prints_indented_nodes(store_path: Path) -> None:
         (["solve", "2+2?", "--engine", "vllm"], "unknown engine 'vllm'"),
         (["solve", "2+2?", "--scorer", "outcome"], "--scorer outcome needs the known answer"),
         (["ppm", "train", "--runs", "x", "--out", "o", "--features", "magic"], "unknown features"),
+        (["ppm", "train", "--runs", "x", "--out", "o", "--backend", "onnx"], "unknown backend"),
         (["models", "verify", "gpt-5"], "unknown embedded model 'gpt-5'"),
     ],
 )

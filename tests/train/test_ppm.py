@@ -172,7 +172,7 @@ def test_embedding_ppm_trains_loads_and_scores(tmp_path: Path) -> None:
     from thinktree.train.ppm import train_ppm
 
     store, run_id = _store_with_trees(tmp_path / "runs.db", 12)
-    spec = FeatureSpec(("embedding",), "fast", "last")
+    spec = FeatureSpec(("embedding",), "fast", "last", backend="llamacpp")
     with LlamaCppEngine(
         resolve_model("fast").path, LlamaCppOptions(n_parallel=2, ctx_per_slot=1024, embedding=True)
     ) as emb:

@@ -68,13 +68,17 @@ def train(
     context: Annotated[
         str, typer.Option(help="Embed all steps (full) or the last (last).")
     ] = "full",
+    backend: Annotated[
+        str,
+        typer.Option(help="Embedding backend: torch (reuses a parent's KV cache) or llamacpp."),
+    ] = "torch",
     head: Annotated[str, typer.Option(help="linear or mlp.")] = "linear",
     epochs: Annotated[int, typer.Option(min=1)] = 400,
     seed: Annotated[int, typer.Option()] = 0,
     json_out: Annotated[bool, typer.Option("--json", help="Print the training record.")] = False,
 ) -> None:
     """Train a PPM on pairs from the runs' trees (resumable: features and checkpoints)."""
-    from thinktree.reward.features import FeatureSpec
+    from thinktree.reward.features import BACKENDS, FeatureSpec
     from thinktree.store import RunStore
     from thinktree.train.ppm_head import HeadConfig
 
@@ -83,7 +87,9 @@ def train(
         fail(f"unknown features {features!r}; use embedding, handcrafted or embedding+handcrafted")
     if context not in ("full", "last"):
         fail(f"unknown context {context!r}; use full or last")
-    spec = FeatureSpec(kinds, feature_model if "embedding" in kinds else None, context)
+    if backend not in BACKENDS:
+        fail(f"unknown backend {backend!r}; use torch or llamacpp")
+    spec = FeatureSpec(kinds, feature_model if "embedding" in kinds else None, context, backend)
     config = HeadConfig(kind=head, epochs=epochs, seed=seed)
     console = Console(stderr=True)
 

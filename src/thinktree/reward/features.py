@@ -2,12 +2,15 @@
 
 Two kinds, combinable:
 
-- ``embedding``: the last-token hidden state of an embedded model (llama.cpp,
-  L2-normalised) over :func:`thinktree.steps.solution_text` — the question and
-  the steps with their outputs, no instruction (``context="full"``), or the
-  question and the last step only (``context="last"``, about half the tokens).
-  Measured on xllamacpp 2026.10.11549: embedding requests do not reuse the
-  prefix cache, so a node costs its whole text, not its new tokens.
+- ``embedding``: the last-token hidden state of an embedded model (L2-normalised)
+  over :func:`thinktree.steps.solution_text` — the question and the steps with
+  their outputs, no instruction (``context="full"``), or the question and the
+  last step only (``context="last"``, about half the tokens). Two backends:
+  ``torch`` (:mod:`thinktree.engines.hidden_states`: reuses the KV cache of a
+  parent's text, so a node costs its new step) and ``llamacpp`` (the GGUF as
+  quantised, but on xllamacpp 2026.10.11549 embedding requests do not reuse the
+  prefix cache, so a node costs its whole text). Their vectors differ: a head
+  is trained for one backend.
 - ``handcrafted``: cheap signals of the last step and the path (error, length,
   log-probability, output shape, depth), also used to build the baselines.
 """
@@ -63,6 +66,9 @@ def last_step_text(question: str, steps: Sequence[Step]) -> str:
     return text.replace("Step 1:", f"Step {len(steps)}:", 1) if len(steps) > 1 else text
 
 
+BACKENDS = ("llamacpp", "torch")
+
+
 @dataclass(frozen=True)
 class FeatureSpec:
     kinds: tuple[str, ...]
@@ -71,9 +77,20 @@ class FeatureSpec:
     """Embedded model name (or GGUF path) whose hidden states are used."""
     context: str = "full"
     """What the embedding reads: "full" (all steps) or "last" (the last step)."""
+    backend: str = "torch"
+    """Who computes the embedding: "torch" (prefix-cached) or "llamacpp"."""
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown embedding backend {self.backend!r}; use one of {BACKENDS}")
 
     def to_dict(self) -> dict[str, object]:
-        return {"kinds": list(self.kinds), "model": self.model, "context": self.context}
+        return {
+            "kinds": list(self.kinds),
+            "model": self.model,
+            "context": self.context,
+            "backend": self.backend,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> FeatureSpec:
@@ -81,6 +98,7 @@ class FeatureSpec:
             tuple(data["kinds"]),
             data.get("model"),  # type: ignore[arg-type]
             str(data.get("context", "full")),
+            str(data.get("backend", "llamacpp")),  # PPMs written before backends existed
         )
 
 
@@ -91,19 +109,34 @@ class Featurizer:
         self, spec: FeatureSpec, embedder: object | None = None, parallel: int = 2
     ) -> None:
         self.spec = spec
-        self._owned = None
-        self.embedder = embedder
-        if "embedding" in spec.kinds and embedder is None:
-            from thinktree.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
-            from thinktree.models import resolve_model
+        self._owned: object | None = None
+        self._given = embedder
+        self._parallel = parallel
 
-            resolved = resolve_model(spec.model)
-            self._owned = LlamaCppEngine(
-                resolved.path,
-                LlamaCppOptions(n_parallel=parallel, ctx_per_slot=2048, embedding=True),
-                name=resolved.name,
-            )
-            self.embedder = self._owned
+    @property
+    def embedder(self) -> object:
+        """Started on first use: features read from a cache never load the model."""
+        if self._given is not None:
+            return self._given
+        if self._owned is None:
+            self._owned = self._start_embedder(self._parallel)
+        return self._owned
+
+    def _start_embedder(self, parallel: int) -> object:
+        from thinktree.models import resolve_model
+
+        resolved = resolve_model(self.spec.model)
+        if self.spec.backend == "torch":
+            from thinktree.engines.hidden_states import HiddenStateEngine
+
+            return HiddenStateEngine.from_gguf(resolved.path, name=resolved.name)
+        from thinktree.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
+
+        return LlamaCppEngine(
+            resolved.path,
+            LlamaCppOptions(n_parallel=parallel, ctx_per_slot=2048, embedding=True),
+            name=resolved.name,
+        )
 
     def texts(self, items: Sequence[ScoreItem]) -> list[str]:
         if self.spec.context == "last":
@@ -128,5 +161,5 @@ class Featurizer:
 
     def close(self) -> None:
         if self._owned is not None:
-            self._owned.close()
+            self._owned.close()  # type: ignore[attr-defined]
             self._owned = None
