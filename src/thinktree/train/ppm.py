@@ -211,6 +211,8 @@ def train_ppm(
             head_forward(weights, valid_x[0]), head_forward(weights, valid_x[1]), clean),
         **cv,
         "feature_seconds": feature_seconds,
+        # Every cached vector's cost, whichever sitting or candidate computed it.
+        "feature_seconds_from_scratch": cache.seconds if cache is not None else feature_seconds,
         "train_seconds": train_seconds,
         "cross_validation_seconds": time.perf_counter() - t2,
         "total_seconds": time.perf_counter() - started,

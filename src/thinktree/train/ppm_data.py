@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -40,21 +41,27 @@ def side_items(pair: PreferencePair) -> tuple[ScoreItem, ScoreItem]:
 class EmbeddingCache:
     """Text -> embedding, stored in ``embeddings.npz`` + ``embeddings.json`` (text hashes).
 
-    Saved every few dozen texts, so an interrupted extraction resumes where it stopped.
+    Saved every few dozen texts, so an interrupted extraction resumes where it
+    stopped. ``seconds`` adds up the time spent computing every stored vector,
+    across resumes, so feature cost is known however many sittings it took.
     """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.index_path = directory / "embeddings.json"
         self.data_path = directory / "embeddings.npz"
+        self.meta_path = directory / "embeddings.meta.json"
         self.keys: list[str] = []
         self.vectors: np.ndarray | None = None
+        self.seconds = 0.0
         if self.index_path.is_file() and self.data_path.is_file():
             self.keys = json.loads(self.index_path.read_text())
             with np.load(self.data_path) as data:
                 self.vectors = data["vectors"]
+            if self.meta_path.is_file():
+                self.seconds = float(json.loads(self.meta_path.read_text())["seconds"])
             if len(self.keys) != len(self.vectors):  # torn write: start over
-                self.keys, self.vectors = [], None
+                self.keys, self.vectors, self.seconds = [], None, 0.0
         self.row = {k: i for i, k in enumerate(self.keys)}
 
     @staticmethod
@@ -71,8 +78,9 @@ class EmbeddingCache:
                 out.append(text)
         return out
 
-    def add(self, texts: Sequence[str], vectors: np.ndarray) -> None:
+    def add(self, texts: Sequence[str], vectors: np.ndarray, seconds: float = 0.0) -> None:
         keys = [self.key(t) for t in texts]
+        self.seconds += seconds
         self.vectors = vectors if self.vectors is None else np.concatenate([self.vectors, vectors])
         for k in keys:
             self.row[k] = len(self.keys)
@@ -81,6 +89,9 @@ class EmbeddingCache:
         tmp_data = self.data_path.with_suffix(".tmp.npz")
         np.savez(tmp_data, vectors=self.vectors)
         tmp_data.replace(self.data_path)
+        tmp_meta = self.meta_path.with_suffix(".tmp")
+        tmp_meta.write_text(json.dumps({"seconds": self.seconds}))
+        tmp_meta.replace(self.meta_path)
         tmp_index = self.index_path.with_suffix(".tmp")
         tmp_index.write_text(json.dumps(self.keys))
         tmp_index.replace(self.index_path)
@@ -107,7 +118,9 @@ def pair_features(
             todo = sorted(cache.missing(texts))  # sorted: parents before the nodes extending them
             for start in range(0, len(todo), CACHE_CHUNK):
                 chunk = todo[start : start + CACHE_CHUNK]
-                cache.add(chunk, featurizer.embed_texts(chunk))
+                started = time.perf_counter()
+                vectors = featurizer.embed_texts(chunk)
+                cache.add(chunk, vectors, time.perf_counter() - started)
                 if progress is not None:
                     progress(min(start + CACHE_CHUNK, len(todo)), len(todo))
             blocks.append(cache.get(texts))
