@@ -89,6 +89,10 @@ class HiddenStateEngine:
             raise EngineError(
                 f"hidden-state features need torch and transformers: {TRAIN_EXTRA_HINT}"
             ) from exc
+        from transformers.utils import logging as hf_logging
+
+        bars_were_on = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # its per-tensor bars would bury the CLI's own
         try:
             tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
             model = AutoModel.from_pretrained(
@@ -96,6 +100,9 @@ class HiddenStateEngine:
             )
         except Exception as exc:  # transformers raises many types on unreadable files
             raise EngineError(f"transformers could not load {path}: {exc}") from exc
+        finally:
+            if bars_were_on:
+                hf_logging.enable_progress_bar()
         model.eval()
 
         def tokenize(text: str) -> list[int]:

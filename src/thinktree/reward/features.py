@@ -122,6 +122,11 @@ class Featurizer:
             self._owned = self._start_embedder(self._parallel)
         return self._owned
 
+    def start(self) -> None:
+        """Load the embedding model now (a scorer does, so that no score call pays for it)."""
+        if "embedding" in self.spec.kinds:
+            _ = self.embedder
+
     def _start_embedder(self, parallel: int) -> object:
         from thinktree.models import resolve_model
 

@@ -84,4 +84,6 @@ def load_ppm(directory: str | Path, embedder: object | None = None) -> PPM:
         spec = FeatureSpec.from_dict(config["features"])
     except (OSError, ValueError, KeyError) as exc:
         raise PPMError(f"cannot read the PPM in {directory}: {exc}") from exc
-    return PPM(directory, config, weights, Featurizer(spec, embedder=embedder))
+    featurizer = Featurizer(spec, embedder=embedder)
+    featurizer.start()
+    return PPM(directory, config, weights, featurizer)
