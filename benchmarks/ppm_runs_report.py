@@ -7,7 +7,9 @@ Guided runs are the gsm8k test[:50] runs whose scorer is a PPM: ``mcts`` with
 --scorer ppm:DIR``. The twin of a guided mcts run is the run with the same model,
 rollouts and k and no scorer; the twin of a rescored run is the sc run it drew
 its samples from. ``score_share`` is the PPM's scoring time over the policy's
-expansion (engine) time, summed over the guided mcts runs. Merges into
+expansion (engine) time, summed over the guided mcts runs, per policy and in
+all. A guided run still growing (fewer than 50 problems) is reported with its
+``n`` and compared with its twin on the problems it holds. Merges into
 benchmarks/results/ppm.json, keeping what ppm_bench.py wrote there.
 """
 
@@ -49,10 +51,10 @@ def main() -> None:
     parser.add_argument("--store", default=str(ROOT / "benchmarks" / "runs.db"))
     args = parser.parse_args()
     store = RunStore(args.store, create=False)
-    guided = complete_runs(store, lambda run: scorer_of(run).startswith("ppm"))
+    guided = complete_runs(store, lambda run: scorer_of(run).startswith("ppm"), partial=True)
     if not guided:
         raise SystemExit(
-            f"error: {args.store} holds no PPM-guided run on all of gsm8k test[:50]; run "
+            f"error: {args.store} holds no PPM-guided run on gsm8k test[:50]; run "
             "eval --scorer ppm:DIR or thinktree rescore SC_RUN --scorer ppm:DIR first"
         )
     unguided = complete_runs(store, lambda run: scorer_of(run) == "none")
@@ -64,22 +66,33 @@ def main() -> None:
         if twin is None:
             continue
         entries[twin.run.id] = run_entry(twin)
-        comparisons.append({"model": rep.run.model, "guided": rep.label, "guided_run": rep.run.id,
-                            "unguided": twin.label, "unguided_run": twin.run.id,
-                            **pairwise(rep.rows, twin.rows)})  # fmt: skip
-    score = engine = 0.0
+        comparisons.append(
+            {
+                "model": rep.run.model,
+                "guided": rep.label,
+                "guided_run": rep.run.id,
+                "unguided": twin.label,
+                "unguided_run": twin.run.id,
+                **pairwise(rep.rows, twin.rows),
+            }
+        )  # pairwise: common problems only
+    seconds: dict[str, list[float]] = {}
     for rep in guided:
         if rep.run.strategy != "mcts":
             continue
+        spent = seconds.setdefault(rep.run.model, [0.0, 0.0])
         for row in rep.rows:
-            score += row.extra["usage"]["score_seconds"]
-            engine += row.extra["usage"]["engine_seconds"]
+            spent[0] += row.extra["usage"]["score_seconds"]
+            spent[1] += row.extra["usage"]["engine_seconds"]
+    score = sum(s for s, _ in seconds.values())
+    engine = sum(e for _, e in seconds.values())
     out_path = ROOT / "benchmarks" / "results" / "ppm.json"
     out = json.loads(out_path.read_text()) if out_path.exists() else {}
     out.update({
         "runs": list(entries.values()),
         "guided_vs_unguided": comparisons,
         "score_share": score / engine if engine else None,
+        "score_share_by_model": {model: s / e for model, (s, e) in seconds.items() if e},
         "score_seconds": score,
         "expansion_seconds": engine,
     })  # fmt: skip

@@ -11,8 +11,11 @@ from thinktree.store import RunRecord, RunStore
 WANTED = [f"gsm8k/test/{i}" for i in range(50)]
 
 
-def complete_runs(store: RunStore, keep: Callable[[RunRecord], bool]) -> list[RunReport]:
-    """Runs on gsm8k:test that ``keep`` selects and that hold all of WANTED, cut to it.
+def complete_runs(
+    store: RunStore, keep: Callable[[RunRecord], bool], partial: bool = False
+) -> list[RunReport]:
+    """Runs on gsm8k:test that ``keep`` selects and that hold all of WANTED, cut to it
+    (with ``partial``, those holding any of it: a run still growing across sittings).
 
     A run's wall time is shared out by problem count, so the baseline's 200-problem
     greedy run reports the seconds of its first 50.
@@ -23,7 +26,7 @@ def complete_runs(store: RunStore, keep: Callable[[RunRecord], bool]) -> list[Ru
         if run.dataset != "gsm8k:test" or not keep(run):
             continue
         rows = [r for r in store.results(run.id) if r.problem_id in wanted]
-        if len(rows) == len(wanted):
+        if len(rows) == len(wanted) or (partial and rows):
             chosen.append((run, rows))
     return build_reports(chosen)
 
