@@ -19,12 +19,13 @@ import argparse
 import json
 from pathlib import Path
 
-from report_common import complete_runs, run_entry, scorer_of
+from report_common import WANTED, complete_runs, run_entry, scorer_of
 from thinktree.eval.metrics import pairwise
 from thinktree.eval.report import RunReport
 from thinktree.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
+MODELS = ("qwen2.5-coder-0.5b-instruct", "qwen2.5-coder-1.5b-instruct")
 
 
 def twin_of(guided: RunReport, unguided: list[RunReport]) -> RunReport | None:
@@ -44,6 +45,17 @@ def twin_of(guided: RunReport, unguided: list[RunReport]) -> RunReport | None:
         )
 
     return next((rep for rep in unguided if same_search(rep)), None)
+
+
+EXPECTED = [(model, strategy) for model in MODELS for strategy in ("best_of_n", "mcts")]
+
+
+def status(guided: list[RunReport]) -> str:
+    """Which of the issue's four guided runs (two policies × best_of_n, mcts) are whole."""
+    held = {(rep.run.model, rep.run.strategy): rep.summary["n"] for rep in guided}
+    missing = [f"{m} {s}: {held.get((m, s), 0)}/{len(WANTED)}" for m, s in EXPECTED
+               if held.get((m, s), 0) < len(WANTED)]  # fmt: skip
+    return "complete" if not missing else "guided runs incomplete: " + ", ".join(missing)
 
 
 def main() -> None:
@@ -89,6 +101,7 @@ def main() -> None:
     out_path = ROOT / "benchmarks" / "results" / "ppm.json"
     out = json.loads(out_path.read_text()) if out_path.exists() else {}
     out.update({
+        "status": status(guided),
         "runs": list(entries.values()),
         "guided_vs_unguided": comparisons,
         "score_share": score / engine if engine else None,

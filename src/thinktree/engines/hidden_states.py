@@ -16,7 +16,9 @@ L2-normalised, as llama.cpp returns embeddings.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -89,20 +91,16 @@ class HiddenStateEngine:
             raise EngineError(
                 f"hidden-state features need torch and transformers: {TRAIN_EXTRA_HINT}"
             ) from exc
-        from transformers.utils import logging as hf_logging
-
-        bars_were_on = hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()  # its per-tensor bars would bury the CLI's own
+        # transformers draws two progress bars per load (one per tensor); they would
+        # bury the CLI's own, and a failure still raises with its message.
         try:
-            tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-            model = AutoModel.from_pretrained(
-                str(path.parent), gguf_file=path.name, dtype=torch.float32
-            )
+            with contextlib.redirect_stderr(io.StringIO()):
+                tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+                model = AutoModel.from_pretrained(
+                    str(path.parent), gguf_file=path.name, dtype=torch.float32
+                )
         except Exception as exc:  # transformers raises many types on unreadable files
             raise EngineError(f"transformers could not load {path}: {exc}") from exc
-        finally:
-            if bars_were_on:
-                hf_logging.enable_progress_bar()
         model.eval()
 
         def tokenize(text: str) -> list[int]:
