@@ -261,3 +261,31 @@ def test_cross_validation_refuses_too_few_problems() -> None:
     x = (np.ones((3, 1), dtype=np.float32), np.zeros((3, 1), dtype=np.float32))
     with pytest.raises(ValueError, match="too few for 5-fold cross-validation by problem"):
         cross_validate(pairs, x, HeadConfig(epochs=5), 5, 0.2)
+
+
+def test_cli_ppm_train_defaults_to_the_measured_best_and_scores(tmp_path: Path) -> None:
+    """`thinktree ppm train` with no feature options trains the benchmark's choice
+    (handcrafted features, MLP head of 32) and `ppm score` reads what it wrote."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from thinktree.cli import app
+
+    store, run_id = _store_with_trees(tmp_path / "runs.db", 30)
+    store.close()
+    runner = CliRunner()
+    out = runner.invoke(app, ["ppm", "train", "--runs", run_id, "--out", str(tmp_path / "ppm"),
+                              "--store", str(tmp_path / "runs.db"), "--epochs", "150", "--json"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    record = json.loads(out.stdout.splitlines()[-1])
+    assert record["features"]["kinds"] == ["handcrafted"]
+    assert (record["head"]["kind"], record["head"]["hidden"]) == ("mlp", 32)
+    assert record["pairs"] == 150
+    steps = tmp_path / "steps.json"
+    steps.write_text(json.dumps([{"code": "x = 4\nprint(x)", "output": "4"}]))
+    scored = runner.invoke(app, ["ppm", "score", str(tmp_path / "ppm"), "--question", "How many?",
+                                 "--steps", str(steps)])  # fmt: skip
+    assert scored.exit_code == 0, scored.output
+    (value,) = json.loads(scored.stdout)["scores"]
+    assert -1.0 <= value <= 1.0

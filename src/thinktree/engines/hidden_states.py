@@ -80,7 +80,7 @@ class HiddenStateEngine:
     def from_gguf(
         cls, path: str | Path, name: str | None = None, max_cached: int = 128
     ) -> HiddenStateEngine:
-        """Load a GGUF model with transformers, dequantised to fp32 (about 50 s for the 0.5B)."""
+        """Load a GGUF model with transformers, dequantised to fp32 (under a minute for the 0.5B)."""
         path = Path(path)
         if not path.is_file():
             raise EngineError(f"no model file at {path}; install the model or pass another --model")
