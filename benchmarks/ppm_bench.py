@@ -4,15 +4,17 @@
 
 Candidates: a head (linear or MLP) on the fast model's last-token hidden state
 (torch, reusing a parent's KV cache) of the whole partial solution or of the
-last step only, handcrafted features, and both together; ``--only
-llamacpp-full-mlp`` adds the llama.cpp embedding of the same texts. Each is trained by ``thinktree.train.ppm.train_ppm`` on the pairs
-of the given MCTS (outcome) runs, with the same problem-level folds; embeddings
-are computed once per context and shared. The best candidate (cross-validated pairwise
-accuracy, ties to the cheaper) is copied to benchmarks/ppm/default. Embeddings are
-cached in benchmarks/ppm/cache-*, which also keep the seconds spent computing
-them: a candidate is charged the whole cache's cost, however many sittings or
-candidates filled it (time it on an idle machine, or delete the caches first). Figures go to
-benchmarks/results/ppm.json (merged: guided search runs are added by ppm_runs_report.py).
+last step only, handcrafted features, and both together (``--only
+llamacpp-full-mlp`` runs the llama.cpp embedding of the same texts). Each is
+trained by ``thinktree.train.ppm.train_ppm`` on the pairs of the given MCTS
+(outcome) runs, with the same problem-level folds; embeddings are computed once
+per context and shared. The best candidate (cross-validated pairwise accuracy,
+ties to the cheaper) is copied to benchmarks/ppm/default. Embeddings are cached
+in benchmarks/ppm/cache-*, which also keep the seconds spent computing them: a
+candidate is charged the whole cache's cost, however many sittings or
+candidates filled it (time it on an idle machine, or delete the caches first).
+Figures go to benchmarks/results/ppm.json (merged: guided search runs are added
+by ppm_runs_report.py).
 """
 
 from __future__ import annotations

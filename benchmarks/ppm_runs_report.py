@@ -26,6 +26,7 @@ from thinktree.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ("qwen2.5-coder-0.5b-instruct", "qwen2.5-coder-1.5b-instruct")
+EXPECTED = [(model, strategy) for model in MODELS for strategy in ("best_of_n", "mcts")]
 
 
 def twin_of(guided: RunReport, unguided: list[RunReport]) -> RunReport | None:
@@ -45,9 +46,6 @@ def twin_of(guided: RunReport, unguided: list[RunReport]) -> RunReport | None:
         )
 
     return next((rep for rep in unguided if same_search(rep)), None)
-
-
-EXPECTED = [(model, strategy) for model in MODELS for strategy in ("best_of_n", "mcts")]
 
 
 def status(guided: list[RunReport]) -> str:
