@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,11 +37,6 @@ class HiddenStateStats:
     """Tokens of all texts embedded."""
     reused_tokens: int = 0
     """Of those, tokens whose keys and values came from a cached prefix."""
-    seconds: float = 0.0
-
-    @property
-    def reuse(self) -> float:
-        return self.reused_tokens / self.tokens if self.tokens else 0.0
 
 
 @dataclass
@@ -115,7 +109,6 @@ class HiddenStateEngine:
     def _embed_one(self, text: str) -> list[float]:
         import torch
 
-        started = time.perf_counter()
         ids = self.tokenize(text)
         if not ids:
             raise EngineError("cannot embed an empty text")
@@ -126,7 +119,6 @@ class HiddenStateEngine:
         if hit is not None:
             self._cached.move_to_end(key)
             self.stats.reused_tokens += len(ids)
-            self.stats.seconds += time.perf_counter() - started
             return list(hit.vector)
         reused, cache = self._best_prefix(ids)
         with torch.inference_mode():
@@ -142,7 +134,6 @@ class HiddenStateEngine:
             self._cached[key] = _Entry(out.cache, vector)
             while len(self._cached) > self.max_cached:
                 self._cached.popitem(last=False)
-        self.stats.seconds += time.perf_counter() - started
         return vector
 
     def _best_prefix(self, ids: list[int]) -> tuple[int, Any]:

@@ -119,7 +119,7 @@ class Featurizer:
         if self._given is not None:
             return self._given
         if self._owned is None:
-            self._owned = self._start_embedder(self._parallel)
+            self._owned = self._start_embedder()
         return self._owned
 
     def start(self) -> None:
@@ -127,7 +127,7 @@ class Featurizer:
         if "embedding" in self.spec.kinds:
             _ = self.embedder
 
-    def _start_embedder(self, parallel: int) -> object:
+    def _start_embedder(self) -> object:
         from thinktree.models import resolve_model
 
         resolved = resolve_model(self.spec.model)
@@ -139,7 +139,7 @@ class Featurizer:
 
         return LlamaCppEngine(
             resolved.path,
-            LlamaCppOptions(n_parallel=parallel, ctx_per_slot=2048, embedding=True),
+            LlamaCppOptions(n_parallel=self._parallel, ctx_per_slot=2048, embedding=True),
             name=resolved.name,
         )
 

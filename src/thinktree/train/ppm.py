@@ -118,10 +118,11 @@ def cross_validate(
             f"{len(pairs)} pairs from {len(set(p.problem_id for p in pairs))} problems are too "
             f"few for {folds}-fold cross-validation by problem; add more training rollouts"
         )
+    head_accuracy = accuracies(r_pos, r_neg, clean)
     return {
         "folds": folds,
-        "pairwise_accuracy": pairwise_accuracy(r_pos, r_neg),
-        "pairwise_accuracy_clean": pairwise_accuracy(r_pos[clean], r_neg[clean]),
+        "pairwise_accuracy": head_accuracy["all"],
+        "pairwise_accuracy_clean": head_accuracy["clean"],
         "evaluated_pairs": len(pairs),
         "evaluated_clean_pairs": int(clean.sum()),
         "baselines": {name: accuracies(*base_out[name], clean) for name in BASELINES},
