@@ -289,3 +289,30 @@ def test_cli_ppm_train_defaults_to_the_measured_best_and_scores(tmp_path: Path) 
     assert scored.exit_code == 0, scored.output
     (value,) = json.loads(scored.stdout)["scores"]
     assert -1.0 <= value <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "does not exist"),
+        ("[{code: 1}", "is not JSON (Expecting property name enclosed in double quotes"),
+        ("{}", "must hold a non-empty JSON list of steps"),
+        ('[{"text": "x"}]', "step 1 of"),
+    ],
+)
+def test_cli_ppm_score_rejects_a_bad_steps_file_in_one_line(
+    tmp_path: Path, content: str | None, expected: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from thinktree.cli import app
+
+    steps = tmp_path / "steps.json"
+    if content is not None:
+        steps.write_text(content)
+    out = CliRunner().invoke(app, ["ppm", "score", str(tmp_path / "no-ppm"), "--question", "Q",
+                                   "--steps", str(steps)])  # fmt: skip
+    assert out.exit_code == 2
+    assert expected in " ".join(out.output.split())
+    if content is not None:
+        assert out.output.startswith("error: ") and len(out.output.strip().splitlines()) == 1

@@ -142,7 +142,15 @@ def train(
 def score(
     directory: Annotated[str, typer.Argument(help="A trained PPM directory.")],
     question: Annotated[str, typer.Option(help="The problem.")],
-    steps: Annotated[Path, typer.Option(help="JSON list of steps: {code, output} or {answer}.")],
+    steps: Annotated[
+        Path,
+        typer.Option(
+            help="JSON list of steps: {code, output} or {answer}.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ],
 ) -> None:
     """Score every prefix of a solution; prints one value in [-1, 1] per step."""
     from thinktree.reward.base import ScoreItem
@@ -150,7 +158,13 @@ def score(
     from thinktree.steps import Step, StepKind
 
     def parse_steps() -> list[Step]:
-        data = json.loads(steps.read_text())
+        try:
+            data = json.loads(steps.read_text())
+        except json.JSONDecodeError as exc:
+            raise ValueError(
+                f"{steps} is not JSON ({exc.msg} at line {exc.lineno}): "
+                "give a JSON list of steps, e.g. [{\"code\": \"print(1)\", \"output\": \"1\"}]"
+            ) from None
         if not isinstance(data, list) or not data:
             raise ValueError(f"{steps} must hold a non-empty JSON list of steps")
         out = []
