@@ -163,7 +163,7 @@ def score(
         except json.JSONDecodeError as exc:
             raise ValueError(
                 f"{steps} is not JSON ({exc.msg} at line {exc.lineno}): "
-                "give a JSON list of steps, e.g. [{\"code\": \"print(1)\", \"output\": \"1\"}]"
+                'give a JSON list of steps, e.g. [{"code": "print(1)", "output": "1"}]'
             ) from None
         if not isinstance(data, list) or not data:
             raise ValueError(f"{steps} must hold a non-empty JSON list of steps")
