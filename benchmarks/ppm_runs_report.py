@@ -9,7 +9,9 @@ rollouts and k and no scorer; the twin of a rescored run is the sc run it drew
 its samples from. ``score_share`` is the PPM's scoring time over the policy's
 expansion (engine) time, summed over the guided mcts runs, per policy and in
 all. A guided run still growing (fewer than 50 problems) is reported with its
-``n`` and compared with its twin on the problems it holds. Merges into
+``n`` and compared with its twin on the problems it holds. For mcts pairs,
+``tree_shape`` says how the trees differ on those problems: nodes, expanded
+nodes, mean node depth and terminal reasons, per problem. Merges into
 benchmarks/results/ppm.json, keeping what ppm_bench.py wrote there.
 """
 
@@ -48,6 +50,29 @@ def twin_of(guided: RunReport, unguided: list[RunReport]) -> RunReport | None:
     return next((rep for rep in unguided if same_search(rep)), None)
 
 
+def tree_shape(store: RunStore, run_id: str, problem_ids: list[str]) -> dict[str, object]:
+    """Per-problem means over the stored trees of ``problem_ids``."""
+    nodes = expanded = depth_sum = 0
+    reasons: dict[str, int] = {}
+    for problem_id in problem_ids:
+        tree = store.tree(run_id, problem_id) or {"nodes": []}
+        for node in tree["nodes"]:
+            nodes += 1
+            expanded += node["expanded"]
+            depth_sum += node["depth"]
+            if node["terminal"]:
+                reason = node["terminal_reason"] or "unknown"
+                reasons[reason] = reasons.get(reason, 0) + 1
+    n = len(problem_ids) or 1
+    return {
+        "problems": len(problem_ids),
+        "nodes": nodes / n,
+        "expanded": expanded / n,
+        "mean_depth": depth_sum / nodes if nodes else None,
+        "terminals": {reason: count / n for reason, count in sorted(reasons.items())},
+    }
+
+
 def status(guided: list[RunReport]) -> str:
     """Which of the issue's four guided runs (two policies × best_of_n, mcts) are whole."""
     held = {(rep.run.model, rep.run.strategy): rep.summary["n"] for rep in guided}
@@ -76,16 +101,21 @@ def main() -> None:
         if twin is None:
             continue
         entries[twin.run.id] = run_entry(twin)
-        comparisons.append(
-            {
-                "model": rep.run.model,
-                "guided": rep.label,
-                "guided_run": rep.run.id,
-                "unguided": twin.label,
-                "unguided_run": twin.run.id,
-                **pairwise(rep.rows, twin.rows),
+        comparison = {
+            "model": rep.run.model,
+            "guided": rep.label,
+            "guided_run": rep.run.id,
+            "unguided": twin.label,
+            "unguided_run": twin.run.id,
+            **pairwise(rep.rows, twin.rows),
+        }  # pairwise: common problems only
+        if rep.run.strategy == "mcts":
+            common = sorted({r.problem_id for r in rep.rows} & {r.problem_id for r in twin.rows})
+            comparison["tree_shape"] = {
+                "guided": tree_shape(store, rep.run.id, common),
+                "unguided": tree_shape(store, twin.run.id, common),
             }
-        )  # pairwise: common problems only
+        comparisons.append(comparison)
     seconds: dict[str, list[float]] = {}
     for rep in guided:
         if rep.run.strategy != "mcts":
