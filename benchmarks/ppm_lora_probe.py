@@ -1,15 +1,17 @@
 """The LoRA candidate for the PPM, probed: cost per training pair and per scored node.
 
     .venv/bin/python benchmarks/ppm_lora_probe.py --pairs benchmarks/ppm/default/pairs.jsonl \
-        [--steps 60] [--max-tokens 384]
+        [--steps 60] [--max-tokens 384] [--valid 60]
 
 A small LM (the fast 0.5B, loaded by transformers from its GGUF file and
 dequantised to float32) with LoRA adapters (r = 8 on the attention projections)
-and a linear value head on the last token, trained with the same pairwise loss
-on the same problem-level split, one pair per step, for ``--steps`` steps;
-then scored on the held-out pairs. It measures what this option costs on a
-2-core CPU, which decides whether it can be the default. Merges its figures
-into benchmarks/results/ppm.json under candidates["lora-0.5b"].
+and a linear value head on the last token, trained with the same pairwise loss,
+one pair per step, for ``--steps`` steps on the pairs outside fold 0 of
+ppm_bench.py's 5-fold split by problem; then scored on fold 0's pairs, next to
+the handcrafted-feature MLP (the default PPM's features and head) and the
+baselines trained and scored on the same split. It measures what this option
+costs on a 2-core CPU, which decides whether it can be the default. Merges its
+figures into benchmarks/results/ppm.json under candidates["lora-0.5b"].
 """
 
 from __future__ import annotations
@@ -26,11 +28,37 @@ from peft import LoraConfig, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from thinktree.models import resolve_model
+from thinktree.reward.features import FeatureSpec, Featurizer
+from thinktree.reward.ppm import head_forward
 from thinktree.steps import solution_text
-from thinktree.train.pairs import is_validation, read_jsonl
-from thinktree.train.ppm_head import pairwise_accuracy
+from thinktree.train.pairs import PreferencePair, fold_of, is_validation, read_jsonl
+from thinktree.train.ppm import BASELINES, accuracies, baseline_scores, length_sign
+from thinktree.train.ppm_data import pair_features
+from thinktree.train.ppm_head import HeadConfig, train_head
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def reference_accuracies(
+    train: list[PreferencePair], valid: list[PreferencePair]
+) -> dict[str, dict[str, float]]:
+    """The default PPM (handcrafted features, MLP of 32) and the baselines, fitted on
+    ``train`` (early-stopped on its is_validation problems, as in cross-validation)
+    and scored on ``valid``."""
+    featurizer = Featurizer(FeatureSpec(("handcrafted",)))
+    xp, xn = pair_features(train, featurizer, None)
+    vp, vn = pair_features(valid, featurizer, None)
+    stop = np.array([is_validation(p.problem_id) for p in train])
+    weights, _ = train_head((xp[~stop], xn[~stop]), (xp[stop], xn[stop]),
+                            HeadConfig(kind="mlp", hidden=32))  # fmt: skip
+    clean = np.array([p.clean for p in valid])
+    out = {
+        "handcrafted-mlp": accuracies(head_forward(weights, vp), head_forward(weights, vn), clean)
+    }
+    sign = length_sign(train)
+    for name in BASELINES:
+        out[name] = accuracies(*baseline_scores(valid, name, sign), clean)
+    return out
 
 
 class ValueModel(torch.nn.Module):
@@ -54,8 +82,9 @@ def main() -> None:
     torch.manual_seed(0)
     torch.set_num_threads(2)
     pairs = read_jsonl(args.pairs)
-    train = [p for p in pairs if not is_validation(p.problem_id)]
-    valid = [p for p in pairs if is_validation(p.problem_id)][: args.valid]
+    train = [p for p in pairs if fold_of(p.problem_id, 5) != 0]
+    valid = [p for p in pairs if fold_of(p.problem_id, 5) == 0][: args.valid]
+    same_split = reference_accuracies(train, valid)
     random.Random(0).shuffle(train)
     path = resolve_model("fast").path
     started = time.perf_counter()
@@ -100,7 +129,7 @@ def main() -> None:
             score_seconds.append(time.perf_counter() - t0)
             r_neg.append(float(model(ids(pair.question, pair.prefix + pair.rejected))))
     clean = np.array([p.clean for p in valid])
-    rp, rn = np.array(r_pos), np.array(r_neg)
+    lora = accuracies(np.array(r_pos), np.array(r_neg), clean)
     record = {
         "model": "qwen2.5-coder-0.5b-instruct (GGUF dequantised to float32), LoRA r=8",
         "train_pairs_seen": len(step_seconds),
@@ -110,9 +139,12 @@ def main() -> None:
         "seconds_per_scored_node": float(np.median(score_seconds)),
         "load_seconds": load_seconds,
         "valid_pairs": len(valid),
-        "pairwise_accuracy": pairwise_accuracy(rp, rn),
-        "pairwise_accuracy_clean": pairwise_accuracy(rp[clean], rn[clean]),
-        "command": f"python benchmarks/ppm_lora_probe.py --pairs {args.pairs} --steps {args.steps}",
+        "valid_clean_pairs": int(clean.sum()),
+        "pairwise_accuracy": lora["all"],
+        "pairwise_accuracy_clean": lora["clean"],
+        "same_split": same_split,
+        "command": f"python benchmarks/ppm_lora_probe.py --pairs {args.pairs} "
+        f"--steps {args.steps} --max-tokens {args.max_tokens} --valid {args.valid}",
     }  # fmt: skip
     out_path = ROOT / "benchmarks" / "results" / "ppm.json"
     out = json.loads(out_path.read_text()) if out_path.exists() else {}
