@@ -142,15 +142,7 @@ def train(
 def score(
     directory: Annotated[str, typer.Argument(help="A trained PPM directory.")],
     question: Annotated[str, typer.Option(help="The problem.")],
-    steps: Annotated[
-        Path,
-        typer.Option(
-            help="JSON list of steps: {code, output} or {answer}.",
-            exists=True,
-            dir_okay=False,
-            readable=True,
-        ),
-    ],
+    steps: Annotated[Path, typer.Option(help="JSON list of steps: {code, output} or {answer}.")],
 ) -> None:
     """Score every prefix of a solution; prints one value in [-1, 1] per step."""
     from thinktree.reward.base import ScoreItem
@@ -158,6 +150,8 @@ def score(
     from thinktree.steps import Step, StepKind
 
     def parse_steps() -> list[Step]:
+        if not steps.is_file():
+            raise ValueError(f"{steps} is not a file: give --steps a JSON list of steps")
         try:
             data = json.loads(steps.read_text())
         except json.JSONDecodeError as exc:
