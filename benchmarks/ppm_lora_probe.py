@@ -29,12 +29,11 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from thinktree.models import resolve_model
 from thinktree.reward.features import FeatureSpec, Featurizer
-from thinktree.reward.ppm import head_forward
 from thinktree.steps import solution_text
 from thinktree.train.pairs import PreferencePair, fold_of, is_validation, read_jsonl
-from thinktree.train.ppm import BASELINES, accuracies, baseline_scores, length_sign
+from thinktree.train.ppm import accuracies, score_held_out
 from thinktree.train.ppm_data import pair_features
-from thinktree.train.ppm_head import HeadConfig, train_head
+from thinktree.train.ppm_head import HeadConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,22 +42,15 @@ def reference_accuracies(
     train: list[PreferencePair], valid: list[PreferencePair]
 ) -> dict[str, dict[str, float]]:
     """The default PPM (handcrafted features, MLP of 32) and the baselines, fitted on
-    ``train`` (early-stopped on its is_validation problems, as in cross-validation)
-    and scored on ``valid``."""
-    featurizer = Featurizer(FeatureSpec(("handcrafted",)))
-    xp, xn = pair_features(train, featurizer, None)
-    vp, vn = pair_features(valid, featurizer, None)
-    stop = np.array([is_validation(p.problem_id) for p in train])
-    weights, _ = train_head((xp[~stop], xn[~stop]), (xp[stop], xn[stop]),
-                            HeadConfig(kind="mlp", hidden=32))  # fmt: skip
+    ``train`` as in one fold of cross-validation and scored on ``valid``."""
+    pairs = train + valid
+    x = pair_features(pairs, Featurizer(FeatureSpec(("handcrafted",))), None)
+    test = np.arange(len(pairs)) >= len(train)
+    stopping = np.array([is_validation(p.problem_id) for p in pairs])
     clean = np.array([p.clean for p in valid])
-    out = {
-        "handcrafted-mlp": accuracies(head_forward(weights, vp), head_forward(weights, vn), clean)
-    }
-    sign = length_sign(train)
-    for name in BASELINES:
-        out[name] = accuracies(*baseline_scores(valid, name, sign), clean)
-    return out
+    scores = score_held_out(pairs, x, HeadConfig(kind="mlp", hidden=32), test, stopping)
+    names = {"head": "handcrafted-mlp"}
+    return {names.get(name, name): accuracies(*s, clean) for name, s in scores.items()}
 
 
 class ValueModel(torch.nn.Module):

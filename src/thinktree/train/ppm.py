@@ -78,6 +78,30 @@ def accuracies(r_pos: np.ndarray, r_neg: np.ndarray, clean: np.ndarray) -> dict[
     }
 
 
+def score_held_out(
+    pairs: Sequence[PreferencePair],
+    x: tuple[np.ndarray, np.ndarray],
+    head: HeadConfig,
+    test: np.ndarray,
+    stopping: np.ndarray,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Scores of the ``test`` pairs (a boolean mask) by the head fitted on the other
+    pairs (early-stopped on those of them in ``stopping``) and by each baseline
+    (step length's sign fitted on the other pairs): name → (chosen, rejected)."""
+    xp, xn = x
+    rest = ~test
+    fit, stop = rest & ~stopping, rest & stopping
+    if not fit.any() or not stop.any():  # too few problems to split: no early stopping
+        fit = stop = rest
+    weights, _ = train_head((xp[fit], xn[fit]), (xp[stop], xn[stop]), head)
+    out = {"head": (head_forward(weights, xp[test]), head_forward(weights, xn[test]))}
+    sign = length_sign([p for p, r in zip(pairs, rest, strict=True) if r])
+    held_out = [p for p, t in zip(pairs, test, strict=True) if t]
+    for name in BASELINES:
+        out[name] = baseline_scores(held_out, name, sign)
+    return out
+
+
 def cross_validate(
     pairs: Sequence[PreferencePair],
     x: tuple[np.ndarray, np.ndarray],
@@ -87,29 +111,18 @@ def cross_validate(
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Out-of-fold pairwise accuracy of the head and of the baselines."""
-    xp, xn = x
     fold = np.array([fold_of(p.problem_id, folds) for p in pairs])
     stopping = np.array([is_validation(p.problem_id, validation_fraction) for p in pairs])
     clean = np.array([p.clean for p in pairs])
-    r_pos, r_neg = np.zeros(len(pairs)), np.zeros(len(pairs))
-    base = {name: baseline_scores(pairs, name) for name in BASELINES}
-    base_out = {name: (np.zeros(len(pairs)), np.zeros(len(pairs))) for name in BASELINES}
+    names = ("head", *BASELINES)
+    scores = {name: (np.zeros(len(pairs)), np.zeros(len(pairs))) for name in names}
     used = 0
     for f in range(folds):
         test = fold == f
-        rest = ~test
-        if not test.any() or not rest.any():
+        if not test.any() or test.all():
             continue
-        fit, stop = rest & ~stopping, rest & stopping
-        if not fit.any() or not stop.any():  # too few problems to split: no early stopping
-            fit = stop = rest
-        weights, _ = train_head((xp[fit], xn[fit]), (xp[stop], xn[stop]), head)
-        r_pos[test], r_neg[test] = head_forward(weights, xp[test]), head_forward(weights, xn[test])
-        sign = length_sign([p for p, r in zip(pairs, rest, strict=True) if r])
-        for name in BASELINES:
-            scale = sign if name == "step_length" else 1.0
-            base_out[name][0][test] = scale * base[name][0][test]
-            base_out[name][1][test] = scale * base[name][1][test]
+        for name, (pos, neg) in score_held_out(pairs, x, head, test, stopping).items():
+            scores[name][0][test], scores[name][1][test] = pos, neg
         used += 1
         if progress is not None:
             progress(f + 1, folds)
@@ -118,14 +131,14 @@ def cross_validate(
             f"{len(pairs)} pairs from {len(set(p.problem_id for p in pairs))} problems are too "
             f"few for {folds}-fold cross-validation by problem; add more training rollouts"
         )
-    head_accuracy = accuracies(r_pos, r_neg, clean)
+    head_accuracy = accuracies(*scores["head"], clean)
     return {
         "folds": folds,
         "pairwise_accuracy": head_accuracy["all"],
         "pairwise_accuracy_clean": head_accuracy["clean"],
         "evaluated_pairs": len(pairs),
         "evaluated_clean_pairs": int(clean.sum()),
-        "baselines": {name: accuracies(*base_out[name], clean) for name in BASELINES},
+        "baselines": {name: accuracies(*scores[name], clean) for name in BASELINES},
     }
 
 
