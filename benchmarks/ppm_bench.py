@@ -85,7 +85,7 @@ def main() -> None:
     default = base / "default"
     if default.exists():
         shutil.rmtree(default)
-    shutil.copytree(base / best, default, ignore=shutil.ignore_patterns("checkpoint.pt"))
+    shutil.copytree(base / best, default, ignore=shutil.ignore_patterns("checkpoint*.pt"))
     out_path = ROOT / "benchmarks" / "results" / "ppm.json"
     out = json.loads(out_path.read_text()) if out_path.exists() else {}
     out.update({

@@ -42,7 +42,7 @@ def _step(good: bool, rng: np.random.Generator) -> Step:
 def test_tiny_training_separates_good_from_bad_steps() -> None:
     rng = np.random.default_rng(0)
     features = lambda good: np.array(  # noqa: E731
-        [handcrafted([_step(good, rng)]) for _ in range(40)], dtype=np.float32
+        [handcrafted("x?", [_step(good, rng)]) for _ in range(40)], dtype=np.float32
     )
     train = (features(True), features(False))
     valid = (features(True), features(False))
@@ -74,6 +74,37 @@ def test_checkpoint_resume_gives_the_same_head(tmp_path: Path) -> None:
     again, _ = train_head(data, data, config, checkpoint=tmp_path / "ckpt2.pt")
     train_head(data, data, config, checkpoint=tmp_path / "ckpt2.pt")  # resumes at epoch 60
     assert np.allclose(again["w"], full["w"])
+
+
+def test_an_ensemble_is_its_seeds_heads_stacked_and_scores_their_mean(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    data = (
+        rng.normal(1, 1, (30, 4)).astype(np.float32),
+        rng.normal(0, 1, (30, 4)).astype(np.float32),
+    )
+    single = HeadConfig(kind="mlp", hidden=8, epochs=30, patience=1000, checkpoint_every=10)
+    seed0, _ = train_head(data, data, single)
+    seed1, _ = train_head(data, data, HeadConfig(**{**single.to_dict(), "seed": 1}))
+    seen: list[int] = []
+    both, record = train_head(
+        data,
+        data,
+        HeadConfig(**{**single.to_dict(), "ensemble": 2}),
+        checkpoint=tmp_path / "ckpt.pt",
+        progress=lambda epoch, loss, val: seen.append(epoch),
+    )
+    assert both["w1"].shape == (2, 4, 8) and both["w"].shape == (2, 8, 1)
+    assert np.allclose(both["w1"][0], seed0["w1"]) and np.allclose(both["w1"][1], seed1["w1"])
+    x = data[0][:5]
+    mean = (head_forward(seed0, x) + head_forward(seed1, x)) / 2
+    assert np.allclose(head_forward(both, x), mean)
+    assert record["best_epochs"] == [29, 29]
+    assert record["best_val_loss"] == pytest.approx(
+        pairwise_loss(head_forward(both, data[0]), head_forward(both, data[1])))  # fmt: skip
+    assert seen == list(range(1, 61))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt-0.pt", "ckpt-1.pt"]
+    with pytest.raises(ValueError, match="ensemble must be at least 1"):
+        train_head(data, data, HeadConfig(ensemble=0))
 
 
 def _store_with_trees(path: Path, problems: int) -> tuple[RunStore, str]:

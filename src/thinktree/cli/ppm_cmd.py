@@ -80,6 +80,9 @@ def train(
     hidden: Annotated[int, typer.Option(min=1, help="Hidden units of the mlp head.")] = 32,
     epochs: Annotated[int, typer.Option(min=1)] = 400,
     seed: Annotated[int, typer.Option()] = 0,
+    ensemble: Annotated[
+        int, typer.Option(min=1, help="Heads trained from seeds seed, seed+1, ...; averaged.")
+    ] = 1,
     json_out: Annotated[bool, typer.Option("--json", help="Print the training record.")] = False,
 ) -> None:
     """Train a PPM on pairs from the runs' trees (resumable: features and checkpoints)."""
@@ -95,7 +98,7 @@ def train(
     if backend not in BACKENDS:
         fail(f"unknown backend {backend!r}; use torch or llamacpp")
     spec = FeatureSpec(kinds, feature_model if "embedding" in kinds else None, context, backend)
-    config = HeadConfig(kind=head, hidden=hidden, epochs=epochs, seed=seed)
+    config = HeadConfig(kind=head, hidden=hidden, epochs=epochs, seed=seed, ensemble=ensemble)
     console = Console(stderr=True)
 
     def run():

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,36 +28,78 @@ from thinktree.reward.base import ScoreItem
 from thinktree.steps import Step, StepKind, consecutive_errors, solution_text
 
 _NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$")
+_QUANTITY = re.compile(r"\d[\d,]*(?:\.\d+)?")
 
-HANDCRAFTED_NAMES: tuple[str, ...] = (
-    "error", "final", "invalid", "log_text_chars", "log_code_chars", "code_lines",
-    "mean_logprob", "output_numeric", "output_empty", "log_output_chars", "depth",
-    "consecutive_errors", "error_share", "answer_integer", "answer_matches_output",
-)  # fmt: skip
+Feature = Callable[[str, Sequence[Step]], float]
+"""One handcrafted feature of (question, steps so far); the last step is the one scored."""
 
 
-def handcrafted(steps: Sequence[Step]) -> list[float]:
-    last = steps[-1]
-    output = last.output.strip()
-    previous = next((s.output.strip() for s in reversed(steps[:-1]) if s.executed), "")
-    answer = (last.answer or "").strip()
-    return [
-        float(last.error is not None),
-        float(last.kind is StepKind.FINAL),
-        float(last.kind is StepKind.INVALID),
-        math.log1p(len(last.text)),
-        math.log1p(len(last.code or "")),
-        float(len((last.code or "").splitlines())),
-        float(last.mean_logprob if last.mean_logprob is not None else 0.0),
-        float(bool(_NUMBER.match(output))),
-        float(last.executed and not output),
-        math.log1p(len(output)),
-        float(len(steps)),
-        float(consecutive_errors(list(steps))),
-        sum(1 for s in steps if s.error is not None) / len(steps),
-        float(bool(re.fullmatch(r"-?\d+", answer))),
-        float(bool(answer) and answer == previous),
-    ]
+def _number(text: str) -> float | None:
+    try:
+        value = float(text.strip().replace(",", "").lstrip("$").rstrip("%"))
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _quantities(text: str) -> set[float]:
+    return {v for v in (_number(m) for m in _QUANTITY.findall(text)) if v is not None}
+
+
+def _previous_output(steps: Sequence[Step]) -> str:
+    return next((s.output.strip() for s in reversed(steps[:-1]) if s.executed), "")
+
+
+def _fractional(value: float | None) -> bool:
+    return value is not None and value != int(value)
+
+
+def _question_numbers_used(question: str, steps: Sequence[Step]) -> float:
+    """Share of the question's quantities that the code so far writes down: a
+    solution that ignores a given quantity has usually misread the problem."""
+    given = _quantities(question)
+    if not given:
+        return 1.0
+    return len(given & _quantities("\n".join(s.code or "" for s in steps))) / len(given)
+
+
+HANDCRAFTED: dict[str, Feature] = {
+    "error": lambda q, s: float(s[-1].error is not None),
+    "final": lambda q, s: float(s[-1].kind is StepKind.FINAL),
+    "invalid": lambda q, s: float(s[-1].kind is StepKind.INVALID),
+    "log_text_chars": lambda q, s: math.log1p(len(s[-1].text)),
+    "log_code_chars": lambda q, s: math.log1p(len(s[-1].code or "")),
+    "code_lines": lambda q, s: float(len((s[-1].code or "").splitlines())),
+    "mean_logprob": lambda q, s: float(s[-1].mean_logprob or 0.0),
+    "output_numeric": lambda q, s: float(bool(_NUMBER.match(s[-1].output.strip()))),
+    "output_empty": lambda q, s: float(s[-1].executed and not s[-1].output.strip()),
+    "log_output_chars": lambda q, s: math.log1p(len(s[-1].output.strip())),
+    "depth": lambda q, s: float(len(s)),
+    "consecutive_errors": lambda q, s: float(consecutive_errors(list(s))),
+    "error_share": lambda q, s: sum(1 for x in s if x.error is not None) / len(s),
+    "answer_integer": lambda q, s: float(
+        bool(re.fullmatch(r"-?\d+", (s[-1].answer or "").strip()))
+    ),
+    "answer_matches_output": lambda q, s: float(
+        bool((s[-1].answer or "").strip()) and (s[-1].answer or "").strip() == _previous_output(s)
+    ),
+    # Sanity checks of a word problem's arithmetic (added after the first 15).
+    "question_numbers_used": _question_numbers_used,
+    "answer_fractional": lambda q, s: float(_fractional(_number(s[-1].answer or ""))),
+    "answer_negative": lambda q, s: float((_number(s[-1].answer or "") or 0.0) < 0),
+    "output_fractional": lambda q, s: float(
+        any(_fractional(_number(x.output)) for x in s if x.executed)
+    ),
+}
+HANDCRAFTED_NAMES: tuple[str, ...] = tuple(HANDCRAFTED)
+HANDCRAFTED_V1: tuple[str, ...] = HANDCRAFTED_NAMES[:15]
+"""The features of PPMs written before features were named in ``ppm.json``."""
+
+
+def handcrafted(
+    question: str, steps: Sequence[Step], names: Sequence[str] = HANDCRAFTED_NAMES
+) -> list[float]:
+    return [HANDCRAFTED[name](question, steps) for name in names]
 
 
 def last_step_text(question: str, steps: Sequence[Step]) -> str:
@@ -79,10 +121,17 @@ class FeatureSpec:
     """What the embedding reads: "full" (all steps) or "last" (the last step)."""
     backend: str = "torch"
     """Who computes the embedding: "torch" (prefix-cached) or "llamacpp"."""
+    handcrafted: tuple[str, ...] = HANDCRAFTED_NAMES
+    """Which of :data:`HANDCRAFTED` the "handcrafted" kind computes, in order."""
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise ValueError(f"unknown embedding backend {self.backend!r}; use one of {BACKENDS}")
+        unknown = [name for name in self.handcrafted if name not in HANDCRAFTED]
+        if unknown:
+            raise ValueError(
+                f"unknown handcrafted features {unknown}; use names from {HANDCRAFTED_NAMES}"
+            )
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -90,6 +139,7 @@ class FeatureSpec:
             "model": self.model,
             "context": self.context,
             "backend": self.backend,
+            "handcrafted": list(self.handcrafted),
         }
 
     @classmethod
@@ -99,6 +149,7 @@ class FeatureSpec:
             data.get("model"),  # type: ignore[arg-type]
             str(data.get("context", "full")),
             str(data.get("backend", "llamacpp")),  # PPMs written before backends existed
+            tuple(data.get("handcrafted", HANDCRAFTED_V1)),  # type: ignore[arg-type]
         )
 
 
@@ -156,12 +207,17 @@ class Featurizer:
             out[i] = vectors[row]
         return out
 
+    def handcrafted_features(self, items: Sequence[ScoreItem]) -> np.ndarray:
+        names = self.spec.handcrafted
+        rows = [handcrafted(item.question, list(item.steps), names) for item in items]
+        return np.array(rows, dtype=np.float32).reshape(len(items), len(names))
+
     def features(self, items: Sequence[ScoreItem]) -> np.ndarray:
         blocks = []
         if "embedding" in self.spec.kinds:
             blocks.append(self.embed_texts(self.texts(items)))
         if "handcrafted" in self.spec.kinds:
-            blocks.append(np.array([handcrafted(list(i.steps)) for i in items], dtype=np.float32))
+            blocks.append(self.handcrafted_features(items))
         return np.concatenate(blocks, axis=1) if len(blocks) > 1 else blocks[0]
 
     def close(self) -> None:

@@ -29,11 +29,15 @@ class PPMError(RuntimeError):
 
 
 def head_forward(weights: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
-    """Raw scores ``r`` of a linear or one-hidden-layer head."""
-    z = (x - weights["mean"]) / weights["std"]
-    if "w1" in weights:
-        z = np.maximum(z @ weights["w1"] + weights["b1"], 0.0)
-    return (z @ weights["w"] + weights["b"]).reshape(-1)
+    """Raw scores ``r`` of a linear or one-hidden-layer head, or the mean score of
+    an ensemble of them (weights stacked on a leading member axis)."""
+    layers = {k: v for k, v in weights.items() if k not in ("mean", "std")}
+    if layers["w"].ndim == 2:  # a single head
+        layers = {k: v[None] for k, v in layers.items()}
+    z = ((x - weights["mean"]) / weights["std"])[None]
+    if "w1" in layers:
+        z = np.maximum(z @ layers["w1"] + layers["b1"][:, None, :], 0.0)
+    return (z @ layers["w"] + layers["b"][:, None, :]).mean(axis=0).reshape(-1)
 
 
 class PPM(Scorer):

@@ -194,7 +194,8 @@ def train_ppm(
         if own:
             featurizer.close()
     t1 = time.perf_counter()
-    epoch_report = (lambda e, loss, val: progress("train", e, head.epochs)) if progress else None
+    total_epochs = head.epochs * head.ensemble
+    epoch_report = (lambda e, loss, val: progress("train", e, total_epochs)) if progress else None
     train_x, valid_x = (xp[~is_valid], xn[~is_valid]), (xp[is_valid], xn[is_valid])
     weights, fit = train_head(train_x, valid_x, head, directory / "checkpoint.pt", epoch_report)
     train_seconds = time.perf_counter() - t1

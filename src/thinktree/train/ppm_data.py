@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from thinktree.reward.base import ScoreItem
-from thinktree.reward.features import Featurizer, handcrafted
+from thinktree.reward.features import Featurizer
 from thinktree.store import RunStore
 from thinktree.train.pairs import PreferencePair, pairs_from_tree
 
@@ -125,6 +125,6 @@ def pair_features(
                     progress(min(start + CACHE_CHUNK, len(todo)), len(todo))
             blocks.append(cache.get(texts))
     if "handcrafted" in featurizer.spec.kinds:
-        blocks.append(np.array([handcrafted(list(i.steps)) for i in items], dtype=np.float32))
+        blocks.append(featurizer.handcrafted_features(items))
     x = np.concatenate(blocks, axis=1) if len(blocks) > 1 else blocks[0]
     return x[0::2], x[1::2]

@@ -1,7 +1,9 @@
 """Training the PPM head with the pairwise loss ``−log σ(r⁺ − r⁻)`` (torch, CPU).
 
 Full-batch AdamW on standardised features; the epoch with the lowest validation
-loss is kept. A checkpoint is written every ``checkpoint_every`` epochs and a
+loss is kept. An ensemble trains several such heads from different seeds and
+averages their scores: on a few hundred pairs one head's out-of-fold accuracy
+moves by several points with its seed. A checkpoint is written every ``checkpoint_every`` epochs and a
 run with the same data and settings resumes from it.
 """
 
@@ -9,10 +11,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from thinktree.reward.ppm import head_forward
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,8 @@ class HeadConfig:
     patience: int = 60
     seed: int = 0
     checkpoint_every: int = 50
+    ensemble: int = 1
+    """Heads trained with seeds ``seed``, ``seed + 1``, ...; their scores are averaged."""
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -58,19 +65,61 @@ def train_head(
     config: HeadConfig,
     checkpoint: Path | None = None,
     progress: Callable[[int, float, float], None] | None = None,
-) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """(head weights for :func:`thinktree.reward.ppm.head_forward`, training record)."""
-    import torch
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """(head weights for :func:`thinktree.reward.ppm.head_forward`, training record).
 
-    torch.manual_seed(config.seed)
+    With ``config.ensemble`` > 1 the members' weights are stacked on a leading
+    axis (one checkpoint file each); ``progress`` counts epochs over all members.
+    """
+    if config.ensemble < 1:
+        raise ValueError(f"ensemble must be at least 1, not {config.ensemble}")
     xp, xn = train
     both = np.concatenate([xp, xn])
     mean = both.mean(axis=0)
     std = both.std(axis=0) + 1e-6
-    norm = lambda a: torch.tensor((a - mean) / std, dtype=torch.float32)  # noqa: E731
-    tp, tn = norm(xp), norm(xn)
-    vp, vn = norm(valid[0]), norm(valid[1])
-    dim = xp.shape[1]
+    members, epochs = [], []
+    for i in range(config.ensemble):
+        member = replace(config, seed=config.seed + i, ensemble=1)
+        path = checkpoint
+        if checkpoint is not None and config.ensemble > 1:
+            path = checkpoint.with_name(f"{checkpoint.stem}-{i}{checkpoint.suffix}")
+        offset = i * config.epochs
+        report = (lambda e, t, v, o=offset: progress(o + e, t, v)) if progress else None
+        layers, best_epoch = _train_member(
+            (xp - mean) / std, (xn - mean) / std, valid, (mean, std), member, path, report
+        )
+        members.append(layers)
+        epochs.append(best_epoch)
+    weights = {"mean": mean.astype(np.float32), "std": std.astype(np.float32)}
+    for name in members[0]:
+        stacked = np.stack([m[name] for m in members])
+        weights[name] = stacked[0] if config.ensemble == 1 else stacked
+    val_loss = (
+        pairwise_loss(head_forward(weights, valid[0]), head_forward(weights, valid[1]))
+        if len(valid[0])
+        else float("nan")
+    )
+    return weights, {"best_epochs": epochs, "best_val_loss": val_loss}
+
+
+def _train_member(
+    tp_raw: np.ndarray,
+    tn_raw: np.ndarray,
+    valid: tuple[np.ndarray, np.ndarray],
+    scale: tuple[np.ndarray, np.ndarray],
+    config: HeadConfig,
+    checkpoint: Path | None,
+    progress: Callable[[int, float, float], None] | None,
+) -> tuple[dict[str, np.ndarray], int]:
+    """One head on standardised training features, early-stopped on ``valid``."""
+    import torch
+
+    torch.manual_seed(config.seed)
+    mean, std = scale
+    tensor = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
+    tp, tn = tensor(tp_raw), tensor(tn_raw)
+    vp, vn = tensor((valid[0] - mean) / std), tensor((valid[1] - mean) / std)
+    dim = tp.shape[1]
     if config.kind == "mlp":
         model = torch.nn.Sequential(
             torch.nn.Linear(dim, config.hidden), torch.nn.ReLU(), torch.nn.Linear(config.hidden, 1)
@@ -82,7 +131,7 @@ def train_head(
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
-    fingerprint = _fingerprint(xp, xn, valid[0], valid[1], config=config)
+    fingerprint = _fingerprint(tp_raw, tn_raw, valid[0], valid[1], config=config)
     start, best_loss, best_state, best_epoch = 0, float("inf"), None, -1
     if checkpoint is not None and checkpoint.is_file():
         saved = torch.load(checkpoint, weights_only=False)
@@ -127,10 +176,10 @@ def train_head(
     assert best_state is not None
     model.load_state_dict(best_state)
     layers = [m for m in model if isinstance(m, torch.nn.Linear)]
-    weights = {"mean": mean.astype(np.float32), "std": std.astype(np.float32)}
+    weights = {}
     if len(layers) == 2:
         weights["w1"] = layers[0].weight.detach().numpy().T.copy()
         weights["b1"] = layers[0].bias.detach().numpy().copy()
     weights["w"] = layers[-1].weight.detach().numpy().T.copy()
     weights["b"] = layers[-1].bias.detach().numpy().copy()
-    return weights, {"best_epoch": best_epoch, "best_val_loss": best_loss}
+    return weights, best_epoch
