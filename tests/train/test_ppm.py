@@ -132,7 +132,7 @@ def test_train_ppm_end_to_end_with_handcrafted_features(tmp_path: Path) -> None:
     with store:
         result = train_ppm(store, [run_id], tmp_path / "ppm",
                            features=FeatureSpec(("handcrafted",)),
-                           head=HeadConfig(epochs=150, lr=0.05))  # fmt: skip
+                           head=HeadConfig(epochs=150, lr=0.05), seed_repeats=2)  # fmt: skip
     record = result.record
     assert record["pairs"] == 30 * 5 and record["pairs_by_kind"] == {"step": 90, "final": 60}
     assert record["valid_pairs"] + record["train_pairs"] == 150
@@ -142,6 +142,11 @@ def test_train_ppm_end_to_end_with_handcrafted_features(tmp_path: Path) -> None:
     # Cross-validated: every pair scored by a head that never saw its problem.
     assert record["folds"] == 5 and record["evaluated_pairs"] == 150
     assert record["pairwise_accuracy"] == pytest.approx(0.9)
+    spread = record["seed_spread"]
+    assert (
+        spread["seeds"] == [0, 1] and spread["pairwise_accuracy"][0] == record["pairwise_accuracy"]
+    )
+    assert spread["mean"] == pytest.approx(sum(spread["pairwise_accuracy"]) / 2)
     assert set(record["baselines"]) == {"error_flag", "step_length", "mean_logprob"}
     assert record["baselines"]["error_flag"]["clean"] == 0.5  # clean pairs: no error to see
     ppm = load_ppm(tmp_path / "ppm")
