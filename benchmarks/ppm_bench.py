@@ -114,12 +114,13 @@ def main() -> None:
         "seed_spread": chosen["seed_spread"],
         "baselines": {k: v["clean"] for k, v in chosen["baselines"].items()},
         "baselines_all_pairs": {k: v["all"] for k, v in chosen["baselines"].items()},
-        "candidates": {name: {k: rec[k] for k in (
+        # Entries of other scripts (the LoRA probe) and of candidates not rerun stay.
+        "candidates": {**out.get("candidates", {}), **{name: {k: rec[k] for k in (
             "pairwise_accuracy", "pairwise_accuracy_clean", "pairwise_accuracy_train",
             "pairwise_accuracy_valid", "feature_seconds", "feature_seconds_from_scratch",
             "train_seconds", "seed_spread",
             "cross_validation_seconds", "features", "head")}
-            for name, rec in records.items()},
+            for name, rec in records.items()}},
     })  # fmt: skip
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(out, indent=2) + "\n")

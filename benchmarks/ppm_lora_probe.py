@@ -29,6 +29,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from thinktree.models import resolve_model
 from thinktree.reward.features import FeatureSpec, Featurizer
+from thinktree.reward.ppm import PPM_FILE
 from thinktree.steps import solution_text
 from thinktree.train.pairs import PreferencePair, fold_of, is_validation, read_jsonl
 from thinktree.train.ppm import accuracies, score_held_out
@@ -39,17 +40,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def reference_accuracies(
-    train: list[PreferencePair], valid: list[PreferencePair]
+    train: list[PreferencePair], valid: list[PreferencePair], default: Path
 ) -> dict[str, dict[str, float]]:
-    """The default PPM (handcrafted features, MLP of 32) and the baselines, fitted on
-    ``train`` as in one fold of cross-validation and scored on ``valid``."""
+    """The default PPM's features and head (read from its ``ppm.json``) and the
+    baselines, fitted on ``train`` as in one fold of cross-validation and scored
+    on ``valid``."""
+    config = json.loads((default / PPM_FILE).read_text())
     pairs = train + valid
-    x = pair_features(pairs, Featurizer(FeatureSpec(("handcrafted",))), None)
+    x = pair_features(pairs, Featurizer(FeatureSpec.from_dict(config["features"])), None)
     test = np.arange(len(pairs)) >= len(train)
     stopping = np.array([is_validation(p.problem_id) for p in pairs])
     clean = np.array([p.clean for p in valid])
-    scores = score_held_out(pairs, x, HeadConfig(kind="mlp", hidden=32), test, stopping)
-    names = {"head": "handcrafted-mlp"}
+    scores = score_held_out(pairs, x, HeadConfig(**config["head"]), test, stopping)
+    names = {"head": "default-ppm"}
     return {names.get(name, name): accuracies(*s, clean) for name, s in scores.items()}
 
 
@@ -76,7 +79,7 @@ def main() -> None:
     pairs = read_jsonl(args.pairs)
     train = [p for p in pairs if fold_of(p.problem_id, 5) != 0]
     valid = [p for p in pairs if fold_of(p.problem_id, 5) == 0][: args.valid]
-    same_split = reference_accuracies(train, valid)
+    same_split = reference_accuracies(train, valid, ROOT / "benchmarks" / "ppm" / "default")
     random.Random(0).shuffle(train)
     path = resolve_model("fast").path
     started = time.perf_counter()
