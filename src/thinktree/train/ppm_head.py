@@ -3,8 +3,9 @@
 Full-batch AdamW on standardised features; the epoch with the lowest validation
 loss is kept. An ensemble trains several such heads from different seeds and
 averages their scores: on a few hundred pairs one head's out-of-fold accuracy
-moves by several points with its seed. A checkpoint is written every ``checkpoint_every`` epochs and a
-run with the same data and settings resumes from it.
+moves by several points with its seed. A checkpoint is written every
+``checkpoint_every`` epochs and a run with the same data and settings resumes
+from it.
 """
 
 from __future__ import annotations
@@ -73,10 +74,10 @@ def train_head(
     """
     if config.ensemble < 1:
         raise ValueError(f"ensemble must be at least 1, not {config.ensemble}")
-    xp, xn = train
-    both = np.concatenate([xp, xn])
+    both = np.concatenate(train)
     mean = both.mean(axis=0)
     std = both.std(axis=0) + 1e-6
+    scaled = lambda pair: ((pair[0] - mean) / std, (pair[1] - mean) / std)  # noqa: E731
     members, epochs = [], []
     for i in range(config.ensemble):
         member = replace(config, seed=config.seed + i, ensemble=1)
@@ -85,9 +86,7 @@ def train_head(
             path = checkpoint.with_name(f"{checkpoint.stem}-{i}{checkpoint.suffix}")
         offset = i * config.epochs
         report = (lambda e, t, v, o=offset: progress(o + e, t, v)) if progress else None
-        layers, best_epoch = _train_member(
-            (xp - mean) / std, (xn - mean) / std, valid, (mean, std), member, path, report
-        )
+        layers, best_epoch = _train_member(scaled(train), scaled(valid), member, path, report)
         members.append(layers)
         epochs.append(best_epoch)
     weights = {"mean": mean.astype(np.float32), "std": std.astype(np.float32)}
@@ -103,22 +102,19 @@ def train_head(
 
 
 def _train_member(
-    tp_raw: np.ndarray,
-    tn_raw: np.ndarray,
+    train: tuple[np.ndarray, np.ndarray],
     valid: tuple[np.ndarray, np.ndarray],
-    scale: tuple[np.ndarray, np.ndarray],
     config: HeadConfig,
     checkpoint: Path | None,
     progress: Callable[[int, float, float], None] | None,
 ) -> tuple[dict[str, np.ndarray], int]:
-    """One head on standardised training features, early-stopped on ``valid``."""
+    """(layers, best epoch) of one head on standardised features, early-stopped on ``valid``."""
     import torch
 
     torch.manual_seed(config.seed)
-    mean, std = scale
     tensor = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
-    tp, tn = tensor(tp_raw), tensor(tn_raw)
-    vp, vn = tensor((valid[0] - mean) / std), tensor((valid[1] - mean) / std)
+    tp, tn = tensor(train[0]), tensor(train[1])
+    vp, vn = tensor(valid[0]), tensor(valid[1])
     dim = tp.shape[1]
     if config.kind == "mlp":
         model = torch.nn.Sequential(
@@ -131,7 +127,7 @@ def _train_member(
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
-    fingerprint = _fingerprint(tp_raw, tn_raw, valid[0], valid[1], config=config)
+    fingerprint = _fingerprint(*train, *valid, config=config)
     start, best_loss, best_state, best_epoch = 0, float("inf"), None, -1
     if checkpoint is not None and checkpoint.is_file():
         saved = torch.load(checkpoint, weights_only=False)
