@@ -1,6 +1,6 @@
 """Issue 6 search figures: PPM-guided runs next to their unguided twins, into ppm.json.
 
-    .venv/bin/python benchmarks/ppm_runs_report.py [--store benchmarks/runs.db]
+    .venv/bin/python benchmarks/ppm_runs_report.py [--store benchmarks/runs.db] [--ppm DIR]
 
 Guided runs are the gsm8k test[:50] runs whose scorer is a PPM: ``mcts`` with
 ``--scorer ppm:DIR`` and ``best_of_n`` made by ``thinktree rescore SC_RUN
@@ -11,8 +11,11 @@ expansion (engine) time, summed over the guided mcts runs, per policy and in
 all. A guided run still growing (fewer than 50 problems) is reported with its
 ``n`` and compared with its twin on the problems it holds. For mcts pairs,
 ``tree_shape`` says how the trees differ on those problems: nodes, expanded
-nodes, mean node depth and terminal reasons, per problem. Merges into
-benchmarks/results/ppm.json, keeping what ppm_bench.py wrote there.
+nodes, mean node depth and terminal reasons, per problem. The figures are for
+the PPM in ``--ppm`` (default benchmarks/ppm/default), told apart by the hash
+runs record as their scorer; guided runs of earlier PPMs go under
+``earlier_ppms``. Merges into benchmarks/results/ppm.json, keeping what
+ppm_bench.py wrote there.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from pathlib import Path
 from report_common import WANTED, complete_runs, run_entry, scorer_of
 from thinktree.eval.metrics import pairwise
 from thinktree.eval.report import RunReport
+from thinktree.reward.ppm import ppm_identity
 from thinktree.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,15 +88,64 @@ def status(guided: list[RunReport]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--store", default=str(ROOT / "benchmarks" / "runs.db"))
+    parser.add_argument("--ppm", default=str(ROOT / "benchmarks" / "ppm" / "default"))
     args = parser.parse_args()
     store = RunStore(args.store, create=False)
-    guided = complete_runs(store, lambda run: scorer_of(run).startswith("ppm"), partial=True)
-    if not guided:
+    current = ppm_identity(args.ppm)
+    guided = complete_runs(store, lambda run: scorer_of(run) == current, partial=True)
+    earlier = complete_runs(
+        store, lambda run: scorer_of(run).startswith("ppm") and scorer_of(run) != current,
+        partial=True)  # fmt: skip
+    if not guided and not earlier:
         raise SystemExit(
             f"error: {args.store} holds no PPM-guided run on gsm8k test[:50]; run "
             "eval --scorer ppm:DIR or thinktree rescore SC_RUN --scorer ppm:DIR first"
         )
     unguided = complete_runs(store, lambda run: scorer_of(run) == "none")
+    now = compare(store, guided, unguided)
+    before = compare(store, earlier, unguided)
+    # Scoring cost is the PPM's; an earlier PPM's guided MCTS stands in until the
+    # current one has its own (both read handcrafted features the search has).
+    timed = [rep for rep in guided if rep.run.strategy == "mcts"] or [
+        rep for rep in earlier if rep.run.strategy == "mcts"
+    ]
+    seconds = expansion_and_score_seconds(timed)
+    score = sum(s for s, _ in seconds.values())
+    engine = sum(e for _, e in seconds.values())
+    out_path = ROOT / "benchmarks" / "results" / "ppm.json"
+    out = json.loads(out_path.read_text()) if out_path.exists() else {}
+    out.update({
+        "ppm": current,
+        "status": status(guided),
+        "runs": now["runs"],
+        "guided_vs_unguided": now["comparisons"],
+        "earlier_ppms": before,
+        "score_share": score / engine if engine else None,
+        "score_share_runs": [rep.run.id for rep in timed],
+        "score_share_by_model": {model: s / e for model, (s, e) in seconds.items() if e},
+        "score_seconds": score,
+        "expansion_seconds": engine,
+    })  # fmt: skip
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(out, indent=2) + "\n")
+    print(json.dumps({k: out[k] for k in ("runs", "guided_vs_unguided", "score_share")}, indent=2))
+
+
+def expansion_and_score_seconds(runs: list[RunReport]) -> dict[str, list[float]]:
+    """Per policy model: [PPM scoring seconds, engine expansion seconds] over ``runs``."""
+    seconds: dict[str, list[float]] = {}
+    for rep in runs:
+        spent = seconds.setdefault(rep.run.model, [0.0, 0.0])
+        for row in rep.rows:
+            spent[0] += row.extra["usage"]["score_seconds"]
+            spent[1] += row.extra["usage"]["engine_seconds"]
+    return seconds
+
+
+def compare(
+    store: RunStore, guided: list[RunReport], unguided: list[RunReport]
+) -> dict[str, list[dict]]:
+    """Entries for the guided runs and their twins, and each pair's comparison."""
     entries: dict[str, dict] = {}
     comparisons = []
     for rep in guided:
@@ -116,30 +169,7 @@ def main() -> None:
                 "unguided": tree_shape(store, twin.run.id, common),
             }
         comparisons.append(comparison)
-    seconds: dict[str, list[float]] = {}
-    for rep in guided:
-        if rep.run.strategy != "mcts":
-            continue
-        spent = seconds.setdefault(rep.run.model, [0.0, 0.0])
-        for row in rep.rows:
-            spent[0] += row.extra["usage"]["score_seconds"]
-            spent[1] += row.extra["usage"]["engine_seconds"]
-    score = sum(s for s, _ in seconds.values())
-    engine = sum(e for _, e in seconds.values())
-    out_path = ROOT / "benchmarks" / "results" / "ppm.json"
-    out = json.loads(out_path.read_text()) if out_path.exists() else {}
-    out.update({
-        "status": status(guided),
-        "runs": list(entries.values()),
-        "guided_vs_unguided": comparisons,
-        "score_share": score / engine if engine else None,
-        "score_share_by_model": {model: s / e for model, (s, e) in seconds.items() if e},
-        "score_seconds": score,
-        "expansion_seconds": engine,
-    })  # fmt: skip
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(out, indent=2) + "\n")
-    print(json.dumps({k: out[k] for k in ("runs", "guided_vs_unguided", "score_share")}, indent=2))
+    return {"runs": list(entries.values()), "comparisons": comparisons}
 
 
 if __name__ == "__main__":

@@ -28,6 +28,12 @@ class PPMError(RuntimeError):
     """A PPM directory is missing or unreadable; the message says what to do."""
 
 
+def ppm_identity(directory: str | Path) -> str:
+    """The scorer id runs record for the PPM in ``directory``: its head file's hash."""
+    digest = hashlib.sha256((Path(directory) / HEAD_FILE).read_bytes()).hexdigest()[:12]
+    return f"ppm:{digest}"
+
+
 def head_forward(weights: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
     """Raw scores ``r`` of a linear or one-hidden-layer head, or the mean score of
     an ensemble of them (weights stacked on a leading member axis)."""
@@ -55,7 +61,7 @@ class PPM(Scorer):
         self.config = config
         self.weights = weights
         self.featurizer = featurizer
-        self.identity = hashlib.sha256((directory / HEAD_FILE).read_bytes()).hexdigest()[:12]
+        self.identity = ppm_identity(directory).removeprefix("ppm:")
         self.seconds = 0.0
 
     def raw(self, items: Sequence[ScoreItem]) -> np.ndarray:
