@@ -111,6 +111,7 @@ def main() -> None:
         "train_minutes": (chosen["feature_seconds_from_scratch"] + chosen["train_seconds"]) / 60,
         "pairwise_accuracy": chosen["pairwise_accuracy"],
         "pairwise_accuracy_clean": chosen["pairwise_accuracy_clean"],
+        "pairwise_accuracy_by_kind": chosen["pairwise_accuracy_by_kind"],
         "seed_spread": chosen["seed_spread"],
         "baselines": {k: v["clean"] for k, v in chosen["baselines"].items()},
         "baselines_all_pairs": {k: v["all"] for k, v in chosen["baselines"].items()},
@@ -118,7 +119,7 @@ def main() -> None:
         "candidates": {**out.get("candidates", {}), **{name: {k: rec[k] for k in (
             "pairwise_accuracy", "pairwise_accuracy_clean", "pairwise_accuracy_train",
             "pairwise_accuracy_valid", "feature_seconds", "feature_seconds_from_scratch",
-            "train_seconds", "seed_spread",
+            "train_seconds", "seed_spread", "pairwise_accuracy_by_kind",
             "cross_validation_seconds", "features", "head")}
             for name, rec in records.items()}},
     })  # fmt: skip

@@ -142,6 +142,8 @@ def test_train_ppm_end_to_end_with_handcrafted_features(tmp_path: Path) -> None:
     # Cross-validated: every pair scored by a head that never saw its problem.
     assert record["folds"] == 5 and record["evaluated_pairs"] == 150
     assert record["pairwise_accuracy"] == pytest.approx(0.9)
+    # The final pair 6 vs 7 ties (half right); the three step pairs are all right.
+    assert record["pairwise_accuracy_by_kind"] == {"final": pytest.approx(0.75), "step": 1.0}
     spread = record["seed_spread"]
     assert (
         spread["seeds"] == [0, 1] and spread["pairwise_accuracy"][0] == record["pairwise_accuracy"]
@@ -301,7 +303,7 @@ def test_cross_validation_refuses_too_few_problems() -> None:
 
 def test_cli_ppm_train_defaults_to_the_measured_best_and_scores(tmp_path: Path) -> None:
     """`thinktree ppm train` with no feature options trains the benchmark's choice
-    (handcrafted features, MLP head of 32) and `ppm score` reads what it wrote."""
+    (handcrafted features, five MLP heads of 32) and `ppm score` reads what it wrote."""
     import json
 
     from typer.testing import CliRunner
@@ -316,7 +318,9 @@ def test_cli_ppm_train_defaults_to_the_measured_best_and_scores(tmp_path: Path) 
     assert out.exit_code == 0, out.output
     record = json.loads(out.stdout.splitlines()[-1])
     assert record["features"]["kinds"] == ["handcrafted"]
-    assert (record["head"]["kind"], record["head"]["hidden"]) == ("mlp", 32)
+    head = record["head"]
+    assert (head["kind"], head["hidden"], head["ensemble"]) == ("mlp", 32, 5)
+    assert record["features"]["handcrafted"] == list(HANDCRAFTED_NAMES)
     assert record["pairs"] == 150
     steps = tmp_path / "steps.json"
     steps.write_text(json.dumps([{"code": "x = 4\nprint(x)", "output": "4"}]))

@@ -132,10 +132,19 @@ def cross_validate(
             f"few for {folds}-fold cross-validation by problem; add more training rollouts"
         )
     head_accuracy = accuracies(*scores["head"], clean)
+    kinds = np.array([p.kind for p in pairs])
     return {
         "folds": folds,
         "pairwise_accuracy": head_accuracy["all"],
         "pairwise_accuracy_clean": head_accuracy["clean"],
+        # Step pairs rank siblings (what MCTS and beam ask); final pairs rank whole
+        # solutions (what best_of_n asks).
+        "pairwise_accuracy_by_kind": {
+            kind: pairwise_accuracy(
+                scores["head"][0][kinds == kind], scores["head"][1][kinds == kind]
+            )
+            for kind in sorted(set(kinds))
+        },
         "evaluated_pairs": len(pairs),
         "evaluated_clean_pairs": int(clean.sum()),
         "baselines": {name: accuracies(*scores[name], clean) for name in BASELINES},
