@@ -88,7 +88,12 @@ def _evaluation(store: RunStore, sandbox, grader, problems, delay=0.0, **config)
 def test_max_minutes_stops_cleanly_and_resumes(tmp_path: Path, sandbox, grader) -> None:
     with RunStore(tmp_path / "runs.db") as store:
         first = _evaluation(store, sandbox, grader, PROBLEMS, delay=0.2)
-        outcome = first.run_all(window=1, max_minutes=0.5 / 60)
+        walls: list[float] = []
+        record_wall = lambda row: walls.append(store.get_run(first.run.id).metrics["wall_seconds"])  # noqa: E731
+        outcome = first.run_all(window=1, max_minutes=0.5 / 60, on_result=record_wall)
+        # The run's wall time stops at its last stored result: the search the stop
+        # dropped is redone on resume, so its seconds would be counted twice.
+        assert outcome.run.metrics["wall_seconds"] == walls[-1]
         assert outcome.stopped and outcome.run.status == "stopped"
         assert 0 < len(outcome.rows) < len(PROBLEMS)
         again = _evaluation(store, sandbox, grader, PROBLEMS)

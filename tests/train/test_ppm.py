@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -304,8 +305,6 @@ def test_cross_validation_refuses_too_few_problems() -> None:
 def test_cli_ppm_train_defaults_to_the_measured_best_and_scores(tmp_path: Path) -> None:
     """`thinktree ppm train` with no feature options trains the benchmark's choice
     (handcrafted features, five MLP heads of 32) and `ppm score` reads what it wrote."""
-    import json
-
     from typer.testing import CliRunner
 
     from thinktree.cli import app
@@ -329,6 +328,23 @@ def test_cli_ppm_train_defaults_to_the_measured_best_and_scores(tmp_path: Path) 
     assert scored.exit_code == 0, scored.output
     (value,) = json.loads(scored.stdout)["scores"]
     assert -1.0 <= value <= 1.0
+
+
+def test_cli_ppm_train_reports_the_mean_over_seed_repeats(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from thinktree.cli import app
+
+    store, run_id = _store_with_trees(tmp_path / "runs.db", 30)
+    store.close()
+    out = CliRunner().invoke(app, ["ppm", "train", "--runs", run_id, "--out", str(tmp_path / "ppm"),
+                                   "--store", str(tmp_path / "runs.db"), "--epochs", "50",
+                                   "--ensemble", "1", "--seed-repeats", "2"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    record = json.loads((tmp_path / "ppm" / "ppm.json").read_text())
+    assert record["seed_spread"]["seeds"] == [0, 1]
+    printed = " ".join(out.stdout.split())  # Rich wraps long lines
+    assert f"(mean over 2 seeds {record['seed_spread']['mean']:.1%})" in printed
 
 
 @pytest.mark.parametrize(

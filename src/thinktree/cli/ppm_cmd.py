@@ -83,6 +83,10 @@ def train(
     ensemble: Annotated[
         int, typer.Option(min=1, help="Heads trained from seeds seed, seed+1, ...; averaged.")
     ] = 5,
+    seed_repeats: Annotated[
+        int,
+        typer.Option(min=1, help="Repeat the cross-validation with this many head seeds."),
+    ] = 1,
     json_out: Annotated[bool, typer.Option("--json", help="Print the training record.")] = False,
 ) -> None:
     """Train a PPM on pairs from the runs' trees (resumable: features and checkpoints)."""
@@ -124,7 +128,9 @@ def train(
             progress.update(tasks[stage], completed=done, total=total)
 
         with progress, RunStore(store, create=False) as db:
-            return train_ppm(db, runs, out, features=spec, head=config, progress=report)
+            return train_ppm(
+                db, runs, out, features=spec, head=config, progress=report,
+                seed_repeats=seed_repeats)  # fmt: skip
 
     result = _guard(run)
     record = result.record
@@ -132,12 +138,15 @@ def train(
         sys.stdout.write(json.dumps(record) + "\n")
         return
     base = record["baselines"]
+    spread = record.get("seed_spread")
+    over_seeds = f" (mean over {seed_repeats} seeds {spread['mean']:.1%})" if spread else ""
     Console().print(
         f"PPM -> {result.directory}: {record['pairs']} pairs from "
         f"{record['problems_with_pairs']} problems ({record['evaluated_clean_pairs']} clean); "
         f"{record['folds']}-fold cross-validated pairwise accuracy "
-        f"{record['pairwise_accuracy']:.1%}, clean {record['pairwise_accuracy_clean']:.1%}; "
-        "baselines on clean pairs: " + ", ".join(f"{k} {v['clean']:.1%}" for k, v in base.items())
+        f"{record['pairwise_accuracy']:.1%}, clean {record['pairwise_accuracy_clean']:.1%}"
+        f"{over_seeds}; baselines on clean pairs: "
+        + ", ".join(f"{k} {v['clean']:.1%}" for k, v in base.items())
     )
 
 

@@ -259,7 +259,9 @@ class Evaluation:
         all_rows = self.store.results(self.run.id)
         wanted = {p.id for p in self.problems}
         rows = [r for r in all_rows if r.problem_id in wanted]
-        total_wall = wall() if new_results else wall_before
+        # The wall clock as of the last stored result: time spent on searches a
+        # stop dropped is not counted, since a resumed sitting redoes them.
+        total_wall = float(metrics.get("wall_seconds", wall_before))
         self.store.update_run(
             self.run.id,
             status="stopped" if stopped else "complete",

@@ -12,7 +12,9 @@ Two kinds, combinable:
   prefix cache, so a node costs its whole text). Their vectors differ: a head
   is trained for one backend.
 - ``handcrafted``: cheap signals of the last step and the path (error, length,
-  log-probability, output shape, depth), also used to build the baselines.
+  log-probability, output shape, depth) and sanity checks of a word problem's
+  arithmetic (the question's quantities used, fractional or negative answers),
+  named in :data:`HANDCRAFTED` so that a PPM records which it was trained on.
 """
 
 from __future__ import annotations
@@ -46,6 +48,10 @@ def _quantities(text: str) -> set[float]:
     return {v for v in (_number(m) for m in _QUANTITY.findall(text)) if v is not None}
 
 
+def _answer(steps: Sequence[Step]) -> str:
+    return (steps[-1].answer or "").strip()
+
+
 def _previous_output(steps: Sequence[Step]) -> str:
     return next((s.output.strip() for s in reversed(steps[:-1]) if s.executed), "")
 
@@ -77,16 +83,14 @@ HANDCRAFTED: dict[str, Feature] = {
     "depth": lambda q, s: float(len(s)),
     "consecutive_errors": lambda q, s: float(consecutive_errors(list(s))),
     "error_share": lambda q, s: sum(1 for x in s if x.error is not None) / len(s),
-    "answer_integer": lambda q, s: float(
-        bool(re.fullmatch(r"-?\d+", (s[-1].answer or "").strip()))
-    ),
+    "answer_integer": lambda q, s: float(bool(re.fullmatch(r"-?\d+", _answer(s)))),
     "answer_matches_output": lambda q, s: float(
-        bool((s[-1].answer or "").strip()) and (s[-1].answer or "").strip() == _previous_output(s)
+        bool(_answer(s)) and _answer(s) == _previous_output(s)
     ),
     # Sanity checks of a word problem's arithmetic (added after the first 15).
     "question_numbers_used": _question_numbers_used,
-    "answer_fractional": lambda q, s: float(_fractional(_number(s[-1].answer or ""))),
-    "answer_negative": lambda q, s: float((_number(s[-1].answer or "") or 0.0) < 0),
+    "answer_fractional": lambda q, s: float(_fractional(_number(_answer(s)))),
+    "answer_negative": lambda q, s: float((_number(_answer(s)) or 0.0) < 0),
     "output_fractional": lambda q, s: float(
         any(_fractional(_number(x.output)) for x in s if x.executed)
     ),

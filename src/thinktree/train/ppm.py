@@ -159,14 +159,16 @@ def seed_spread(
     validation_fraction: float,
     repeats: int,
     first: dict[str, Any],
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Cross-validated accuracy for ``repeats`` head seeds (``first`` is the run
     with ``head.seed``), each and on average."""
     seeds = [head.seed + r * head.ensemble for r in range(max(repeats, 1))]
-    runs = [first] + [
-        cross_validate(pairs, x, replace(head, seed=s), folds, validation_fraction)
-        for s in seeds[1:]
-    ]
+    runs = [first]
+    for s in seeds[1:]:
+        runs.append(cross_validate(pairs, x, replace(head, seed=s), folds, validation_fraction))
+        if progress is not None:
+            progress(len(runs), len(seeds))
     overall = [r["pairwise_accuracy"] for r in runs]
     clean = [r["pairwise_accuracy_clean"] for r in runs]
     return {
@@ -247,7 +249,12 @@ def train_ppm(
         (lambda done, total: progress("cross-validation", done, total)) if progress else None
     )
     cv = cross_validate(pairs, (xp, xn), head, folds, validation_fraction, fold_report)
-    spread = seed_spread(pairs, (xp, xn), head, folds, validation_fraction, seed_repeats, cv)
+    spread = None
+    if seed_repeats > 1:
+        seed_report = (lambda done, total: progress("seeds", done, total)) if progress else None
+        spread = seed_spread(
+            pairs, (xp, xn), head, folds, validation_fraction, seed_repeats, cv, seed_report
+        )
     clean = np.array([p.clean for p in valid])
     record = {
         "features": features.to_dict(),
@@ -268,7 +275,7 @@ def train_ppm(
         "pairwise_accuracy_valid": accuracies(
             head_forward(weights, valid_x[0]), head_forward(weights, valid_x[1]), clean),
         **cv,
-        **({"seed_spread": spread} if seed_repeats > 1 else {}),
+        **({"seed_spread": spread} if spread is not None else {}),
         "feature_seconds": feature_seconds,
         # Every cached vector's cost, whichever sitting or candidate computed it.
         "feature_seconds_from_scratch": cache.seconds if cache is not None else feature_seconds,
