@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -77,10 +78,12 @@ def _init_message(config: SandboxConfig) -> dict[str, Any]:
 
 
 class WorkerProcess:
-    """One warm worker. Not thread-safe: the pool lends it to one thread at a time."""
+    """One warm worker. Not thread-safe: the pool lends it to one thread at a time,
+    except :meth:`kill`, which a closing pool may call while that thread does."""
 
     def __init__(self, config: SandboxConfig) -> None:
         self.config = config
+        self._kill_lock = threading.Lock()
         self.proc: subprocess.Popen[bytes] | None = None
         self.jobs_dir: str | None = None  # on the host's /tmp, only without namespaces
         self.supervisor_pidfd: int | None = None
@@ -206,7 +209,13 @@ class WorkerProcess:
 
         Returns only once the supervisor is gone too: as PID 1 of its namespace
         it exits after every process in there has been killed and reaped.
+        Concurrent calls take turns, so that one never waits on a pidfd the
+        other has closed (or on whatever reused its number).
         """
+        with self._kill_lock:
+            self._kill()
+
+    def _kill(self) -> None:
         self.dead = True
         proc = self.proc
         if proc is not None:
