@@ -6,7 +6,9 @@ Reads the runs made by benchmarks/run_search.sh (and the baseline's greedy 1.5B
 run, restricted to the same 50 problems), computes accuracy, tokens and seconds
 per problem, accuracy at matched token budgets (self-consistency's maj@k curve
 against MCTS), pair-wise wins and losses, and the share of MCTS prompt tokens
-reused from the prefix cache once the constant few-shot header is left out.
+reused from the prefix cache once the constant few-shot header is left out. For
+MCTS runs, beside the best-mean-value answer: the Q-weighted vote's accuracy and
+the share of trees holding a correct terminal answer (``tree_pass``).
 Nothing is re-run: metrics come from stored results.
 """
 
@@ -17,7 +19,7 @@ import json
 from pathlib import Path
 
 from report_common import complete_runs, run_entry, scorer_of
-from thinktree.eval.metrics import majority_correct, pairwise
+from thinktree.eval.metrics import majority_correct, pairwise, vote_correct
 from thinktree.eval.report import RunReport, plot_accuracy_vs_tokens
 from thinktree.store import RunStore
 
@@ -43,6 +45,11 @@ def main() -> None:
     store = RunStore(args.store, create=False)
     reports = complete_runs(store, lambda run: scorer_of(run) == "none")
     entries = [run_entry(rep) for rep in reports]
+    for entry, rep in zip(entries, reports, strict=True):
+        if rep.run.strategy == "mcts":  # the answer rule's alternatives, from the same trees
+            n = len(rep.rows)
+            entry["q_vote_accuracy"] = sum(vote_correct(r.votes, r.samples) for r in rep.rows) / n
+            entry["tree_pass"] = sum(any(r.samples["correct"]) for r in rep.rows) / n
 
     # Matched budgets: sc's maj@k at k samples costs k/N of its tokens.
     budgets = []

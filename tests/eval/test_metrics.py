@@ -11,6 +11,7 @@ from thinktree.eval.metrics import (
     sample_ks,
     sign_test,
     summarize,
+    vote_correct,
     wilson_interval,
 )
 from thinktree.store import ResultRow
@@ -48,6 +49,21 @@ def test_majority_at_k_uses_first_k_and_ties_to_first_class() -> None:
     assert majority_correct(classes, correct, 5) is True
     assert majority_correct([None, None], correct, 2) is False
     assert sample_ks(8) == [1, 2, 4, 8] and sample_ks(6) == [1, 2, 4, 6]
+
+
+def test_vote_correct_reads_the_top_answers_class_and_ties_to_the_first() -> None:
+    samples = {
+        "answers": ["8", "10", "10.0", "18"],
+        "classes": [0, 1, 1, 2],
+        "class_correct": {"0": False, "1": False, "2": True},
+    }
+    assert vote_correct({"8": 2.5, "18": 0.5}, samples) is False
+    assert vote_correct({"8": 0.5, "18": 2.5}, samples) is True
+    assert vote_correct({"18": 1.0, "8": 1.0}, samples) is True  # tie: first listed wins
+    assert vote_correct({"8": 1.0, "18": 1.0}, samples) is False
+    assert vote_correct({"10.0": 3.0, "18": 1.0}, samples) is False
+    assert vote_correct({}, samples) is False
+    assert vote_correct({"99": 1.0}, samples) is False  # an answer no sample holds
 
 
 def test_summarize_accuracy_tokens_cache_and_samples() -> None:

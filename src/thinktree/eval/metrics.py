@@ -5,6 +5,7 @@
   ``1 − C(n − c, k) / C(n, k)`` for ``n`` samples of which ``c`` are correct;
 - maj@k: the majority answer of the first ``k`` samples (equivalence classes
   stored per sample; ties go to the class seen first) is correct;
+- an MCTS tree's Q-weighted vote (stored beside its best-mean answer) is correct;
 - tokens generated, prompt tokens evaluated vs reused from cache, wall time.
 """
 
@@ -44,6 +45,22 @@ def majority_correct(classes: Sequence[int | None], class_correct: dict[str, boo
         return False
     best = max(counts, key=lambda c: (counts[c], -c))
     return bool(class_correct.get(str(best), False))
+
+
+def vote_correct(votes: dict[str, float], samples: dict[str, Any]) -> bool:
+    """Whether the answer with the most votes is correct (ties to the one listed first).
+
+    ``votes`` maps an answer to its weight, ``samples`` holds each answer's class and
+    whether each class is correct, as a result row stores them.
+    """
+    if not votes:
+        return False
+    top = max(votes, key=lambda answer: votes[answer])
+    answers = samples.get("answers", [])
+    if top not in answers:
+        return False
+    cls = samples["classes"][answers.index(top)]
+    return bool(samples["class_correct"].get(str(cls), False))
 
 
 def sample_ks(n: int) -> list[int]:
