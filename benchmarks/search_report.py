@@ -49,7 +49,7 @@ def main() -> None:
         if rep.run.strategy == "mcts":  # the answer rule's alternatives, from the same trees
             n = len(rep.rows)
             entry["q_vote_accuracy"] = sum(vote_correct(r.votes, r.samples) for r in rep.rows) / n
-            entry["tree_pass"] = sum(any(r.samples["correct"]) for r in rep.rows) / n
+            entry["tree_pass"] = sum(any(r.samples.get("correct") or []) for r in rep.rows) / n
 
     # Matched budgets: sc's maj@k at k samples costs k/N of its tokens.
     budgets = []
