@@ -8,7 +8,9 @@ per problem, accuracy at matched token budgets (self-consistency's maj@k curve
 against MCTS), pair-wise wins and losses, and the share of MCTS prompt tokens
 reused from the prefix cache once the constant few-shot header is left out. For
 MCTS runs, beside the best-mean-value answer: the Q-weighted vote's accuracy and
-the share of trees holding a correct terminal answer (``tree_pass``).
+the share of trees holding a correct terminal answer (``tree_pass``), how many
+trees ran out of open nodes before their last rollout, and how many expansions
+kept a single child once duplicate candidate steps were removed.
 Nothing is re-run: metrics come from stored results.
 """
 
@@ -38,6 +40,22 @@ def header_tokens(model: str) -> int:
         return e.count_tokens(rendered.split("Question: QUESTION")[0] + "Question:")
 
 
+def expansion_counts(store: RunStore, run_id: str, problem_ids: list[str]) -> dict[str, int]:
+    """Expanded nodes over the stored trees, and those left with one distinct child."""
+    expansions = single_child = 0
+    for problem_id in problem_ids:
+        nodes = (store.tree(run_id, problem_id) or {"nodes": []})["nodes"]
+        children: dict[int, int] = {}
+        for node in nodes:
+            if node["parent"] is not None:
+                children[node["parent"]] = children.get(node["parent"], 0) + 1
+        for node in nodes:
+            if node["expanded"]:
+                expansions += 1
+                single_child += children.get(node["id"], 0) == 1
+    return {"expansions": expansions, "single_child_expansions": single_child}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--store", default=str(ROOT / "benchmarks" / "runs.db"))
@@ -50,6 +68,9 @@ def main() -> None:
             n = len(rep.rows)
             entry["q_vote_accuracy"] = sum(vote_correct(r.votes, r.samples) for r in rep.rows) / n
             entry["tree_pass"] = sum(any(r.samples.get("correct") or []) for r in rep.rows) / n
+            entry["exhausted_trees"] = sum(r.stop_reason == "exhausted" for r in rep.rows)
+            problem_ids = [r.problem_id for r in rep.rows]
+            entry.update(expansion_counts(store, rep.run.id, problem_ids))
 
     # Matched budgets: sc's maj@k at k samples costs k/N of its tokens.
     budgets = []
