@@ -61,7 +61,8 @@ def test_runs_list_show_export(store_path: Path, tmp_path: Path) -> None:
     target = tmp_path / "export.jsonl"
     assert invoke("runs", "export", runs[1]["run_id"], "--store", str(store_path), "--out",
                   str(target), "--trees").exit_code == 0  # fmt: skip
-    lines = [json.loads(line) for line in target.read_text().splitlines()]
+    header, *lines = [json.loads(line) for line in target.read_text().splitlines()]
+    assert header["run"]["id"] == runs[1]["run_id"] and header["thinktree_run"] == 1
     assert len(lines) == 4 and all(line["tree"]["nodes"] for line in lines)
 
 

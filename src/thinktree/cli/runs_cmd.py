@@ -1,4 +1,4 @@
-"""`thinktree runs list | show | export`, `thinktree report`, `thinktree tree`."""
+"""`thinktree runs list | show | export | import | regrade`, `thinktree report`, `thinktree tree`."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from rich.console import Console
 from rich.table import Table
 
 from thinktree.cli.app import app
-from thinktree.cli.errors import fail
+from thinktree.cli.errors import fail, user_errors
 
-runs_app = typer.Typer(help="Stored runs: list, show, export, regrade.", no_args_is_help=True)
+runs_app = typer.Typer(
+    help="Stored runs: list, show, export, import, regrade.", no_args_is_help=True
+)
 app.add_typer(runs_app, name="runs")
 
 StoreOpt = Annotated[str, typer.Option("--store", help="Run store (SQLite).")]
@@ -113,24 +115,40 @@ def show(
 def export(
     run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")],
     store: StoreOpt = "thinktree-runs.db",
-    out: Annotated[str | None, typer.Option(help="Write JSONL here (default: stdout).")] = None,
-    trees: Annotated[bool, typer.Option(help="Include MCTS trees.")] = False,
+    out: Annotated[
+        str | None,
+        typer.Option(help="Write here, atomically (default: stdout); a .gz name is gzip'd."),
+    ] = None,
+    trees: Annotated[bool, typer.Option(help="Include MCTS trees.")] = True,
 ) -> None:
-    """Every result of a run as JSONL, one problem per line."""
-    from dataclasses import asdict
+    """A run as JSONL for `runs import`: a header line (the run), then one line per result."""
+    from thinktree.store import export_run, write_run
 
-    with _open(store) as db:
+    with _open(store) as db, user_errors():
         run = _run(db, run_id)
-        handle = open(out, "w") if out else sys.stdout  # noqa: SIM115
-        try:
-            for row in db.iter_results(run.id):
-                record = {"run_id": run.id, **asdict(row)}
-                if trees:
-                    record["tree"] = db.tree(run.id, row.problem_id)
-                handle.write(json.dumps(record) + "\n")
-        finally:
-            if out:
-                handle.close()
+        if out is None:
+            write_run(db, run.id, sys.stdout, trees=trees)
+            return
+        count = export_run(db, run.id, out, trees=trees)
+    typer.echo(f"exported {count} results of run {run.id} to {out}", err=True)
+
+
+@runs_app.command("import")
+def import_file(
+    file: Annotated[str, typer.Argument(help="A file written by `runs export` (.gz or plain).")],
+    store: StoreOpt = "thinktree-runs.db",
+) -> None:
+    """Add an exported run under its own id, only results it lacks; `eval` then resumes it."""
+    from thinktree.store import RunStore, import_run
+
+    if not Path(file).is_file():
+        fail(f"no file {file}; give one written by `thinktree runs export RUN --out FILE`")
+    with user_errors(), RunStore(store) as db:
+        report = import_run(db, file)
+    typer.echo(
+        f"imported {report.added} results into run {report.run_id} "
+        f"({report.skipped} already stored)"
+    )
 
 
 @runs_app.command("regrade")

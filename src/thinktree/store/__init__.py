@@ -1,5 +1,16 @@
-"""The SQLite run store."""
+"""The SQLite run store, and carrying a run between stores as a file."""
 
 from thinktree.store.store import DEFAULT_STORE, ResultRow, RunRecord, RunStore, StoreError
+from thinktree.store.transfer import ImportReport, export_run, import_run, write_run
 
-__all__ = ["DEFAULT_STORE", "ResultRow", "RunRecord", "RunStore", "StoreError"]
+__all__ = [
+    "DEFAULT_STORE",
+    "ImportReport",
+    "ResultRow",
+    "RunRecord",
+    "RunStore",
+    "StoreError",
+    "export_run",
+    "import_run",
+    "write_run",
+]

@@ -161,28 +161,55 @@ class RunStore:
         config: dict[str, Any],
         manifest: dict[str, Any],
     ) -> RunRecord:
+        """Start a new run named ``run_id``, or ``run_id-2``, ``-3``... if that name is taken."""
         now = time.time()
         base, suffix = run_id, 1
         while self._db.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
             suffix += 1
             run_id = f"{base}-{suffix}"
-        self._db.execute(
-            "INSERT INTO runs (id, fingerprint, kind, created, updated, status, dataset, strategy,"
-            " model, config_json, manifest_json) VALUES (?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
-            (
-                run_id,
-                fingerprint,
-                kind,
-                now,
-                now,
-                dataset,
-                strategy,
-                model,
-                json.dumps(config, sort_keys=True),
-                json.dumps(manifest, sort_keys=True),
-            ),
+        self.add_run(
+            RunRecord(
+                id=run_id,
+                fingerprint=fingerprint,
+                kind=kind,
+                created=now,
+                updated=now,
+                status="running",
+                dataset=dataset,
+                strategy=strategy,
+                model=model,
+                config=config,
+                manifest=manifest,
+            )
         )
         return self.get_run(run_id)
+
+    def add_run(self, run: RunRecord) -> bool:
+        """Store ``run`` exactly as given (id, times, status, metrics); False if its id is taken.
+
+        For copying a run from another store: unlike ``create_run`` it never renames, and a
+        run already stored under that id is left untouched, whatever its fields.
+        """
+        cursor = self._db.execute(
+            "INSERT INTO runs (id, fingerprint, kind, created, updated, status, dataset, strategy,"
+            " model, config_json, manifest_json, metrics_json)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            (
+                run.id,
+                run.fingerprint,
+                run.kind,
+                run.created,
+                run.updated,
+                run.status,
+                run.dataset,
+                run.strategy,
+                run.model,
+                json.dumps(run.config, sort_keys=True),
+                json.dumps(run.manifest, sort_keys=True),
+                json.dumps(run.metrics, sort_keys=True),
+            ),
+        )
+        return cursor.rowcount == 1
 
     def get_run(self, run_id: str) -> RunRecord:
         row = self._db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
