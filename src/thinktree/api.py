@@ -21,6 +21,7 @@ from thinktree.sandbox import Sandbox, SandboxConfig
 from thinktree.search import SearchConfig, SearchContext, SolveResult, run_search
 from thinktree.search.base import ProblemSearch
 from thinktree.search.judge import GraderJudge
+from thinktree.steps import PromptStyle, prompt_style
 
 
 @dataclass
@@ -36,6 +37,11 @@ class Runtime:
     grader: Grader
     owned: list[Any] = field(default_factory=list)
 
+    @property
+    def prompt_style(self) -> PromptStyle:
+        """How the engine's policy is prompted (an evolved policy: zero-shot)."""
+        return prompt_style(getattr(self.engine, "prompt_style", PromptStyle.FEW_SHOT))
+
     def context(self, config: SearchConfig, scorer: Scorer | None = None) -> SearchContext:
         return SearchContext(
             engine=self.engine,
@@ -43,15 +49,25 @@ class Runtime:
             config=config,
             judge=GraderJudge(self.grader),
             scorer=scorer or NullScorer(),
+            prompt_style=self.prompt_style,
         )
 
     def model_id(self) -> dict[str, Any]:
-        """What identifies the model in run fingerprints and manifests."""
-        return {
+        """What identifies the model in run fingerprints and manifests.
+
+        The adapter and prompt style are named only when they differ from a plain
+        few-shot model, so runs of plain models keep their fingerprints."""
+        ident: dict[str, Any] = {
             "engine": type(self.engine).__name__,
             "name": self.engine.name,
             "sha256": getattr(self.engine, "model_sha256", None),
         }
+        adapter = getattr(self.engine, "adapter_sha256", None)
+        if adapter is not None:
+            ident["adapter_sha256"] = adapter
+        if self.prompt_style is not PromptStyle.FEW_SHOT:
+            ident["prompt_style"] = self.prompt_style.value
+        return ident
 
     def tokens_per_second_guess(self) -> float:
         """Aggregate generation speed to expect, for up-front estimates only."""

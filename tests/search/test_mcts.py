@@ -234,3 +234,40 @@ def test_same_seed_same_tree_regardless_of_batching(sandbox, grader) -> None:
     assert [without_timing(r.tree) for r in other_seed] != [
         without_timing(r.tree) for r in together
     ]
+
+
+def test_ppm_with_outcome_values_answers_by_gold(sandbox, grader) -> None:
+    """ppm+outcome (rStar's later training rollouts): the PPM initialises new nodes and
+    steers selection, the gold answer values the terminal."""
+    from thinktree.reward.outcome import OutcomeGuided
+
+    def value(item):
+        last = item.steps[-1]
+        if last.answer is not None:
+            return 0.9  # the PPM likes every answer; the outcome must override it
+        return 0.8 if "x = 4" in (last.code or "") else 0.2
+
+    scorer = OutcomeGuided(TableScorer(value))
+    (result,), _ = solve_scripted(
+        branching_script, sandbox, grader, [PROBLEM], scorer=scorer, strategy="mcts", samples=1, k=3
+    )
+    nodes = nodes_by_id(result)
+    assert (nodes[1]["local_visits"], nodes[1]["local_value"]) == (1, 0.2)
+    assert (nodes[2]["local_visits"], nodes[2]["local_value"]) == (1, 0.8)
+    # B (x=4) is followed; its answer 8 is wrong: −1 from the gold answer, not the PPM's 0.9.
+    assert nodes[3]["answer"] == "8" and nodes[3]["correct"] is False
+    assert nodes[3]["value_sum"] == pytest.approx(-1.0)
+    assert nodes[2]["visits"] == 2 and nodes[2]["value_sum"] == pytest.approx(-0.2)
+    assert nodes[0]["visits"] == 1 and nodes[0]["value_sum"] == pytest.approx(-1.0)
+    assert scorer.name == "table+outcome"
+
+
+def test_ppm_with_outcome_needs_a_gold_answer(sandbox, grader) -> None:
+    from thinktree.reward.outcome import OutcomeGuided
+
+    scorer = OutcomeGuided(TableScorer(lambda item: 0.0))
+    with pytest.raises(ValueError, match="no gold answer"):
+        solve_scripted(
+            branching_script, sandbox, grader, [Problem(id="q", question="What is 3 * 2?")],
+            scorer=scorer, strategy="mcts", samples=1, k=3,
+        )  # fmt: skip

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from thinktree.engines.scripted import ScriptedEngine
 from thinktree.steps import (
     Step,
@@ -44,3 +46,16 @@ def test_output_is_cut_for_the_prompt() -> None:
     long = "x" * (MAX_OUTPUT_CHARS + 50)
     assert format_output(long) == "x" * MAX_OUTPUT_CHARS + " ...[output cut]"
     assert format_output("  12\n") == "12"
+
+
+def test_zero_shot_prompt_has_the_instruction_and_the_question_only() -> None:
+    from thinktree.steps import PromptStyle, prompt_style
+    from thinktree.steps.prompt import INSTRUCTION
+
+    engine = ScriptedEngine(lambda r, i: "")
+    prompt = build_step_prompt(" Q? ", engine.render_chat, PromptStyle.ZERO_SHOT)
+    assert prompt.header == f"<user>\n{INSTRUCTION}\n\nQuestion: Q?\n</user>\n<assistant>\nStep 1:"
+    assert all(example[:40] not in prompt.header for example in EXAMPLES)
+    assert prompt_style("zero-shot") is PromptStyle.ZERO_SHOT
+    with pytest.raises(ValueError, match="unknown prompt style 'two-shot'; use one of few-shot"):
+        prompt_style("two-shot")

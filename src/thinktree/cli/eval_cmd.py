@@ -31,33 +31,6 @@ from thinktree.cli.options import (
 )
 
 
-def load_problems(
-    benchmark: str | None,
-    split: str | None,
-    data: str | None,
-    question_field: str,
-    answer_field: str,
-    id_field: str | None,
-):
-    """(all problems of the split, dataset name)."""
-    from thinktree.problems import load_benchmark, load_jsonl
-
-    if data is not None:
-        if benchmark is not None:
-            raise ValueError("give either --benchmark or --data, not both")
-        return load_jsonl(
-            data, question_field=question_field, answer_field=answer_field, id_field=id_field
-        ), f"file:{data}"
-    if benchmark is None:
-        raise ValueError(
-            "give --benchmark NAME (gsm8k, math500, aime24, amc23) or --data FILE.jsonl"
-        )
-    name, _, inline_split = benchmark.partition(":")
-    split = split or inline_split or None
-    problems = load_benchmark(name, split=split)
-    return problems, f"{name}:{split or 'test'}"
-
-
 @app.command("eval")
 def eval_command(
     benchmark: Annotated[str | None, typer.Option(help="gsm8k, math500, aime24, amc23.")] = None,
@@ -99,7 +72,7 @@ def eval_command(
     """Run a strategy on a benchmark slice; kill it and run it again to resume."""
     from thinktree.api import open_runtime
     from thinktree.eval import Evaluation
-    from thinktree.problems import dataset_hash, select
+    from thinktree.problems import dataset_hash, load_source, select
     from thinktree.reward.factory import load_scorer
     from thinktree.search import SearchConfig
     from thinktree.search.config import default_slots, default_window
@@ -119,7 +92,7 @@ def eval_command(
         )
         slots = parallel or default_slots(config)
         engine_cfg = engine_config(engine, model, base_url, slots, threads, verbose)
-        problems, dataset = load_problems(
+        problems, dataset = load_source(
             benchmark, split, data, question_field, answer_field, id_field
         )
         chosen = select(problems, offset=offset, limit=limit)

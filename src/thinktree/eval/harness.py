@@ -146,8 +146,11 @@ class Evaluation:
         scorer_id: str = "none",
         kind: str = "eval",
         new_run: bool = False,
+        run_id: str | None = None,
         tokens_per_second: float = 12.0,
     ) -> None:
+        """``run_id`` adopts that stored run (resumed and grown whatever its
+        fingerprint, as long as its data set matches) instead of looking one up."""
         if not problems:
             raise ValueError("the slice holds no problems; check --offset/--limit")
         ids = [p.id for p in problems]
@@ -167,7 +170,15 @@ class Evaluation:
             "kind": kind,
         }
         fp = fingerprint(identity)
-        run = None if new_run else store.find_run(fp)
+        if run_id is not None:
+            run = store.get_run(run_id)
+            if run.dataset != dataset:
+                raise ValueError(
+                    f"run {run.id} searched {run.dataset}, not {dataset}; adopt a run of the "
+                    "same data set"
+                )
+        else:
+            run = None if new_run else store.find_run(fp)
         self.resumed = run is not None
         if run is None:
             manifest = build_manifest(

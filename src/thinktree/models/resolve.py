@@ -1,4 +1,9 @@
-"""Turn what a user typed after ``--model`` into a GGUF file on disk."""
+"""Turn what a user typed after ``--model`` into a GGUF file on disk (and an adapter).
+
+Accepted, in this order: an embedded model name or alias; ``evolved`` (the
+embedded evolved policy); a policy directory (``policy.json``, written by
+``thinktree evolve`` for each round); a path to a ``.gguf`` file.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thinktree.models.assemble import ModelError, assemble, sha256_file
+from thinktree.models.policy import (
+    EMBEDDED_POLICY,
+    Policy,
+    check_adapter,
+    embedded_policy_dir,
+    is_policy_dir,
+    read_policy,
+)
 from thinktree.models.registry import DEFAULT_MODEL, find_embedded
 
 
@@ -17,6 +30,12 @@ class ResolvedModel:
     embedded: bool
     sha256: str | None
     """Known for embedded models; for a user file, computed on demand by :meth:`digest`."""
+    adapter: Path | None = None
+    """A LoRA adapter (GGUF) llama.cpp applies over ``path``: an evolved policy."""
+    adapter_sha256: str | None = None
+    prompt_style: str = "few-shot"
+    """How the policy is prompted (a fine-tuned policy: the style of its training data)."""
+    policy: Policy | None = None
 
     def digest(self) -> str:
         return self.sha256 or sha256_file(self.path)
@@ -32,7 +51,22 @@ def resolve_model(
         return ResolvedModel(
             embedded.name, assemble(embedded, progress=progress), True, embedded.sha256
         )
+    if spec == EMBEDDED_POLICY:
+        directory = embedded_policy_dir()
+        if not is_policy_dir(directory):
+            raise ModelError(
+                "this thinktree ships no evolved policy yet; run `thinktree evolve` and pass "
+                "--model OUT/round-N"
+            )
+        return resolve_policy(read_policy(directory, name=EMBEDDED_POLICY), progress)
     path = Path(spec).expanduser()
+    if path.is_dir():
+        if not is_policy_dir(path):
+            raise ModelError(
+                f"{path} is a directory without policy.json; give a .gguf file, an embedded "
+                "name or an evolve round directory (OUT/round-N)"
+            )
+        return resolve_policy(read_policy(path, name=_policy_name(path)), progress)
     if path.is_file():
         with open(path, "rb") as handle:
             if handle.read(4) != b"GGUF":
@@ -44,4 +78,33 @@ def resolve_model(
         raise ModelError(f"model file {path} does not exist")
     raise ModelError(
         f"unknown model {spec!r}; use an embedded name (see: thinktree models list) or a .gguf path"
+    )
+
+
+def _policy_name(path: Path) -> str:
+    """``<evolve dir>/round-N`` for a round directory, else the directory's name."""
+    resolved = path.resolve()
+    return f"{resolved.parent.name}/{resolved.name}" if resolved.parent.name else resolved.name
+
+
+def resolve_policy(policy: Policy, progress: Callable[[int], None] | None = None) -> ResolvedModel:
+    """An evolved policy: its base model (embedded, assembled on first use) and adapter."""
+    embedded = find_embedded(policy.base)
+    if embedded is None:
+        raise ModelError(f"{policy.directory}: base model {policy.base!r} is not an embedded model")
+    if policy.base_sha256 is not None and policy.base_sha256 != embedded.sha256:
+        raise ModelError(
+            f"{policy.directory}: the adapter was trained on another file of {policy.base} "
+            f"(sha256 {policy.base_sha256[:12]}, this thinktree has {embedded.sha256[:12]})"
+        )
+    check_adapter(policy)
+    return ResolvedModel(
+        name=policy.name,
+        path=assemble(embedded, progress=progress),
+        embedded=True,
+        sha256=embedded.sha256,
+        adapter=policy.adapter,
+        adapter_sha256=policy.adapter_sha256,
+        prompt_style=policy.prompt_style,
+        policy=policy,
     )

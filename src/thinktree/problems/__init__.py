@@ -13,6 +13,7 @@ from thinktree.problems.loaders import (
     gsm8k_gold,
     load_benchmark,
     load_jsonl,
+    load_source,
 )
 from thinktree.problems.problem import Problem
 from thinktree.problems.selection import dataset_hash, load_slice, parse_slice, select
@@ -26,6 +27,7 @@ __all__ = [
     "load_benchmark",
     "load_jsonl",
     "load_slice",
+    "load_source",
     "parse_slice",
     "select",
 ]

@@ -80,6 +80,33 @@ def load_benchmark(name: str, split: str | None = None) -> list[Problem]:
     return [make(row, f"{name}/{split}/{i}") for i, row in enumerate(rows)]
 
 
+def load_source(
+    benchmark: str | None,
+    split: str | None = None,
+    data: str | Path | None = None,
+    question_field: str = "question",
+    answer_field: str = "answer",
+    id_field: str | None = None,
+) -> tuple[list[Problem], str]:
+    """(all problems, dataset name) of a bundled benchmark (``gsm8k``, ``gsm8k:train``)
+    or of a JSONL file read with the given field mapping (dataset ``file:PATH``)."""
+    if data is not None:
+        if benchmark is not None:
+            raise ValueError("give either --benchmark or --data, not both")
+        problems = load_jsonl(
+            data, question_field=question_field, answer_field=answer_field, id_field=id_field
+        )
+        return problems, f"file:{data}"
+    if benchmark is None:
+        raise ValueError(
+            "give --benchmark NAME (gsm8k, math500, aime24, amc23) or --data FILE.jsonl"
+        )
+    name, _, inline_split = benchmark.partition(":")
+    split = split or inline_split or None
+    problems = load_benchmark(name, split=split)
+    return problems, f"{name}:{split or 'test'}"
+
+
 def gsm8k_gold(solution: str) -> str:
     """The final answer of a GSM8K worked solution: the text after ``####``, commas removed."""
     if "####" not in solution:

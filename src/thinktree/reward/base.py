@@ -26,6 +26,9 @@ class Scorer(ABC):
     name: str = "scorer"
     kind: str = "learned"
     """"learned" (scores any partial solution), "outcome" (gold answers) or "none"."""
+    terminal_outcome: bool = False
+    """Final answers are valued by the gold answer (+1 / −1), not by this scorer:
+    training rollouts, where the gold answer is known."""
 
     @abstractmethod
     def score(self, items: Sequence[ScoreItem]) -> list[float]:

@@ -1,11 +1,11 @@
-"""Scorers by name: ``none``, ``outcome``, ``ppm:DIR``."""
+"""Scorers by name: ``none``, ``outcome``, ``ppm:DIR``, ``ppm+outcome:DIR``."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from thinktree.reward.base import NullScorer, Scorer
-from thinktree.reward.outcome import OutcomeScorer
+from thinktree.reward.outcome import OutcomeGuided, OutcomeScorer
 
 
 def load_scorer(spec: str | None, **options: object) -> tuple[Scorer, str]:
@@ -15,10 +15,15 @@ def load_scorer(spec: str | None, **options: object) -> tuple[Scorer, str]:
         return NullScorer(), "none"
     if spec == "outcome":
         return OutcomeScorer(), "outcome"
-    if spec.startswith("ppm:"):
-        from thinktree.reward.ppm import load_ppm
+    for prefix in ("ppm:", "ppm+outcome:"):
+        if spec.startswith(prefix):
+            from thinktree.reward.ppm import load_ppm
 
-        directory = Path(spec[4:]).expanduser()
-        ppm = load_ppm(directory, **options)
-        return ppm, f"ppm:{ppm.identity}"
-    raise ValueError(f"unknown scorer {spec!r}; use none, outcome or ppm:DIR")
+            ppm = load_ppm(Path(spec[len(prefix) :]).expanduser(), **options)
+            if prefix == "ppm:":
+                return ppm, f"ppm:{ppm.identity}"
+            return OutcomeGuided(ppm), f"ppm+outcome:{ppm.identity}"
+    raise ValueError(
+        f"unknown scorer {spec!r}; use none, outcome, ppm:DIR or ppm+outcome:DIR "
+        "(the PPM's step values with gold-answer rewards, for training rollouts)"
+    )

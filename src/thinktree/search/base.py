@@ -21,7 +21,7 @@ from thinktree.search.config import SearchConfig
 from thinktree.search.expand import CellRunner, Expansion
 from thinktree.search.result import SolveResult, Usage
 from thinktree.search.seeds import derive_seed
-from thinktree.steps import Step, StepKind, StepPrompt, consecutive_errors
+from thinktree.steps import PromptStyle, Step, StepKind, StepPrompt, consecutive_errors
 
 
 class AnswerJudge(Protocol):
@@ -39,6 +39,8 @@ class SearchContext:
     config: SearchConfig
     judge: AnswerJudge
     scorer: Scorer = field(default_factory=NullScorer)
+    prompt_style: PromptStyle = PromptStyle.FEW_SHOT
+    """How the policy is prompted: few-shot, or zero-shot for a fine-tuned policy."""
 
 
 class ProblemSearch(ABC):

@@ -52,7 +52,7 @@ def run_search(
             break
         while queue and len(active) < max(1, window):
             problem = queue.popleft()
-            prompt = build_step_prompt(problem.question, ctx.engine.render_chat)
+            prompt = build_step_prompt(problem.question, ctx.engine.render_chat, ctx.prompt_style)
             active.append(strategy(problem, prompt, ctx))
         wanted: list[tuple[ProblemSearch, list[Expansion]]] = []
         for search in active:

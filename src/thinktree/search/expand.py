@@ -103,6 +103,20 @@ def unique_steps(steps: list[Step]) -> list[Step]:
     return unique
 
 
+def record_execution(step: Step, outcome: Any, timeout: float, seconds: float) -> None:
+    """Fill a step from its cell's sandbox result: a cell that raised or timed out
+    makes the step an error step whose output is the error text (so the next step
+    may repair it); otherwise the output is what the cell printed."""
+    step.exec_seconds = seconds
+    if outcome.timed_out:
+        step.kind = StepKind.ERROR
+        step.error = f"TimeoutError: the cell ran longer than {timeout:g} s"
+    elif outcome.error:
+        step.kind = StepKind.ERROR
+        step.error = outcome.error
+    step.output = format_output(step.error if step.error else outcome.stdout)
+
+
 class StepExpander:
     def __init__(
         self,
@@ -168,14 +182,7 @@ class StepExpander:
         outcomes = self.sandbox.run_batch([cells for _, cells in pending], timeout=timeout)
         share = (time.perf_counter() - started) / len(pending)
         for (step, _), outcome in zip(pending, outcomes, strict=True):
-            step.exec_seconds = share
-            if outcome.timed_out:
-                step.kind = StepKind.ERROR
-                step.error = f"TimeoutError: the cell ran longer than {timeout:g} s"
-            elif outcome.error:
-                step.kind = StepKind.ERROR
-                step.error = outcome.error
-            step.output = format_output(step.error if step.error else outcome.stdout)
+            record_execution(step, outcome, timeout, share)
 
     def _score(self, expansions: Sequence[Expansion]) -> None:
         if self.scorer is None:

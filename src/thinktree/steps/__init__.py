@@ -4,9 +4,11 @@ from thinktree.steps.parse import ParsedStep, parse_step
 from thinktree.steps.prompt import (
     OUTPUT_MARKER,
     STOP_STRINGS,
+    PromptStyle,
     StepPrompt,
     build_step_prompt,
     format_output,
+    prompt_style,
     solution_text,
     user_message,
 )
@@ -22,6 +24,7 @@ __all__ = [
     "OUTPUT_MARKER",
     "STOP_STRINGS",
     "ParsedStep",
+    "PromptStyle",
     "Step",
     "StepKind",
     "StepPrompt",
@@ -31,6 +34,7 @@ __all__ = [
     "executed_cells",
     "format_output",
     "parse_step",
+    "prompt_style",
     "solution_text",
     "user_message",
 ]

@@ -1,6 +1,9 @@
-"""The few-shot prompt of the code-augmented step format.
+"""The prompts of the code-augmented step format: few-shot and zero-shot.
 
-The user turn holds a short instruction, two worked examples and the question;
+Few-shot (the untrained instruct models): the user turn holds a short
+instruction, two worked examples and the question. Zero-shot (a policy
+fine-tuned on step-format trajectories, which is prompted exactly as its
+training data was rendered): the instruction and the question only. In both,
 the assistant turn is opened with the model's own chat template and pre-filled
 with ``Step 1:``. Each generation call produces one step and stops before the
 model writes ``Output:`` itself; the sandbox's output is appended as
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from thinktree.steps.step import Step
 
@@ -76,6 +80,22 @@ Answer: \\boxed{6}""",
 )
 
 
+class PromptStyle(StrEnum):
+    """How a policy is prompted; a fine-tuned policy records the style it learned."""
+
+    FEW_SHOT = "few-shot"
+    ZERO_SHOT = "zero-shot"
+
+
+def prompt_style(value: str | PromptStyle) -> PromptStyle:
+    """``value`` as a :class:`PromptStyle`; ValueError naming the known styles otherwise."""
+    try:
+        return PromptStyle(value)
+    except ValueError:
+        known = ", ".join(s.value for s in PromptStyle)
+        raise ValueError(f"unknown prompt style {value!r}; use one of {known}") from None
+
+
 def format_output(output: str) -> str:
     text = output.strip()
     if len(text) > MAX_OUTPUT_CHARS:
@@ -100,17 +120,25 @@ class StepPrompt:
 
 
 def user_message(
-    question: str, instruction: str = INSTRUCTION, examples: Sequence[str] = EXAMPLES
+    question: str,
+    instruction: str = INSTRUCTION,
+    examples: Sequence[str] = EXAMPLES,
+    style: PromptStyle = PromptStyle.FEW_SHOT,
 ) -> str:
+    if style is PromptStyle.ZERO_SHOT:
+        return f"{instruction}\n\nQuestion: {question.strip()}"
     shots = "\n\n\n".join(examples)
     return f"{instruction}\n\n{shots}\n\n\nQuestion: {question.strip()}"
 
 
 def build_step_prompt(
-    question: str, render_chat: Callable[[list[dict[str, str]]], str]
+    question: str,
+    render_chat: Callable[[list[dict[str, str]]], str],
+    style: PromptStyle = PromptStyle.FEW_SHOT,
 ) -> StepPrompt:
-    """The few-shot prompt for ``question`` in the model's own chat template."""
-    rendered = render_chat([{"role": "user", "content": user_message(question)}])
+    """The prompt for ``question`` in the model's own chat template, opened with ``Step 1:``."""
+    message = user_message(question, style=style)
+    rendered = render_chat([{"role": "user", "content": message}])
     return StepPrompt(rendered + "Step 1:")
 
 

@@ -10,7 +10,8 @@ a budget ends the search or the tree is exhausted.
 Values by scorer kind (see :mod:`thinktree.search.mcts.tree` for N/W rules):
 - ``outcome``: a final answer is worth +1 if it equals the gold answer, else −1;
 - ``learned`` (PPM): a new non-terminal node is initialised with its score; a
-  final answer's value is its score;
+  final answer's value is its score, or its outcome ±1 when the scorer says
+  ``terminal_outcome`` (``ppm+outcome``: rStar's training rollouts after round 1);
 - ``none``: a final answer's value is its agreement with the answers found
   before it, ``2·m/T − 1`` where ``T`` earlier answer terminals exist and ``m``
   of them are equivalent to it; the first answer found is worth 0.
@@ -48,7 +49,8 @@ class MCTSSearch(ProblemSearch):
         self.frontier: Node | None = None
         self.answers_found: list[Node] = []
         self.mode = self.ctx.scorer.kind
-        if self.mode == "outcome" and self.problem.answer is None:
+        self.outcome_terminals = self.ctx.scorer.terminal_outcome
+        if self.outcome_terminals and self.problem.answer is None:
             raise ValueError(f"problem {self.problem.id} has no gold answer for the outcome scorer")
 
     # -- rounds --------------------------------------------------------------------------
@@ -111,7 +113,7 @@ class MCTSSearch(ProblemSearch):
 
     def _answer_value(self, child: Node) -> float:
         answer = child.answer or ""
-        if self.mode == "outcome":
+        if self.outcome_terminals:
             child.correct = self.ctx.judge.correct(answer, self.problem.answer or "")
             return 1.0 if child.correct else -1.0
         if self.mode == "learned":

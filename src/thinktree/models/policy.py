@@ -1,0 +1,120 @@
+"""Evolved policies: a base model file, a LoRA adapter over it, and the prompt it learned.
+
+A policy directory (each round of ``thinktree evolve`` writes one, and the
+embedded ``evolved`` policy ships as package data) holds ``policy.json``::
+
+    {"base": "qwen2.5-coder-0.5b-instruct",      # an embedded model name
+     "base_sha256": "...",                        # of the GGUF the adapter was trained on
+     "adapter": "adapter.gguf",                   # llama.cpp LoRA adapter, or null
+     "adapter_sha256": "...",
+     "prompt_style": "zero-shot",                 # how the policy is prompted
+     "provenance": {...}}                         # round, data, dev accuracy (shown by
+                                                  # ``thinktree models list``)
+
+The adapter is served by llama.cpp over the unchanged base file; a policy with
+no adapter (round 0) is the base model with its prompt style. The adapter's
+sha256 is checked on every load, so a half-copied or edited adapter is never
+served under the policy's name.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from thinktree.models.assemble import ModelError, sha256_file
+
+POLICY_FILE = "policy.json"
+EMBEDDED_POLICY = "evolved"
+PROMPT_STYLES = ("few-shot", "zero-shot")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A policy as ``policy.json`` describes it, with its adapter's full path."""
+
+    directory: Path
+    name: str
+    base: str
+    base_sha256: str | None
+    adapter: Path | None
+    adapter_sha256: str | None
+    prompt_style: str
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "base": self.base,
+            "base_sha256": self.base_sha256,
+            "adapter": self.adapter.name if self.adapter is not None else None,
+            "adapter_sha256": self.adapter_sha256,
+            "prompt_style": self.prompt_style,
+            "provenance": self.provenance,
+        }
+
+
+def is_policy_dir(path: Path) -> bool:
+    return path.is_dir() and (path / POLICY_FILE).is_file()
+
+
+def embedded_policy_dir() -> Path:
+    """The package directory of the embedded ``evolved`` policy (may be absent)."""
+    return Path(str(resources.files("thinktree.models").joinpath(EMBEDDED_POLICY)))
+
+
+def read_policy(directory: str | Path, name: str | None = None) -> Policy:
+    """The policy in ``directory``; ModelError with one line for anything wrong."""
+    directory = Path(directory)
+    path = directory / POLICY_FILE
+    if not path.is_file():
+        raise ModelError(f"{directory} holds no {POLICY_FILE}; is it an evolve round directory?")
+    try:
+        data = json.loads(path.read_text())
+        base = str(data["base"])
+        style = str(data.get("prompt_style", "few-shot"))
+        adapter_name = data.get("adapter")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"{path} is not a valid policy file ({exc})") from exc
+    if style not in PROMPT_STYLES:
+        raise ModelError(
+            f"{path}: unknown prompt_style {style!r}; use {' or '.join(PROMPT_STYLES)}"
+        )
+    adapter = None
+    if adapter_name:
+        adapter = directory / str(adapter_name)
+        if not adapter.is_file():
+            raise ModelError(f"{path} names adapter {adapter_name!r}, which is missing")
+    return Policy(
+        directory=directory,
+        name=name or directory.name,
+        base=base,
+        base_sha256=data.get("base_sha256"),
+        adapter=adapter,
+        adapter_sha256=data.get("adapter_sha256"),
+        prompt_style=style,
+        provenance=dict(data.get("provenance") or {}),
+    )
+
+
+def check_adapter(policy: Policy) -> None:
+    """Raise ModelError unless the adapter on disk is the one the policy names."""
+    if policy.adapter is None or policy.adapter_sha256 is None:
+        return
+    actual = sha256_file(policy.adapter)
+    if actual != policy.adapter_sha256:
+        raise ModelError(
+            f"adapter {policy.adapter} does not match its policy.json (sha256 {actual[:12]}, "
+            f"expected {policy.adapter_sha256[:12]}); export the round again"
+        )
+
+
+def write_policy(policy: Policy) -> Path:
+    """Write ``policy.json`` atomically (a reader never sees half a file)."""
+    path = policy.directory / POLICY_FILE
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(policy.to_json(), indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+    return path
