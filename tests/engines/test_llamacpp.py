@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from thinktree.engines.base import CompletionRequest, EngineError
+from thinktree.engines.factory import EngineConfig, create_engine
 from thinktree.engines.llamacpp import LlamaCppEngine, LlamaCppOptions, completion_payload
 from thinktree.models import resolve_model
 
@@ -38,6 +40,26 @@ def test_not_a_model_is_a_clear_error(tmp_path: Path) -> None:
     bogus.write_bytes(b"GGUF" + b"\0" * 64)
     with pytest.raises(EngineError, match=r"llama\.cpp could not load"):
         LlamaCppEngine(bogus, LlamaCppOptions(n_parallel=1, ctx_per_slot=256))
+
+
+def test_missing_lora_adapter_is_a_clear_error(tmp_path: Path) -> None:
+    missing = tmp_path / "policy.gguf"
+    message = f"^LoRA adapter {re.escape(str(missing))} does not exist$"
+    options = LlamaCppOptions(n_parallel=1, ctx_per_slot=256, lora=((str(missing), 1.0),))
+    with pytest.raises(EngineError, match=message):
+        LlamaCppEngine(resolve_model("fast").path, options)
+    config = EngineConfig(model="fast", parallel=1, ctx_per_slot=256, lora=(str(missing),))
+    with pytest.raises(EngineError, match=message):  # create_engine passes the paths through
+        create_engine(config)
+
+
+@pytest.mark.model
+def test_an_adapter_that_is_not_one_is_a_clear_error(tmp_path: Path) -> None:
+    bogus = tmp_path / "policy.gguf"
+    bogus.write_bytes(b"GGUF" + b"\0" * 64)
+    options = LlamaCppOptions(n_parallel=1, ctx_per_slot=256, threads=1, lora=((str(bogus), 1.0),))
+    with pytest.raises(EngineError, match=f"could not load .* with LoRA {re.escape(str(bogus))}"):
+        LlamaCppEngine(resolve_model("fast").path, options)
 
 
 @pytest.mark.model

@@ -28,6 +28,8 @@ class EngineConfig(BaseModel):
     timeout: float = Field(600.0, gt=0)
     max_retries: int = Field(3, ge=0)
     verbose: bool = False
+    lora: tuple[str, ...] = ()
+    """llamacpp: GGUF LoRA adapters applied (scale 1) over the model."""
 
 
 def create_engine(config: EngineConfig, progress: Callable[[int], None] | None = None) -> Engine:
@@ -56,13 +58,19 @@ def create_engine(config: EngineConfig, progress: Callable[[int], None] | None =
     from thinktree.models import resolve_model
 
     resolved = resolve_model(config.model, progress=progress)
+    adapters = (*config.lora, *([str(resolved.adapter)] if resolved.adapter else []))
     options = LlamaCppOptions(
         n_parallel=config.parallel,
         ctx_per_slot=config.ctx_per_slot,
         threads=config.threads,
         cache_ram_mib=config.cache_ram_mib,
         verbose=config.verbose,
+        lora=tuple((path, 1.0) for path in adapters),
     )
     engine = LlamaCppEngine(resolved.path, options, name=resolved.name)
+    # What identifies the policy beyond the model file (an evolved policy: its
+    # adapter and the prompt style its training data used); read by the runtime.
     engine.model_sha256 = resolved.digest()
+    engine.adapter_sha256 = resolved.adapter_sha256
+    engine.prompt_style = resolved.prompt_style
     return engine

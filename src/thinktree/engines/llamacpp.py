@@ -20,6 +20,17 @@ Surprises, measured on xllamacpp 2026.10.11549:
 - Output is exactly reproducible with one slot at temperature 0. With several
   slots, batched matrix products can change the last bits of logits, so sampled
   output may differ between runs even with the same seeds.
+- LoRA adapters (GGUF, see ``thinktree.train.lora_gguf``) are loaded with the
+  model and applied to every request; a request can change their scale (llama.cpp's
+  ``lora`` field), but requests with different scales are not batched together and
+  a slot whose scale changes loses its prefix cache. Two traps, both measured: a
+  request *without* the field reuses a slot's cache whatever scale filled it, so
+  with adapters loaded every request states its scales; and the host-RAM prompt
+  cache (``cache_ram_mib``) restores saved states by tokens alone, whatever scale
+  computed them, so a scale override is refused unless ``cache_ram_mib=0``.
+- When another process keeps the cores busy, use ``threads=1``: llama.cpp's
+  threads wait on each other by spinning, and with 2 threads competing for 2 busy
+  cores one token took 2.5 s instead of 40 ms here.
 """
 
 from __future__ import annotations
@@ -54,6 +65,8 @@ class LlamaCppOptions:
     n_batch: int = 512
     verbose: bool = False
     embedding: bool = False
+    lora: tuple[tuple[str, float], ...] = ()
+    """LoRA adapters as (GGUF adapter path, scale), applied to every request."""
 
 
 def _default_threads() -> int:
@@ -134,10 +147,18 @@ class LlamaCppEngine:
         if opts.embedding:
             params.embedding = True
             params.pooling_type = xllamacpp.llama_pooling_type.LLAMA_POOLING_TYPE_LAST
+        for adapter, _ in opts.lora:
+            if not Path(adapter).is_file():
+                raise EngineError(f"LoRA adapter {adapter} does not exist")
+        params.lora_adapters = [
+            xllamacpp.CommonAdapterLoraInfo(str(adapter), float(scale))
+            for adapter, scale in opts.lora
+        ]
         try:
             self._server = xllamacpp.Server(params)
         except Exception as exc:  # xllamacpp raises plain RuntimeError on load failures
-            raise EngineError(f"llama.cpp could not load {path}: {exc}") from exc
+            with_lora = f" with LoRA {', '.join(a for a, _ in opts.lora)}" if opts.lora else ""
+            raise EngineError(f"llama.cpp could not load {path}{with_lora}: {exc}") from exc
         address = self._server.listening_address
         self._http = address if address.startswith("http") else f"http://{address}"
         self.name = name or path.stem
@@ -164,7 +185,10 @@ class LlamaCppEngine:
             return out
         started = time.perf_counter()
         try:
-            response = self._server.handle_completions(completion_payload(request))
+            payload = completion_payload(request)
+            if self.options.lora:
+                payload["lora"] = self._lora_scales(None)
+            response = self._server.handle_completions(payload)
         except Exception as exc:
             raise EngineError(f"llama.cpp failed: {exc}") from exc
         seconds = time.perf_counter() - started
@@ -264,17 +288,71 @@ class LlamaCppEngine:
         except (urllib.error.URLError, KeyError, ValueError) as exc:
             raise EngineError(f"llama.cpp could not render the chat template: {exc}") from exc
 
-    def count_tokens(self, text: str) -> int:
-        """Tokens of ``text`` in this model's vocabulary (special tokens parsed)."""
+    def tokenize(self, text: str) -> list[int]:
+        """Token ids of ``text`` in this model's vocabulary (special tokens parsed, no BOS)."""
         body = json.dumps({"content": text, "parse_special": True}).encode()
         request = urllib.request.Request(
             f"{self._http}/tokenize", data=body, headers={"Content-Type": "application/json"}
         )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
-                return len(json.loads(response.read())["tokens"])
-        except (urllib.error.URLError, KeyError, ValueError) as exc:
+                return [int(t) for t in json.loads(response.read())["tokens"]]
+        except (urllib.error.URLError, KeyError, ValueError, TypeError) as exc:
             raise EngineError(f"llama.cpp could not tokenize: {exc}") from exc
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` in this model's vocabulary (special tokens parsed)."""
+        return len(self.tokenize(text))
+
+    # -- token-level probes -----------------------------------------------------------------
+
+    def greedy_next_token(self, token_ids: Sequence[int], lora_scale: float | None = None) -> int:
+        """The id of the most likely token after the prompt ``token_ids``.
+
+        The prompt is given as ids, so no tokenisation happens; with the prefix cache
+        a prompt that extends the previous one by a token costs one token.
+        ``lora_scale`` sets the scale of every loaded adapter for this request
+        (0 = the base model); None keeps the scales the engine was started with.
+        Another scale than those needs an engine with ``cache_ram_mib=0`` (see the
+        module docstring); alternate scales per text, not per token, as each change
+        empties the slot's cache.
+        """
+        if not token_ids:
+            raise EngineError("greedy_next_token needs at least one prompt token")
+        payload: dict[str, Any] = {
+            "prompt": [int(t) for t in token_ids],
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "n_probs": 1,
+            "cache_prompt": True,
+        }
+        if self.options.lora:
+            overridden = any(lora_scale not in (None, scale) for _, scale in self.options.lora)
+            if overridden and self.options.cache_ram_mib:
+                raise EngineError(
+                    "a per-request LoRA scale needs LlamaCppOptions(cache_ram_mib=0): "
+                    "llama.cpp's RAM prompt cache ignores LoRA scales"
+                )
+            payload["lora"] = self._lora_scales(lora_scale)
+        elif lora_scale:
+            raise EngineError("lora_scale needs an engine started with a LoRA adapter")
+        try:
+            response = self._server.handle_completions(payload)
+        except Exception as exc:
+            raise EngineError(f"llama.cpp failed: {exc}") from exc
+        try:
+            return int(response["choices"][0]["logprobs"]["content"][0]["id"])
+        except (KeyError, IndexError, TypeError) as exc:
+            error = response.get("error", response)
+            message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
+            raise EngineError(f"llama.cpp: {message}") from exc
+
+    def _lora_scales(self, scale: float | None) -> list[dict[str, Any]]:
+        """llama.cpp's per-request ``lora`` field: ``scale`` for every adapter, or the defaults."""
+        return [
+            {"id": i, "scale": float(default if scale is None else scale)}
+            for i, (_, default) in enumerate(self.options.lora)
+        ]
 
     @property
     def base_url(self) -> str:
