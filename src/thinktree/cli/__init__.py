@@ -8,6 +8,7 @@ from __future__ import annotations
 # Importing a command module registers its commands.
 from thinktree.cli import (  # noqa: F401
     eval_cmd,
+    evolve_cmd,
     exec_cmd,
     grade_cmd,
     models_cmd,

@@ -53,7 +53,29 @@ def list_models() -> None:
             str(model_path(model)) if is_assembled(model) else "no",
             model.description,
         )
+    table.add_row(*_evolved_row())
     Console().print(table)
+
+
+def _evolved_row() -> tuple[str, str, str, str, str]:
+    """The embedded evolved policy (a LoRA over the fast model) and its provenance."""
+    from thinktree.models import ModelError
+    from thinktree.models.policy import EMBEDDED_POLICY, embedded_policy_dir, read_policy
+
+    directory = embedded_policy_dir()
+    try:
+        policy = read_policy(directory, name=EMBEDDED_POLICY)
+    except ModelError:
+        return (EMBEDDED_POLICY, "", "-", "no", "not shipped in this version")
+    size = policy.adapter.stat().st_size if policy.adapter else 0
+    facts = ", ".join(f"{k} {v}" for k, v in policy.provenance.items())
+    return (
+        EMBEDDED_POLICY,
+        "",
+        f"{size / 2**20:.0f} MiB adapter",
+        "adapter",
+        f"LoRA over {policy.base}, {policy.prompt_style}; {facts}",
+    )
 
 
 @models_app.command("pull")

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Issue 17's evolve run, resumable across sittings and machines.
+#   benchmarks/run_evolve.sh [--max-minutes M]
+# Stored runs travel in git as exports (benchmarks/evolve/*.jsonl.gz, written by
+# benchmarks/save_evolve.sh): on a machine whose store lacks them they are imported
+# first, so the searches resume instead of starting over.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STORE=runs/evolve/runs.db
+mkdir -p runs/evolve
+for f in benchmarks/evolve/*.jsonl.gz; do
+    [ -e "$f" ] || continue
+    .venv/bin/thinktree runs import "$f" --store "$STORE"
+done
+exec .venv/bin/thinktree evolve --config benchmarks/evolve.yaml --out runs/evolve "$@"

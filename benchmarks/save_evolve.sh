@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Export every run of the evolve store into benchmarks/evolve/ (commit them), so
+# that benchmarks/run_evolve.sh on a fresh machine resumes instead of redoing hours
+# of search. Safe while a search is writing (SQLite WAL): a result stored during
+# the export appears in the next one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STORE=runs/evolve/runs.db
+.venv/bin/thinktree runs list --store "$STORE" --json | .venv/bin/python -c '
+import json, subprocess, sys
+for line in sys.stdin:
+    run = json.loads(line)["run_id"]
+    subprocess.run([".venv/bin/thinktree", "runs", "export", run, "--store", "runs/evolve/runs.db",
+                    "--out", f"benchmarks/evolve/{run}.jsonl.gz"], check=True)
+'

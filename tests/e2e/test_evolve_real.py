@@ -1,0 +1,156 @@
+"""One tiny evolve round end to end: scripted bootstrap search, real SFT of the 0.5B,
+GGUF export served by llama.cpp, PPM, dev evals, summary; a rerun redoes nothing."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.conftest import answer, cell, depth_of
+from thinktree.api import Runtime, open_runtime
+from thinktree.cli import app
+from thinktree.engines.base import CompletionRequest
+from thinktree.engines.factory import EngineConfig
+from thinktree.engines.scripted import ScriptedEngine
+from thinktree.train.evolve import Evolution
+from thinktree.train.evolve_config import load_evolve_config
+
+# One fixture builds the whole round (~4 min on a quiet 2-core machine).
+pytestmark = [pytest.mark.model, pytest.mark.timeout(1800)]
+
+POOL = [(f"What is {a} plus {b}?", a + b) for a, b in [(3, 4), (10, 5), (7, 8), (20, 22),
+        (6, 6), (9, 1), (13, 4), (30, 12), (2, 5), (11, 11)]]  # fmt: skip
+
+
+def bootstrap_script(request: CompletionRequest, index: int) -> str:
+    """Two root candidates per pool question: the sum (right) or the difference
+    (wrong, with a different comment so pairs clear the edit-distance rule)."""
+    a, b = (int(n) for n in re.findall(r"What is (\d+) plus (\d+)\?", request.prompt)[-1])
+    if depth_of(request.prompt) == 0:
+        if index == 0:
+            return " Add the two numbers." + cell(
+                f"# The sum of both numbers.\ns = {a} + {b}\nprint(s)"
+            )
+        return " Subtract them." + cell(
+            f"# The difference, which is a mistake.\nd = {a} - {b}\nprint(d)"
+        )
+    last = request.prompt.rsplit("Output:", 1)[1].split("\n")[0].strip()
+    return answer(last)
+
+
+class Stages:
+    def __init__(self) -> None:
+        self.started: list[str] = []
+
+    def stage(self, round_index: int, name: str, total: int | None) -> None:
+        self.started.append(f"{round_index}:{name}")
+
+    def advance(self, done: int, total: int | None = None) -> None:
+        pass
+
+    def note(self, text: str) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def evolved(tmp_path_factory, sandbox, grader):
+    root = tmp_path_factory.mktemp("evolve")
+    pool = root / "pool.jsonl"
+    pool.write_text("".join(json.dumps({"q": q, "a": a}) + "\n" for q, a in POOL))
+    config_file = root / "evolve.yaml"
+    config_file.write_text(
+        f"""
+rounds: 1
+bootstrap: scripted
+pool: {{benchmark: null, data: {pool}, question_field: q, answer_field: a, size: 10, grow: 0}}
+bootstrap_search: {{strategy: mcts, samples: 2, k: 2, max_steps: 3}}
+dev:
+  greedy_limit: 2
+  mcts_limit: 1
+  greedy: {{strategy: greedy, max_steps: 3, max_step_tokens: 64}}
+  mcts: {{strategy: mcts, samples: 1, k: 2, max_steps: 3, max_step_tokens: 64}}
+engine: {{threads: 1}}
+sft: {{max_steps: 3, batch_size: 1, grad_accumulation: 1, learning_rate: 0.005,
+       save_steps: 1, holdout_fraction: 0.3, rank: 8, alpha: 16}}
+parity_positions: 48
+"""
+    )
+    cfg = load_evolve_config(config_file)
+
+    def opener(spec: str, search) -> Runtime:
+        if spec == "scripted":
+            return Runtime(ScriptedEngine(bootstrap_script), sandbox, grader)
+        # One thread: llama.cpp's spinning threads crawl on cores another process uses.
+        return open_runtime(EngineConfig(model=spec, parallel=4, ctx_per_slot=2048, threads=1))
+
+    out = root / "out"
+    first = Stages()
+    rows = Evolution(cfg, out, first, opener).run()
+    second = Stages()
+    again = Evolution(cfg, out, second, opener).run()
+    return out, rows, again, first, second
+
+
+def test_every_artifact_of_the_round_exists(evolved) -> None:
+    out, rows, _, first, _ = evolved
+    assert first.started == [
+        "0:dev_greedy", "0:dev_mcts", "0:pool_search", "1:sft_data", "1:sft", "1:export",
+        "1:parity", "1:ppm", "1:dev_greedy", "1:dev_mcts",
+    ]  # fmt: skip
+    round1 = out / "round-1"
+    for path in ("adapter.gguf", "policy.json", "manifest.json", "sft.jsonl",
+                 "sft/peft/adapter_model.safetensors", "sft/sft.json", "ppm/ppm.json"):  # fmt: skip
+        assert (round1 / path).is_file(), path
+    assert (out / "round-0" / "policy.json").is_file()
+    manifest = json.loads((round1 / "manifest.json").read_text())
+    assert manifest["parent"] == 0 and manifest["base_model_sha256"]
+    assert manifest["data"]["sft_sha256"] == manifest["stages"]["sft_data"]["sha256"]
+    r0, r1 = rows
+    assert (r0["pool_size"], r0["pool_accuracy"]) == (10, 1.0)
+    assert r1["trajectories"] == 10  # one correct error-free path per problem
+    assert r1["pairs"] > 0 and r1["sft_tokens"] > 0
+    assert r1["holdout_loss_after"] < r1["holdout_loss_before"]
+    assert r0["dev_greedy_n"] == 2 and r1["dev_greedy_n"] == 2 and r1["dev_mcts_n"] == 1
+    parity = r1["parity"]
+    assert parity["positions"] == 48 and parity["agree"] >= 0.9
+    assert parity["agree"] > parity["base_agree"]
+
+
+def test_a_rerun_skips_every_finished_stage(evolved) -> None:
+    _, rows, again, _, second = evolved
+    assert second.started == []
+    assert again == rows
+
+
+def test_the_round_is_a_model_everywhere_and_the_adapter_changes_it(evolved) -> None:
+    out, *_ = evolved
+    prompt = "Question: What is 6 plus 7?\n\nStep 1:"
+    texts = []
+    for spec in (str(out / "round-0"), str(out / "round-1")):
+        with open_runtime(EngineConfig(model=spec, parallel=1, threads=1)) as runtime:
+            request = CompletionRequest(prompt, max_tokens=24, temperature=0.0)
+            texts.append(runtime.engine.complete([request])[0][0].text)
+            assert runtime.prompt_style.value == ("few-shot" if spec.endswith("0") else "zero-shot")
+    assert texts[0] != texts[1]
+    result = CliRunner().invoke(
+        app,
+        ["solve", "What is 6 plus 7?", "--model", str(out / "round-1"), "--scorer",
+         f"ppm:{out / 'round-1' / 'ppm'}", "--strategy", "greedy", "--threads", "1",
+         "--max-steps", "3", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "answer" in json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_summary_files(evolved, tmp_path) -> None:
+    out, *_ = evolved
+    result = CliRunner().invoke(app, ["evolve", "--out", str(out), "--config",
+                                      str(Path(out).parent / "evolve.yaml")])  # fmt: skip
+    # The CLI's own opener cannot serve the "scripted" bootstrap, but every stage is done.
+    assert result.exit_code == 0, result.output
+    assert (out / "summary.json").is_file() and (out / "dev_accuracy.png").is_file()
+    assert "round" in (out / "summary.md").read_text()
