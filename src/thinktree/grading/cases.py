@@ -10,6 +10,11 @@
 outputs of real model runs. A case the grader still gets wrong carries
 ``"known_failure": true``; its test asserts that it is still wrong, so a fix is
 noticed (then drop the flag). New bugs become new lines, not new test functions.
+
+``corpus/mathverify_public.jsonl`` holds Math-Verify's own public regression
+cases in the same shape (see ``corpus/PROVENANCE.md``); there ``expected`` is
+Math-Verify's verdict, ``source`` names the test it came from, and ``config``
+records how that test called Math-Verify. :func:`load_public_corpus` reads it.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 REQUIRED_FIELDS = ("gold", "pred", "expected", "group", "source", "note")
 
@@ -31,19 +37,21 @@ class CorpusCase:
     source: str
     note: str
     known_failure: bool = False
+    config: dict[str, Any] | None = None
+    """How the case's source test called Math-Verify (public cases only)."""
 
     @property
     def case_id(self) -> str:
         return f"{self.line:03d}-{self.group}"
 
 
-def load_corpus() -> list[CorpusCase]:
-    """Every case of ``corpus/cases.jsonl``, in file order (``line`` counts from 1)."""
-    text = (
-        resources.files("thinktree.grading")
-        .joinpath("corpus", "cases.jsonl")
-        .read_text(encoding="utf-8")
-    )
+PROJECT_CORPUS = "cases.jsonl"
+PUBLIC_CORPUS = "mathverify_public.jsonl"
+
+
+def load_corpus(name: str = PROJECT_CORPUS) -> list[CorpusCase]:
+    """Every case of ``corpus/<name>``, in file order (``line`` counts from 1)."""
+    text = resources.files("thinktree.grading").joinpath("corpus", name).read_text(encoding="utf-8")
     cases = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -51,9 +59,9 @@ def load_corpus() -> list[CorpusCase]:
         row = json.loads(line)
         missing = [f for f in REQUIRED_FIELDS if f not in row]
         if missing:
-            raise ValueError(f"corpus line {lineno}: missing {', '.join(missing)}")
+            raise ValueError(f"{name} line {lineno}: missing {', '.join(missing)}")
         if not isinstance(row["expected"], bool):
-            raise ValueError(f"corpus line {lineno}: 'expected' must be true or false")
+            raise ValueError(f"{name} line {lineno}: 'expected' must be true or false")
         cases.append(
             CorpusCase(
                 line=lineno,
@@ -64,6 +72,12 @@ def load_corpus() -> list[CorpusCase]:
                 source=row["source"],
                 note=row["note"],
                 known_failure=bool(row.get("known_failure", False)),
+                config=row.get("config"),
             )
         )
     return cases
+
+
+def load_public_corpus() -> list[CorpusCase]:
+    """Math-Verify's public regression cases (``corpus/mathverify_public.jsonl``)."""
+    return load_corpus(PUBLIC_CORPUS)

@@ -42,6 +42,7 @@ Semantics, including the surprising parts
 
 from __future__ import annotations
 
+import functools
 import logging
 from fractions import Fraction
 from typing import Any
@@ -110,8 +111,8 @@ def math_verify_compare(pred: str, gold: str) -> bool:
 def _math_verify_compare(pred: str, gold: str) -> bool:
     from math_verify import verify
 
-    gold_parsed = _parse(gold)
-    pred_parsed = _parse(pred)
+    gold_parsed = list(_parse(gold))
+    pred_parsed = list(_parse(pred))
     if not gold_parsed or not pred_parsed:
         return False
     gold_parsed, pred_parsed = _vectors_as_tuples(gold_parsed, pred_parsed)
@@ -140,7 +141,15 @@ def _vectors_as_tuples(gold: list[Any], pred: list[Any]) -> tuple[list[Any], lis
     return gold, pred
 
 
+@functools.lru_cache(maxsize=4096)
 def _parse(answer: str) -> list[Any]:
+    """math-verify's parse of one normalised answer, cached per worker.
+
+    A gold answer is checked against many predictions (samples, votes, a
+    regrade), and a cached parse saves the LaTeX-to-SymPy conversion, the
+    costliest step. The cache holds SymPy objects, which are immutable; a
+    worker killed at a deadline takes its cache with it.
+    """
     from math_verify import LatexExtractionConfig, parse
 
     # The answer is already extracted: box it so that math-verify reads all of it

@@ -46,7 +46,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
 from thinktree.grading.compare import fast_compare
-from thinktree.grading.extract import answer_from_text, clean_answer, extract_answer
+from thinktree.grading.extract import answer_from_text, gold_answer
 from thinktree.grading.normalise import is_choice_gold, normalise, text_answer
 
 MAX_ANSWER_CHARS = 2000
@@ -96,12 +96,12 @@ def prepare(pred: str, gold: str) -> Verdict | Job:
     pred_answer = answer_from_text(pred or "")
     if pred_answer is None:
         return Verdict(False, pred_answer=None, gold=gold, method="no-answer")
-    gold_answer = extract_answer(gold or "") or clean_answer(gold or "")
-    if not gold_answer:
+    gold_text = gold_answer(gold or "")
+    if not gold_text:
         return Verdict(
             False, pred_answer=pred_answer, gold=gold, error="empty gold", method="error"
         )
-    if len(pred_answer) > MAX_ANSWER_CHARS or len(gold_answer) > MAX_ANSWER_CHARS:
+    if len(pred_answer) > MAX_ANSWER_CHARS or len(gold_text) > MAX_ANSWER_CHARS:
         return Verdict(
             False,
             pred_answer=pred_answer[:MAX_ANSWER_CHARS],
@@ -109,7 +109,7 @@ def prepare(pred: str, gold: str) -> Verdict | Job:
             error=f"answer longer than {MAX_ANSWER_CHARS} characters",
             method="error",
         )
-    p, g = normalise(pred_answer), normalise(gold_answer)
+    p, g = normalise(pred_answer), normalise(gold_text)
     decided = fast_compare(p, g)
     if decided is not None:
         return Verdict(decided, pred_answer=pred_answer, gold=gold, method=_fast_method(g))

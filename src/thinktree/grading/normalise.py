@@ -23,6 +23,15 @@ What normalisation throws away, on purpose
   ``1000``/``10080``/``10000`` - but only when the *whole* answer is such a
   number, with groups of exactly three digits. ``1,-2`` and ``3, 5, 7`` stay
   lists.
+* Decimal commas: a whole answer that is one number with one comma that cannot
+  be a thousands separator is read with a decimal point: ``1,22`` is 1.22,
+  ``0,111`` is 0.111, ``1000,99`` is 1000.99 (the part before the comma is
+  ``0`` or has four digits or more, or the part after has two digits, or four
+  or more). ``1,000`` stays 1000; ``2,3`` stays the pair 2, 3.
+* A comma followed by a space is never a thousands separator: ``32, 349`` is
+  the pair 32, 349 (normalised as ``32, 349``), never 32349.
+* Relations are written one way: ``>=``, ``\\ge``, ``\\geqslant`` and ``≥`` become
+  ``\\geq``; likewise ``\\leq`` and ``\\neq``; ``\\lt``/``\\gt`` become ``<``/``>``.
 
 What it keeps
 -------------
@@ -45,6 +54,8 @@ _LEFT_RIGHT = re.compile(r"\\(?:left|right|bigl|bigr|Bigl|Bigr|big|Big)(?![a-zA-
 # A LaTeX row break (two backslashes) is kept whole; "\\ " after it is not a space command.
 _SPACING = re.compile(r"(\\\\)|\\[,;: ]|\\quad(?![a-zA-Z])|\\qquad(?![a-zA-Z])|~")
 _DISCARD = re.compile(r"\\!|\\displaystyle(?![a-zA-Z])|\\textstyle(?![a-zA-Z])")
+# "11,\! 111": the \! marks the comma as a thousands separator, space or not.
+_THIN_THOUSANDS = re.compile(r"(?<=\d),\\!\s*(?=\d{3}(?!\d))")
 _BRACED_COMMA = re.compile(r"\{,\}")
 _DEGREES = re.compile(
     r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ(?![a-zA-Z])|\\circ(?![a-zA-Z])|°|\\degree(?![a-zA-Z])"
@@ -80,7 +91,17 @@ _NUMBER_END = re.compile(r"(?:[\d})]|\\pi|\\%)$")
 # "\text{5 apples}": a whole answer in \text{} that starts with a number.
 _NUMBER_IN_TEXT = re.compile(r"^\\text\{\s*([-+]?[\d.,]*\d[\d.,]*\s+[a-zA-Z][a-zA-Z ]*)\}$")
 _REPEATING_DECIMAL = re.compile(r"(-?)(\d*)\.(\d*)\\overline\s*\{(\d+)\}")
-_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?:(?:,|\s)\d{3})+(?:\.\d+)?$")
+_DECIMAL_COMMA = re.compile(r"^([-+]?)(\d+),(\d+)$")
+_PAIR_COMMA = re.compile(r"(?<=\d),\s+(?=\d{3}(?!\d))")
+_PAIR_MARK = "\x00"
+_RELATIONS = (
+    (re.compile(r"\\geqslant(?![a-zA-Z])|\\ge(?![a-zA-Z])|>=|≥"), r" \\geq "),
+    (re.compile(r"\\leqslant(?![a-zA-Z])|\\le(?![a-zA-Z])|<=|≤"), r" \\leq "),
+    (re.compile(r"\\ne(?![a-zA-Z])|!=|≠"), r" \\neq "),
+    (re.compile(r"\\lt(?![a-zA-Z])"), "<"),
+    (re.compile(r"\\gt(?![a-zA-Z])"), ">"),
+)
+_THOUSANDS = re.compile(r"^[-+]?[1-9]\d{0,2}(?:(?:,|\s)\d{3})+(?:\.\d+)?$")
 _PLAIN_NUMBER = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)$")
 _SPACE_AROUND = re.compile(r"\s*([,+\-=()\[\]{}^_/*<>|])\s*")
 _SPACES = re.compile(r"\s+")
@@ -104,6 +125,7 @@ def normalise(answer: str) -> str:
     s = _REPEATING_DECIMAL.sub(_repeating_to_fraction, s)
     s = _FRAC_VARIANTS.sub(r"\\frac", s)
     s = _LEFT_RIGHT.sub("", s)
+    s = _THIN_THOUSANDS.sub(",", s)
     s = _DISCARD.sub("", s)
     s = _BRACED_COMMA.sub(",", s)
     s = _SPACING.sub(lambda m: m.group(1) or " ", s)
@@ -116,9 +138,23 @@ def normalise(answer: str) -> str:
     s = _SPACES.sub(" ", s).strip()
     s = _PYTHON_COMPLEX.sub(r"\1i", s)
     s = s.rstrip(".").strip() if not s.endswith("..") else s
-    if _THOUSANDS.match(s):
-        s = s.replace(",", "").replace(" ", "")
+    s = s.replace(",", "").replace(" ", "") if _THOUSANDS.match(s) else _decimal_comma(s)
+    for pattern, replacement in _RELATIONS:
+        s = pattern.sub(replacement, s)
+    s = _PAIR_COMMA.sub("," + _PAIR_MARK, s)
     s = _SPACE_AROUND.sub(r"\1", s)
+    s = _SPACES.sub(" ", s).strip()
+    return s.replace(_PAIR_MARK, " ")
+
+
+def _decimal_comma(s: str) -> str:
+    """``1,22`` -> ``1.22`` when the comma cannot separate thousands (see the docstring)."""
+    match = _DECIMAL_COMMA.match(s)
+    if match is None:
+        return s
+    sign, whole, fraction = match.groups()
+    if whole == "0" or len(whole) >= 4 or len(fraction) == 2 or len(fraction) >= 4:
+        return f"{sign}{whole}.{fraction}"
     return s
 
 
