@@ -64,6 +64,7 @@ def test_round_zero_policy_has_no_adapter(tmp_path) -> None:
     policy = make_policy(tmp_path / "round-0", adapter=None, prompt_style="few-shot")
     resolved = resolve_model(str(policy.directory))
     assert resolved.adapter is None and resolved.prompt_style == "few-shot"
+    assert resolved.name == FAST.name  # the plain model: its runs' fingerprints are shared
 
 
 @pytest.mark.parametrize(

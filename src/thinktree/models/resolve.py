@@ -99,7 +99,9 @@ def resolve_policy(policy: Policy, progress: Callable[[int], None] | None = None
         )
     check_adapter(policy)
     return ResolvedModel(
-        name=policy.name,
+        # A policy without an adapter is its base model: runs of it share the plain
+        # model's name (and so its run fingerprints), whichever directory names it.
+        name=policy.name if policy.adapter is not None else embedded.name,
         path=assemble(embedded, progress=progress),
         embedded=True,
         sha256=embedded.sha256,
