@@ -85,6 +85,10 @@ def test_report_and_plot(store_path: Path, tmp_path: Path) -> None:
     assert out.exit_code == 0, out.output
     assert out.stdout.startswith("| run | model / strategy |")
     assert "| 4 | 0 | 0 | 4 | 0 | 1.000 |" in out.stdout  # pair-wise: both right on all 4
+    # equally right on all 4; greedy spends fewer tokens, so it dominates
+    assert (
+        f"- {ids[0]} (scripted greedy) dominates {ids[1]} (scripted mcts@2+outcome)" in out.stdout
+    )
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -108,14 +108,31 @@ def test_tree_is_exhausted_before_rollouts_run_out(sandbox, grader) -> None:
     assert result.stop_reason == "exhausted"
 
 
-def test_agreement_values_without_scorer(sandbox, grader) -> None:
+def test_earlier_agreement_values_without_scorer(sandbox, grader) -> None:
     (result,), _ = solve_scripted(
-        branching_script, sandbox, grader, [PROBLEM], strategy="mcts", samples=2, k=3
-    )
+        branching_script, sandbox, grader, [PROBLEM], strategy="mcts", samples=2, k=3,
+        agreement="earlier",
+    )  # fmt: skip
     nodes = nodes_by_id(result)
     # Answers in discovery order: 6 (first: 0), 7 (0 of 1 agree: -1), 6 (1 of 2: 0), 8 (0 of 3: -1)
     values = {i: nodes[i]["value_sum"] for i in (3, 5, 6, 7)}
     assert values == {3: 0.0, 5: -1.0, 6: 0.0, 7: -1.0}
+    assert result.answer == "6"
+    assert check_invariants(deserialize(result.tree)) == []
+
+
+def test_agreement_values_without_scorer_use_all_answers(sandbox, grader) -> None:
+    (result,), _ = solve_scripted(
+        branching_script, sandbox, grader, [PROBLEM], strategy="mcts", samples=2, k=3
+    )
+    nodes = nodes_by_id(result)
+    # Answers 6, 7, 6, 8 (T = 4): 6 agrees with 1 of 3 others (-1/3), 7 and 8 with none (-1).
+    values = {i: nodes[i]["value_sum"] for i in (3, 5, 6, 7)}
+    assert values == pytest.approx({3: -1 / 3, 5: -1.0, 6: -1 / 3, 7: -1.0})
+    # Re-valued along the paths: A (x=3) holds 6, 7 and (via y) 6; the root all four.
+    assert nodes[1]["value_sum"] == pytest.approx(-5 / 3) and nodes[1]["visits"] == 3
+    assert nodes[4]["value_sum"] == pytest.approx(-1 / 3)
+    assert nodes[0]["value_sum"] == pytest.approx(-8 / 3) and nodes[0]["visits"] == 4
     assert result.answer == "6"
     assert check_invariants(deserialize(result.tree)) == []
 
@@ -233,6 +250,13 @@ def test_same_seed_same_tree_regardless_of_batching(sandbox, grader) -> None:
     )
     assert [without_timing(r.tree) for r in other_seed] != [
         without_timing(r.tree) for r in together
+    ]
+    # Random tie-breaking and resampling draw from derived seeds too: same trees either way.
+    knobs = {"tie_break": "random", "resample": 2, "seed": 7, "strategy": "mcts", "k": 3}
+    together, _ = solve_scripted(script, sandbox, grader, problems, samples=3, window=3, **knobs)
+    alone, _ = solve_scripted(script, sandbox, grader, problems[::-1], samples=3, window=1, **knobs)
+    assert [without_timing(r.tree) for r in together] == [
+        without_timing(r.tree) for r in alone[::-1]
     ]
 
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import math
+import random
 
 import pytest
 
 from thinktree.search.mcts.tree import (
     Node,
     add_local,
+    agreement_values,
     backup,
     check_invariants,
     choose_answer,
     deserialize,
     group_answers,
+    revalue,
     select_child,
     select_leaf,
     serialize,
@@ -150,3 +153,47 @@ def test_majority_vote_weights_and_ties() -> None:
     assert majority_vote(["3", "4", " 4"], same) == ("4", {"3": 1.0, "4": 2.0})
     assert majority_vote([None, None], same) == (None, {})
     assert majority_vote(["3", "4"], same, weights=[0.2, 0.5]) == ("4", {"3": 0.2, "4": 0.5})
+
+
+def test_agreement_values_of_a_b_b_b_and_revalue() -> None:
+    """Answers A, B, B, B: A agrees with none of 3 others (-1), each B with 2 of 3 (+1/3)."""
+    root = Node(0)
+    a = child(root, 1)
+    terminals = []
+    for node_id, answer in enumerate(["5", "6", "6", "6"], 2):
+        t = child(a if node_id < 4 else root, node_id, answer_step(answer))
+        t.terminal, t.terminal_reason = True, "answer"
+        backup(t, 0.0)
+        terminals.append(t)
+    groups = group_answers(terminals, lambda x, y: x == y)
+    values = agreement_values(groups)
+    assert values == pytest.approx({2: -1.0, 3: 1 / 3, 4: 1 / 3, 5: 1 / 3})
+    for t in terminals:
+        revalue(t, values[t.id])
+    assert (a.visits, a.value_sum) == (2, pytest.approx(-2 / 3))
+    assert (root.visits, root.value_sum) == (4, pytest.approx(0.0))
+    assert check_invariants(root) == []
+    assert choose_answer(groups)[0] == "6"
+    assert agreement_values(groups[:1]) == {2: 0.0}  # a lone answer is worth 0
+
+
+def test_random_tie_break_draws_with_the_node_seed() -> None:
+    root = Node(0, visits=3)
+    kids = [child(root, i) for i in (1, 2, 3)]
+    for seed in range(5):
+        expected = kids[random.Random(seed).randrange(3)]
+        assert select_child(root, 2.0, tie_seed=lambda node, s=seed: s) is expected
+    picks = {select_child(root, 2.0, tie_seed=lambda node, s=s: s).id for s in range(20)}
+    assert picks == {1, 2, 3}
+    kids[1].visits, kids[1].value_sum = 1, 1.0  # no tie: the seed does not matter
+    assert all(select_child(root, 2.0, tie_seed=lambda n, s=s: s) is kids[1] for s in range(5))
+
+
+def test_invalid_terminals_may_be_backed_up_once() -> None:
+    root = Node(0)
+    bad = child(root, 1, Step(text="blah", kind=StepKind.INVALID))
+    bad.terminal, bad.terminal_reason = True, "invalid"
+    backup(bad, -1.0)  # invalid_backup = "path"
+    assert check_invariants(root) == []
+    backup(bad, -1.0)
+    assert check_invariants(root) == ["node 1: invalid terminal with N-n_local=2"]

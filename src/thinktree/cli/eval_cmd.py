@@ -25,13 +25,16 @@ from thinktree.cli.options import (
     EngineOpt,
     ModelOpt,
     ParallelOpt,
+    SearchFields,
     ThreadsOpt,
     VerboseOpt,
     engine_config,
+    search_options,
 )
 
 
 @app.command("eval")
+@search_options
 def eval_command(
     benchmark: Annotated[str | None, typer.Option(help="gsm8k, math500, aime24, amc23.")] = None,
     split: Annotated[str | None, typer.Option(help="Split (gsm8k: train or test).")] = None,
@@ -41,16 +44,6 @@ def eval_command(
     question_field: Annotated[str, typer.Option(help="Question field of --data.")] = "question",
     answer_field: Annotated[str, typer.Option(help="Answer field of --data.")] = "answer",
     id_field: Annotated[str | None, typer.Option(help="Id field of --data.")] = None,
-    strategy: Annotated[str, typer.Option(help="greedy, sc, best_of_n, beam, mcts.")] = "greedy",
-    samples: Annotated[
-        int, typer.Option("--samples", "--rollouts", help="Samples / rollouts / beams.", min=1)
-    ] = 4,
-    k: Annotated[int, typer.Option("--k", help="Candidates per expansion.", min=1)] = 3,
-    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
-    max_steps: Annotated[int, typer.Option(help="Maximum steps per solution.", min=1)] = 8,
-    max_tokens: Annotated[int | None, typer.Option(help="Token budget per problem.")] = None,
-    max_step_tokens: Annotated[int, typer.Option(help="Tokens per step.", min=8)] = 256,
-    seed: Annotated[int, typer.Option(help="Run seed.")] = 0,
     scorer: Annotated[str, typer.Option(help="none, outcome or ppm:DIR.")] = "none",
     window: Annotated[
         int | None,
@@ -68,6 +61,7 @@ def eval_command(
     parallel: ParallelOpt = None,
     threads: ThreadsOpt = 0,
     verbose: VerboseOpt = False,
+    search: SearchFields | None = None,
 ) -> None:
     """Run a strategy on a benchmark slice; kill it and run it again to resume."""
     from thinktree.api import open_runtime
@@ -80,16 +74,7 @@ def eval_command(
 
     console = Console(stderr=True, highlight=False)
     with user_errors():
-        config = SearchConfig(
-            strategy=strategy,
-            samples=samples,
-            k=k,
-            temperature=temperature,
-            max_steps=max_steps,
-            max_tokens=max_tokens,
-            max_step_tokens=max_step_tokens,
-            seed=seed,
-        )
+        config = SearchConfig(**(search or {}))
         slots = parallel or default_slots(config)
         engine_cfg = engine_config(engine, model, base_url, slots, threads, verbose)
         problems, dataset = load_source(

@@ -1,10 +1,20 @@
-"""Options shared by commands that run a model, and how they become configs."""
+"""Options shared by commands that run a model, and how they become configs.
+
+The search options of ``solve`` and ``eval`` are not written here by hand: they
+are generated from :class:`thinktree.search.SearchConfig` (:func:`search_options`),
+so a new config field is a new option of both commands, with its docstring as help.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, get_args, get_origin
 
+import annotated_types
 import typer
+from pydantic.fields import FieldInfo
 
 from thinktree.engines.factory import EngineConfig
 
@@ -47,3 +57,85 @@ def engine_config(
         threads=threads,
         verbose=verbose,
     )
+
+
+# -- search options, generated from SearchConfig ---------------------------------------------
+
+SearchFields = dict[str, Any]
+"""The values of the generated search options, by SearchConfig field name."""
+
+OPTION_NAMES: dict[str, tuple[str, ...]] = {"samples": ("--samples", "--rollouts")}
+"""Option names other than ``--field-name`` (kept from before options were generated)."""
+
+
+_BOUNDS = (
+    (annotated_types.Ge, "ge", ">="),
+    (annotated_types.Gt, "gt", ">"),
+    (annotated_types.Le, "le", "<="),
+    (annotated_types.Lt, "lt", "<"),
+)
+
+
+def _option_for(name: str, info: FieldInfo) -> tuple[Any, Any]:
+    """(annotation, default) of the Typer option for one SearchConfig field.
+
+    ``bool`` fields become a ``--name/--no-name`` pair. Choices (``Literal``) and
+    bounds are shown in the help but checked by the config, so a value out of range
+    is a one-line error like any other."""
+    annotation = info.annotation
+    kwargs: dict[str, Any] = {"help": " ".join((info.description or "").split())}
+    kwargs["rich_help_panel"] = "Search (SearchConfig)"
+    flag = "--" + name.replace("_", "-")
+    decls = OPTION_NAMES.get(name, (flag,))
+    if annotation is bool:
+        decls = (f"{flag}/--no-{flag[2:]}",)
+    if get_origin(annotation) is Literal:
+        kwargs["metavar"] = "|".join(str(choice) for choice in get_args(annotation))
+        annotation = str
+    bounds = [
+        f"{symbol} {getattr(bound, attr)}"
+        for bound in info.metadata
+        for kind, attr, symbol in _BOUNDS
+        if isinstance(bound, kind)
+    ]
+    if bounds:
+        kwargs["help"] += f" [{', '.join(bounds)}]"
+    return Annotated[annotation, typer.Option(*decls, **kwargs)], info.get_default()
+
+
+def search_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give ``command`` one option per :class:`SearchConfig` field, from the config itself.
+
+    The command declares a parameter ``search: SearchFields`` (not an option); it
+    receives the generated options' values by field name, to build the config with
+    ``SearchConfig(**search)`` where errors become one-line user errors. Names,
+    types, choices and bounds (shown in the help, checked by the config), defaults
+    and help (the field docstrings) all come from the config; only the aliases in
+    :data:`OPTION_NAMES` are written here.
+    """
+    from thinktree.search.config import SearchConfig
+
+    fields = SearchConfig.model_fields
+    signature = inspect.signature(command, eval_str=True)
+    own = [p for p in signature.parameters.values() if p.name != "search"]
+    clash = sorted({p.name for p in own} & set(fields))
+    if clash:
+        raise TypeError(f"{command.__name__} declares search fields itself: {', '.join(clash)}")
+    generated = []
+    for name, info in fields.items():
+        annotation, default = _option_for(name, info)
+        generated.append(
+            inspect.Parameter(
+                name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+            )
+        )
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        search = {name: kwargs.pop(name) for name in fields if name in kwargs}
+        return command(*args, search=search, **kwargs)
+
+    params = [*own, *generated]
+    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in params}
+    return wrapper

@@ -195,6 +195,7 @@ def report(
     """Markdown table comparing runs, pair-wise wins/losses, and a PNG plot."""
     from thinktree.eval.report import (
         build_reports,
+        dominance_lines,
         markdown_table,
         pairwise_table,
         plot_accuracy_vs_tokens,
@@ -207,6 +208,9 @@ def report(
     pair = pairwise_table(reports)
     if pair:
         sys.stdout.write("\n" + pair + "\n")
+    dominated = dominance_lines(reports)
+    if dominated:
+        sys.stdout.write("\n" + dominated + "\n")
     if plot:
         path = plot_accuracy_vs_tokens(reports, Path(plot))
         typer.echo(f"\nplot: {path}", err=True)

@@ -19,9 +19,11 @@ from thinktree.cli.options import (
     EngineOpt,
     ModelOpt,
     ParallelOpt,
+    SearchFields,
     ThreadsOpt,
     VerboseOpt,
     engine_config,
+    search_options,
 )
 
 
@@ -31,21 +33,9 @@ def _step_json(step: object) -> dict[str, object]:
 
 
 @app.command()
+@search_options
 def solve(
     question: Annotated[str, typer.Argument(help="The math problem to solve.")],
-    strategy: Annotated[str, typer.Option(help="greedy, sc, best_of_n, beam or mcts.")] = "greedy",
-    samples: Annotated[
-        int,
-        typer.Option(
-            "--samples", "--rollouts", help="Samples (sc, best_of_n), rollouts (mcts).", min=1
-        ),
-    ] = 4,
-    k: Annotated[int, typer.Option("--k", help="Candidate steps per expansion.", min=1)] = 3,
-    seed: Annotated[int, typer.Option(help="Run seed.")] = 0,
-    max_steps: Annotated[int, typer.Option(help="Maximum steps per solution.", min=1)] = 8,
-    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
-    max_tokens: Annotated[int | None, typer.Option(help="Token budget for the problem.")] = None,
-    max_seconds: Annotated[float | None, typer.Option(help="Time budget in seconds.")] = None,
     scorer: Annotated[str, typer.Option(help="none, outcome (needs --gold) or ppm:DIR.")] = "none",
     gold: Annotated[
         str | None, typer.Option(help="The known answer (for --scorer outcome).")
@@ -57,6 +47,7 @@ def solve(
     parallel: ParallelOpt = None,
     threads: ThreadsOpt = 0,
     verbose: VerboseOpt = False,
+    search: SearchFields | None = None,
 ) -> None:
     """Solve one math problem step by step with code."""
     from thinktree.api import check_question, open_runtime
@@ -68,16 +59,7 @@ def solve(
     console = Console(stderr=json_out, highlight=False)
     with user_errors():
         text = check_question(question)
-        config = SearchConfig(
-            strategy=strategy,
-            samples=samples,
-            k=k,
-            seed=seed,
-            max_steps=max_steps,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            max_seconds=max_seconds,
-        )
+        config = SearchConfig(**(search or {}))
         if scorer == "outcome" and gold is None:
             raise ValueError("--scorer outcome needs the known answer: --gold ANSWER")
         slots = parallel or default_slots(config)

@@ -160,7 +160,8 @@ class Evaluation:
         self.dataset = dataset
         self.ctx = ctx
         self.store = store
-        config = ctx.config.model_dump()
+        # Fields added later are left out at their old behaviour, so old runs resume.
+        config = ctx.config.identity(scored=ctx.scorer.kind != "none")
         identity = {
             "dataset": dataset,
             "dataset_hash": dataset_hash,

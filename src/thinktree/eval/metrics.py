@@ -6,7 +6,9 @@
 - maj@k: the majority answer of the first ``k`` samples (equivalence classes
   stored per sample; ties go to the class seen first) is correct;
 - an MCTS tree's Q-weighted vote (stored beside its best-mean answer) is correct;
-- tokens generated, prompt tokens evaluated vs reused from cache, wall time.
+- tokens generated, prompt tokens evaluated vs reused from cache, wall time;
+- pair-wise: problems won and lost with an exact sign test, and dominance (no
+  less accurate for no more tokens, one strictly; see :func:`dominance`).
 """
 
 from __future__ import annotations
@@ -153,3 +155,48 @@ def sign_test(won: int, lost: int) -> float:
     k = min(won, lost)
     tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
     return min(1.0, 2 * tail)
+
+
+def dominance(
+    a: Sequence[ResultRow], b: Sequence[ResultRow], alpha: float = 0.05
+) -> dict[str, Any]:
+    """Whether run ``a`` or run ``b`` dominates the other, on the problems both graded.
+
+    A run dominates when it is right at least as often (``won >= lost``) for no more
+    generated tokens per problem, and strictly better on one of the two. Tokens are
+    taken as measured (their noise is small next to accuracy's); accuracy is compared
+    pair-wise, and ``significant`` says whether its difference is beyond noise (exact
+    sign test on the discordant problems, ``p < alpha``). So a domination with
+    ``significant`` false means "as accurate within noise, at fewer tokens" (or, with
+    equal tokens, an accuracy edge that may be noise). ``dominant`` is "a", "b" or None
+    (a trade-off, or a tie on both).
+    """
+    pair = pairwise(a, b)
+    graded_b = {r.problem_id for r in b if r.correct is not None}
+    common = {r.problem_id for r in a if r.correct is not None} & graded_b
+    tokens_a = _mean_tokens(a, common)
+    tokens_b = _mean_tokens(b, common)
+    won, lost = pair["won"], pair["lost"]
+    dominant = None
+    if won >= lost and tokens_a <= tokens_b and (won > lost or tokens_a < tokens_b):
+        dominant = "a"
+    elif lost >= won and tokens_b <= tokens_a and (lost > won or tokens_b < tokens_a):
+        dominant = "b"
+    n = pair["common"]
+    return {
+        "common": n,
+        "accuracy_a": (pair["both"] + won) / n if n else None,
+        "accuracy_b": (pair["both"] + lost) / n if n else None,
+        "tokens_a": tokens_a,
+        "tokens_b": tokens_b,
+        "won": won,
+        "lost": lost,
+        "sign_test_p": pair["sign_test_p"],
+        "significant": pair["sign_test_p"] < alpha,
+        "dominant": dominant,
+    }
+
+
+def _mean_tokens(rows: Sequence[ResultRow], ids: set[str]) -> float:
+    chosen = [r.generated_tokens for r in rows if r.problem_id in ids]
+    return sum(chosen) / len(chosen) if chosen else 0.0

@@ -1,4 +1,10 @@
-"""Reports comparing runs: a markdown table, pair-wise wins/losses, and a PNG plot."""
+"""Reports comparing runs: a markdown table, pair-wise wins/losses, dominance, a PNG plot.
+
+Compute-matched comparison is the headline: for every pair of runs the report says
+whether one dominates the other (as accurate or more for no more generated tokens,
+one strictly; :func:`thinktree.eval.metrics.dominance`) and whether the accuracy
+difference is beyond noise (sign test, p < 0.05), on the problems both graded.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from thinktree.eval.metrics import pairwise, summarize
+from thinktree.eval.metrics import dominance, pairwise, summarize
 from thinktree.store import ResultRow, RunRecord
 
 
@@ -87,6 +93,37 @@ def pairwise_table(reports: Sequence[RunReport]) -> str:
             f"{p['neither']} | {p['sign_test_p']:.3f} |"
         )
     return "\n".join(lines)
+
+
+def dominance_lines(reports: Sequence[RunReport]) -> str:
+    """One line per pair of runs: who dominates whom, or the trade-off between them."""
+    if len(reports) < 2:
+        return ""
+    lines = ["Compute-matched, on the problems both graded (sign test: noise if p >= 0.05):", ""]
+    for i, first in enumerate(reports):
+        for second in reports[i + 1 :]:
+            lines.append("- " + _dominance_line(first, second))
+    return "\n".join(lines)
+
+
+def _dominance_line(a: RunReport, b: RunReport) -> str:
+    d = dominance(a.rows, b.rows)
+    if not d["common"]:
+        return f"{a.run.id} vs {b.run.id}: no problem graded by both."
+    noise = "beyond noise" if d["significant"] else "within noise"
+    accuracy = (
+        f"{_pct(d['accuracy_a'])} % vs {_pct(d['accuracy_b'])} % "
+        f"(won {d['won']}, lost {d['lost']}, p = {d['sign_test_p']:.3f}, {noise})"
+    )
+    tokens = f"{d['tokens_a']:.0f} vs {d['tokens_b']:.0f} tokens/problem"
+    names = f"{a.run.id} ({a.label})", f"{b.run.id} ({b.label})"
+    if d["dominant"] == "a":
+        return f"{names[0]} dominates {names[1]}: {accuracy}, {tokens}."
+    if d["dominant"] == "b":
+        return f"{names[1]} dominates {names[0]}: {accuracy}, {tokens}."
+    if d["won"] == d["lost"] and d["tokens_a"] == d["tokens_b"]:
+        return f"{names[0]} and {names[1]} tie: {accuracy}, {tokens}."
+    return f"neither of {names[0]} and {names[1]} dominates: {accuracy}, {tokens}."
 
 
 def plot_accuracy_vs_tokens(

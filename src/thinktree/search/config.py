@@ -1,8 +1,50 @@
-"""The one typed configuration of a search, validated in one place."""
+"""The one typed configuration of a search, validated in one place.
+
+Every field carries its help text as a docstring (pydantic reads attribute
+docstrings), so the command line (:mod:`thinktree.cli.options`) and the Python
+API are generated from, and documented by, this class alone.
+
+Defaults and the rule each follows (rStar = rStar-Math; "paper" = arXiv
+2501.04519, "code" = microsoft/rStar, branch rStar-math):
+
+- ``c_uct = 2``, an unvisited child scoring 0 (``unvisited_first = False``),
+  ``tie_break = "first"``: rStar's paper for ``c``, rStar's code for the
+  unvisited rule; ties go to the first child (thinktree's choice; rStar's code
+  picks at random), kept until the measurements the issue asks for are made.
+- ``invalid_backup = "local"``: thinktree's rule (an invalid ending's −1 stays on
+  that node); rStar's code passes it to the root (``"path"``). Kept for now.
+- ``resample = 0``: no extra sampling rounds (neither rStar's paper nor code
+  resamples); kept until measured.
+- ``agreement = "all"``: with no scorer, an answer's value is its agreement with
+  every other answer found, re-valued as answers arrive (so the chosen answer
+  is the majority vote's). rStar has no scorer-free mode; the old thinktree rule
+  (``"earlier"``: agreement with answers found before it, frozen) let a lone
+  first answer beat a majority and is kept only to reproduce old runs.
+- ``settle = "off"``: the full budget is spent (rStar's rule); ``"agree"`` and
+  ``"beta"`` stop a problem early (see :mod:`thinktree.search.settle`).
+
+Run fingerprints: :meth:`SearchConfig.identity` leaves out a field added after
+runs were stored while its value reproduces what those runs did, so resuming an
+old run still finds it.
+"""
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# Fields added after runs were stored, with the value that reproduces the behaviour
+# those runs had. ``agreement`` is special-cased in :meth:`SearchConfig.identity`.
+LEGACY_VALUES: dict[str, Any] = {
+    "tie_break": "first",
+    "resample": 0,
+    "invalid_backup": "local",
+    "agreement": "earlier",
+    "settle": "off",
+    "settle_m": 3,
+    "settle_confidence": 0.95,
+}
 
 
 class SearchConfig(BaseModel):
@@ -13,26 +55,57 @@ class SearchConfig(BaseModel):
     candidate steps sampled per expansion (``mcts``, ``beam``).
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     strategy: str = "greedy"
+    """greedy, sc, best_of_n, beam or mcts."""
     samples: int = Field(4, ge=1, le=1024)
+    """Samples (sc, best_of_n), rollouts (mcts) or beams kept (beam)."""
     k: int = Field(3, ge=1, le=64)
+    """Candidate steps sampled per expansion (mcts, beam)."""
     temperature: float | None = Field(None, ge=0.0, le=2.0)
-    """None: 0 for greedy, 0.7 for sampling strategies."""
+    """Sampling temperature; default 0 for greedy, 0.7 for sampling strategies."""
     top_p: float = Field(0.95, gt=0.0, le=1.0)
+    """Nucleus sampling mass (ignored at temperature 0)."""
     max_step_tokens: int = Field(256, ge=8, le=4096)
+    """Tokens per step."""
     max_steps: int = Field(8, ge=1, le=64)
+    """Maximum steps per solution."""
     max_tokens: int | None = Field(None, ge=1)
-    """Generated-token budget per problem; None = unlimited."""
+    """Generated-token budget per problem; default unlimited."""
     max_seconds: float | None = Field(None, gt=0)
-    """Wall-clock budget per problem; None = unlimited."""
+    """Wall-clock budget per problem in seconds; default unlimited."""
     c_uct: float = Field(2.0, ge=0.0)
+    """MCTS exploration constant c in Q + c·sqrt(ln N_parent / N_child)."""
     unvisited_first: bool = False
-    """Classic UCT (expand unvisited children first) instead of rStar's rule."""
+    """MCTS: classic UCT (an unvisited child first) instead of rStar's rule (it scores 0)."""
+    tie_break: Literal["first", "random"] = "first"
+    """MCTS selection ties: the first child, or one at random (seeded per run, problem,
+    rollout and node)."""
+    resample: int = Field(0, ge=0, le=8)
+    """MCTS: extra sampling rounds for a node whose deduplicated children number fewer
+    than k."""
+    invalid_backup: Literal["local", "path"] = "local"
+    """MCTS: an invalid ending's -1 stays on its node (local) or is added to every node
+    on its path to the root (path, rStar's code)."""
+    agreement: Literal["all", "earlier"] = "all"
+    """MCTS without a scorer: an answer's value is its agreement with all answers found
+    (re-valued as they arrive), or with those found before it, frozen (earlier, the
+    old rule)."""
+    settle: Literal["off", "agree", "beta"] = "off"
+    """Stop a problem early (sc, mcts) once its answers settle: the first settle_m agree
+    (agree), or the leader beats the runner-up with posterior probability
+    settle_confidence (beta)."""
+    settle_m: int = Field(3, ge=2, le=1024)
+    """Answers needed before settling; sc samples in waves of this size when settling."""
+    settle_confidence: float = Field(0.95, gt=0.5, lt=1.0)
+    """Posterior probability that the leading answer beats the runner-up (settle=beta)."""
     errors_threshold: int = Field(2, ge=1)
+    """Consecutive code errors that end a branch."""
     exec_timeout: float = Field(10.0, gt=0)
+    """Seconds a code cell may run."""
     seed: int = 0
+    """Run seed; every request's seed derives from it."""
     logprobs: bool = True
     """Record each step's mean token log-probability (a few per cent of speed)."""
 
@@ -48,6 +121,21 @@ class SearchConfig(BaseModel):
 
     def sampling_temperature(self, default: float) -> float:
         return default if self.temperature is None else self.temperature
+
+    def identity(self, scored: bool) -> dict[str, Any]:
+        """The fields that decide a run's results, for its fingerprint.
+
+        A field in :data:`LEGACY_VALUES` is left out while its value reproduces the
+        runs stored before it existed; ``agreement`` is also left out where nothing
+        reads it (a strategy other than mcts, or a run with a scorer: ``scored``).
+        """
+        out = self.model_dump()
+        for name, legacy in LEGACY_VALUES.items():
+            if out[name] == legacy:
+                del out[name]
+        if "agreement" in out and (self.strategy != "mcts" or scored):
+            del out["agreement"]
+        return out
 
     @property
     def width(self) -> int:

@@ -60,6 +60,9 @@ class Expansion:
     dedupe: bool = False
     """Drop candidates that repeat an earlier sibling (same code without comments and
     whitespace, or same answer) before they are executed and scored."""
+    seen: frozenset[str] = frozenset()
+    """Dedupe keys of siblings from earlier rounds (resampling): with ``dedupe``, a
+    candidate that repeats one of them is dropped too."""
     candidates: list[Step] = field(default_factory=list)
     scores: list[float | None] | None = None
     prompt_tokens: int = 0
@@ -92,13 +95,14 @@ def step_from_completion(completion: Completion) -> Step:
     )
 
 
-def unique_steps(steps: list[Step]) -> list[Step]:
-    seen: set[str] = set()
+def unique_steps(steps: list[Step], seen: frozenset[str] = frozenset()) -> list[Step]:
+    """``steps`` without repeats of each other or of the keys in ``seen``, in order."""
+    known = set(seen)
     unique = []
     for step in steps:
         key = dedupe_key(step)
-        if key not in seen:
-            seen.add(key)
+        if key not in known:
+            known.add(key)
             unique.append(step)
     return unique
 
@@ -156,7 +160,7 @@ class StepExpander:
             expansion.prompt_seconds = sum(c.prompt_seconds for c in completions)
             expansion.candidates = [step_from_completion(c) for c in completions]
             if expansion.dedupe:
-                expansion.candidates = unique_steps(expansion.candidates)
+                expansion.candidates = unique_steps(expansion.candidates, expansion.seen)
             expansion.prompt_tokens = sum(c.prompt_tokens for c in completions)
             expansion.cached_tokens = sum(c.cached_tokens for c in completions)
             expansion.generated_tokens = sum(c.generated_tokens for c in completions)

@@ -60,7 +60,9 @@ class SolveResult:
     usage: Usage
     seconds: float
     stop_reason: str
-    """Why the search stopped: "done", "max_tokens", "max_seconds", "max_samples"."""
+    """Why the search stopped: "done", "max_tokens", "max_seconds", "max_samples",
+    "exhausted" (an MCTS tree with nothing left to explore) or "settled" (its answers
+    settled early, ``SearchConfig.settle``)."""
     sample_answers: list[str | None] = field(default_factory=list)
     """Answer of each independent sample, for pass@k and maj@k."""
     votes: dict[str, float] = field(default_factory=dict)

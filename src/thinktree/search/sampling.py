@@ -4,6 +4,16 @@ The first step of all N samples comes from one engine call with ``n = N`` (the
 question's prompt is evaluated once); afterwards each unfinished sample is
 extended by one step per round. Samples are seeded by (run seed, problem,
 sample index, depth).
+
+Adaptive compute (``settle``, self-consistency only): samples are drawn in waves
+of ``settle_m`` (the first wave's first steps from one call seeded as the single
+call above, later waves' seeded by (``"wave"``, index of their first sample)).
+When every sample of the waves so far has ended, the answers (in sample order)
+are checked by :func:`thinktree.search.settle.settled`; settled, the search stops
+with ``stop_reason = "settled"`` and ``extra["samples"]`` says how many were
+drawn. Otherwise the next wave starts; under ``"agree"``, once the first
+``settle_m`` answers disagree nothing can settle, so all remaining samples start
+at once. Best-of-N never settles: its scorer, not a vote, picks the answer.
 """
 
 from __future__ import annotations
@@ -11,6 +21,7 @@ from __future__ import annotations
 from thinktree.search.base import ProblemSearch
 from thinktree.search.expand import Expansion
 from thinktree.search.result import SolveResult, Trajectory
+from thinktree.search.settle import settled
 from thinktree.search.voting import majority_vote
 from thinktree.steps import Step, StepKind
 
@@ -24,31 +35,53 @@ def final_answer(steps: list[Step]) -> str | None:
 class SamplingSearch(ProblemSearch):
     name = "sc"
     score_finals = False
+    settles = False
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.samples: list[list[Step]] = []
         self.final_scores: dict[int, float] = {}
+        self.waves = self.settles and self.config.settle != "off"
+        self.settled = False
 
     def next_expansions(self) -> list[Expansion]:
         if not self.samples:
-            wanted = [self.expansion([], self.config.samples, "first", tag=None)]
+            first = min(self.config.settle_m, self.config.samples) if self.waves else None
+            wanted = [self.expansion([], first or self.config.samples, "first", tag=0)]
         else:
             wanted = [
                 self.expansion(steps, 1, "sample", i, len(steps), tag=i)
                 for i, steps in enumerate(self.samples)
                 if not self.branch_ends(steps)
             ]
+            if not wanted and self.waves:
+                wanted = self._next_wave()
         for expansion in wanted:
             expansion.want_scores = self.score_finals
             expansion.score_final_only = True
         return wanted
 
+    def _next_wave(self) -> list[Expansion]:
+        answers = [final_answer(s) for s in self.samples]
+        cfg = self.config
+        if settled(answers, self.ctx.judge.same, cfg.settle, cfg.settle_m, cfg.settle_confidence):
+            self.settled = True
+            return []
+        remaining = cfg.samples - len(self.samples)
+        if remaining <= 0:
+            return []
+        found = sum(1 for a in answers if a is not None)
+        hopeless = cfg.settle == "agree" and found >= cfg.settle_m
+        size = remaining if hopeless else min(cfg.settle_m, remaining)
+        start = len(self.samples)
+        return [self.expansion([], size, "wave", start, tag=start)]
+
     def absorb(self, expansions: list[Expansion]) -> None:
-        if not self.samples:
-            first = expansions[0]
-            self.samples = [[c] for c in first.candidates]
-            self._keep_scores(first, list(range(len(first.candidates))))
+        if not self.samples or expansions[0].steps == []:
+            wave = expansions[0]
+            start = len(self.samples)
+            self.samples.extend([c] for c in wave.candidates)
+            self._keep_scores(wave, list(range(start, len(self.samples))))
             return
         for expansion in expansions:
             self.samples[expansion.tag].append(expansion.candidates[0])
@@ -67,6 +100,8 @@ class SamplingSearch(ProblemSearch):
     def result(self, stop_reason: str) -> SolveResult:
         answers = [final_answer(s) for s in self.samples]
         answer, votes = self.choose(answers)
+        if stop_reason == "done" and self.settled:
+            stop_reason = "settled"
         trajectories = [
             Trajectory(steps, a, self.final_scores.get(i))
             for i, (steps, a) in enumerate(zip(self.samples, answers, strict=True))
@@ -81,6 +116,7 @@ class SamplingSearch(ProblemSearch):
             stop_reason=stop_reason,
             sample_answers=answers,
             votes=votes,
+            extra={"samples": len(self.samples)} if self.waves else {},
         )
 
     def progress(self) -> dict[str, object]:
@@ -90,6 +126,7 @@ class SamplingSearch(ProblemSearch):
 
 class SelfConsistencySearch(SamplingSearch):
     name = "sc"
+    settles = True
 
 
 class BestOfNSearch(SamplingSearch):

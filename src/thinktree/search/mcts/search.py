@@ -5,18 +5,38 @@ expands it (``k`` candidates in one engine call, duplicates dropped, each cell
 executed), evaluates the new children, and continues down the best selectable
 new child, one expansion per round, until an expansion leaves no selectable
 child (every new child is terminal). ``samples`` rollouts are run, or fewer when
-a budget ends the search or the tree is exhausted.
+a budget ends the search, the tree is exhausted or the answers settle.
 
 Values by scorer kind (see :mod:`thinktree.search.mcts.tree` for N/W rules):
 - ``outcome``: a final answer is worth +1 if it equals the gold answer, else −1;
 - ``learned`` (PPM): a new non-terminal node is initialised with its score; a
   final answer's value is its score, or its outcome ±1 when the scorer says
   ``terminal_outcome`` (``ppm+outcome``: rStar's training rollouts after round 1);
-- ``none``: a final answer's value is its agreement with the answers found
-  before it, ``2·m/T − 1`` where ``T`` earlier answer terminals exist and ``m``
-  of them are equivalent to it; the first answer found is worth 0.
+- ``none``, ``agreement = "all"`` (default): a final answer's value is its
+  agreement with every other answer found so far (:func:`agreement_values`), and
+  every answer is re-valued whenever new ones arrive, so ``W`` along each path
+  always holds the current values; the chosen answer is then the majority vote's.
+  Answers A, B, B, B are worth −1 (A) and +1/3 (each B): B is chosen;
+- ``none``, ``agreement = "earlier"`` (the old rule, kept to reproduce old runs):
+  an answer's value is ``2·m/T − 1`` over the ``T`` answers found before it, ``m``
+  of them equivalent, frozen when found; the first answer is worth 0. A, B, B, B
+  give A 0 and B a mean of (−1 + 0 + 1/3)/3 = −2/9, so the lone A wins.
 Invalid terminals (no parsable step, ``errors_threshold`` consecutive errors,
-non-final at ``max_steps``) take −1 at that node only.
+non-final at ``max_steps``) take −1: at that node only (``invalid_backup =
+"local"``) or added along the path to the root (``"path"``, rStar's code).
+
+Exploration knobs: ``tie_break = "random"`` draws among tied children with a seed
+derived from (run seed, problem, ``"tie"``, rollout index, node id); ``resample``
+asks a node for up to that many more rounds of ``k − children`` candidates
+(seeded by node id, ``"resample"``, round) while deduplication has left it fewer
+than ``k`` children, dropping repeats of the children it has. That includes a node
+whose candidates all state one answer: resampling costs tokens there too, which the
+measurements of ``resample`` should weigh.
+
+Adaptive compute (``settle``): after every expansion the answers found so far,
+in discovery order, are checked by :func:`thinktree.search.settle.settled`; when
+they have settled the search stops with ``stop_reason = "settled"``. A rollout cut
+short by settling counts as used in ``extra["rollouts"]``.
 """
 
 from __future__ import annotations
@@ -25,17 +45,22 @@ from thinktree.search.base import ProblemSearch
 from thinktree.search.expand import Expansion
 from thinktree.search.mcts.tree import (
     Node,
+    TieSeed,
     add_local,
+    agreement_values,
     answer_nodes,
     backup,
     choose_answer,
     group_answers,
+    revalue,
     select_child,
     select_leaf,
     serialize,
 )
 from thinktree.search.result import SolveResult, Trajectory
-from thinktree.steps import StepKind, consecutive_errors
+from thinktree.search.seeds import derive_seed
+from thinktree.search.settle import settled
+from thinktree.steps import StepKind, consecutive_errors, dedupe_key
 
 
 class MCTSSearch(ProblemSearch):
@@ -47,48 +72,96 @@ class MCTSSearch(ProblemSearch):
         self.nodes: list[Node] = [self.root]
         self.rollouts = 0
         self.frontier: Node | None = None
+        self.resample_round = 0
+        self.resampled = 0
         self.answers_found: list[Node] = []
+        self.settled = False
         self.mode = self.ctx.scorer.kind
         self.outcome_terminals = self.ctx.scorer.terminal_outcome
+        self.revalues = self.mode == "none" and self.config.agreement == "all"
         if self.outcome_terminals and self.problem.answer is None:
             raise ValueError(f"problem {self.problem.id} has no gold answer for the outcome scorer")
 
     # -- rounds --------------------------------------------------------------------------
 
+    def _tie_seed(self) -> TieSeed | None:
+        if self.config.tie_break != "random":
+            return None
+        rollout = self.rollouts
+        return lambda node: derive_seed(self.config.seed, self.problem.id, "tie", rollout, node.id)
+
+    def _select_child(self, node: Node) -> Node | None:
+        return select_child(node, self.config.c_uct, self.config.unvisited_first, self._tie_seed())
+
     def next_expansions(self) -> list[Expansion]:
-        if self.rollouts >= self.config.samples:
+        if self.settled or self.rollouts >= self.config.samples:
             return []
         node = self.frontier or select_leaf(
-            self.root, self.config.c_uct, self.config.unvisited_first
+            self.root, self.config.c_uct, self.config.unvisited_first, self._tie_seed()
         )
         if node is None:
             return []
         self.frontier = node
-        expansion = self.expansion(
-            node.steps(), self.config.k, node.id, tag=node, want_scores=self.mode == "learned"
-        )
+        want_scores = self.mode == "learned"
+        if node.expanded:  # a resampling round of a node left short by deduplication
+            expansion = self.expansion(
+                node.steps(),
+                self.config.k - len(node.children),
+                node.id,
+                "resample",
+                self.resample_round,
+                tag=node,
+                want_scores=want_scores,
+            )
+            expansion.seen = frozenset(dedupe_key(c.step) for c in node.children if c.step)
+        else:
+            expansion = self.expansion(
+                node.steps(), self.config.k, node.id, tag=node, want_scores=want_scores
+            )
         expansion.dedupe = True
         return [expansion]
 
     def absorb(self, expansions: list[Expansion]) -> None:
         expansion = expansions[0]
         node: Node = expansion.tag
+        if node.expanded:
+            self.resampled += 1
         node.expanded = True
+        found = False
         for i, candidate in enumerate(expansion.candidates):
             child = Node(len(self.nodes), parent=node, step=candidate, depth=node.depth + 1)
             if expansion.scores is not None:
                 child.score = expansion.scores[i]
             node.children.append(child)
             self.nodes.append(child)
-            self._evaluate(child)
-        self.frontier = select_child(node, self.config.c_uct, self.config.unvisited_first)
+            found |= self._evaluate(child)
+        if found and self.revalues:
+            self._revalue_answers()
+        if found and self.config.settle != "off":
+            self.settled = settled(
+                [n.answer for n in self.answers_found],
+                self.ctx.judge.same,
+                self.config.settle,
+                self.config.settle_m,
+                self.config.settle_confidence,
+            )
+        if self.settled:
+            self.rollouts += 1
+            self.frontier = None
+            return
+        if len(node.children) < self.config.k and self.resample_round < self.config.resample:
+            self.resample_round += 1
+            return
+        self.resample_round = 0
+        self.frontier = self._select_child(node)
         if self.frontier is None:
             node.exhausted = True
             self.rollouts += 1
 
     # -- values --------------------------------------------------------------------------
 
-    def _evaluate(self, child: Node) -> None:
+    def _evaluate(self, child: Node) -> bool:
+        """Mark and value a new child; True when it is an answer terminal."""
         assert child.step is not None
         steps = child.steps()
         if child.step.kind is StepKind.FINAL:
@@ -102,27 +175,39 @@ class MCTSSearch(ProblemSearch):
         else:
             if self.mode == "learned" and child.score is not None:
                 add_local(child, child.score)
-            return
+            return False
         child.terminal = True
         child.terminal_reason = reason
         if reason != "answer":
-            add_local(child, -1.0)
-            return
+            if self.config.invalid_backup == "path":
+                backup(child, -1.0)
+            else:
+                add_local(child, -1.0)
+            return False
         backup(child, self._answer_value(child))
         self.answers_found.append(child)
+        return True
 
     def _answer_value(self, child: Node) -> float:
+        """The value backed up when an answer is found (re-valued later with ``"all"``)."""
         answer = child.answer or ""
         if self.outcome_terminals:
             child.correct = self.ctx.judge.correct(answer, self.problem.answer or "")
             return 1.0 if child.correct else -1.0
         if self.mode == "learned":
             return float(child.score if child.score is not None else 0.0)
+        if self.revalues:
+            return 0.0  # provisional: _revalue_answers sets it before anything reads it
         others = self.answers_found
         if not others:
             return 0.0
         agree = sum(1 for n in others if self.ctx.judge.same(n.answer or "", answer))
         return 2.0 * agree / len(others) - 1.0
+
+    def _revalue_answers(self) -> None:
+        values = agreement_values(group_answers(self.answers_found, self.ctx.judge.same))
+        for node in self.answers_found:
+            revalue(node, values[node.id])
 
     # -- result --------------------------------------------------------------------------
 
@@ -135,8 +220,20 @@ class MCTSSearch(ProblemSearch):
         groups = group_answers(terminals, self.ctx.judge.same)
         answer, means, votes = choose_answer(groups)
         ranked = sorted(terminals, key=lambda n: (-n.q_value, n.id))
-        if stop_reason == "done" and self.rollouts < self.config.samples:
+        if stop_reason == "done" and self.settled:
+            stop_reason = "settled"
+        elif stop_reason == "done" and self.rollouts < self.config.samples:
             stop_reason = "exhausted"
+        extra: dict[str, object] = {
+            "rollouts": self.rollouts,
+            "nodes": len(self.nodes),
+            "mean_value": means,
+            "mode": self.mode,
+        }
+        if self.config.resample:
+            extra["resampled"] = self.resampled
+        if self.config.settle != "off":
+            extra["answers_found"] = len(self.answers_found)
         return SolveResult(
             problem_id=self.problem.id,
             strategy="mcts",
@@ -148,12 +245,7 @@ class MCTSSearch(ProblemSearch):
             sample_answers=[n.answer for n in terminals],
             votes=votes,
             tree=serialize(self.root),
-            extra={
-                "rollouts": self.rollouts,
-                "nodes": len(self.nodes),
-                "mean_value": means,
-                "mode": self.mode,
-            },
+            extra=extra,
         )
 
     def progress(self) -> dict[str, object]:

@@ -5,23 +5,37 @@ Semantics (after rStar-Math), written down because they surprise:
 - ``N`` and ``W`` of a node are the sums of every update that reached it;
   ``Q = W / N`` (0 when ``N == 0``).
 - Local updates stay at one node and are not propagated: the PPM score that
-  initialises a new non-terminal node (its first update), and the −1 of an
-  invalid terminal (no answer, too deep, too many consecutive errors).
+  initialises a new non-terminal node (its first update), and, with
+  ``invalid_backup = "local"`` (the default), the −1 of an invalid terminal (no
+  answer, too deep, too many consecutive errors). With ``"path"`` (rStar's code)
+  an invalid terminal's −1 is backed up like an answer's value.
 - A terminal answer's value (outcome ±1, its PPM score, or its agreement value)
   is added to that node and to every node on its path to the root.
-- Hence, for every node: ``N − n_local = [is answer terminal] + Σ_children
+- A terminal's value may be revised later (no-scorer agreement values are
+  re-valued as answers arrive): :func:`revalue` adds the change to the terminal's
+  and its ancestors' ``W``, leaving every ``N`` as it is.
+- Hence, for every node: ``N − n_local = [is backed-up terminal] + Σ_children
   (N_c − n_local_c)``, and the same for ``W`` (:func:`check_invariants`).
 - Selection (default, rStar's rule): among a node's children that are neither
   terminal nor exhausted, pick the highest ``Q + c·sqrt(ln N_parent / N_child)``,
   where a child with ``N == 0`` scores 0 with no bonus; ties go to the first
-  child. ``unvisited_first`` gives classic UCT (an unvisited child first).
+  child, or, given a ``tie_seed``, to one drawn at random with that node's seed.
+  ``unvisited_first`` gives classic UCT (an unvisited child first).
 - A node is exhausted when it is expanded and none of its children can be
   selected; the root exhausted means the tree has nothing left to explore.
+- Agreement values (no scorer, :func:`agreement_values`): answers are grouped
+  into classes of equivalent answers (named by their first member, in discovery
+  order, as the majority vote groups them); with ``T`` answer terminals, each
+  member of a class of ``c`` is worth ``2·(c − 1)/(T − 1) − 1`` (0 when ``T = 1``):
+  its agreement with all the other answers. Every member of a class has the same
+  value, increasing in ``c``, so the highest mean value is the largest class and
+  :func:`choose_answer` picks the majority vote's answer (ties: found first).
 """
 
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,25 +102,45 @@ def uct_score(child: Node, parent_visits: int, c_uct: float, unvisited_first: bo
     return child.q_value + c_uct * math.sqrt(math.log(parent_visits) / child.visits)
 
 
-def select_child(node: Node, c_uct: float, unvisited_first: bool = False) -> Node | None:
-    """The selectable child with the highest UCT score (first on ties), or None."""
-    best: Node | None = None
-    best_score = -math.inf
-    for child in node.children:
-        if not child.selectable():
-            continue
-        score = uct_score(child, node.visits, c_uct, unvisited_first)
-        if score > best_score:
-            best, best_score = child, score
-    return best
+TieSeed = Callable[["Node"], int]
+"""The seed of a random tie-break at a node; None in a signature means "first child"."""
 
 
-def select_leaf(root: Node, c_uct: float, unvisited_first: bool = False) -> Node | None:
+def select_child(
+    node: Node, c_uct: float, unvisited_first: bool = False, tie_seed: TieSeed | None = None
+) -> Node | None:
+    """The selectable child with the highest UCT score, or None.
+
+    Ties (scores equal to 1e-12) go to the first child, or with ``tie_seed`` to one
+    drawn by ``random.Random(tie_seed(node))``, so the draw depends on the node and
+    never on the order other searches ran in.
+    """
+    scored = [
+        (child, uct_score(child, node.visits, c_uct, unvisited_first))
+        for child in node.children
+        if child.selectable()
+    ]
+    if not scored:
+        return None
+    best_score = max(score for _, score in scored)
+    tied = [
+        child
+        for child, score in scored
+        if score == best_score or math.isclose(score, best_score, rel_tol=1e-12, abs_tol=1e-12)
+    ]
+    if tie_seed is None or len(tied) == 1:
+        return tied[0]
+    return random.Random(tie_seed(node)).choice(tied)
+
+
+def select_leaf(
+    root: Node, c_uct: float, unvisited_first: bool = False, tie_seed: TieSeed | None = None
+) -> Node | None:
     """Descend from the root to an unexpanded selectable node; None if exhausted."""
     while root.selectable():
         node = root
         while node.expanded:
-            child = select_child(node, c_uct, unvisited_first)
+            child = select_child(node, c_uct, unvisited_first, tie_seed)
             if child is None:
                 node.exhausted = True
                 break
@@ -124,7 +158,7 @@ def add_local(node: Node, value: float) -> None:
 
 
 def backup(node: Node, value: float) -> None:
-    """Add a terminal answer's value to the node and every ancestor."""
+    """Add a terminal's value to the node and every ancestor."""
     current: Node | None = node
     while current is not None:
         current.visits += 1
@@ -132,15 +166,36 @@ def backup(node: Node, value: float) -> None:
         current = current.parent
 
 
-def check_invariants(root: Node, tolerance: float = 1e-9) -> list[str]:
-    """Problems with the N/W bookkeeping; an empty list when the tree is consistent."""
+def revalue(node: Node, value: float) -> None:
+    """Make a backed-up terminal's value ``value``: its change goes up the path, N stays."""
+    delta = value - (node.value_sum - node.local_value)
+    if delta == 0.0:
+        return
+    current: Node | None = node
+    while current is not None:
+        current.value_sum += delta
+        current = current.parent
+
+
+def check_invariants(root: Node, tolerance: float = 1e-5) -> list[str]:
+    """Problems with the N/W bookkeeping; an empty list when the tree is consistent.
+
+    ``W`` sums are compared to ``tolerance``: a serialised tree rounds every ``W`` to
+    6 decimals, and agreement values such as 1/3 do not survive that exactly.
+
+    An answer terminal is backed up exactly once; another terminal once (backed up,
+    ``invalid_backup = "path"``) or never (local).
+    """
     problems = []
     for node in root.walk():
         n_prop = node.visits - node.local_visits
         w_prop = node.value_sum - node.local_value
-        if node.terminal_reason == "answer":
-            if node.children or n_prop != 1:
-                problems.append(f"node {node.id}: answer terminal with N-n_local={n_prop}")
+        if node.terminal:
+            allowed = (1,) if node.terminal_reason == "answer" else (0, 1)
+            if node.children or n_prop not in allowed or (n_prop == 0 and abs(w_prop) > tolerance):
+                problems.append(
+                    f"node {node.id}: {node.terminal_reason} terminal with N-n_local={n_prop}"
+                )
             continue
         n_sum = sum(c.visits - c.local_visits for c in node.children)
         w_sum = sum(c.value_sum - c.local_value for c in node.children)
@@ -167,6 +222,21 @@ def group_answers(nodes: list[Node], same: Callable[[str, str], bool]) -> list[l
         else:
             groups.append([node])
     return groups
+
+
+def agreement_values(groups: list[list[Node]]) -> dict[int, float]:
+    """Each answer terminal's agreement with all the others: ``2·(c − 1)/(T − 1) − 1``.
+
+    ``groups`` are the classes of :func:`group_answers`; ``c`` is a terminal's class
+    size and ``T`` the number of terminals. A lone terminal is worth 0. Keyed by node id.
+    """
+    total = sum(len(group) for group in groups)
+    values: dict[int, float] = {}
+    for group in groups:
+        value = 0.0 if total < 2 else 2.0 * (len(group) - 1) / (total - 1) - 1.0
+        for node in group:
+            values[node.id] = value
+    return values
 
 
 def choose_answer(

@@ -1,0 +1,88 @@
+"""The search options of solve and eval are generated from SearchConfig."""
+
+from __future__ import annotations
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from thinktree.cli import app
+from thinktree.search import SearchConfig
+
+runner = CliRunner()
+OLD_FIELDS = {
+    "strategy", "samples", "k", "temperature", "top_p", "max_step_tokens", "max_steps",
+    "max_tokens", "max_seconds", "c_uct", "unvisited_first", "errors_threshold",
+    "exec_timeout", "seed", "logprobs",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("command", ["solve", "eval"])
+def test_every_search_config_field_is_an_option(command: str) -> None:
+    click_command = typer.main.get_command(app).commands[command]  # type: ignore[attr-defined]
+    params = {p.name: p for p in click_command.params}
+    assert set(SearchConfig.model_fields) <= set(params)
+    for name in SearchConfig.model_fields:
+        assert "--" + name.replace("_", "-") in params[name].opts + params[name].secondary_opts
+    assert params["samples"].opts == ["--samples", "--rollouts"]
+    assert params["logprobs"].secondary_opts == ["--no-logprobs"]
+
+
+@pytest.mark.parametrize("command", [["solve", "2+2?"], ["eval", "--benchmark", "gsm8k"]])
+def test_search_options_reach_the_config(monkeypatch, command: list[str]) -> None:
+    seen: list[SearchConfig] = []
+
+    def capture(config: SearchConfig) -> int:
+        seen.append(config)
+        raise ValueError("captured")
+
+    monkeypatch.setattr("thinktree.search.config.default_slots", capture)
+    out = runner.invoke(app, [*command, "--strategy", "mcts", "--rollouts", "6", "--k", "2",
+                              "--tie-break", "random", "--resample", "2", "--invalid-backup",
+                              "path", "--agreement", "earlier", "--settle", "beta",
+                              "--settle-m", "4", "--settle-confidence", "0.9", "--c-uct", "1.5",
+                              "--unvisited-first", "--top-p", "0.8", "--errors-threshold", "3",
+                              "--max-seconds", "30", "--exec-timeout", "5", "--no-logprobs",
+                              "--max-step-tokens", "128"])  # fmt: skip
+    assert out.exit_code == 2 and "error: captured" in out.stderr, out.output
+    assert seen[0].model_dump() == {
+        **SearchConfig().model_dump(),
+        "strategy": "mcts", "samples": 6, "k": 2, "tie_break": "random", "resample": 2,
+        "invalid_backup": "path", "agreement": "earlier", "settle": "beta", "settle_m": 4,
+        "settle_confidence": 0.9, "c_uct": 1.5, "unvisited_first": True, "top_p": 0.8,
+        "errors_threshold": 3, "max_seconds": 30.0, "exec_timeout": 5.0, "logprobs": False,
+        "max_step_tokens": 128,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--tie-break", "sideways"], "tie_break: Input should be 'first' or 'random'"),
+        (["--settle-m", "1"], "settle_m: Input should be greater than or equal to 2"),
+        (["--top-p", "0"], "top_p: Input should be greater than 0"),
+    ],
+)
+def test_bad_search_options_are_one_line(args: list[str], message: str) -> None:
+    out = runner.invoke(app, ["solve", "2+2?", *args])
+    assert out.exit_code == 2
+    assert out.stderr.strip().splitlines() == [f"error: {message}"]
+
+
+def test_identity_keeps_old_fingerprints() -> None:
+    """Fields added later are left out of a run's identity at their old behaviour."""
+    assert set(SearchConfig(strategy="sc").identity(scored=False)) == OLD_FIELDS
+    assert set(SearchConfig(strategy="mcts").identity(scored=True)) == OLD_FIELDS
+    old_rule = SearchConfig(strategy="mcts", agreement="earlier")
+    assert set(old_rule.identity(scored=False)) == OLD_FIELDS
+    # The fair agreement changes no-scorer MCTS results: such runs get a new identity.
+    assert set(SearchConfig(strategy="mcts").identity(scored=False)) == OLD_FIELDS | {"agreement"}
+    changed = SearchConfig(strategy="mcts", tie_break="random", settle="agree")
+    assert changed.identity(scored=True)["tie_break"] == "random"
+    assert changed.identity(scored=True)["settle"] == "agree"
+
+
+def test_help_comes_from_the_field_docstrings() -> None:
+    out = runner.invoke(app, ["eval", "--help"], env={"COLUMNS": "200"})
+    assert out.exit_code == 0
+    assert "extra sampling rounds for a node whose deduplicated children" in out.stdout

@@ -1,0 +1,189 @@
+"""MCTS's configurable rules on the scripted engine: answer values, ties, resampling,
+invalid backup and settling, with exact trees."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from tests.conftest import answer, assistant_part, cell, depth_of
+from tests.search.helpers import solve_scripted
+from thinktree.problems import Problem
+from thinktree.search.mcts import check_invariants, deserialize
+from thinktree.search.seeds import derive_seed
+from thinktree.search.voting import majority_vote
+
+PROBLEM = Problem(id="p1", question="What is 3 * 2?", answer="6")
+
+
+def four_branches(answers: list[str]):
+    """depth 0: four distinct cells x = 1..4; under x = i: the answer answers[i - 1]
+    (k times, so deduplication leaves one child)."""
+
+    def script(request, index):
+        if depth_of(request.prompt) == 0:
+            return cell(f"x = {index + 1}\nprint(x)")
+        x = int(assistant_part(request.prompt).split("x = ")[1].split("\n")[0])
+        return answer(answers[x - 1])
+
+    return script
+
+
+def shape(result):
+    return {
+        n["id"]: (n["parent"], n["visits"], round(n["value_sum"], 6), n["answer"])
+        for n in result.tree["nodes"]
+    }
+
+
+def test_answers_a_b_b_b_are_valued_against_all_answers(sandbox, grader) -> None:
+    """The issue's case: A is found first, then B three times. With values from all
+    answers A is worth -1 and each B +1/3 (2·2/3 - 1): B, the vote's answer, wins."""
+    (result,), engine = solve_scripted(
+        four_branches(["5", "6", "6", "6"]), sandbox, grader, [PROBLEM],
+        strategy="mcts", samples=4, k=4,
+    )  # fmt: skip
+    third = round(1 / 3, 6)
+    assert shape(result) == {
+        0: (None, 4, 0.0, None),
+        1: (0, 1, -1.0, None),
+        2: (0, 1, third, None),
+        3: (0, 1, third, None),
+        4: (0, 1, third, None),
+        5: (1, 1, -1.0, "5"),
+        6: (2, 1, third, "6"),
+        7: (3, 1, third, "6"),
+        8: (4, 1, third, "6"),
+    }
+    assert result.answer == "6"
+    assert result.extra["mean_value"] == {"5": -1.0, "6": third}
+    assert result.votes == {"5": 0.0, "6": 2.0}
+    assert majority_vote(result.sample_answers, lambda a, b: a == b)[0] == result.answer
+    assert [r.n for batch in engine.calls for r in batch] == [4, 4, 4, 4, 4]
+    assert check_invariants(deserialize(result.tree)) == []
+
+
+def test_answers_a_b_b_b_under_the_old_frozen_rule(sandbox, grader) -> None:
+    """agreement = "earlier" reproduces the old rule: A (first) 0; the Bs -1, 0, +1/3,
+    a mean of -2/9, so the lone A wins although a vote picks B."""
+    (result,), _ = solve_scripted(
+        four_branches(["5", "6", "6", "6"]), sandbox, grader, [PROBLEM],
+        strategy="mcts", samples=4, k=4, agreement="earlier",
+    )  # fmt: skip
+    nodes = shape(result)
+    assert [nodes[i][2] for i in (5, 6, 7, 8)] == [0.0, -1.0, 0.0, round(1 / 3, 6)]
+    assert nodes[0] == (None, 4, round(-2 / 3, 6), None)
+    assert result.extra["mean_value"] == {"5": 0.0, "6": round(-2 / 9, 6)}
+    assert result.answer == "5"
+
+
+def test_random_tie_break_uses_the_derived_seed(sandbox, grader) -> None:
+    """Four unvisited root children tie at 0; the draw is Random(derive_seed(run seed,
+    problem, "tie", rollout, node id)), so it changes with the run seed."""
+    script = four_branches(["1", "2", "3", "4"])
+    firsts = set()
+    for seed in range(6):
+        (result,), _ = solve_scripted(
+            script, sandbox, grader, [PROBLEM], strategy="mcts", samples=1, k=4,
+            tie_break="random", seed=seed,
+        )  # fmt: skip
+        expected = random.Random(derive_seed(seed, "p1", "tie", 0, 0)).choice([1, 2, 3, 4])
+        assert shape(result)[5][0] == expected  # the one answer lies under the drawn child
+        firsts.add(expected)
+        (first,), _ = solve_scripted(
+            script, sandbox, grader, [PROBLEM], strategy="mcts", samples=1, k=4, seed=seed
+        )
+        assert shape(first)[5][0] == 1  # tie_break = "first": always the first child
+    assert len(firsts) > 1
+
+
+def test_resampling_refills_a_node_left_short_by_dedupe(sandbox, grader) -> None:
+    """Round 0 gives x = 3 three times (one child); resampling asks for the 2 missing,
+    gets x = 4 and a repeat of x = 3 (dropped), then for 1 more and gets x = 5."""
+
+    def script(request, index):
+        if depth_of(request.prompt) > 0:
+            return answer(request.prompt.rsplit("Output: ", 1)[1].split("\n")[0])
+        if request.n == 3:
+            return cell("x = 3\nprint(x)")
+        if request.n == 2:
+            return [cell("x = 4\nprint(x)"), cell("x = 3  # again\nprint(x)")][index]
+        return cell("x = 5\nprint(x)")
+
+    def run(resample):
+        (result,), engine = solve_scripted(
+            script, sandbox, grader, [PROBLEM], strategy="mcts", samples=1, k=3,
+            resample=resample,
+        )  # fmt: skip
+        return result, engine
+
+    result, engine = run(2)
+    codes = [n["step"]["code"] for n in result.tree["nodes"] if n["parent"] == 0]
+    assert codes == ["x = 3\nprint(x)", "x = 4\nprint(x)", "x = 5\nprint(x)"]
+    # x = 3's own expansion repeats one answer: it is resampled too, finding nothing new.
+    assert [r.n for batch in engine.calls for r in batch] == [3, 2, 1, 3, 2, 2]
+    seeds = [batch[0].seed for batch in engine.calls[:3]]
+    assert seeds == [
+        derive_seed(0, "p1", 0),
+        derive_seed(0, "p1", 0, "resample", 1),
+        derive_seed(0, "p1", 0, "resample", 2),
+    ]
+    assert result.extra["resampled"] == 4 and result.answer == "3"
+    assert check_invariants(deserialize(result.tree)) == []
+    bounded, engine = run(1)  # the bound: one extra round only
+    assert [n["parent"] for n in bounded.tree["nodes"]].count(0) == 2
+    assert [r.n for batch in engine.calls for r in batch] == [3, 2, 3, 2]
+    plain, engine = run(0)  # the default: no resampling
+    assert [n["parent"] for n in plain.tree["nodes"]].count(0) == 1
+    assert "resampled" not in plain.extra
+
+
+@pytest.mark.parametrize(
+    ("invalid_backup", "root", "error_cell"),
+    [("local", (0, 0.0), (0, 0.0)), ("path", (2, -2.0), (1, -1.0))],
+)
+def test_invalid_backup_local_or_along_the_path(
+    sandbox, grader, invalid_backup, root, error_cell
+) -> None:
+    """Root: an erroring cell (1) and an unparsable step (2, invalid); under 1 a second
+    error (3, two consecutive errors). local: each -1 stays put; path: it reaches the root."""
+
+    def script(request, index):
+        if depth_of(request.prompt) == 0:
+            return [cell("print(1 / 0)"), "I am not sure what to do."][index]
+        return cell("print(undefined_name)")
+
+    (result,), _ = solve_scripted(
+        script, sandbox, grader, [PROBLEM], strategy="mcts", samples=1, k=2,
+        invalid_backup=invalid_backup,
+    )  # fmt: skip
+    nodes = shape(result)
+    assert nodes[0][1:3] == root
+    assert nodes[1][1:3] == error_cell
+    assert nodes[2][1:3] == (1, -1.0) and nodes[3][1:3] == (1, -1.0)
+    assert check_invariants(deserialize(result.tree)) == []
+
+
+@pytest.mark.parametrize(
+    ("answers", "settle", "rollouts", "reason"),
+    [
+        (["6", "6", "6", "6"], {"settle": "agree", "settle_m": 2}, 2, "settled"),
+        (["6", "7", "6", "6"], {"settle": "agree", "settle_m": 2}, 4, "exhausted"),
+        (["6", "6", "6", "6"], {"settle": "beta", "settle_m": 2, "settle_confidence": 0.9}, 3,
+         "settled"),  # 2 agree: 0.875 < 0.9; 3 agree: 0.9375
+        (["6", "6", "6", "6"], {}, 4, "exhausted"),
+    ],
+)  # fmt: skip
+def test_mcts_stops_when_its_answers_settle(
+    sandbox, grader, answers, settle, rollouts, reason
+) -> None:
+    (result,), engine = solve_scripted(
+        four_branches(answers), sandbox, grader, [PROBLEM], strategy="mcts", samples=8, k=4,
+        **settle,
+    )  # fmt: skip
+    assert result.stop_reason == reason
+    assert result.extra["rollouts"] == rollouts
+    assert len(engine.calls) == 1 + rollouts  # the root, then one expansion per rollout
+    if settle:
+        assert result.extra["answers_found"] == rollouts

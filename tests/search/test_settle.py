@@ -1,0 +1,75 @@
+"""Adaptive stopping: the pure settle rules, and self-consistency drawn in waves."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import answer
+from tests.search.helpers import solve_scripted
+from thinktree.problems import Problem
+from thinktree.search.settle import leader_confidence, settled
+
+PROBLEM = Problem(id="p1", question="What is 3 * 2?", answer="6")
+same = lambda a, b: a.strip() == b.strip()  # noqa: E731
+
+
+def test_leader_confidence_exact_values() -> None:
+    assert leader_confidence(3, 0) == 15 / 16
+    assert leader_confidence(4, 0) == 31 / 32
+    assert leader_confidence(4, 1) == 57 / 64
+    assert leader_confidence(1, 1) == 0.5
+
+
+@pytest.mark.parametrize(
+    ("answers", "rule", "m", "expected"),
+    [
+        (["6", " 6", "6"], "agree", 3, True),
+        (["6", None, "6"], "agree", 3, False),  # None does not count: 2 answers found
+        (["6", None, "6", "6"], "agree", 3, True),
+        (["6", "7", "6", "6", "6"], "agree", 3, False),  # the first 3 disagree: never
+        (["6", "6", "6"], "off", 3, False),
+        (["6", "6", "6"], "beta", 3, False),  # 0.9375 < 0.95
+        (["6", "6", "6", "6"], "beta", 3, True),  # 0.96875
+        (["6", "7", "6", "6", "6", "6"], "beta", 3, False),  # 5 vs 1: 120/128 = 0.9375
+        (["6", "7", "6", "6", "6", "6", "6"], "beta", 3, True),  # 6 vs 1: 247/256 = 0.9648
+        (["6", "6"], "beta", 3, False),  # fewer than m answers
+    ],
+)
+def test_settle_rules(answers, rule, m, expected) -> None:
+    assert settled(answers, same, rule, m, 0.95) is expected
+
+
+def test_unknown_settle_rule_is_an_error() -> None:
+    with pytest.raises(ValueError, match="unknown settle rule 'vibes'"):
+        settled(["6", "6"], same, "vibes", 2)
+
+
+def queued(answers: list[str]):
+    """Each new sample's (only) step answers the next of ``answers``, in call order."""
+    queue = list(answers)
+    return lambda request, index: answer(queue.pop(0))
+
+
+@pytest.mark.parametrize(
+    ("answers", "settle", "wave_sizes", "reason", "chosen"),
+    [
+        (["7", "7", "7"], {"settle": "agree"}, [3], "settled", "7"),
+        # the first 3 disagree: nothing can settle, the other 5 start at once
+        (["7", "8", "7", "8", "8", "8", "9", "9"], {"settle": "agree"}, [3, 5], "done", "8"),
+        # waves of 2: 2 agree give 0.875 < 0.9, 4 agree 0.969
+        (["7", "7", "7", "7"], {"settle": "beta", "settle_m": 2, "settle_confidence": 0.9},
+         [2, 2], "settled", "7"),
+        (["7"] * 8, {}, [8], "done", "7"),  # settle off: one call of n = 8, as before
+    ],
+)  # fmt: skip
+def test_self_consistency_settles_in_waves(
+    sandbox, grader, answers, settle, wave_sizes, reason, chosen
+) -> None:
+    (result,), engine = solve_scripted(
+        queued(answers), sandbox, grader, [PROBLEM], strategy="sc", samples=8, **settle
+    )
+    assert [r.n for batch in engine.calls for r in batch] == wave_sizes
+    assert result.stop_reason == reason
+    assert result.answer == chosen
+    assert result.sample_answers == answers
+    assert result.extra == ({"samples": len(answers)} if settle else {})
