@@ -81,6 +81,8 @@ def eval_command(
             benchmark, split, data, question_field, answer_field, id_field
         )
         chosen = select(problems, offset=offset, limit=limit)
+        if not chosen:  # said before a model is loaded, not after
+            raise ValueError("the slice holds no problems; check --offset/--limit")
         data_hash = dataset_hash(problems)
         run_store = RunStore(store)
         scorer_obj, scorer_id = load_scorer(scorer)
