@@ -28,8 +28,6 @@ class EngineConfig(BaseModel):
     timeout: float = Field(600.0, gt=0)
     max_retries: int = Field(3, ge=0)
     verbose: bool = False
-    lora: tuple[str, ...] = ()
-    """llamacpp: GGUF LoRA adapters applied (scale 1) over the model."""
 
 
 def create_engine(config: EngineConfig, progress: Callable[[int], None] | None = None) -> Engine:
@@ -58,7 +56,9 @@ def create_engine(config: EngineConfig, progress: Callable[[int], None] | None =
     from thinktree.models import resolve_model
 
     resolved = resolve_model(config.model, progress=progress)
-    adapters = (*config.lora, *([str(resolved.adapter)] if resolved.adapter else []))
+    # An adapter comes with its policy (``--model DIR/round-r``), so that the run
+    # fingerprint, which names the policy's adapter, always describes what is served.
+    adapters = [str(resolved.adapter)] if resolved.adapter else []
     options = LlamaCppOptions(
         n_parallel=config.parallel,
         ctx_per_slot=config.ctx_per_slot,
