@@ -15,6 +15,7 @@ from thinktree.cli import (  # noqa: F401
     ppm_cmd,
     rescore_cmd,
     runs_cmd,
+    serve_cmd,
     solve_cmd,
 )
 from thinktree.cli.app import app

@@ -1,0 +1,91 @@
+"""`thinktree serve`: the OpenAI-compatible server (see :mod:`thinktree.server`)."""
+
+from __future__ import annotations
+
+from contextlib import closing
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from thinktree.cli.app import app
+from thinktree.cli.errors import user_errors
+from thinktree.cli.options import (
+    BaseUrlOpt,
+    EngineOpt,
+    ModelOpt,
+    ParallelOpt,
+    ThreadsOpt,
+    VerboseOpt,
+    engine_config,
+)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind (loopback unless a key is set).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    store: Annotated[str, typer.Option("--store", help="Run store every solve goes to.")] = (
+        "thinktree-runs.db"
+    ),
+    scorer: Annotated[
+        str, typer.Option(help="Default scorer: none or ppm:DIR (requests may name it or none).")
+    ] = "none",
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            envvar="THINKTREE_API_KEY",
+            help="Require Authorization: Bearer KEY on every request.",
+        ),
+    ] = None,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="Allow a non-loopback bind without a key.")
+    ] = False,
+    concurrency: Annotated[int, typer.Option(help="Solves running at once.", min=1)] = 1,
+    queue: Annotated[int, typer.Option(help="Requests waiting for a slot (then 429).", min=0)] = 8,
+    model: ModelOpt = None,
+    engine: EngineOpt = "llamacpp",
+    base_url: BaseUrlOpt = None,
+    parallel: ParallelOpt = None,
+    threads: ThreadsOpt = 0,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Serve every strategy as an OpenAI-compatible chat model (thinktree-mcts, ...)."""
+    from thinktree.api import open_runtime
+    from thinktree.reward.factory import load_scorer
+    from thinktree.server import ServerConfig, check_bind
+
+    with user_errors():
+        check_bind(host, api_key, no_auth)
+        if scorer.startswith(("outcome", "ppm+outcome:")):
+            raise ValueError("outcome scorers need the gold answer, which a chat has not")
+        # Requests choose their own width; 4 slots is default_slots' floor.
+        engine_cfg = engine_config(engine, model, base_url, parallel or 4, threads, verbose)
+        scorer_obj, scorer_id = load_scorer(scorer)
+    with user_errors(), closing(scorer_obj):
+        from thinktree.reward.base import NullScorer
+
+        scorers = {"none": NullScorer(), scorer: scorer_obj}
+        config = ServerConfig(
+            api_key=api_key,
+            concurrency=concurrency,
+            queue=queue,
+            store_path=Path(store),
+            scorers=scorers,
+            scorer_ids={scorer: scorer_id},
+            default_scorer=scorer,
+        )
+        typer.echo(f"loading the model; serving on http://{host}:{port}/v1", err=True)
+        with open_runtime(engine_cfg) as runtime:
+            _run(runtime, config, host, port)
+
+
+def _run(runtime: object, config: object, host: str, port: int) -> None:
+    import uvicorn
+
+    from thinktree.server import create_app
+
+    uvicorn.run(create_app(runtime, config), host=host, port=port)  # type: ignore[arg-type]

@@ -1,0 +1,203 @@
+"""The FastAPI app: ``GET /v1/models`` and ``POST /v1/chat/completions``.
+
+Build it with :func:`create_app` from a :class:`thinktree.api.Runtime` (tests
+pass one on the scripted engine; ``thinktree serve`` opens the real one and
+closes it after the server stops: the app never owns the runtime).
+
+Status codes: 400 bad input (malformed JSON, missing or mistyped fields, no
+user message, an empty question, a budget out of range, an unknown scorer),
+401 missing or wrong key, 404 unknown model or path, 405 wrong method, 413 body
+too large, 429 every slot busy and the queue full, 500 a failure of the server
+or engine, 503 the server is shutting down. Every one carries an OpenAI-style
+error object. A streaming request that fails after its first chunk ends with a
+``data: {"error": ...}`` event and ``data: [DONE]``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from thinktree.api import Runtime
+from thinktree.server import responses
+from thinktree.server.config import ServerConfig
+from thinktree.server.errors import APIError
+from thinktree.server.gate import Busy, Gate
+from thinktree.server.recorder import Recorder
+from thinktree.server.request import model_names, parse_body
+from thinktree.server.solver import Solved, SolveJob
+
+log = logging.getLogger(__name__)
+
+CLIENT_GONE = 499
+"""Answered (to nobody) when the client left before its answer was ready."""
+
+
+def create_app(runtime: Runtime, config: ServerConfig | None = None) -> FastAPI:
+    """The app serving ``runtime``'s model with every registered strategy."""
+    config = config or ServerConfig()
+    recorder = Recorder(config.store_path, runtime.model_id()) if config.store_path else None
+    gate = Gate(config.concurrency, config.queue)
+    executor = ThreadPoolExecutor(config.concurrency, thread_name_prefix="thinktree-serve")
+    jobs: set[SolveJob] = set()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        for job in list(jobs):
+            job.stop.set()
+        executor.shutdown(wait=True)
+
+    async def authorize(request: Request) -> None:
+        if config.api_key is None:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.strip().encode(), config.api_key.encode()
+        ):
+            raise APIError(
+                401,
+                "missing or wrong API key: send Authorization: Bearer KEY",
+                code="invalid_api_key",
+            )
+
+    app = FastAPI(title="thinktree", lifespan=lifespan, dependencies=[Depends(authorize)])
+    _install_error_handlers(app)
+
+    @app.get("/v1/models")
+    async def list_models() -> dict[str, Any]:
+        return {
+            "object": "list",
+            "data": [
+                {"id": name, "object": "model", "created": 0, "owned_by": "thinktree"}
+                for name in model_names()
+            ],
+        }
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(request: Request) -> Response:
+        length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) > config.max_body_bytes:
+            raise APIError(
+                413,
+                f"the request body has {length} bytes; the limit is {config.max_body_bytes}",
+                code="request_too_large",
+            )
+        chat = parse_body(await request.body(), config)
+        try:
+            if not await gate.acquire(request.is_disconnected, config.poll_seconds):
+                return Response(status_code=CLIENT_GONE)
+        except Busy as exc:
+            raise APIError(
+                429, f"the server is busy ({exc}); retry later", type="rate_limit_error",
+                code="server_busy",
+            ) from exc  # fmt: skip
+        completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        job = SolveJob(
+            chat,
+            completion_id,
+            runtime,
+            (config.scorers[chat.scorer], config.scorer_ids.get(chat.scorer, chat.scorer)),
+            recorder,
+        )
+        jobs.add(job)
+
+        def done() -> None:
+            jobs.discard(job)
+            gate.release()
+
+        try:
+            job.start(executor, done)
+        except BaseException:
+            done()
+            raise
+        if chat.stream:
+            return StreamingResponse(
+                _stream(job, completion_id, request, config.poll_seconds),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache"},
+            )
+        async for _ in job.events(request.is_disconnected, config.poll_seconds):
+            pass
+        if not job.future.done():
+            return Response(status_code=CLIENT_GONE)
+        solved = _outcome(job)
+        return JSONResponse(responses.completion(completion_id, chat.model, solved))
+
+    return app
+
+
+def _outcome(job: SolveJob) -> Solved:
+    """The finished job's result, or the APIError that answers its failure."""
+    try:
+        solved = job.future.result()
+    except Exception as exc:
+        log.exception("solving %s failed", job.problem.id)
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        raise APIError(500, f"the solve failed: {message}", type="server_error") from exc
+    if solved is None:
+        raise APIError(503, "the server is shutting down", type="server_error", code="shutdown")
+    return solved
+
+
+async def _stream(
+    job: SolveJob, completion_id: str, request: Request, poll: float
+) -> AsyncIterator[str]:
+    model = job.request.model
+    yield responses.chunk(completion_id, model, {"role": "assistant", "content": ""})
+    async for event in job.events(request.is_disconnected, poll):
+        yield responses.progress_chunk(completion_id, model, event)
+    if not job.future.done():
+        return
+    try:
+        solved = _outcome(job)
+    except APIError as exc:
+        yield responses.sse_error(exc.body())
+        yield responses.DONE
+        return
+    yield responses.chunk(completion_id, model, {"content": responses.answer_text(solved.result)})
+    yield responses.chunk(
+        completion_id,
+        model,
+        {},
+        "stop",
+        usage=responses.usage(solved.result),
+        thinktree=responses.extras(solved),
+    )
+    yield responses.DONE
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(APIError)
+    async def api_error(request: Request, exc: APIError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        error = APIError(exc.status_code, str(exc.detail), code=_HTTP_CODES.get(exc.status_code))
+        return JSONResponse(error.body(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        error = APIError(400, "; ".join(str(e.get("msg")) for e in exc.errors()))
+        return JSONResponse(error.body(), status_code=400)
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        error = APIError(500, f"internal error: {type(exc).__name__}", type="server_error")
+        return JSONResponse(error.body(), status_code=500)
+
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}

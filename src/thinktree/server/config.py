@@ -1,0 +1,75 @@
+"""What the server allows: auth, concurrency, queue and per-request limits.
+
+Limits a request may not pass (each a 4xx with an error object, never a hang):
+
+- the body: at most ``max_body_bytes`` (1 MB; 413 past it);
+- the question (the last user message): at most ``max_question_chars`` (8000; 400);
+- the token budget: a request's ``max_tokens`` may not pass ``max_tokens_limit``
+  (400), and one that gives none gets it, so no solve runs unbounded;
+- the wall-clock budget likewise (``max_seconds_limit``, default 600 s), and a
+  code cell's ``exec_timeout`` at most ``exec_timeout_limit`` (30 s).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from thinktree.reward.base import NullScorer, Scorer
+
+LOOPBACK_NAMES = ("localhost",)
+
+
+@dataclass
+class ServerConfig:
+    """The server's settings; the CLI fills them from its options."""
+
+    api_key: str | None = None
+    """When set, every request needs ``Authorization: Bearer <api_key>``."""
+    concurrency: int = 1
+    """Solves running at once (each in its own worker thread)."""
+    queue: int = 8
+    """Requests that may wait for a slot; one more is answered 429."""
+    store_path: Path | None = None
+    """Run store every solve is written to; None stores nothing."""
+    scorers: dict[str, Scorer] = field(default_factory=lambda: {"none": NullScorer()})
+    """Scorers a request may name in ``thinktree.scorer``, by name (loaded at start:
+    a request never makes the server read a path)."""
+    scorer_ids: dict[str, str] = field(default_factory=dict)
+    """Each scorer's identity in run fingerprints (``ppm:<sha>``); default its name."""
+    default_scorer: str = "none"
+    max_body_bytes: int = 1_000_000
+    max_question_chars: int = 8000
+    max_tokens_limit: int = 65536
+    max_seconds_limit: float = 600.0
+    exec_timeout_limit: float = 30.0
+    poll_seconds: float = 0.05
+    """How often a waiting request checks whether its client has gone."""
+
+    def __post_init__(self) -> None:
+        if self.concurrency < 1:
+            raise ValueError(f"--concurrency must be at least 1, got {self.concurrency}")
+        if self.queue < 0:
+            raise ValueError(f"--queue must be 0 or more, got {self.queue}")
+        if self.default_scorer not in self.scorers:
+            raise ValueError(f"default scorer {self.default_scorer!r} is not loaded")
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, api_key: str | None, no_auth: bool) -> None:
+    """Refuse to serve beyond this machine without a key (unless ``no_auth``)."""
+    if api_key or no_auth or is_loopback(host):
+        return
+    raise ValueError(
+        f"refusing to bind {host} without an API key: pass --api-key KEY "
+        "(or set THINKTREE_API_KEY), or --no-auth to serve it open"
+    )

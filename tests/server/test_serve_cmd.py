@@ -1,0 +1,64 @@
+"""`thinktree serve` options become the server config; mistakes are one-line errors."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from tests.server.helpers import pens_script
+from thinktree.api import Runtime
+from thinktree.cli import app, serve_cmd
+from thinktree.engines.scripted import ScriptedEngine
+
+
+@pytest.fixture
+def captured(monkeypatch, sandbox, grader):
+    """Run `serve` with a scripted runtime and without starting uvicorn."""
+    import thinktree.api
+
+    seen: dict[str, object] = {}
+
+    def open_runtime(engine_cfg, **kwargs):
+        seen["engine"] = engine_cfg
+        return Runtime(ScriptedEngine(pens_script), sandbox, grader)
+
+    def run(runtime, config, host, port):
+        seen.update(runtime=runtime, config=config, host=host, port=port)
+
+    monkeypatch.setattr(thinktree.api, "open_runtime", open_runtime)
+    monkeypatch.setattr(serve_cmd, "_run", run)
+    monkeypatch.delenv("THINKTREE_API_KEY", raising=False)
+    return seen
+
+
+def test_options_become_the_server_config(captured, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("THINKTREE_API_KEY", "from-env")
+    store = tmp_path / "s.db"
+    args = ["serve", "--host", "0.0.0.0", "--port", "9001", "--store", str(store),
+            "--concurrency", "2", "--queue", "0", "--model", "fast"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    config = captured["config"]
+    assert (captured["host"], captured["port"]) == ("0.0.0.0", 9001)
+    assert (config.api_key, config.concurrency, config.queue) == ("from-env", 2, 0)
+    assert config.store_path == store and config.default_scorer == "none"
+    assert captured["engine"].model == "fast"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--scorer", "outcome"],
+            "error: outcome scorers need the gold answer, which a chat has not",
+        ),
+        (["--scorer", "magic"], "error: unknown scorer 'magic'"),
+        (["--engine", "vllm"], "error: unknown engine 'vllm'; use llamacpp or openai"),
+    ],
+)
+def test_mistakes_are_one_line_errors(captured, args, message) -> None:
+    result = CliRunner().invoke(app, ["serve", *args])
+    assert result.exit_code == 2
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith(message)
+    assert "config" not in captured  # refused before anything was started
