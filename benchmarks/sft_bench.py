@@ -60,7 +60,6 @@ def main() -> None:
 
     items = trajectories(args.store, args.run, args.steps + 1)
     model, tokenizer = load_hf_from_gguf(resolve_model("fast").path)
-    model.hf_quantizer = None
     examples, _ = build_examples(items, tokenizer, 2048)
     lora = LoraConfig(
         r=16, lora_alpha=32, target_modules=list(TARGET_MODULES), task_type="CAUSAL_LM"

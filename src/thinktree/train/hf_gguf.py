@@ -101,5 +101,10 @@ def load_hf_from_gguf(
             )
     except (OSError, ValueError, KeyError) as exc:
         raise ValueError(f"transformers cannot load {path}: {exc}") from exc
+    # The weights are dense float tensors now; the GGUF "quantizer" record that
+    # transformers keeps would make the Trainer refuse to fine-tune them.
+    model.hf_quantizer = None
+    model.is_quantized = False
+    model.config.__dict__.pop("quantization_config", None)
     model.eval()
     return model, tokenizer

@@ -209,11 +209,6 @@ def train_policy_lora(
     if progress:
         progress("load base model", 0, 1)
     model, tokenizer = load_hf_from_gguf(base_gguf)
-    # The weights are dense float tensors dequantised from the file; the GGUF
-    # "quantizer" record transformers keeps would make the Trainer refuse them.
-    model.hf_quantizer = None
-    model.is_quantized = False
-    model.config.__dict__.pop("quantization_config", None)
     torch.manual_seed(config.seed)
     holdout = [t for t in trajectories if is_holdout(t.problem_id, config.holdout_fraction)]
     train = [t for t in trajectories if not is_holdout(t.problem_id, config.holdout_fraction)]
