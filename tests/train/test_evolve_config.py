@@ -86,3 +86,23 @@ def test_ledger_records_finished_stages_atomically(tmp_path) -> None:
     (tmp_path / "round-1" / "manifest.json").write_text("{")
     with pytest.raises(ValueError, match="is damaged"):
         RoundLedger.open(tmp_path / "round-1", 1, {})
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "rounds=-1"], "error: evolve config: rounds: Input should be greater than"),
+        (["--set", "sft.epochs"], "error: --set expects KEY=VALUE"),
+        (["--config", "/nonexistent.yaml"], "error: config file /nonexistent.yaml does not exist"),
+        (["--policy", "gpt-5"], "error: policy 'gpt-5' is not an embedded model"),
+    ],
+)
+def test_evolve_command_bad_input_is_one_line(tmp_path, args, message) -> None:
+    from typer.testing import CliRunner
+
+    from thinktree.cli import app
+
+    result = CliRunner().invoke(app, ["evolve", "--out", str(tmp_path / "out"), *args])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(message), result.output
