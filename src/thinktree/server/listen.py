@@ -34,11 +34,13 @@ def url_of(sock: socket.socket, host: str, path: str = "/") -> str:
 
 
 def serve(app: Any, sock: socket.socket) -> None:
-    """Serve ``app`` on ``sock`` with uvicorn until interrupted; closes the socket."""
+    """Serve ``app`` on ``sock`` with uvicorn until Ctrl-C (then return); closes the socket."""
     import uvicorn
 
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn shut down cleanly, then re-raised the signal it caught
     finally:
         sock.close()
