@@ -66,6 +66,7 @@ def browser() -> Iterator[WebDriver]:
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
                      "--disable-gpu", "--window-size=1400,1250", "--lang=en-GB"):  # fmt: skip
         options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
     driver.set_page_load_timeout(30)
     try:
@@ -133,6 +134,8 @@ def test_the_tree_page_draws_the_nodes_and_a_click_shows_a_node_s_code(
     )
 
     browser.find_element(By.CSS_SELECTOR, f'svg.tree g.node[data-node="{code_node}"]').click()
+    # No console errors: nothing the Content-Security-Policy refused, no missing asset.
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
     shot = artifacts(tmp_path_factory) / "viewer-tree.png"
     assert browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000

@@ -38,6 +38,16 @@ def test_it_prints_the_url_of_the_run_given_by_a_prefix(served, store_path) -> N
     assert result.stdout == f"http://127.0.0.1:{served['port']}/runs/{REAL_RUN}\n"
 
 
+def test_without_a_run_it_serves_the_runs_page_even_before_a_store_exists(served, tmp_path) -> None:
+    evolve = tmp_path / "evo"
+    evolve.mkdir()
+    result = CliRunner().invoke(app, ["view", "--evolve", str(evolve), "--port", "0"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"http://127.0.0.1:{served['port']}/\n"
+    assert f"no run store at {evolve / 'runs.db'} yet" in result.output  # on stderr
+    assert not (evolve / "runs.db").exists()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
