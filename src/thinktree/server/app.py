@@ -64,6 +64,11 @@ def create_app(runtime: Runtime | None, config: ServerConfig | None = None) -> F
     )
     executor = ThreadPoolExecutor(config.concurrency, thread_name_prefix="thinktree-serve")
     jobs: set[SolveJob] = set()
+    recorder = (
+        Recorder(config.store_path, runtime.model_id())
+        if runtime is not None and config.store_path is not None
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,6 +76,8 @@ def create_app(runtime: Runtime | None, config: ServerConfig | None = None) -> F
         for job in list(jobs):
             job.stop.set()
         executor.shutdown(wait=True)
+        if recorder is not None:
+            recorder.close()
 
     async def authorize(request: Request) -> None:
         if config.api_key is None:
@@ -95,7 +102,7 @@ def create_app(runtime: Runtime | None, config: ServerConfig | None = None) -> F
     if viewer is not None:
         app.include_router(viewer.router())
     if runtime is not None:
-        _add_api(app, runtime, config, executor, jobs)
+        _add_api(app, runtime, config, executor, jobs, recorder)
     return app
 
 
@@ -105,9 +112,9 @@ def _add_api(
     config: ServerConfig,
     executor: ThreadPoolExecutor,
     jobs: set[SolveJob],
+    recorder: Recorder | None,
 ) -> None:
     """``GET /v1/models`` and ``POST /v1/chat/completions`` over ``runtime``."""
-    recorder = Recorder(config.store_path, runtime.model_id()) if config.store_path else None
     gate = Gate(config.concurrency, config.queue)
 
     @app.get("/v1/models")
