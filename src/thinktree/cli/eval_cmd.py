@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from contextlib import closing
+from contextlib import ExitStack
 from typing import Annotated
 
 import typer
@@ -23,17 +23,20 @@ from thinktree.cli.errors import user_errors
 from thinktree.cli.options import (
     BaseUrlOpt,
     EngineOpt,
+    FanoutFields,
     ModelOpt,
     ParallelOpt,
     SearchFields,
     ThreadsOpt,
     VerboseOpt,
     engine_config,
+    fanout_options,
     search_options,
 )
 
 
 @app.command("eval")
+@fanout_options
 @search_options
 def eval_command(
     benchmark: Annotated[str | None, typer.Option(help="gsm8k, math500, aime24, amc23.")] = None,
@@ -62,12 +65,12 @@ def eval_command(
     threads: ThreadsOpt = 0,
     verbose: VerboseOpt = False,
     search: SearchFields | None = None,
+    fanout: FanoutFields | None = None,
 ) -> None:
     """Run a strategy on a benchmark slice; kill it and run it again to resume."""
-    from thinktree.api import open_runtime
     from thinktree.eval import Evaluation
+    from thinktree.eval.fanout import FanoutConfig, open_solver
     from thinktree.problems import dataset_hash, load_source, select
-    from thinktree.reward.factory import load_scorer
     from thinktree.search import SearchConfig
     from thinktree.search.config import default_slots, default_window
     from thinktree.store import RunStore
@@ -75,6 +78,7 @@ def eval_command(
     console = Console(stderr=True, highlight=False)
     with user_errors():
         config = SearchConfig(**(search or {}))
+        fan = FanoutConfig(**(fanout or {}))
         slots = parallel or default_slots(config)
         engine_cfg = engine_config(engine, model, base_url, slots, threads, verbose)
         problems, dataset = load_source(
@@ -85,21 +89,22 @@ def eval_command(
             raise ValueError("the slice holds no problems; check --offset/--limit")
         data_hash = dataset_hash(problems)
         run_store = RunStore(store)
-        scorer_obj, scorer_id = load_scorer(scorer)
-    with user_errors(), console.status("loading model"):
-        runtime = open_runtime(engine_cfg)
-    with runtime, run_store, closing(scorer_obj):
+    workers = ExitStack()
+    loading = f"starting {fan.workers} Ray workers" if fan.enabled else "loading model"
+    with user_errors(), console.status(loading):
+        searcher = workers.enter_context(open_solver(engine_cfg, config, scorer, fan))
+    with workers, run_store:
         with user_errors():
             evaluation = Evaluation(
                 chosen,
                 dataset=dataset,
                 dataset_hash=data_hash,
-                ctx=runtime.context(config, scorer_obj),
+                solver=searcher.solver,
                 store=run_store,
-                model_id=runtime.model_id(),
-                scorer_id=scorer_id,
+                model_id=searcher.model_id,
+                scorer_id=searcher.scorer_id,
                 new_run=new,
-                tokens_per_second=runtime.tokens_per_second_guess(),
+                tokens_per_second=searcher.tokens_per_second,
             )
             plan = evaluation.plan()
         verb = "resuming" if plan.resumed else "new run"
@@ -148,6 +153,11 @@ def eval_command(
             f"run {outcome.run.id} ({outcome.run.status}): accuracy {acc_text} on "
             f"{summary['graded']} problems, {summary['tokens_per_problem']:.0f} tokens and "
             f"{summary['seconds_per_problem']:.1f} s per problem"
+        )
+    if summary.get("failed"):
+        console.print(
+            f"{summary['failed']} problems stored as failed (their Ray workers died; the reason"
+            f" is in each row's extra.failure)"
         )
     if outcome.stopped:
         console.print("stopped before the end; run the same command again to resume")

@@ -3,6 +3,8 @@
 The search options of ``solve`` and ``eval`` are not written here by hand: they
 are generated from :class:`thinktree.search.SearchConfig` (:func:`search_options`),
 so a new config field is a new option of both commands, with its docstring as help.
+The Ray options of ``eval`` come from :class:`thinktree.eval.fanout.FanoutConfig`
+the same way (:func:`fanout_options`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 
 import annotated_types
 import typer
+from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from thinktree.engines.factory import EngineConfig
@@ -63,6 +66,8 @@ def engine_config(
 
 SearchFields = dict[str, Any]
 """The values of the generated search options, by SearchConfig field name."""
+FanoutFields = dict[str, Any]
+"""The values of the generated Ray options, by FanoutConfig field name."""
 
 OPTION_NAMES: dict[str, tuple[str, ...]] = {"samples": ("--samples", "--rollouts")}
 """Option names other than ``--field-name`` (kept from before options were generated)."""
@@ -76,17 +81,22 @@ _BOUNDS = (
 )
 
 
-def _option_for(name: str, info: FieldInfo) -> tuple[Any, Any]:
-    """(annotation, default) of the Typer option for one SearchConfig field.
+def _option_for(
+    name: str,
+    info: FieldInfo,
+    panel: str = "Search (SearchConfig)",
+    names: dict[str, tuple[str, ...]] = OPTION_NAMES,
+) -> tuple[Any, Any]:
+    """(annotation, default) of the Typer option for one config field.
 
     ``bool`` fields become a ``--name/--no-name`` pair. Choices (``Literal``) and
     bounds are shown in the help but checked by the config, so a value out of range
     is a one-line error like any other."""
     annotation = info.annotation
     kwargs: dict[str, Any] = {"help": " ".join((info.description or "").split())}
-    kwargs["rich_help_panel"] = "Search (SearchConfig)"
+    kwargs["rich_help_panel"] = panel
     flag = "--" + name.replace("_", "-")
-    decls = OPTION_NAMES.get(name, (flag,))
+    decls = names.get(name, (flag,))
     if annotation is bool:
         decls = (f"{flag}/--no-{flag[2:]}",)
     if get_origin(annotation) is Literal:
@@ -115,15 +125,34 @@ def search_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """
     from thinktree.search.config import SearchConfig
 
-    fields = SearchConfig.model_fields
+    return _config_options(command, SearchConfig, "search", "Search (SearchConfig)", OPTION_NAMES)
+
+
+def fanout_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Give ``command`` the Ray options (``--ray``, ``--workers``...) of :class:`FanoutConfig`.
+
+    As :func:`search_options`, into a parameter ``fanout: FanoutFields``."""
+    from thinktree.eval.fanout.config import FanoutConfig
+
+    return _config_options(command, FanoutConfig, "fanout", "Scale out (Ray)", {})
+
+
+def _config_options(
+    command: Callable[..., Any],
+    model: type[BaseModel],
+    param: str,
+    panel: str,
+    names: dict[str, tuple[str, ...]],
+) -> Callable[..., Any]:
+    fields = model.model_fields
     signature = inspect.signature(command, eval_str=True)
-    own = [p for p in signature.parameters.values() if p.name != "search"]
+    own = [p for p in signature.parameters.values() if p.name != param]
     clash = sorted({p.name for p in own} & set(fields))
     if clash:
-        raise TypeError(f"{command.__name__} declares search fields itself: {', '.join(clash)}")
+        raise TypeError(f"{command.__name__} declares {param} fields itself: {', '.join(clash)}")
     generated = []
     for name, info in fields.items():
-        annotation, default = _option_for(name, info)
+        annotation, default = _option_for(name, info, panel, names)
         generated.append(
             inspect.Parameter(
                 name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
@@ -132,8 +161,8 @@ def search_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        search = {name: kwargs.pop(name) for name in fields if name in kwargs}
-        return command(*args, search=search, **kwargs)
+        values = {name: kwargs.pop(name) for name in fields if name in kwargs}
+        return command(*args, **{param: values}, **kwargs)
 
     params = [*own, *generated]
     wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]

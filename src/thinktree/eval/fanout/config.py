@@ -7,7 +7,7 @@ workers, so a run started on a laptop resumes on a cluster and back.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class FanoutConfig(BaseModel):
@@ -33,6 +33,19 @@ class FanoutConfig(BaseModel):
         if not value:
             raise ValueError("give auto or a Ray cluster address (HOST:6379, ray://HOST:10001)")
         return value
+
+    @model_validator(mode="after")
+    def _ray_named(self) -> FanoutConfig:
+        if self.ray is None:
+            changed = [
+                name
+                for name, info in type(self).model_fields.items()
+                if name != "ray" and getattr(self, name) != info.get_default()
+            ]
+            if changed:
+                names = ", ".join(name.replace("_", "-") for name in changed)
+                raise ValueError(f"{names} apply to Ray workers; add --ray auto (or an address)")
+        return self
 
     @property
     def enabled(self) -> bool:
