@@ -22,10 +22,12 @@ from thinktree.cli.app import app
 from thinktree.cli.errors import user_errors
 from thinktree.cli.options import (
     BaseUrlOpt,
+    ChatTemplateOpt,
     EngineOpt,
     FanoutFields,
     ModelOpt,
     ParallelOpt,
+    PolicyOpt,
     SearchFields,
     ThreadsOpt,
     VerboseOpt,
@@ -62,6 +64,8 @@ def eval_command(
     engine: EngineOpt = "llamacpp",
     base_url: BaseUrlOpt = None,
     parallel: ParallelOpt = None,
+    policy: PolicyOpt = None,
+    chat_template: ChatTemplateOpt = None,
     threads: ThreadsOpt = 0,
     verbose: VerboseOpt = False,
     search: SearchFields | None = None,
@@ -80,7 +84,10 @@ def eval_command(
         config = SearchConfig(**(search or {}))
         fan = FanoutConfig(**(fanout or {}))
         slots = parallel or default_slots(config)
-        engine_cfg = engine_config(engine, model, base_url, slots, threads, verbose)
+        engine_cfg = engine_config(
+            engine, model, base_url, slots, threads, verbose,
+            policy=policy, chat_template=chat_template,
+        )  # fmt: skip
         problems, dataset = load_source(
             benchmark, split, data, question_field, answer_field, id_field
         )

@@ -43,12 +43,36 @@ ParallelOpt = Annotated[
         min=1,
     ),
 ]
+PolicyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--policy",
+        help="--engine openai: the evolve round directory whose LoRA adapter the server "
+        "serves as --model (its prompt style; its adapter in the run's identity).",
+    ),
+]
+ChatTemplateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--chat-template",
+        help="--engine openai: the model's chat template (a Jinja file or "
+        "tokenizer_config.json), for servers that cannot render it (SGLang).",
+    ),
+]
 ThreadsOpt = Annotated[int, typer.Option("--threads", help="CPU threads (0 = all).", min=0)]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", help="Show llama.cpp's own log output.")]
 
 
 def engine_config(
-    engine: str, model: str | None, base_url: str | None, parallel: int, threads: int, verbose: bool
+    engine: str,
+    model: str | None,
+    base_url: str | None,
+    parallel: int,
+    threads: int,
+    verbose: bool,
+    *,
+    policy: str | None = None,
+    chat_template: str | None = None,
 ) -> EngineConfig:
     if engine not in ("llamacpp", "openai"):
         raise ValueError(f"unknown engine {engine!r}; use llamacpp or openai")
@@ -59,6 +83,8 @@ def engine_config(
         parallel=parallel,  # type: ignore[arg-type]
         threads=threads,
         verbose=verbose,
+        policy=policy,
+        chat_template=chat_template,
     )
 
 

@@ -16,9 +16,11 @@ from thinktree.cli.app import app
 from thinktree.cli.errors import user_errors
 from thinktree.cli.options import (
     BaseUrlOpt,
+    ChatTemplateOpt,
     EngineOpt,
     ModelOpt,
     ParallelOpt,
+    PolicyOpt,
     SearchFields,
     ThreadsOpt,
     VerboseOpt,
@@ -45,6 +47,8 @@ def solve(
     engine: EngineOpt = "llamacpp",
     base_url: BaseUrlOpt = None,
     parallel: ParallelOpt = None,
+    policy: PolicyOpt = None,
+    chat_template: ChatTemplateOpt = None,
     threads: ThreadsOpt = 0,
     verbose: VerboseOpt = False,
     search: SearchFields | None = None,
@@ -63,7 +67,10 @@ def solve(
         if scorer == "outcome" and gold is None:
             raise ValueError("--scorer outcome needs the known answer: --gold ANSWER")
         slots = parallel or default_slots(config)
-        engine_cfg = engine_config(engine, model, base_url, slots, threads, verbose)
+        engine_cfg = engine_config(
+            engine, model, base_url, slots, threads, verbose,
+            policy=policy, chat_template=chat_template,
+        )  # fmt: skip
         scorer_obj, _ = load_scorer(scorer)
     started = time.perf_counter()
     printed = 0

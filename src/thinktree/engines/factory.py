@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,6 +29,13 @@ class EngineConfig(BaseModel):
     timeout: float = Field(600.0, gt=0)
     max_retries: int = Field(3, ge=0)
     verbose: bool = False
+    chat_template: str | None = None
+    """openai: a Jinja file or ``tokenizer_config.json`` holding the model's chat
+    template, for servers that cannot render it (SGLang)."""
+    policy: str | None = None
+    """openai: the evolve round directory (``policy.json``) whose LoRA adapter the server
+    serves under ``model``; gives its prompt style and names its adapter in run
+    fingerprints. (llama.cpp takes the directory as ``model``.)"""
 
 
 def create_engine(config: EngineConfig, progress: Callable[[int], None] | None = None) -> Engine:
@@ -44,13 +52,32 @@ def create_engine(config: EngineConfig, progress: Callable[[int], None] | None =
             or os.environ.get("THINKTREE_API_KEY")
             or os.environ.get("OPENAI_API_KEY")
         )
-        return OpenAIEngine(
+        engine = OpenAIEngine(
             config.base_url,
             config.model,
             api_key=api_key,
             max_concurrency=config.parallel,
             timeout=config.timeout,
             max_retries=config.max_retries,
+            chat_template=config.chat_template,
+        )
+        if config.policy is not None:
+            from thinktree.models.policy import read_policy
+
+            try:
+                policy = read_policy(Path(config.policy).expanduser())
+            except BaseException:
+                engine.close()
+                raise
+            # What the runtime reads (as for llama.cpp): the served adapter's
+            # identity and the prompt style its training data used.
+            engine.adapter_sha256 = policy.adapter_sha256
+            engine.prompt_style = policy.prompt_style
+        return engine
+    if config.policy is not None or config.chat_template is not None:
+        raise EngineError(
+            "--policy and --chat-template are for --engine openai; with llama.cpp give the "
+            "round directory as --model (the GGUF carries its chat template)"
         )
     from thinktree.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
     from thinktree.models import resolve_model
