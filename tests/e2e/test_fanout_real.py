@@ -53,3 +53,46 @@ def test_two_ray_workers_give_the_rows_of_one_process(tmp_path: Path) -> None:
     assert steps(tmp_path / "ray.db", str(fanned["run_id"])) == steps(
         tmp_path / "alone.db", str(alone["run_id"])
     )
+
+
+def test_ray_workers_share_one_openai_compatible_server(fast_engine, tmp_path: Path) -> None:
+    """The cluster layout in miniature: 2 Ray workers, each an ``openai`` client of one
+    server (llama.cpp's, standing in for vLLM/SGLang); the server's prefix-cache hits
+    reach the run's metrics."""
+    import httpx
+    import ray
+
+    from thinktree.engines.factory import EngineConfig
+    from thinktree.eval import Evaluation
+    from thinktree.eval.fanout import EngineRecipe, FanoutConfig, ray_solver
+    from thinktree.problems import load_source, select
+    from thinktree.search import SearchConfig
+
+    served = httpx.get(f"{fast_engine.base_url}/v1/models").json()["data"][0]["id"]
+    engine = EngineConfig(
+        kind="openai", base_url=f"{fast_engine.base_url}/v1", model=served, parallel=2
+    )
+    problems, dataset = load_source("gsm8k", "test")
+    chosen = select(problems, limit=4)
+    config = SearchConfig(strategy="greedy")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        with (
+            ray_solver(EngineRecipe(engine), config, FanoutConfig(ray="auto", workers=2)) as solver,
+            RunStore(tmp_path / "runs.db") as store,
+        ):
+            assert solver.model_id["name"] == f"openai:{served}"
+            evaluation = Evaluation(
+                chosen, dataset=dataset, dataset_hash="h", solver=solver, store=store,
+                model_id=solver.model_id, scorer_id=solver.scorer_id,
+            )  # fmt: skip
+            outcome = evaluation.run_all(window=2)
+            stored = store.results(outcome.run.id)
+    finally:
+        ray.shutdown()
+    assert outcome.run.status == "complete" and outcome.summary["failed"] == 0
+    assert sorted(r.problem_id for r in stored) == sorted(p.id for p in chosen)
+    assert all(r.generated_tokens > 0 for r in stored)
+    # Every step after the first extends a prompt the server has cached.
+    assert outcome.run.metrics["cached_tokens"] > 0
+    assert outcome.run.metrics["cached_share"] > 0.5
