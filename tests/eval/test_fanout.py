@@ -146,6 +146,27 @@ def test_an_error_raised_in_a_worker_is_reported_as_itself(cluster: str) -> None
         RaySolver(ray, ScriptedRecipe(fail_open="no such model"), CONFIG, fanout())
 
 
+def test_max_minutes_stops_the_workers_and_a_rerun_completes(
+    tmp_path: Path, cluster: str
+) -> None:
+    with RunStore(tmp_path / "stopped.db") as store:
+        solver = RaySolver(ray, ScriptedRecipe(delay=0.3), CONFIG, fanout())
+        try:
+            first = evaluate(store, solver, solver.model_id, max_minutes=4 / 60)
+        finally:
+            solver.close()
+        assert first.stopped and first.run.status == "stopped"
+        assert 0 < len(first.rows) < len(PROBLEMS)
+        solver = RaySolver(ray, ScriptedRecipe(), CONFIG, fanout())
+        try:
+            second = evaluate(store, solver, solver.model_id)
+        finally:
+            solver.close()
+    assert second.run.id == first.run.id and second.run.status == "complete"
+    assert second.new_results == len(PROBLEMS) - len(first.rows)
+    assert [r.correct for r in second.rows] == EXPECTED
+
+
 def _count(path: Path) -> int:
     if not path.exists():
         return 0

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing, contextmanager, redirect_stdout
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,13 +59,18 @@ def open_solver(
     """A solver for ``eval``: the engine in this process, or one per Ray worker.
 
     Without Ray the scorer is loaded before the model, so a bad ``--scorer`` is
-    said before minutes of loading; with Ray every worker loads both itself.
+    said before minutes of loading; with Ray every worker loads both itself. Ray
+    prints its own notices (a worker that died) on stdout: while the block runs they
+    go to stderr, so that stdout stays the command's (``--json``).
     """
     if fanout.ray is not None:
         recipe = EngineRecipe(engine, scorer)
-        with ray_solver(
-            recipe, config, fanout, threads=engine.threads, verbose=engine.verbose
-        ) as solver:
+        with (
+            redirect_stdout(sys.stderr),
+            ray_solver(
+                recipe, config, fanout, threads=engine.threads, verbose=engine.verbose
+            ) as solver,
+        ):
             yield SolverHandle(solver, solver.model_id, solver.scorer_id, solver.tokens_per_second)
         return
     scorer_obj, scorer_id = load_scorer(scorer)

@@ -125,6 +125,7 @@ class SearchWorker:
         self._lock = threading.Lock()
         self._waiting: dict[str, tuple[int, Problem, Future[SolvedProblem]]] = {}
         self._thread: threading.Thread | None = None
+        self._closing = threading.Event()
         self._kit: WorkerKit | None = None
         self._error: BaseException | None = None
         try:
@@ -151,7 +152,8 @@ class SearchWorker:
         return await asyncio.wrap_future(self._submit(position, problem, window))
 
     async def close(self) -> None:
-        """Stop taking problems, end the search thread and close the kit."""
+        """Drop the searches in flight (after the current round), close the kit."""
+        self._closing.set()
         self._queue.close()
         if self._thread is not None:
             await asyncio.to_thread(self._thread.join)
@@ -178,14 +180,25 @@ class SearchWorker:
 
     def _search(self, window: int) -> None:
         try:
-            run_search(self._queue, self._ctx, window=window, on_result=self._deliver)
+            run_search(
+                self._queue,
+                self._ctx,
+                window=window,
+                on_result=self._deliver,
+                stop=self._closing.is_set,
+            )
         except BaseException as exc:
-            with self._lock:
-                self._error = exc
-                waiting = list(self._waiting.values())
-                self._waiting.clear()
-            for _, _, future in waiting:
-                future.set_exception(exc)
+            self._fail_waiting(exc)
+        else:  # closed: searches in flight were dropped
+            self._fail_waiting(RuntimeError("the worker was closed"))
+
+    def _fail_waiting(self, exc: BaseException) -> None:
+        with self._lock:
+            self._error = exc
+            waiting = list(self._waiting.values())
+            self._waiting.clear()
+        for _, _, future in waiting:
+            future.set_exception(exc)
 
     def _deliver(self, result: SolveResult) -> None:
         with self._lock:
