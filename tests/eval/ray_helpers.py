@@ -70,7 +70,7 @@ class ScriptedRecipe:
 def comparable(row: object) -> dict[str, object]:
     """A stored row without what may differ between equal searches: timings, and how a
     prompt split between evaluated and cached tokens (what each engine's cache saw)."""
-    data = _strip(dataclasses.asdict(row))  # type: ignore[call-overload]
+    data = strip_seconds(dataclasses.asdict(row))  # type: ignore[call-overload]
     data["prompt_total"] = data.pop("prompt_tokens") + data.pop("cached_tokens")
     usage = data["extra"]["usage"]
     for prefix in ("", "request_"):
@@ -80,9 +80,37 @@ def comparable(row: object) -> dict[str, object]:
     return data
 
 
-def _strip(value: object) -> object:
+def strip_seconds(value: object) -> object:
+    """``value`` without the entries whose key ends in ``seconds``, at any depth."""
     if isinstance(value, dict):
-        return {k: _strip(v) for k, v in value.items() if not str(k).endswith("seconds")}
+        return {k: strip_seconds(v) for k, v in value.items() if not str(k).endswith("seconds")}
     if isinstance(value, list):
-        return [_strip(v) for v in value]
+        return [strip_seconds(v) for v in value]
     return value
+
+
+def sum_script(request: CompletionRequest, index: int) -> str:
+    """Any question: a cell adding the numbers ``What is A plus B`` names (else 0 + 1),
+    the sibling ``index`` 1 subtracting them; then the last output as the answer."""
+    if depth_of(request.prompt) == 0:
+        numbers = request.prompt.rsplit("What is ", 1)[-1].split("?")[0].split(" plus ")
+        a, b = (numbers[0], numbers[1]) if len(numbers) == 2 else ("0", "1")
+        sign = "-" if index % 2 else "+"
+        return cell(f"s = {a.strip()} {sign} {b.strip()}\nprint(s)")
+    return answer(request.prompt.rsplit("Output:", 1)[1].split("\n")[0].strip())
+
+
+@dataclass(frozen=True)
+class SumRecipe:
+    """A worker kit on :func:`sum_script`, with the scorer a search stage names."""
+
+    scorer: str | None = None
+
+    def open(self) -> WorkerKit:
+        from thinktree.reward.factory import load_scorer
+
+        sandbox = Sandbox(SandboxConfig(workers=1))
+        grader = Grader(workers=1)
+        scorer, scorer_id = load_scorer(self.scorer)
+        runtime = Runtime(ScriptedEngine(sum_script), sandbox, grader, [sandbox, grader])
+        return WorkerKit(runtime, scorer, scorer_id)

@@ -6,6 +6,7 @@ engine with a real sandbox and grader.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -17,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.eval.ray_helpers import PROBLEMS, ScriptedRecipe, comparable
+from tests.eval.ray_helpers import PROBLEMS, ScriptedRecipe, comparable, strip_seconds
 from thinktree.eval import Evaluation
 from thinktree.eval.failed import FAILED, failure
 from thinktree.eval.fanout import FanoutConfig
@@ -47,7 +48,11 @@ def fanout(workers: int = 2, **fields: Any) -> FanoutConfig:
 
 def evaluate(store: RunStore, solver: Any, model_id: dict[str, Any], **run: Any) -> Any:
     evaluation = Evaluation(
-        PROBLEMS, dataset="toy:test", dataset_hash="h", solver=solver, store=store,
+        PROBLEMS,
+        dataset="toy:test",
+        dataset_hash="h",
+        solver=solver,
+        store=store,
         model_id=model_id,
     )
     return evaluation.run_all(window=2, **run)
@@ -146,9 +151,7 @@ def test_an_error_raised_in_a_worker_is_reported_as_itself(cluster: str) -> None
         RaySolver(ray, ScriptedRecipe(fail_open="no such model"), CONFIG, fanout())
 
 
-def test_max_minutes_stops_the_workers_and_a_rerun_completes(
-    tmp_path: Path, cluster: str
-) -> None:
+def test_max_minutes_stops_the_workers_and_a_rerun_completes(tmp_path: Path, cluster: str) -> None:
     with RunStore(tmp_path / "stopped.db") as store:
         solver = RaySolver(ray, ScriptedRecipe(delay=0.3), CONFIG, fanout())
         try:
@@ -181,7 +184,10 @@ def test_a_killed_driver_resumes_with_nothing_lost_or_done_twice(
     db = tmp_path / "runs.db"
     cmd = [sys.executable, "-m", "tests.eval.ray_driver", str(db), cluster]
     proc = subprocess.Popen(
-        [*cmd, "0.3"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [*cmd, "0.3"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         start_new_session=True,
     )
     deadline = time.monotonic() + 90
@@ -204,3 +210,76 @@ def test_a_killed_driver_resumes_with_nothing_lost_or_done_twice(
         assert sorted(r.problem_id for r in rows) == sorted(p.id for p in PROBLEMS)
         assert [r for r in rows if r.problem_id in {b.problem_id for b in before}] == before
         assert [r.correct for r in rows] == EXPECTED
+
+
+def _evolve_round_0(tmp_path: Path, name: str, *, ray_workers: int | None) -> dict[str, Any]:
+    from tests.eval.ray_helpers import SumRecipe, sum_script
+    from thinktree.api import open_runtime
+    from thinktree.engines.scripted import ScriptedEngine
+    from thinktree.train.evolve import Evolution
+    from thinktree.train.evolve_config import load_evolve_config
+
+    pool = tmp_path / "pool.jsonl"
+    pool.write_text(
+        "".join(
+            json.dumps({"q": f"What is {a} plus {b}?", "a": a + b}) + "\n"
+            for a, b in [(3, 4), (10, 5), (7, 8), (20, 22)]
+        )
+    )
+    overrides: dict[str, Any] = {
+        "rounds": 0,
+        "bootstrap": "scripted",
+        "pool": {
+            "benchmark": None,
+            "data": str(pool),
+            "question_field": "q",
+            "answer_field": "a",
+            "size": 4,
+            "grow": 0,
+        },
+        "bootstrap_search": {"strategy": "mcts", "samples": 2, "k": 2, "max_steps": 3},
+        "dev.greedy_limit": 2,
+        "dev.mcts_limit": 1,
+        "dev.mcts": {"strategy": "mcts", "samples": 1, "k": 2, "max_steps": 3},
+    }
+    if ray_workers:
+        overrides.update(
+            {"fanout.ray": "auto", "fanout.workers": ray_workers, "fanout.worker_cpus": 0.5}
+        )
+    config = load_evolve_config(None, overrides)
+
+    def opener(spec: str, search: SearchConfig) -> Any:
+        return open_runtime(ScriptedEngine(sum_script), sandbox_workers=1)
+
+    out = tmp_path / name
+    recipes: list[str | None] = []
+
+    def recipe(spec: str, search: SearchConfig, scorer: str | None) -> SumRecipe:
+        recipes.append(scorer)
+        return SumRecipe(scorer)
+
+    Evolution(config, out, runtime_opener=opener, worker_recipe=recipe).run()
+    # The search stages (dev greedy, dev MCTS, pool search) ran on Ray, or none did.
+    assert recipes == ([None, None, "outcome"] if ray_workers else [])
+    ledger = json.loads((out / "round-0" / "manifest.json").read_text())
+    stages = {
+        stage: {k: v for k, v in figures.items() if k not in ("finished", "seconds_per_problem")}
+        for stage, figures in ledger["stages"].items()
+    }
+    with RunStore(out / "runs.db") as store:
+        rows = {run.id: [comparable(r) for r in store.results(run.id)] for run in store.list_runs()}
+        trees = {
+            run.id: [store.tree(run.id, pid) for pid in sorted(store.tree_problem_ids(run.id))]
+            for run in store.list_runs()
+        }
+    return {"stages": stages, "rows": rows, "trees": strip_seconds(trees)}
+
+
+def test_evolve_search_stages_on_ray_give_the_round_of_one_process(
+    tmp_path: Path, cluster: str
+) -> None:
+    alone = _evolve_round_0(tmp_path, "alone", ray_workers=None)
+    fanned = _evolve_round_0(tmp_path, "fanned", ray_workers=2)
+    assert set(alone["stages"]) == {"dev_greedy", "dev_mcts", "pool_search"}
+    assert alone["stages"]["pool_search"]["n"] == 4
+    assert fanned == alone  # same runs (ids, fingerprints), rows, trees and figures

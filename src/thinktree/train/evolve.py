@@ -43,7 +43,13 @@ from typing import Any, Protocol
 
 from thinktree.api import Runtime, open_runtime
 from thinktree.engines.factory import EngineConfig
-from thinktree.eval.fanout import EngineRecipe, SolverHandle, import_ray, ray_solver
+from thinktree.eval.fanout import (
+    EngineRecipe,
+    SolverHandle,
+    WorkerRecipe,
+    import_ray,
+    ray_solver,
+)
 from thinktree.eval.harness import Evaluation, LocalSolver
 from thinktree.eval.metrics import pairwise
 from thinktree.models import find_embedded
@@ -99,6 +105,8 @@ class QuietReporter:
 
 
 RuntimeOpener = Callable[[str, SearchConfig], Runtime]
+RecipeMaker = Callable[[str, SearchConfig, str | None], WorkerRecipe]
+"""What a Ray worker builds for a search stage: (model spec, search, scorer spec)."""
 
 
 @dataclass(frozen=True)
@@ -125,12 +133,14 @@ class Evolution:
         out: str | Path,
         reporter: Reporter | None = None,
         runtime_opener: RuntimeOpener | None = None,
+        worker_recipe: RecipeMaker | None = None,
     ) -> None:
         self.config = config
         self.paths = EvolvePaths(Path(out))
         self.paths.out.mkdir(parents=True, exist_ok=True)
         self.reporter = reporter or QuietReporter()
         self.open_runtime = runtime_opener or self._default_runtime
+        self.worker_recipe = worker_recipe or self._default_recipe
         self.store_path = Path(config.store) if config.store else self.paths.out / "runs.db"
         self.deadline = (
             None if config.max_minutes is None else time.monotonic() + 60 * config.max_minutes
@@ -204,6 +214,11 @@ class Evolution:
     def _default_runtime(self, spec: str, search: SearchConfig) -> Runtime:
         return open_runtime(self._engine_config(spec, search))
 
+    def _default_recipe(
+        self, spec: str, search: SearchConfig, scorer_spec: str | None
+    ) -> WorkerRecipe:
+        return EngineRecipe(self._engine_config(spec, search), scorer_spec)
+
     @contextmanager
     def _searcher(
         self, spec: str, search: SearchConfig, scorer_spec: str | None
@@ -211,7 +226,7 @@ class Evolution:
         """What a search stage searches with: this process, or Ray workers (``fanout``)."""
         fanout = self.config.fanout
         if fanout.enabled:
-            recipe = EngineRecipe(self._engine_config(spec, search), scorer_spec)
+            recipe = self.worker_recipe(spec, search, scorer_spec)
             threads = self.config.engine.threads
             with ray_solver(recipe, search, fanout, threads=threads) as solver:
                 yield SolverHandle(
