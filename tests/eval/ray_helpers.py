@@ -36,6 +36,8 @@ class ScriptedRecipe:
     """A worker kit on the scripted engine, with a real sandbox and grader."""
 
     delay: float = 0.0
+    """Seconds each completion of a problem numbered ``slow_from`` or more takes."""
+    slow_from: int = 0
     die_on: str | None = None
     """The question (``What is N``) on which the worker process dies."""
     marker: str | None = None
@@ -44,8 +46,9 @@ class ScriptedRecipe:
     """Raise ValueError with this message instead of building the kit."""
 
     def script(self, request: CompletionRequest, index: int) -> str:
-        time.sleep(self.delay)
         n = number(request.prompt)
+        if n >= self.slow_from:
+            time.sleep(self.delay)
         if self.die_on is not None and f"What is {self.die_on} " in request.prompt:
             marker = Path(self.marker) if self.marker else None
             if marker is None or not marker.exists():

@@ -179,6 +179,8 @@ class RaySolver:
                     self._lost(index, generation, checks)
                     self._retry(job, index, exc, queue, on_solved)
                     continue
+                if solved is None:  # only a worker closed under a running solve answers None
+                    raise RuntimeError(f"Ray worker {index} was closed during the run")
                 on_solved(solved)
 
     def _fill(

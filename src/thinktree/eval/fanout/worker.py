@@ -123,7 +123,7 @@ class SearchWorker:
         self._config = config
         self._queue = ProblemQueue()
         self._lock = threading.Lock()
-        self._waiting: dict[str, tuple[int, Problem, Future[SolvedProblem]]] = {}
+        self._waiting: dict[str, tuple[int, Problem, Future[SolvedProblem | None]]] = {}
         self._thread: threading.Thread | None = None
         self._closing = threading.Event()
         self._kit: WorkerKit | None = None
@@ -147,8 +147,10 @@ class SearchWorker:
             pid=os.getpid(),
         )
 
-    async def solve(self, position: int, problem: Problem, window: int) -> SolvedProblem:
-        """``problem``'s row (and tree) once its search is done, at ``position``."""
+    async def solve(self, position: int, problem: Problem, window: int) -> SolvedProblem | None:
+        """``problem``'s row (and tree) once its search is done, at ``position``; None
+        when the worker is closed first (a stopped run drops its searches in flight,
+        and a dropped call must not leave an unread error for Ray to print)."""
         return await asyncio.wrap_future(self._submit(position, problem, window))
 
     async def close(self) -> None:
@@ -163,8 +165,10 @@ class SearchWorker:
 
     # -- inside the worker ---------------------------------------------------------------
 
-    def _submit(self, position: int, problem: Problem, window: int) -> Future[SolvedProblem]:
-        future: Future[SolvedProblem] = Future()
+    def _submit(
+        self, position: int, problem: Problem, window: int
+    ) -> Future[SolvedProblem | None]:
+        future: Future[SolvedProblem | None] = Future()
         with self._lock:
             if self._error is not None:
                 future.set_exception(self._error)
@@ -188,17 +192,19 @@ class SearchWorker:
                 stop=self._closing.is_set,
             )
         except BaseException as exc:
-            self._fail_waiting(exc)
-        else:  # closed: searches in flight were dropped
-            self._fail_waiting(RuntimeError("the worker was closed"))
+            for future in self._take_waiting(exc):
+                future.set_exception(exc)
+        else:  # closed: the searches in flight were dropped, and their calls answer None
+            for future in self._take_waiting(RuntimeError("the worker was closed")):
+                future.set_result(None)
 
-    def _fail_waiting(self, exc: BaseException) -> None:
+    def _take_waiting(self, error: BaseException) -> list[Future[SolvedProblem | None]]:
+        """Every open call's future; later calls fail with ``error``."""
         with self._lock:
-            self._error = exc
-            waiting = list(self._waiting.values())
+            self._error = error
+            waiting = [future for _, _, future in self._waiting.values()]
             self._waiting.clear()
-        for _, _, future in waiting:
-            future.set_exception(exc)
+        return waiting
 
     def _deliver(self, result: SolveResult) -> None:
         with self._lock:
