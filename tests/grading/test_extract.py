@@ -104,7 +104,9 @@ NORMALISED = [
     ("50 percent", "50\\%"),
     ("\\dfrac{1}{2}", "\\frac{1}{2}"),
     ("\\left( 3, \\frac{\\pi}{2} \\right)", "(3,\\frac{\\pi}{2})"),
-    ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "\\begin{pmatrix}1 \\\\ 2 \\end{pmatrix}"),
+    ("\\begin{pmatrix} 1 \\\\ 2 \\end{pmatrix}", "\\begin{pmatrix}1\\\\ 2\\end{pmatrix}"),
+    ("2 \\pi", "2\\pi"),  # a space between a number and a command means nothing
+    ("28 \\%", "28\\%"),
     ("5xy", "5xy"),  # a product, not 5 with a unit
     ("2 pi", "2 pi"),  # pi is not a unit
     ("x = 3 \\text{ cm}", "x=3"),

@@ -129,6 +129,20 @@ def test_fast_path_needs_no_worker() -> None:
         assert fresh.worker_pids == []
 
 
+def test_a_power_of_one_is_one_without_sympy() -> None:
+    with Grader(workers=1) as fresh:
+        verdicts = fresh.check_batch(
+            [
+                ("\\boxed{1^{(2^{235423523})}}", "1"),
+                ("\\boxed{1^{2^{10}}}", "2"),
+                ("\\boxed{5}", "1^{7}"),
+            ]
+        )
+        assert [v.equivalent for v in verdicts] == [True, False, False]
+        assert [v.method for v in verdicts] == ["fast"] * 3
+        assert fresh.worker_pids == []
+
+
 def test_threads_share_a_grader(g: Grader) -> None:
     results: list[bool] = []
 

@@ -105,6 +105,8 @@ _THOUSANDS = re.compile(r"^[-+]?[1-9]\d{0,2}(?:(?:,|\s)\d{3})+(?:\.\d+)?$")
 _PLAIN_NUMBER = re.compile(r"^[-+]?(?:\d+(?:\.\d*)?|\.\d+)$")
 _SPACE_AROUND = re.compile(r"\s*([,+\-=()\[\]{}^_/*<>|])\s*")
 _SPACES = re.compile(r"\s+")
+_SPACE_BEFORE_COMMAND = re.compile(r"(?<=[\d)}\]])\s+(?=\\)")
+"""``2 \\pi`` -> ``2\\pi``: a space between a number and a command means nothing in LaTeX."""
 _NUM = r"(?:\d+(?:\.\d*)?|\.\d+)(?:e[-+]?\d+)?"
 _PYTHON_COMPLEX = re.compile(rf"^\(?\s*([-+]?(?:{_NUM}\s*[-+]\s*)?{_NUM})j\s*\)?$")
 
@@ -142,6 +144,7 @@ def normalise(answer: str) -> str:
     for pattern, replacement in _RELATIONS:
         s = pattern.sub(replacement, s)
     s = _PAIR_COMMA.sub("," + _PAIR_MARK, s)
+    s = _SPACE_BEFORE_COMMAND.sub("", s)
     s = _SPACE_AROUND.sub(r"\1", s)
     s = _SPACES.sub(" ", s).strip()
     return s.replace(_PAIR_MARK, " ")
