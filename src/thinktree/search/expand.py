@@ -27,13 +27,6 @@ from thinktree.steps import (
 )
 
 
-class ExecOutcome(Protocol):
-    stdout: str
-    error: str | None
-    timed_out: bool
-    seconds: float
-
-
 class CellRunner(Protocol):
     """What the expander needs of :class:`thinktree.sandbox.Sandbox`."""
 

@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from thinktree.steps import Step, StepKind
+from thinktree.steps import Step
 
 
 @dataclass(eq=False)
@@ -314,11 +314,3 @@ def deserialize(data: dict[str, Any]) -> Node:
     if root is None:
         raise ValueError("tree has no root")
     return root
-
-
-def step_kind_reason(step: Step) -> str | None:
-    if step.kind is StepKind.FINAL:
-        return "answer"
-    if step.kind is StepKind.INVALID:
-        return "invalid"
-    return None
