@@ -21,7 +21,7 @@ from thinktree.search.config import SearchConfig
 from thinktree.search.expand import CellRunner, Expansion
 from thinktree.search.result import SolveResult, Usage
 from thinktree.search.seeds import derive_seed
-from thinktree.steps import PromptStyle, Step, StepKind, StepPrompt, consecutive_errors
+from thinktree.steps import PromptStyle, Step, StepPrompt, end_reason
 
 
 class AnswerJudge(Protocol):
@@ -82,16 +82,12 @@ class ProblemSearch(ABC):
             want_scores=want_scores,
         )
 
+    def end_reason(self, steps: list[Step]) -> str | None:
+        """Why a branch ends here (:func:`thinktree.steps.end_reason`), or None."""
+        return end_reason(steps, self.config.errors_threshold, self.config.max_steps)
+
     def branch_ends(self, steps: list[Step]) -> bool:
-        """Terminal by the step rules: final or invalid step, too many errors, too deep."""
-        if not steps:
-            return False
-        last = steps[-1]
-        return (
-            last.kind in (StepKind.FINAL, StepKind.INVALID)
-            or consecutive_errors(steps) >= self.config.errors_threshold
-            or len(steps) >= self.config.max_steps
-        )
+        return self.end_reason(steps) is not None
 
     def budget_exhausted(self) -> str | None:
         if (

@@ -60,7 +60,7 @@ from thinktree.search.mcts.tree import (
 from thinktree.search.result import SolveResult, Trajectory
 from thinktree.search.seeds import derive_seed
 from thinktree.search.settle import settled
-from thinktree.steps import StepKind, consecutive_errors, dedupe_key
+from thinktree.steps import dedupe_key
 
 
 class MCTSSearch(ProblemSearch):
@@ -162,17 +162,8 @@ class MCTSSearch(ProblemSearch):
 
     def _evaluate(self, child: Node) -> bool:
         """Mark and value a new child; True when it is an answer terminal."""
-        assert child.step is not None
-        steps = child.steps()
-        if child.step.kind is StepKind.FINAL:
-            reason = "answer"
-        elif child.step.kind is StepKind.INVALID:
-            reason = "invalid"
-        elif consecutive_errors(steps) >= self.config.errors_threshold:
-            reason = "errors"
-        elif child.depth >= self.config.max_steps:
-            reason = "too_deep"
-        else:
+        reason = self.end_reason(child.steps())
+        if reason is None:
             if self.mode == "learned" and child.score is not None:
                 add_local(child, child.score)
             return False
