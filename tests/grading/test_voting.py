@@ -7,6 +7,7 @@ import time
 import pytest
 
 from thinktree.grading import Grader, answers_equivalent, group_answers
+from thinktree.grading.voting import answer_classes
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +59,54 @@ def test_answers_equivalent(g: Grader) -> None:
     assert answers_equivalent("x=3", "3", grader=g)
     assert not answers_equivalent("\\frac{1}{2004!}", "\\frac{1}{2006!}", grader=g)
     assert not answers_equivalent(None, "3", grader=g)
+
+
+@pytest.mark.parametrize(
+    ("answers", "ids"),
+    [
+        (["12", "1", None, "13", "2"], [0, 0, -1, 1, 2]),
+        (["1", "12", "13", "1"], [0, 1, 2, 0]),
+        (["", "", None], [0, 0, -1]),
+    ],
+)
+def test_one_grouping_rule_puts_the_representative_on_the_pred_side(answers, ids) -> None:
+    """``same(pred, gold)`` here is asymmetric: a pred extends its gold. "12" founds a
+    class that "1" joins (same("12", "1")), but "12" does not join "1"'s class."""
+    calls: list[tuple[str, str]] = []
+
+    def same(pred: str, gold: str) -> bool:
+        calls.append((pred, gold))
+        return pred.startswith(gold)
+
+    assert answer_classes(answers, same) == ids
+    assert all(answers.index(pred) < answers.index(gold) for pred, gold in calls if pred != gold)
+
+
+def test_every_vote_groups_by_the_one_rule() -> None:
+    from thinktree.search.mcts.tree import Node
+    from thinktree.search.mcts.tree import group_answers as group_nodes
+    from thinktree.search.voting import majority_vote
+    from thinktree.steps import Step, StepKind
+
+    def same(pred: str, gold: str) -> bool:
+        return pred.startswith(gold)
+
+    answers = ["12", "1", "2", "1"]
+    assert majority_vote(answers, same) == ("12", {"12": 3.0, "2": 1.0})
+    nodes = []
+    for i, a in enumerate(answers):
+        node = Node(i + 1, step=Step(text="", kind=StepKind.FINAL, answer=a))
+        node.terminal_reason = "answer"
+        nodes.append(node)
+    assert [[n.answer for n in g] for g in group_nodes(nodes, same)] == [["12", "1", "1"], ["2"]]
+
+    class Judge:
+        def same(self, a: str, b: str) -> bool:
+            return same(a, b)
+
+        def correct(self, answer: str, gold: str) -> bool:
+            return answer == gold
+
+    record = sample_record([*answers, None], "2", Judge())
+    assert record["classes"] == [0, 0, 1, 0, None]
+    assert record["class_correct"] == {"0": False, "1": True}

@@ -17,6 +17,7 @@ from typing import Any
 
 from thinktree.eval.manifest import build_manifest
 from thinktree.eval.metrics import summarize
+from thinktree.grading.voting import answer_classes
 from thinktree.problems import Problem
 from thinktree.search import AnswerJudge, SearchConfig, SolveResult, run_search
 from thinktree.search.base import SearchContext
@@ -75,21 +76,14 @@ def sample_record(
     answers: list[str | None], gold: str | None, judge: AnswerJudge
 ) -> dict[str, Any]:
     """Per-sample answers, their equivalence classes and correctness (for pass@k, maj@k)."""
-    names: list[str] = []
-    classes: list[int | None] = []
-    for answer in answers:
-        if answer is None:
-            classes.append(None)
-            continue
-        for i, name in enumerate(names):
-            if judge.same(name, answer):
-                classes.append(i)
-                break
-        else:
-            names.append(answer)
-            classes.append(len(names) - 1)
+    ids = answer_classes(answers, judge.same)
+    names: dict[int, str] = {}
+    for answer, class_id in zip(answers, ids, strict=True):
+        if answer is not None:
+            names.setdefault(class_id, answer)  # a class is named by its first member
+    classes = [c if c >= 0 else None for c in ids]
     class_correct = {
-        str(i): (gold is not None and judge.correct(name, gold)) for i, name in enumerate(names)
+        str(i): (gold is not None and judge.correct(name, gold)) for i, name in names.items()
     }
     correct = [cls is not None and class_correct[str(cls)] for cls in classes]
     return {
