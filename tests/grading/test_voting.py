@@ -6,8 +6,13 @@ import time
 
 import pytest
 
+from thinktree.eval.harness import sample_record
 from thinktree.grading import Grader, answers_equivalent, group_answers
 from thinktree.grading.voting import answer_classes
+from thinktree.search.mcts.tree import Node
+from thinktree.search.mcts.tree import group_answers as group_nodes
+from thinktree.search.voting import majority_vote
+from thinktree.steps import Step, StepKind
 
 
 @pytest.fixture(scope="module")
@@ -83,11 +88,6 @@ def test_one_grouping_rule_puts_the_representative_on_the_pred_side(answers, ids
 
 
 def test_every_vote_groups_by_the_one_rule() -> None:
-    from thinktree.search.mcts.tree import Node
-    from thinktree.search.mcts.tree import group_answers as group_nodes
-    from thinktree.search.voting import majority_vote
-    from thinktree.steps import Step, StepKind
-
     def same(pred: str, gold: str) -> bool:
         return pred.startswith(gold)
 
