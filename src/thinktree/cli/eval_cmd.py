@@ -67,7 +67,7 @@ def eval_command(
     from thinktree.api import open_runtime
     from thinktree.eval import Evaluation
     from thinktree.problems import dataset_hash, load_source, select
-    from thinktree.reward.factory import load_scorer
+    from thinktree.reward.registry import load_scorer
     from thinktree.search import SearchConfig
     from thinktree.search.config import default_slots, default_window
     from thinktree.store import RunStore

@@ -55,19 +55,18 @@ def serve(
 ) -> None:
     """Serve every strategy as an OpenAI-compatible chat model (thinktree-mcts, ...)."""
     from thinktree.api import open_runtime
-    from thinktree.reward.factory import load_scorer
+    from thinktree.reward.base import NeedsGold, NullScorer
+    from thinktree.reward.registry import load_scorer, scorer_kind
     from thinktree.server import ServerConfig, check_bind
 
     with user_errors():
         check_bind(host, api_key, no_auth)
-        if scorer.startswith(("outcome", "ppm+outcome:")):
+        if issubclass(scorer_kind(scorer), NeedsGold):
             raise ValueError("outcome scorers need the gold answer, which a chat has not")
         # Requests choose their own width; 4 slots is default_slots' floor.
         engine_cfg = engine_config(engine, model, base_url, parallel or 4, threads, verbose)
         scorer_obj, scorer_id = load_scorer(scorer)
     with user_errors(), closing(scorer_obj):
-        from thinktree.reward.base import NullScorer
-
         scorers = {"none": NullScorer(), scorer: scorer_obj}
         config = ServerConfig(
             api_key=api_key,

@@ -52,7 +52,8 @@ def solve(
     """Solve one math problem step by step with code."""
     from thinktree.api import check_question, open_runtime
     from thinktree.api import solve as api_solve
-    from thinktree.reward.factory import load_scorer
+    from thinktree.reward.base import NeedsGold
+    from thinktree.reward.registry import load_scorer, scorer_kind
     from thinktree.search import SearchConfig
     from thinktree.search.config import default_slots
 
@@ -60,8 +61,8 @@ def solve(
     with user_errors():
         text = check_question(question)
         config = SearchConfig(**(search or {}))
-        if scorer == "outcome" and gold is None:
-            raise ValueError("--scorer outcome needs the known answer: --gold ANSWER")
+        if issubclass(scorer_kind(scorer), NeedsGold) and gold is None:
+            raise ValueError(f"--scorer {scorer} needs the known answer: --gold ANSWER")
         slots = parallel or default_slots(config)
         engine_cfg = engine_config(engine, model, base_url, slots, threads, verbose)
         scorer_obj, _ = load_scorer(scorer)

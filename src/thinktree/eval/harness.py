@@ -19,6 +19,7 @@ from thinktree.eval.manifest import build_manifest
 from thinktree.eval.metrics import summarize
 from thinktree.grading.voting import answer_classes
 from thinktree.problems import Problem
+from thinktree.reward.base import NullScorer
 from thinktree.search import AnswerJudge, SearchConfig, SolveResult, run_search
 from thinktree.search.base import SearchContext
 from thinktree.store import ResultRow, RunRecord, RunStore
@@ -155,7 +156,7 @@ class Evaluation:
         self.ctx = ctx
         self.store = store
         # Fields added later are left out at their old behaviour, so old runs resume.
-        config = ctx.config.identity(scored=ctx.scorer.kind != "none")
+        config = ctx.config.identity(scored=not isinstance(ctx.scorer, NullScorer))
         identity = {
             "dataset": dataset,
             "dataset_hash": dataset_hash,

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from thinktree.reward.base import ScoreItem, Scorer
+from thinktree.reward.base import ScoreItem, StepScorer
 from thinktree.reward.features import FeatureSpec, Featurizer
 
 PPM_FILE = "ppm.json"
@@ -46,9 +46,8 @@ def head_forward(weights: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
     return (z @ layers["w"] + layers["b"][:, None, :]).mean(axis=0).reshape(-1)
 
 
-class PPM(Scorer):
+class PPM(StepScorer):
     name = "ppm"
-    kind = "learned"
 
     def __init__(
         self,

@@ -10,6 +10,7 @@ is left; the answer is the finished solution with the highest score.
 
 from __future__ import annotations
 
+from thinktree.reward.base import StepScorer
 from thinktree.search.base import ProblemSearch
 from thinktree.search.expand import Expansion
 from thinktree.search.result import SolveResult, Trajectory
@@ -19,7 +20,7 @@ from thinktree.steps import Step, StepKind
 class BeamSearch(ProblemSearch):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        if self.ctx.scorer.kind != "learned":
+        if not isinstance(self.ctx.scorer, StepScorer):
             raise ValueError("beam needs a learned scorer, e.g. --scorer ppm:DIR")
         self.beams: list[list[Step]] = [[]]
         self.finished: list[tuple[list[Step], float]] = []

@@ -6,6 +6,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 
 from thinktree.problems import Problem
+from thinktree.reward.base import step_scorer
 from thinktree.search.base import ProblemSearch, SearchContext
 from thinktree.search.expand import Expansion, StepExpander
 from thinktree.search.registry import STRATEGIES
@@ -34,7 +35,7 @@ def run_search(
     returned) and no new problem starts.
     """
     strategy = STRATEGIES[ctx.config.strategy]
-    expander = StepExpander(ctx.engine, ctx.sandbox, ctx.config, ctx.scorer)
+    expander = StepExpander(ctx.engine, ctx.sandbox, ctx.config, step_scorer(ctx.scorer))
     queue = deque(problems)
     order = {p.id: i for i, p in enumerate(queue)}
     active: list[ProblemSearch] = []

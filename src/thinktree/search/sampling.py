@@ -18,6 +18,7 @@ at once. Best-of-N never settles: its scorer, not a vote, picks the answer.
 
 from __future__ import annotations
 
+from thinktree.reward.base import StepScorer
 from thinktree.search.base import ProblemSearch
 from thinktree.search.expand import Expansion
 from thinktree.search.result import SolveResult, Trajectory
@@ -137,7 +138,7 @@ class BestOfNSearch(SamplingSearch):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        if self.ctx.scorer.kind != "learned":
+        if not isinstance(self.ctx.scorer, StepScorer):
             raise ValueError("best_of_n needs a learned scorer, e.g. --scorer ppm:DIR")
 
     def choose(self, answers: list[str | None]) -> tuple[str | None, dict[str, float]]:

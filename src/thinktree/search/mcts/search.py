@@ -7,11 +7,14 @@ new child, one expansion per round, until an expansion leaves no selectable
 child (every new child is terminal). ``samples`` rollouts are run, or fewer when
 a budget ends the search, the tree is exhausted or the answers settle.
 
-Values by scorer kind (see :mod:`thinktree.search.mcts.tree` for N/W rules):
-- ``outcome``: a final answer is worth +1 if it equals the gold answer, else −1;
-- ``learned`` (PPM): a new non-terminal node is initialised with its score; a
-  final answer's value is its score, or its outcome ±1 when the scorer says
-  ``terminal_outcome`` (``ppm+outcome``: rStar's training rollouts after round 1);
+Values by the scorer's type (:mod:`thinktree.reward.base`; the mode recorded in
+``extra["mode"]``; see :mod:`thinktree.search.mcts.tree` for N/W rules):
+- ``outcome`` (a :class:`NeedsGold` scorer): a final answer is worth +1 if it
+  equals the gold answer, else −1;
+- ``learned`` (a :class:`StepScorer`, the PPM): a new non-terminal node is
+  initialised with its score; a final answer's value is its score, or its outcome
+  ±1 when the scorer also :class:`NeedsGold` (``ppm+outcome``: rStar's training
+  rollouts after round 1);
 - ``none``, ``agreement = "all"`` (default): a final answer's value is its
   agreement with every other answer found so far (:func:`agreement_values`), and
   every answer is re-valued whenever new ones arrive, so ``W`` along each path
@@ -41,6 +44,7 @@ short by settling counts as used in ``extra["rollouts"]``.
 
 from __future__ import annotations
 
+from thinktree.reward.base import NeedsGold, Scorer, StepScorer
 from thinktree.search.base import ProblemSearch
 from thinktree.search.expand import Expansion
 from thinktree.search.mcts.tree import (
@@ -63,6 +67,15 @@ from thinktree.search.settle import settled
 from thinktree.steps import dedupe_key
 
 
+def scorer_mode(scorer: Scorer) -> str:
+    """How nodes are valued, by the scorer's type; recorded in ``extra["mode"]``."""
+    if isinstance(scorer, StepScorer):
+        return "learned"
+    if isinstance(scorer, NeedsGold):
+        return "outcome"
+    return "none"
+
+
 class MCTSSearch(ProblemSearch):
     default_temperature = 0.7
 
@@ -76,8 +89,8 @@ class MCTSSearch(ProblemSearch):
         self.resampled = 0
         self.answers_found: list[Node] = []
         self.settled = False
-        self.mode = self.ctx.scorer.kind
-        self.outcome_terminals = self.ctx.scorer.terminal_outcome
+        self.mode = scorer_mode(self.ctx.scorer)
+        self.outcome_terminals = isinstance(self.ctx.scorer, NeedsGold)
         self.revalues = self.mode == "none" and self.config.agreement == "all"
         if self.outcome_terminals and self.problem.answer is None:
             raise ValueError(f"problem {self.problem.id} has no gold answer for the outcome scorer")
