@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from thinktree.cli import app
 from thinktree.search import SearchConfig
+from thinktree.search.registry import run_identity
 
 runner = CliRunner()
 OLD_FIELDS = {
@@ -36,7 +37,7 @@ def test_search_options_reach_the_config(monkeypatch, command: list[str]) -> Non
         seen.append(config)
         raise ValueError("captured")
 
-    monkeypatch.setattr("thinktree.search.config.default_slots", capture)
+    monkeypatch.setattr("thinktree.search.registry.default_slots", capture)
     out = runner.invoke(app, [*command, "--strategy", "mcts", "--rollouts", "6", "--k", "2",
                               "--tie-break", "random", "--resample", "2", "--invalid-backup",
                               "path", "--agreement", "earlier", "--settle", "beta",
@@ -71,15 +72,17 @@ def test_bad_search_options_are_one_line(args: list[str], message: str) -> None:
 
 def test_identity_keeps_old_fingerprints() -> None:
     """Fields added later are left out of a run's identity at their old behaviour."""
-    assert set(SearchConfig(strategy="sc").identity(scored=False)) == OLD_FIELDS
-    assert set(SearchConfig(strategy="mcts").identity(scored=True)) == OLD_FIELDS
+    assert set(run_identity(SearchConfig(strategy="sc"), scored=False)) == OLD_FIELDS
+    assert set(run_identity(SearchConfig(strategy="mcts"), scored=True)) == OLD_FIELDS
     old_rule = SearchConfig(strategy="mcts", agreement="earlier")
-    assert set(old_rule.identity(scored=False)) == OLD_FIELDS
+    assert set(run_identity(old_rule, scored=False)) == OLD_FIELDS
     # The fair agreement changes no-scorer MCTS results: such runs get a new identity.
-    assert set(SearchConfig(strategy="mcts").identity(scored=False)) == OLD_FIELDS | {"agreement"}
+    assert set(run_identity(SearchConfig(strategy="mcts"), scored=False)) == OLD_FIELDS | {
+        "agreement"
+    }
     changed = SearchConfig(strategy="mcts", tie_break="random", settle="agree")
-    assert changed.identity(scored=True)["tie_break"] == "random"
-    assert changed.identity(scored=True)["settle"] == "agree"
+    assert run_identity(changed, scored=True)["tie_break"] == "random"
+    assert run_identity(changed, scored=True)["settle"] == "agree"
 
 
 def test_help_comes_from_the_field_docstrings() -> None:

@@ -171,8 +171,9 @@ def test_beam_keeps_the_best_partial_solutions(sandbox, grader) -> None:
     ],
 )
 def test_default_slots_and_window(options: dict, width: int, slots: int, window: int) -> None:
-    from thinktree.search.config import default_slots, default_window
+    from thinktree.search.registry import default_slots, default_window
+    from thinktree.search.registry import width as search_width
 
     config = SearchConfig(**options)
-    assert (config.width, default_slots(config), default_window(config, slots)) == (
+    assert (search_width(config), default_slots(config), default_window(config, slots)) == (
         width, slots, window)  # fmt: skip

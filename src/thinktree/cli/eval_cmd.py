@@ -69,7 +69,7 @@ def eval_command(
     from thinktree.problems import dataset_hash, load_source, select
     from thinktree.reward.registry import load_scorer
     from thinktree.search import SearchConfig
-    from thinktree.search.config import default_slots, default_window
+    from thinktree.search.registry import default_slots, default_window
     from thinktree.store import RunStore
 
     console = Console(stderr=True, highlight=False)

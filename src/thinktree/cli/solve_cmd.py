@@ -55,7 +55,7 @@ def solve(
     from thinktree.reward.base import NeedsGold
     from thinktree.reward.registry import load_scorer, scorer_kind
     from thinktree.search import SearchConfig
-    from thinktree.search.config import default_slots
+    from thinktree.search.registry import default_slots
 
     console = Console(stderr=json_out, highlight=False)
     with user_errors():
@@ -68,9 +68,10 @@ def solve(
         scorer_obj, _ = load_scorer(scorer)
     started = time.perf_counter()
     printed = 0
+    streamed = False  # a search with one growing list of steps (greedy) is shown as it grows
 
     def on_round(active: list) -> None:
-        nonlocal printed
+        nonlocal printed, streamed
         if not active or json_out:
             return
         search = active[0]
@@ -78,6 +79,7 @@ def solve(
         if steps is None:
             status.update(_live_line(search.progress()))
             return
+        streamed = True
         for step in steps[printed:]:
             printed += 1
             _print_step(console, printed, step)
@@ -91,7 +93,7 @@ def solve(
                 text, config=config, runtime=runtime, scorer=scorer_obj, gold=gold,
                 on_round=on_round,
             )  # fmt: skip
-            if not json_out and result.strategy == "greedy":
+            if not json_out and streamed:
                 for step in result.trajectories[0].steps[printed:]:
                     printed += 1
                     _print_step(console, printed, step)
@@ -112,7 +114,7 @@ def solve(
         }
         sys.stdout.write(json.dumps(payload) + "\n")
         return
-    if result.strategy != "greedy" and best is not None:
+    if not streamed and best is not None:
         for i, step in enumerate(best.steps, 1):
             _print_step(console, i, step)
     answer = result.answer if result.answer is not None else "(no answer)"

@@ -22,6 +22,7 @@ from thinktree.problems import Problem
 from thinktree.reward.base import NullScorer
 from thinktree.search import AnswerJudge, SearchConfig, SolveResult, run_search
 from thinktree.search.base import SearchContext
+from thinktree.search.registry import run_identity, strategy_class
 from thinktree.store import ResultRow, RunRecord, RunStore
 
 # Rough generated tokens per trajectory, used only for the up-front estimate
@@ -53,24 +54,13 @@ def fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def trajectories_per_problem(config: SearchConfig) -> float:
-    if config.strategy == "greedy":
-        return 1.0
-    if config.strategy in ("sc", "best_of_n"):
-        return float(config.samples)
-    if config.strategy == "beam":
-        return float(config.samples * config.k)
-    # MCTS: the first rollout expands k candidates per depth; later ones fewer new nodes.
-    return (1 + 0.5 * (config.samples - 1)) * config.k
-
-
 def estimate_tokens_per_problem(
     config: SearchConfig, dataset: str, prior: Sequence[ResultRow]
 ) -> float:
     if prior:
         return sum(r.generated_tokens for r in prior) / len(prior)
     base = TOKENS_PER_TRAJECTORY.get(dataset.split(":")[0], DEFAULT_TOKENS_PER_TRAJECTORY)
-    return base * trajectories_per_problem(config)
+    return base * strategy_class(config.strategy).trajectories(config)
 
 
 def sample_record(
@@ -156,7 +146,7 @@ class Evaluation:
         self.ctx = ctx
         self.store = store
         # Fields added later are left out at their old behaviour, so old runs resume.
-        config = ctx.config.identity(scored=not isinstance(ctx.scorer, NullScorer))
+        config = run_identity(ctx.config, scored=not isinstance(ctx.scorer, NullScorer))
         identity = {
             "dataset": dataset,
             "dataset_hash": dataset_hash,
@@ -185,8 +175,9 @@ class Evaluation:
                 dataset_hash=dataset_hash,
                 seed=ctx.config.seed,
             )
-            samples = "" if ctx.config.strategy == "greedy" else str(ctx.config.samples)
-            run_name = f"{dataset.replace(':', '-')}-{ctx.config.strategy}{samples}-{fp[:6]}"
+            budget = strategy_class(ctx.config.strategy).budget_field
+            size = "" if budget is None else str(getattr(ctx.config, budget))
+            run_name = f"{dataset.replace(':', '-')}-{ctx.config.strategy}{size}-{fp[:6]}"
             run = store.create_run(
                 run_name,
                 fingerprint=fp,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from thinktree.engines.base import Engine
 from thinktree.problems import Problem
@@ -44,9 +44,42 @@ class SearchContext:
 
 
 class ProblemSearch(ABC):
-    """The state of one strategy on one problem."""
+    """The state of one strategy on one problem.
 
-    default_temperature: float = 0.7
+    Besides the per-problem methods, a strategy declares, as class-level facts read
+    before any search runs: its :meth:`width` (engine slots and lock-step window),
+    its :meth:`trajectories` (up-front token and time estimates), its
+    :attr:`budget_field` (run names, report labels), whether its trajectories are
+    :attr:`independent_samples` (``rescore``) and which late config fields it never
+    reads (:meth:`unread_fields`, run fingerprints). Its name is the one it is
+    registered under in :data:`thinktree.search.registry.STRATEGIES`.
+    """
+
+    default_temperature: ClassVar[float] = 0.7
+    budget_field: ClassVar[str | None] = "samples"
+    """The SearchConfig field that sizes this search (``samples``: samples, rollouts or
+    beams), shown in run names and report labels; None for a search of fixed size."""
+    independent_samples: ClassVar[bool] = False
+    """Its trajectories are independent samples of the question, so a scorer may pick
+    among stored ones afterwards (``thinktree rescore``)."""
+
+    @classmethod
+    def width(cls, config: SearchConfig) -> int:
+        """Completions one problem asks for at once (the siblings of one round)."""
+        return 1
+
+    @classmethod
+    def trajectories(cls, config: SearchConfig) -> float:
+        """Trajectories one problem is expected to cost: the up-front estimate of its
+        tokens is this many times a data set's typical trajectory."""
+        return 1.0
+
+    @classmethod
+    def unread_fields(cls, scored: bool) -> frozenset[str]:
+        """Fields added to SearchConfig after runs were stored that this strategy never
+        reads, with a scorer (``scored``) or without: run fingerprints leave them out
+        (:meth:`SearchConfig.identity`). ``agreement`` is read only by MCTS without one."""
+        return frozenset({"agreement"})
 
     def __init__(self, problem: Problem, prompt: StepPrompt, ctx: SearchContext) -> None:
         self.problem = problem

@@ -12,12 +12,21 @@ from __future__ import annotations
 
 from thinktree.reward.base import StepScorer
 from thinktree.search.base import ProblemSearch
+from thinktree.search.config import SearchConfig
 from thinktree.search.expand import Expansion
 from thinktree.search.result import SolveResult, Trajectory
 from thinktree.steps import Step, StepKind
 
 
 class BeamSearch(ProblemSearch):
+    @classmethod
+    def width(cls, config: SearchConfig) -> int:
+        return config.samples * config.k
+
+    @classmethod
+    def trajectories(cls, config: SearchConfig) -> float:
+        return float(config.samples * config.k)
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         if not isinstance(self.ctx.scorer, StepScorer):
@@ -64,7 +73,7 @@ class BeamSearch(ProblemSearch):
             votes.setdefault(key, round(value, 6))
         return SolveResult(
             problem_id=self.problem.id,
-            strategy="beam",
+            strategy=self.config.strategy,
             answer=answer,
             trajectories=trajectories,
             usage=self.usage,

@@ -9,7 +9,7 @@ from thinktree.problems import Problem
 from thinktree.reward.base import step_scorer
 from thinktree.search.base import ProblemSearch, SearchContext
 from thinktree.search.expand import Expansion, StepExpander
-from thinktree.search.registry import STRATEGIES
+from thinktree.search.registry import strategy_class
 from thinktree.search.result import SolveResult
 from thinktree.steps import build_step_prompt
 
@@ -34,7 +34,7 @@ def run_search(
     When ``stop()`` turns true, searches still in flight are dropped (not
     returned) and no new problem starts.
     """
-    strategy = STRATEGIES[ctx.config.strategy]
+    strategy = strategy_class(ctx.config.strategy)
     expander = StepExpander(ctx.engine, ctx.sandbox, ctx.config, step_scorer(ctx.scorer))
     queue = deque(problems)
     order = {p.id: i for i, p in enumerate(queue)}

@@ -10,6 +10,7 @@ from thinktree.steps import Step, StepKind
 
 class GreedySearch(ProblemSearch):
     default_temperature = 0.0
+    budget_field = None
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -28,7 +29,7 @@ class GreedySearch(ProblemSearch):
         answer = last.answer if last is not None and last.kind is StepKind.FINAL else None
         return SolveResult(
             problem_id=self.problem.id,
-            strategy="greedy",
+            strategy=self.config.strategy,
             answer=answer,
             trajectories=[Trajectory(self.steps, answer)],
             usage=self.usage,

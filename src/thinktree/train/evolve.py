@@ -51,7 +51,7 @@ from thinktree.problems import Problem, dataset_hash, load_source
 from thinktree.reward.base import NullScorer, Scorer
 from thinktree.reward.registry import load_scorer
 from thinktree.search import SearchConfig
-from thinktree.search.config import default_slots, default_window
+from thinktree.search.registry import default_slots, default_window
 from thinktree.store import ResultRow, RunStore
 from thinktree.train.evolve_config import EvolveConfig
 from thinktree.train.ledger import RoundLedger

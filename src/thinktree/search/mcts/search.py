@@ -46,6 +46,7 @@ from __future__ import annotations
 
 from thinktree.reward.base import NeedsGold, Scorer, StepScorer
 from thinktree.search.base import ProblemSearch
+from thinktree.search.config import SearchConfig
 from thinktree.search.expand import Expansion
 from thinktree.search.mcts.tree import (
     Node,
@@ -78,6 +79,19 @@ def scorer_mode(scorer: Scorer) -> str:
 
 class MCTSSearch(ProblemSearch):
     default_temperature = 0.7
+
+    @classmethod
+    def width(cls, config: SearchConfig) -> int:
+        return config.k
+
+    @classmethod
+    def trajectories(cls, config: SearchConfig) -> float:
+        # The first rollout expands k candidates per depth; later ones fewer new nodes.
+        return (1 + 0.5 * (config.samples - 1)) * config.k
+
+    @classmethod
+    def unread_fields(cls, scored: bool) -> frozenset[str]:
+        return frozenset({"agreement"}) if scored else frozenset()
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -240,7 +254,7 @@ class MCTSSearch(ProblemSearch):
             extra["answers_found"] = len(self.answers_found)
         return SolveResult(
             problem_id=self.problem.id,
-            strategy="mcts",
+            strategy=self.config.strategy,
             answer=answer,
             trajectories=[Trajectory(n.steps(), n.answer, n.q_value) for n in ranked],
             usage=self.usage,
