@@ -88,7 +88,6 @@ class ProblemSearch(ABC):
         self.config = ctx.config
         self.usage = Usage()
         self.started = time.perf_counter()
-        self.finished = False
 
     @property
     def temperature(self) -> float:

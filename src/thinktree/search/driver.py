@@ -39,11 +39,12 @@ def run_search(
     queue = deque(problems)
     order = {p.id: i for i, p in enumerate(queue)}
     active: list[ProblemSearch] = []
+    done: set[str] = set()  # problem ids: the driver's own record, not a strategy attribute
     results: list[SolveResult] = []
 
     def finish(search: ProblemSearch, reason: str) -> None:
         result = search.result(reason)
-        search.finished = True
+        done.add(search.problem.id)
         results.append(result)
         if on_result is not None:
             on_result(result)
@@ -63,7 +64,7 @@ def run_search(
                 finish(search, reason or "done")
             else:
                 wanted.append((search, expansions))
-        active = [s for s in active if not s.finished]
+        active = [s for s in active if s.problem.id not in done]
         if not wanted:
             continue
         expander.expand([e for _, batch in wanted for e in batch])
