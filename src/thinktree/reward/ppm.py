@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from thinktree.embedding import Embedder
 from thinktree.reward.base import ScoreItem, StepScorer
 from thinktree.reward.features import FeatureSpec, Featurizer
 
@@ -78,7 +79,7 @@ class PPM(StepScorer):
         self.featurizer.close()
 
 
-def load_ppm(directory: str | Path, embedder: object | None = None) -> PPM:
+def load_ppm(directory: str | Path, embedder: Embedder | None = None) -> PPM:
     directory = Path(directory)
     config_path, head_path = directory / PPM_FILE, directory / HEAD_FILE
     if not config_path.is_file() or not head_path.is_file():
