@@ -15,14 +15,10 @@ from rich.syntax import Syntax
 from thinktree.cli.app import app
 from thinktree.cli.errors import user_errors
 from thinktree.cli.options import (
-    BaseUrlOpt,
-    EngineOpt,
-    ModelOpt,
-    ParallelOpt,
-    SearchFields,
-    ThreadsOpt,
-    VerboseOpt,
+    ConfigFields,
     engine_config,
+    engine_options,
+    search_config,
     search_options,
 )
 
@@ -34,6 +30,7 @@ def _step_json(step: object) -> dict[str, object]:
 
 @app.command()
 @search_options
+@engine_options
 def solve(
     question: Annotated[str, typer.Argument(help="The math problem to solve.")],
     scorer: Annotated[str, typer.Option(help="none, outcome (needs --gold) or ppm:DIR.")] = "none",
@@ -41,30 +38,23 @@ def solve(
         str | None, typer.Option(help="The known answer (for --scorer outcome).")
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    model: ModelOpt = None,
-    engine: EngineOpt = "llamacpp",
-    base_url: BaseUrlOpt = None,
-    parallel: ParallelOpt = None,
-    threads: ThreadsOpt = 0,
-    verbose: VerboseOpt = False,
-    search: SearchFields | None = None,
+    search: ConfigFields | None = None,
+    engine: ConfigFields | None = None,
 ) -> None:
     """Solve one math problem step by step with code."""
     from thinktree.api import check_question, open_runtime
     from thinktree.api import solve as api_solve
     from thinktree.reward.base import NeedsGold
     from thinktree.reward.registry import load_scorer, scorer_kind
-    from thinktree.search import SearchConfig
-    from thinktree.search.registry import default_slots
+    from thinktree.search import registry
 
     console = Console(stderr=json_out, highlight=False)
     with user_errors():
         text = check_question(question)
-        config = SearchConfig(**(search or {}))
+        config = search_config(search)
         if issubclass(scorer_kind(scorer), NeedsGold) and gold is None:
             raise ValueError(f"--scorer {scorer} needs the known answer: --gold ANSWER")
-        slots = parallel or default_slots(config)
-        engine_cfg = engine_config(engine, model, base_url, slots, threads, verbose)
+        engine_cfg = engine_config(engine, lambda: registry.default_slots(config))
         scorer_obj, _ = load_scorer(scorer)
     started = time.perf_counter()
     printed = 0

@@ -63,7 +63,7 @@ class SearchConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     strategy: str = "greedy"
-    """The search strategy, by its name in the registry (thinktree.search.registry)."""
+    """The search strategy: a name registered in thinktree.search.registry."""
     samples: int = Field(4, ge=1, le=1024)
     """Samples (sc, best_of_n), rollouts (mcts) or beams kept (beam)."""
     k: int = Field(3, ge=1, le=64)

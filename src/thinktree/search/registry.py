@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from thinktree.engines.factory import MIN_SLOTS
 from thinktree.search.base import ProblemSearch
 from thinktree.search.beam import BeamSearch
 from thinktree.search.config import SearchConfig
@@ -25,7 +26,6 @@ STRATEGIES: dict[str, type[ProblemSearch]] = {
     "mcts": MCTSSearch,
 }
 
-MIN_SLOTS = 4
 MAX_SLOTS = 16
 
 
