@@ -133,9 +133,12 @@ class Evaluation:
         new_run: bool = False,
         run_id: str | None = None,
         tokens_per_second: float = 12.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """``run_id`` adopts that stored run (resumed and grown whatever its
-        fingerprint, as long as its data set matches) instead of looking one up."""
+        fingerprint, as long as its data set matches) instead of looking one up.
+        ``clock`` measures the sitting's wall time and ``max_minutes`` (a test's own
+        clock makes both exact)."""
         if not problems:
             raise ValueError("the slice holds no problems; check --offset/--limit")
         ids = [p.id for p in problems]
@@ -190,6 +193,7 @@ class Evaluation:
             )
         self.run = run
         self.tokens_per_second = tokens_per_second
+        self.clock = clock
 
     def plan(self) -> EvalPlan:
         done_ids = self.store.done_problem_ids(self.run.id)
@@ -217,7 +221,7 @@ class Evaluation:
         plan = self.plan()
         positions = {p.id: i for i, p in enumerate(self.problems)}
         by_id = {p.id: p for p in self.problems}
-        started = time.monotonic()
+        started = self.clock()
         deadline = None if max_minutes is None else started + 60 * max_minutes
         new_results = 0
         # Wall time adds up across sittings; it is written with every result so
@@ -226,7 +230,7 @@ class Evaluation:
         wall_before = float(metrics.get("wall_seconds", 0.0))
 
         def wall() -> float:
-            return wall_before + time.monotonic() - started
+            return wall_before + self.clock() - started
 
         self.store.update_run(self.run.id, status="running")
 
@@ -242,7 +246,7 @@ class Evaluation:
                 on_result(row)
 
         def should_stop() -> bool:
-            return deadline is not None and time.monotonic() >= deadline
+            return deadline is not None and self.clock() >= deadline
 
         run_search(
             plan.todo,
