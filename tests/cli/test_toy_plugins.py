@@ -67,15 +67,11 @@ class FewestSteps(ProblemSearch):
     def result(self, stop_reason: str) -> SolveResult:
         answers = [s[-1].answer if s[-1].kind is StepKind.FINAL else None for s in self.samples]
         finished = [(len(s), i) for i, s in enumerate(self.samples) if answers[i] is not None]
-        return SolveResult(
-            problem_id=self.problem.id,
-            strategy=self.config.strategy,
-            answer=answers[min(finished)[1]] if finished else None,
-            trajectories=[Trajectory(s, a) for s, a in zip(self.samples, answers, strict=True)],
-            usage=self.usage,
-            seconds=self.elapsed(),
-            stop_reason=stop_reason,
-            sample_answers=answers,
+        return self.solve_result(
+            stop_reason,
+            answers[min(finished)[1]] if finished else None,
+            [Trajectory(s, a) for s, a in zip(self.samples, answers, strict=True)],
+            answers,
         )
 
 

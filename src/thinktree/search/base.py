@@ -12,14 +12,14 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import ClassVar, Protocol
+from typing import Any, ClassVar, Protocol
 
 from thinktree.engines.base import Engine
 from thinktree.problems import Problem
 from thinktree.reward.base import NullScorer, Scorer
 from thinktree.search.config import SearchConfig
 from thinktree.search.expand import CellRunner, Expansion
-from thinktree.search.result import SolveResult, Usage
+from thinktree.search.result import SolveResult, Trajectory, Usage
 from thinktree.search.seeds import derive_seed
 from thinktree.steps import PromptStyle, Step, StepPrompt, end_reason
 
@@ -157,7 +157,28 @@ class ProblemSearch(ABC):
 
     @abstractmethod
     def result(self, stop_reason: str) -> SolveResult:
-        """The answer and everything explored so far."""
+        """The answer and everything explored so far (built with :meth:`solve_result`)."""
+
+    def solve_result(
+        self,
+        stop_reason: str,
+        answer: str | None,
+        trajectories: list[Trajectory],
+        sample_answers: list[str | None],
+        **fields: Any,
+    ) -> SolveResult:
+        """This search's result: its problem, registered name, usage and time filled in."""
+        return SolveResult(
+            problem_id=self.problem.id,
+            strategy=self.config.strategy,
+            answer=answer,
+            trajectories=trajectories,
+            usage=self.usage,
+            seconds=self.elapsed(),
+            stop_reason=stop_reason,
+            sample_answers=sample_answers,
+            **fields,
+        )
 
     def progress(self) -> dict[str, object]:
         """A few live figures for progress displays (rollouts, tree size, leader)."""

@@ -71,15 +71,11 @@ class BeamSearch(ProblemSearch):
         for steps, value in ranked:
             key = steps[-1].answer or ""
             votes.setdefault(key, round(value, 6))
-        return SolveResult(
-            problem_id=self.problem.id,
-            strategy=self.config.strategy,
-            answer=answer,
-            trajectories=trajectories,
-            usage=self.usage,
-            seconds=self.elapsed(),
-            stop_reason=stop_reason,
-            sample_answers=[steps[-1].answer for steps, _ in self.finished],
+        return self.solve_result(
+            stop_reason,
+            answer,
+            trajectories,
+            [steps[-1].answer for steps, _ in self.finished],
             votes=votes,
         )
 

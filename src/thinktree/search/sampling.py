@@ -118,15 +118,11 @@ class SamplingSearch(ProblemSearch):
             Trajectory(steps, a, self.final_scores.get(i))
             for i, (steps, a) in enumerate(zip(self.samples, answers, strict=True))
         ]
-        return SolveResult(
-            problem_id=self.problem.id,
-            strategy=self.config.strategy,
-            answer=answer,
-            trajectories=trajectories,
-            usage=self.usage,
-            seconds=self.elapsed(),
-            stop_reason=stop_reason,
-            sample_answers=answers,
+        return self.solve_result(
+            stop_reason,
+            answer,
+            trajectories,
+            answers,
             votes=votes,
             extra={"samples": len(self.samples)} if self.waves else {},
         )

@@ -252,15 +252,11 @@ class MCTSSearch(ProblemSearch):
             extra["resampled"] = self.resampled
         if self.config.settle != "off":
             extra["answers_found"] = len(self.answers_found)
-        return SolveResult(
-            problem_id=self.problem.id,
-            strategy=self.config.strategy,
-            answer=answer,
-            trajectories=[Trajectory(n.steps(), n.answer, n.q_value) for n in ranked],
-            usage=self.usage,
-            seconds=self.elapsed(),
-            stop_reason=stop_reason,
-            sample_answers=[n.answer for n in terminals],
+        return self.solve_result(
+            stop_reason,
+            answer,
+            [Trajectory(n.steps(), n.answer, n.q_value) for n in ranked],
+            [n.answer for n in terminals],
             votes=votes,
             tree=serialize(self.root),
             extra=extra,
