@@ -19,7 +19,6 @@ import inspect
 from collections.abc import Callable, Collection, Mapping
 from typing import Annotated, Any, Literal, get_args, get_origin
 
-import annotated_types
 import typer
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
@@ -39,12 +38,8 @@ SEARCH_NAMES: dict[str, tuple[str, ...]] = {"samples": ("--samples", "--rollouts
 """Option names other than ``--field-name`` (kept from before options were generated)."""
 ENGINE_NAMES: dict[str, tuple[str, ...]] = {"kind": ("--engine",), "model": ("--model", "-m")}
 
-_BOUNDS = (
-    (annotated_types.Ge, "ge", ">="),
-    (annotated_types.Gt, "gt", ">"),
-    (annotated_types.Le, "le", "<="),
-    (annotated_types.Lt, "lt", "<"),
-)
+_BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
+"""Bound attributes of a field's metadata (pydantic's ``Field(ge=...)``), as shown in help."""
 
 
 def _option_for(
@@ -70,8 +65,8 @@ def _option_for(
     bounds = [
         f"{symbol} {getattr(bound, attr)}"
         for bound in info.metadata
-        for kind, attr, symbol in _BOUNDS
-        if isinstance(bound, kind)
+        for attr, symbol in _BOUNDS
+        if getattr(bound, attr, None) is not None
     ]
     if bounds:
         kwargs["help"] += f" [{', '.join(bounds)}]"
