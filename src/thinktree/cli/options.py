@@ -30,7 +30,6 @@ from thinktree.search.registry import STRATEGIES, checked
 
 ConfigFields = dict[str, Any]
 """The values of one config's generated options, by field name."""
-SearchFields = ConfigFields
 
 Command = Callable[..., Any]
 
