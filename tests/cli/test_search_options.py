@@ -123,6 +123,7 @@ def test_engine_options_reach_the_config(monkeypatch, command: list[str]) -> Non
         raise ValueError("captured")
 
     monkeypatch.setattr("thinktree.api.open_runtime", capture)
+    monkeypatch.setattr("thinktree.eval.fanout.backend.open_runtime", capture)
     out = runner.invoke(app, [*command, "--engine", "openai", "-m", "served", "--base-url",
                               "http://h:1", "--ctx-per-slot", "2048", "--timeout", "5",
                               "--max-retries", "1", "--threads", "1", "--cache-ram-mib", "0",
@@ -131,7 +132,8 @@ def test_engine_options_reach_the_config(monkeypatch, command: list[str]) -> Non
     assert seen[0].model_dump() == {
         "kind": "openai", "model": "served", "base_url": "http://h:1", "api_key": None,
         "parallel": 4, "ctx_per_slot": 2048, "threads": 1, "cache_ram_mib": 0,
-        "timeout": 5.0, "max_retries": 1, "verbose": True,
+        "timeout": 5.0, "max_retries": 1, "verbose": True, "chat_template": None,
+        "policy": None,
     }  # fmt: skip
 
 

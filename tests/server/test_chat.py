@@ -133,3 +133,19 @@ def test_last_user_message_is_solved_and_text_parts_are_joined(served) -> None:
     assert reply.choices[0].message.content == "Answer: \\boxed{8}"
     prompt = engine.calls[0][0].prompt
     assert QUESTION in prompt and "earlier question" not in prompt and "Be brief" not in prompt
+
+
+def test_a_sessions_runs_keep_their_metrics_and_complete_when_the_server_stops(
+    sandbox, grader, tmp_path
+) -> None:
+    config = server_config(tmp_path)
+    with live_server(ScriptedEngine(pens_script), sandbox, grader, config) as url:
+        client = openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0, timeout=30)
+        run_id = ask(client).model_extra["thinktree"]["run_id"]
+        ask(client)
+        with RunStore(config.store_path) as store:
+            live = store.get_run(run_id)
+        assert live.status == "running"
+        assert (live.metrics["n"], live.metrics["tokens"], live.metrics["graded"]) == (2, 36, 0)
+    with RunStore(config.store_path) as store:
+        assert store.get_run(run_id).status == "complete"

@@ -45,6 +45,14 @@ def test_options_become_the_server_config(captured, tmp_path, monkeypatch) -> No
     assert captured["engine"].model == "fast"
 
 
+def test_an_evolve_directory_goes_to_the_viewer(captured, tmp_path) -> None:
+    result = CliRunner().invoke(app, ["serve", "--store", str(tmp_path / "s.db"),
+                                      "--evolve", str(tmp_path)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert captured["config"].evolve_dir == tmp_path
+    assert "the viewer on http://127.0.0.1:8000/" in result.output
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -54,6 +62,7 @@ def test_options_become_the_server_config(captured, tmp_path, monkeypatch) -> No
         ),
         (["--scorer", "magic"], "error: unknown scorer 'magic'"),
         (["--engine", "vllm"], "error: unknown engine 'vllm'; use llamacpp or openai"),
+        (["--evolve", "/nonexistent/evo"], "error: --evolve /nonexistent/evo is not a directory"),
     ],
 )
 def test_mistakes_are_one_line_errors(captured, args, message) -> None:

@@ -17,6 +17,7 @@ from thinktree.cli import (  # noqa: F401
     runs_cmd,
     serve_cmd,
     solve_cmd,
+    view_cmd,
 )
 from thinktree.cli.app import app
 

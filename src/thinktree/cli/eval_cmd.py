@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from contextlib import closing
+from contextlib import ExitStack
 from typing import Annotated
 
 import typer
@@ -24,6 +24,7 @@ from thinktree.cli.options import (
     ConfigFields,
     engine_config,
     engine_options,
+    fanout_options,
     search_config,
     search_options,
     source_options,
@@ -32,6 +33,7 @@ from thinktree.cli.options import (
 
 @app.command("eval")
 @source_options
+@fanout_options
 @search_options
 @engine_options
 def eval_command(
@@ -49,37 +51,39 @@ def eval_command(
     source: ConfigFields | None = None,
     search: ConfigFields | None = None,
     engine: ConfigFields | None = None,
+    fanout: ConfigFields | None = None,
 ) -> None:
     """Run a strategy on a benchmark slice; kill it and run it again to resume."""
-    from thinktree.api import open_runtime
     from thinktree.eval import Evaluation
+    from thinktree.eval.fanout import FanoutConfig, open_solver
     from thinktree.problems import ProblemSource, load_problems
-    from thinktree.reward.registry import load_scorer
     from thinktree.search import registry
     from thinktree.store import RunStore
 
     console = Console(stderr=True, highlight=False)
     with user_errors():
         config = search_config(search)
+        fan = FanoutConfig(**(fanout or {}))
         engine_cfg = engine_config(engine, lambda: registry.default_slots(config))
         # An empty slice is said before a model is loaded, not after.
         chosen, dataset, data_hash = load_problems(ProblemSource(**(source or {})))
         run_store = RunStore(store)
-        scorer_obj, scorer_id = load_scorer(scorer)
-    with user_errors(), console.status("loading model"):
-        runtime = open_runtime(engine_cfg)
-    with runtime, run_store, closing(scorer_obj):
+    workers = ExitStack()
+    loading = f"starting {fan.workers} Ray workers" if fan.enabled else "loading model"
+    with user_errors(), console.status(loading):
+        searcher = workers.enter_context(open_solver(engine_cfg, config, scorer, fan))
+    with workers, run_store:
         with user_errors():
             evaluation = Evaluation(
                 chosen,
                 dataset=dataset,
                 dataset_hash=data_hash,
-                ctx=runtime.context(config, scorer_obj),
+                solver=searcher.solver,
                 store=run_store,
-                model_id=runtime.model_id(),
-                scorer_id=scorer_id,
+                model_id=searcher.model_id,
+                scorer_id=searcher.scorer_id,
                 new_run=new,
-                tokens_per_second=runtime.tokens_per_second_guess(),
+                tokens_per_second=searcher.tokens_per_second,
             )
             plan = evaluation.plan()
         verb = "resuming" if plan.resumed else "new run"
@@ -128,6 +132,11 @@ def eval_command(
             f"run {outcome.run.id} ({outcome.run.status}): accuracy {acc_text} on "
             f"{summary['graded']} problems, {summary['tokens_per_problem']:.0f} tokens and "
             f"{summary['seconds_per_problem']:.1f} s per problem"
+        )
+    if summary.get("failed"):
+        console.print(
+            f"{summary['failed']} problems stored as failed (their Ray workers died; the reason"
+            f" is in each row's extra.failure)"
         )
     if outcome.stopped:
         console.print("stopped before the end; run the same command again to resume")

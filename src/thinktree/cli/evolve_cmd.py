@@ -85,6 +85,13 @@ def evolve_command(
         ),
     ] = None,
     store: Annotated[str | None, typer.Option(help="Run store (default OUT/runs.db).")] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option(help="Search stages on Ray workers: auto or a cluster address."),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Ray workers for the search stages (with --ray).", min=1)
+    ] = None,
     max_minutes: Annotated[
         float | None, typer.Option(help="Stop cleanly after this long; rerun to resume.")
     ] = None,
@@ -115,6 +122,8 @@ def evolve_command(
         "pool_run": pool_run,
         "reference.enabled": reference,
         "store": store,
+        "fanout.ray": ray,
+        "fanout.workers": workers,
         "max_minutes": max_minutes,
     }
     with user_errors():

@@ -4,8 +4,9 @@ No option that mirrors a config field is written here by hand. :func:`config_opt
 gives a command one option per field of a pydantic model, with the field's
 docstring as help, its type, choices and bounds; the decorators below apply it to
 :class:`~thinktree.search.SearchConfig` (``solve``, ``eval``),
-:class:`~thinktree.engines.factory.EngineConfig` (``solve``, ``eval``, ``serve``)
-and :class:`~thinktree.problems.ProblemSource` (``eval``). A new config field is
+:class:`~thinktree.engines.factory.EngineConfig` (``solve``, ``eval``, ``serve``),
+:class:`~thinktree.problems.ProblemSource` (``eval``) and
+:class:`~thinktree.eval.fanout.config.FanoutConfig` (``eval``'s Ray options). A new config field is
 thus a new option of every command that takes the config. Only other option names
 (:data:`SEARCH_NAMES`, :data:`ENGINE_NAMES`) and fields kept off the command line
 (the engine's API key: an environment variable, not a visible argument) are
@@ -139,6 +140,15 @@ but the API key (read from the environment, kept out of shell histories)."""
 
 source_options = config_options(ProblemSource, "source", panel="Problems (ProblemSource)")
 """``eval``'s problems: every :class:`ProblemSource` field."""
+
+
+def fanout_options(command: Command) -> Command:
+    """``eval``'s Ray options (``--ray``, ``--workers``...): every ``FanoutConfig`` field,
+    into a parameter ``fanout: ConfigFields``. Imported here, not at the top, so that
+    the fan-out package loads only with the command that uses it."""
+    from thinktree.eval.fanout.config import FanoutConfig
+
+    return config_options(FanoutConfig, "fanout", panel="Scale out (Ray)")(command)
 
 
 def search_config(fields: ConfigFields | None) -> SearchConfig:

@@ -1,4 +1,4 @@
-"""`thinktree serve`: the OpenAI-compatible server (see :mod:`thinktree.server`)."""
+"""`thinktree serve`: the OpenAI-compatible server and the viewer (see :mod:`thinktree.server`)."""
 
 from __future__ import annotations
 
@@ -20,9 +20,12 @@ def serve(
         "127.0.0.1"
     ),
     port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
-    store: Annotated[str, typer.Option("--store", help="Run store every solve goes to.")] = (
-        "thinktree-runs.db"
-    ),
+    store: Annotated[
+        str, typer.Option("--store", help="Run store every solve goes to (and the viewer shows).")
+    ] = "thinktree-runs.db",
+    evolve: Annotated[
+        str | None, typer.Option("--evolve", help="An evolve directory whose rounds to show.")
+    ] = None,
     scorer: Annotated[
         str, typer.Option(help="Default scorer: none or ppm:DIR (requests may name it or none).")
     ] = "none",
@@ -41,7 +44,8 @@ def serve(
     queue: Annotated[int, typer.Option(help="Requests waiting for a slot (then 429).", min=0)] = 8,
     engine: ConfigFields | None = None,
 ) -> None:
-    """Serve every strategy as an OpenAI-compatible chat model (thinktree-mcts, ...)."""
+    """Serve every strategy as an OpenAI-compatible chat model (thinktree-mcts, ...), and the
+    run viewer at /."""
     from thinktree.api import open_runtime
     from thinktree.engines.factory import MIN_SLOTS
     from thinktree.reward.base import NeedsGold, NullScorer
@@ -50,6 +54,9 @@ def serve(
 
     with user_errors():
         check_bind(host, api_key, no_auth)
+        evolve_dir = Path(evolve) if evolve else None
+        if evolve_dir is not None and not evolve_dir.is_dir():
+            raise ValueError(f"--evolve {evolve_dir} is not a directory")
         if issubclass(scorer_kind(scorer), NeedsGold):
             raise ValueError("outcome scorers need the gold answer, which a chat has not")
         # Requests choose their own width: the default is default_slots' floor.
@@ -62,11 +69,16 @@ def serve(
             concurrency=concurrency,
             queue=queue,
             store_path=Path(store),
+            evolve_dir=evolve_dir,
             scorers=scorers,
             scorer_ids={scorer: scorer_id},
             default_scorer=scorer,
         )
-        typer.echo(f"loading the model; serving on http://{host}:{port}/v1", err=True)
+        typer.echo(
+            f"loading the model; serving on http://{host}:{port}/v1, the viewer on "
+            f"http://{host}:{port}/",
+            err=True,
+        )
         with open_runtime(engine_cfg) as runtime:
             _run(runtime, config, host, port)
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from thinktree.engines.base import Engine, EngineError
 
@@ -46,13 +47,22 @@ class EngineConfig(BaseModel):
     """Retries of a failed request to an openai server."""
     verbose: bool = False
     """Show llama.cpp's own log output."""
+    chat_template: str | None = None
+    """openai: a Jinja file or ``tokenizer_config.json`` holding the model's chat
+    template, for servers that cannot render it (SGLang)."""
+    policy: str | None = None
+    """openai: the evolve round directory (``policy.json``) whose LoRA adapter the server
+    serves under ``model``; gives its prompt style and names its adapter in run
+    fingerprints. (llama.cpp takes the directory as ``model``.)"""
 
-    @field_validator("kind", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _known_kind(cls, kind: object) -> object:
+    def _known_kind(cls, data: Any) -> Any:
+        # Before the fields, so that the message names the engine, not the field.
+        kind = data.get("kind", "llamacpp") if isinstance(data, dict) else "llamacpp"
         if kind not in ("llamacpp", "openai"):
             raise ValueError(f"unknown engine {kind!r}; use llamacpp or openai")
-        return kind
+        return data
 
     @property
     def slots(self) -> int:
@@ -73,13 +83,32 @@ def create_engine(config: EngineConfig, progress: Callable[[int], None] | None =
             or os.environ.get("THINKTREE_API_KEY")
             or os.environ.get("OPENAI_API_KEY")
         )
-        return OpenAIEngine(
+        engine = OpenAIEngine(
             config.base_url,
             config.model,
             api_key=api_key,
             max_concurrency=config.slots,
             timeout=config.timeout,
             max_retries=config.max_retries,
+            chat_template=config.chat_template,
+        )
+        if config.policy is not None:
+            from thinktree.models.policy import read_policy
+
+            try:
+                policy = read_policy(Path(config.policy).expanduser())
+            except BaseException:
+                engine.close()
+                raise
+            # What the runtime reads (as for llama.cpp): the served adapter's
+            # identity and the prompt style its training data used.
+            engine.adapter_sha256 = policy.adapter_sha256
+            engine.prompt_style = policy.prompt_style
+        return engine
+    if config.policy is not None or config.chat_template is not None:
+        raise EngineError(
+            "--policy and --chat-template are for --engine openai; with llama.cpp give the "
+            "round directory as --model (the GGUF carries its chat template)"
         )
     from thinktree.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
     from thinktree.models import resolve_model

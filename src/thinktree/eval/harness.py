@@ -4,6 +4,10 @@ The same command run twice finds its run by fingerprint (data set, strategy
 config, model, scorer; not the slice) and only solves what is missing, so a run
 can be resumed after a kill and grown to a larger slice later. A problem's
 result is stored in one transaction as soon as it is solved.
+
+Who searches is a :class:`ProblemSolver`: :class:`LocalSolver` in this process,
+or the Ray fan-out (:mod:`thinktree.eval.fanout`), whose workers hand back
+finished rows; either way this process alone writes the store.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from thinktree.eval.manifest import build_manifest
 from thinktree.eval.metrics import summarize
@@ -21,7 +25,7 @@ from thinktree.grading.voting import answer_classes
 from thinktree.problems import Problem
 from thinktree.reward.base import NullScorer
 from thinktree.search import AnswerJudge, SearchConfig, SolveResult, run_search
-from thinktree.search.base import SearchContext
+from thinktree.search.base import ProblemSearch, SearchContext
 from thinktree.search.registry import run_identity, strategy_class
 from thinktree.store import ResultRow, RunRecord, RunStore
 
@@ -116,6 +120,78 @@ def result_row(
     )
 
 
+@dataclass(frozen=True)
+class SolvedProblem:
+    """A problem's row as it will be stored, with its tree (MCTS) if any."""
+
+    row: ResultRow
+    tree: dict[str, Any] | None = None
+
+
+class ProblemSolver(Protocol):
+    """Searches problems and hands back their rows, each as soon as it is done."""
+
+    @property
+    def config(self) -> SearchConfig: ...
+
+    @property
+    def scored(self) -> bool:
+        """Whether a scorer guides the search (part of the run's identity)."""
+        ...
+
+    def solve(
+        self,
+        todo: Sequence[tuple[int, Problem]],
+        *,
+        window: int,
+        on_solved: Callable[[SolvedProblem], None],
+        on_round: Callable[[list[ProblemSearch]], None] | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> None:
+        """Solve ``(position, problem)`` pairs; after ``stop()`` turns true, drop the rest."""
+        ...
+
+
+class LocalSolver:
+    """The search in this process: lock-step batches over ``ctx``'s engine."""
+
+    def __init__(self, ctx: SearchContext) -> None:
+        self.ctx = ctx
+
+    @property
+    def config(self) -> SearchConfig:
+        return self.ctx.config
+
+    @property
+    def scored(self) -> bool:
+        return not isinstance(self.ctx.scorer, NullScorer)
+
+    def solve(
+        self,
+        todo: Sequence[tuple[int, Problem]],
+        *,
+        window: int,
+        on_solved: Callable[[SolvedProblem], None],
+        on_round: Callable[[list[ProblemSearch]], None] | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> None:
+        positions = {p.id: (i, p) for i, p in todo}
+
+        def solved(result: SolveResult) -> None:
+            position, problem = positions[result.problem_id]
+            row = result_row(result, problem, position, self.ctx.judge)
+            on_solved(SolvedProblem(row, result.tree))
+
+        run_search(
+            [p for _, p in todo],
+            self.ctx,
+            window=window,
+            on_result=solved,
+            on_round=on_round,
+            stop=stop,
+        )
+
+
 class Evaluation:
     """One evaluation: plan (find or create the run), then run it."""
 
@@ -125,7 +201,7 @@ class Evaluation:
         *,
         dataset: str,
         dataset_hash: str,
-        ctx: SearchContext,
+        ctx: SearchContext | None = None,
         store: RunStore,
         model_id: dict[str, Any],
         scorer_id: str = "none",
@@ -134,11 +210,17 @@ class Evaluation:
         run_id: str | None = None,
         tokens_per_second: float = 12.0,
         clock: Callable[[], float] = time.monotonic,
+        solver: ProblemSolver | None = None,
     ) -> None:
         """``run_id`` adopts that stored run (resumed and grown whatever its
         fingerprint, as long as its data set matches) instead of looking one up.
+        Give ``ctx`` to search in this process, or a ``solver`` (e.g. Ray workers).
         ``clock`` measures the sitting's wall time and ``max_minutes`` (a test's own
         clock makes both exact)."""
+        if solver is None:
+            if ctx is None:
+                raise TypeError("Evaluation needs ctx or a solver")
+            solver = LocalSolver(ctx)
         if not problems:
             raise ValueError("the slice holds no problems; check --offset/--limit")
         ids = [p.id for p in problems]
@@ -147,9 +229,11 @@ class Evaluation:
         self.problems = list(problems)
         self.dataset = dataset
         self.ctx = ctx
+        self.solver: ProblemSolver = solver
         self.store = store
+        search_config = self.solver.config
         # Fields added later are left out at their old behaviour, so old runs resume.
-        config = run_identity(ctx.config, scored=not isinstance(ctx.scorer, NullScorer))
+        config = run_identity(search_config, scored=self.solver.scored)
         identity = {
             "dataset": dataset,
             "dataset_hash": dataset_hash,
@@ -176,17 +260,17 @@ class Evaluation:
                 model_sha256=model_id.get("sha256"),
                 dataset=dataset,
                 dataset_hash=dataset_hash,
-                seed=ctx.config.seed,
+                seed=search_config.seed,
             )
-            budget = strategy_class(ctx.config.strategy).budget_field
-            size = "" if budget is None else str(getattr(ctx.config, budget))
-            run_name = f"{dataset.replace(':', '-')}-{ctx.config.strategy}{size}-{fp[:6]}"
+            budget = strategy_class(search_config.strategy).budget_field
+            size = "" if budget is None else str(getattr(search_config, budget))
+            run_name = f"{dataset.replace(':', '-')}-{search_config.strategy}{size}-{fp[:6]}"
             run = store.create_run(
                 run_name,
                 fingerprint=fp,
                 kind=kind,
                 dataset=dataset,
-                strategy=ctx.config.strategy,
+                strategy=search_config.strategy,
                 model=str(model_id.get("name")),
                 config=identity,
                 manifest=manifest,
@@ -199,7 +283,7 @@ class Evaluation:
         done_ids = self.store.done_problem_ids(self.run.id)
         todo = [p for p in self.problems if p.id not in done_ids]
         prior = self.store.results(self.run.id)
-        per_problem = estimate_tokens_per_problem(self.ctx.config, self.dataset, prior)
+        per_problem = estimate_tokens_per_problem(self.solver.config, self.dataset, prior)
         tokens = int(per_problem * len(todo))
         wall = float(self.run.metrics.get("wall_seconds", 0.0))
         if prior and wall > 0:
@@ -220,7 +304,6 @@ class Evaluation:
     ) -> EvalOutcome:
         plan = self.plan()
         positions = {p.id: i for i, p in enumerate(self.problems)}
-        by_id = {p.id: p for p in self.problems}
         started = self.clock()
         deadline = None if max_minutes is None else started + 60 * max_minutes
         new_results = 0
@@ -234,11 +317,10 @@ class Evaluation:
 
         self.store.update_run(self.run.id, status="running")
 
-        def store_result(result: SolveResult) -> None:
+        def store_result(solved: SolvedProblem) -> None:
             nonlocal new_results
-            problem = by_id[result.problem_id]
-            row = result_row(result, problem, positions[problem.id], self.ctx.judge)
-            if self.store.add_result(self.run.id, row, result.tree):
+            row = solved.row
+            if self.store.add_result(self.run.id, row, solved.tree):
                 new_results += 1
                 metrics["wall_seconds"] = wall()
                 self.store.update_run(self.run.id, metrics=metrics)
@@ -248,11 +330,10 @@ class Evaluation:
         def should_stop() -> bool:
             return deadline is not None and self.clock() >= deadline
 
-        run_search(
-            plan.todo,
-            self.ctx,
+        self.solver.solve(
+            [(positions[p.id], p) for p in plan.todo],
             window=window,
-            on_result=store_result,
+            on_solved=store_result,
             on_round=on_round,
             stop=should_stop,
         )

@@ -7,6 +7,8 @@
   stored per sample; ties go to the class seen first) is correct;
 - an MCTS tree's Q-weighted vote (stored beside its best-mean answer) is correct;
 - tokens generated, prompt tokens evaluated vs reused from cache, wall time;
+- problems stored as failed (workers died on them, see :mod:`.failed`), which
+  are not graded;
 - pair-wise: problems won and lost with an exact sign test, and dominance (no
   less accurate for no more tokens, one strictly; see :func:`dominance`).
 """
@@ -17,6 +19,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from thinktree.eval.failed import FAILED
 from thinktree.store import ResultRow
 
 
@@ -95,6 +98,7 @@ def summarize(rows: Sequence[ResultRow], wall_seconds: float | None = None) -> d
         "accuracy": correct / len(graded) if graded else None,
         "ci95": [lo, hi] if graded else None,
         "answered": sum(1 for r in rows if r.answer is not None),
+        "failed": sum(1 for r in rows if r.stop_reason == FAILED),
         "tokens": sum(r.generated_tokens for r in rows),
         "tokens_per_problem": sum(r.generated_tokens for r in rows) / n if n else 0.0,
         "prompt_tokens": prompt,

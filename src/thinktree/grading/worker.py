@@ -4,7 +4,7 @@ The parent (:class:`thinktree.grading.Grader`) starts a fresh interpreter (never
 a fork of a possibly multithreaded parent) and talks to it over stdin/stdout,
 one JSON object per line:
 
-* worker -> parent, once, when math-verify is imported and warm: ``{"ready": true}``
+* worker -> parent, once, when math-verify is imported and warm (see warmup.py): ``{"ready": true}``
 * parent -> worker: ``{"id": 7, "pred": "...", "gold": "...", "timeout": 5.0}``
   (normalised answers; ``timeout`` sizes the CPU backstop below)
 * worker -> parent: ``{"id": 7, "equivalent": false, "error": null}``
@@ -97,9 +97,11 @@ def _answer(request: dict, compare) -> dict:
 
 def serve(requests: TextIO, replies: TextIO) -> None:
     from thinktree.grading.compare import math_verify_compare, quiet_math_verify
+    from thinktree.grading.warmup import WARMUP_PAIRS
 
     quiet_math_verify()
-    math_verify_compare("0.5", "\\frac{1}{2}")  # load the LaTeX parser before saying ready
+    for pred, gold in WARMUP_PAIRS:  # fill the LaTeX parser's caches before saying ready
+        _answer({"id": 0, "pred": pred, "gold": gold}, math_verify_compare)
     replies.write(json.dumps({"ready": True}) + "\n")
     replies.flush()
     for line in requests:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol, runtime_checkable
 
 from thinktree.problems import Problem
 from thinktree.reward.base import step_scorer
@@ -17,8 +17,31 @@ ResultHook = Callable[[SolveResult], None]
 RoundHook = Callable[[list[ProblemSearch]], None]
 
 
+@runtime_checkable
+class ProblemFeed(Protocol):
+    """Problems that arrive while the search runs (a Ray worker is fed by its driver)."""
+
+    def take(self, n: int, *, wait: bool) -> list[Problem] | None:
+        """Up to ``n`` problems available now; with ``wait``, block until there is one.
+
+        None means no problem will come any more. ``wait`` is asked only when no
+        search is active, so a feed that is empty for a moment never stalls the
+        searches in flight.
+        """
+        ...
+
+
+class _ListFeed:
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self._problems: Iterator[Problem] = iter(problems)
+
+    def take(self, n: int, *, wait: bool) -> list[Problem] | None:
+        taken = [p for _, p in zip(range(n), self._problems, strict=False)]
+        return taken or None
+
+
 def run_search(
-    problems: Iterable[Problem],
+    problems: Iterable[Problem] | ProblemFeed,
     ctx: SearchContext,
     *,
     window: int = 4,
@@ -32,12 +55,14 @@ def run_search(
     Results come back (and ``on_result`` fires) as each problem finishes, so a
     caller can store them one by one; the returned list is in input order.
     When ``stop()`` turns true, searches still in flight are dropped (not
-    returned) and no new problem starts.
+    returned) and no new problem starts. ``problems`` may be a
+    :class:`ProblemFeed`, read as slots free up.
     """
     strategy = strategy_class(ctx.config.strategy)
     expander = StepExpander(ctx.engine, ctx.sandbox, ctx.config, step_scorer(ctx.scorer))
-    queue = deque(problems)
-    order = {p.id: i for i, p in enumerate(queue)}
+    feed = problems if isinstance(problems, ProblemFeed) else _ListFeed(problems)
+    fed = True
+    order: dict[str, int] = {}
     active: list[ProblemSearch] = []
     done: set[str] = set()  # problem ids: the driver's own record, not a strategy attribute
     results: list[SolveResult] = []
@@ -49,11 +74,15 @@ def run_search(
         if on_result is not None:
             on_result(result)
 
-    while queue or active:
+    while fed or active:
         if stop is not None and stop():
             break
-        while queue and len(active) < max(1, window):
-            problem = queue.popleft()
+        free = max(1, window) - len(active)
+        fresh = feed.take(free, wait=not active) if fed and free > 0 else []
+        if fresh is None:
+            fed = False
+        for problem in fresh or ():
+            order[problem.id] = len(order)
             prompt = build_step_prompt(problem.question, ctx.engine.render_chat, ctx.prompt_style)
             active.append(strategy(problem, prompt, ctx))
         wanted: list[tuple[ProblemSearch, list[Expansion]]] = []

@@ -32,7 +32,9 @@ class ServerConfig:
     queue: int = 8
     """Requests that may wait for a slot; one more is answered 429."""
     store_path: Path | None = None
-    """Run store every solve is written to; None stores nothing."""
+    """Run store every solve is written to and the viewer pages show; None: neither."""
+    evolve_dir: Path | None = None
+    """An evolve directory whose rounds the viewer shows (``/evolve``)."""
     scorers: dict[str, Scorer] = field(default_factory=lambda: {"none": NullScorer()})
     """Scorers a request may name in ``thinktree.scorer``, by name (loaded at start:
     a request never makes the server read a path)."""

@@ -6,6 +6,8 @@ that ask for the same search add to one run (``kind = "serve"``, data set
 (``chatcmpl-...``) and whose position is its order in the run. A request with
 other settings starts another run, so a run's stored config is always the
 config its problems were solved with. A new server session starts new runs.
+A run's metrics are brought up to date with each solve, and the session's runs
+are marked complete when the server stops (until then the viewer shows them live).
 
 Writes happen on the solve's worker thread, on a store connection opened for
 the write (SQLite connections are tied to their thread).
@@ -21,6 +23,7 @@ from typing import Any
 
 from thinktree.eval.harness import fingerprint, result_row
 from thinktree.eval.manifest import build_manifest
+from thinktree.eval.metrics import summarize
 from thinktree.problems import Problem
 from thinktree.search import AnswerJudge, SearchConfig, SolveResult
 from thinktree.search.registry import run_identity
@@ -64,7 +67,17 @@ class Recorder:
                 self._runs[fp] = run_id
             position = store.count_results(run_id)
             store.add_result(run_id, result_row(result, problem, position, judge), result.tree)
+            store.update_run(run_id, metrics=summarize(store.results(run_id)))
         return run_id
+
+    def close(self) -> None:
+        """Mark this session's runs complete: the server takes no more solves into them."""
+        with self._lock:
+            if not self._runs:
+                return
+            with RunStore(self.path) as store:
+                for run_id in self._runs.values():
+                    store.update_run(run_id, status="complete")
 
     def _create(
         self, store: RunStore, fp: str, identity: dict[str, Any], config: SearchConfig

@@ -35,14 +35,22 @@ complete checkpoint. ``max_minutes`` stops cleanly between (or inside) stages.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from thinktree.api import Runtime, open_runtime
 from thinktree.engines.factory import EngineConfig
-from thinktree.eval.harness import Evaluation
+from thinktree.eval.fanout import (
+    EngineRecipe,
+    SolverHandle,
+    WorkerRecipe,
+    import_ray,
+    ray_solver,
+)
+from thinktree.eval.harness import Evaluation, LocalSolver
 from thinktree.eval.metrics import pairwise
 from thinktree.models import find_embedded
 from thinktree.models.policy import Policy, write_policy
@@ -97,6 +105,8 @@ class QuietReporter:
 
 
 RuntimeOpener = Callable[[str, SearchConfig], Runtime]
+RecipeMaker = Callable[[str, SearchConfig, str | None], WorkerRecipe]
+"""What a Ray worker builds for a search stage: (model spec, search, scorer spec)."""
 
 
 @dataclass(frozen=True)
@@ -123,12 +133,14 @@ class Evolution:
         out: str | Path,
         reporter: Reporter | None = None,
         runtime_opener: RuntimeOpener | None = None,
+        worker_recipe: RecipeMaker | None = None,
     ) -> None:
         self.config = config
         self.paths = EvolvePaths(Path(out))
         self.paths.out.mkdir(parents=True, exist_ok=True)
         self.reporter = reporter or QuietReporter()
         self.open_runtime = runtime_opener or self._default_runtime
+        self.worker_recipe = worker_recipe or self._default_recipe
         self.store_path = Path(config.store) if config.store else self.paths.out / "runs.db"
         self.deadline = (
             None if config.max_minutes is None else time.monotonic() + 60 * config.max_minutes
@@ -140,6 +152,8 @@ class Evolution:
                 "is trained over an embedded model's GGUF (e.g. fast)"
             )
         self.policy_model = policy
+        if config.fanout.enabled:
+            import_ray()  # said now, not after hours of training
         self._pool: tuple[list[Problem], str, str] | None = None
 
     # -- the loop ------------------------------------------------------------------------
@@ -192,10 +206,42 @@ class Evolution:
             return None
         return max(0.0, (self.deadline - time.monotonic()) / 60)
 
-    def _default_runtime(self, spec: str, search: SearchConfig) -> Runtime:
+    def _engine_config(self, spec: str, search: SearchConfig) -> EngineConfig:
         engine = self.config.engine
         slots = engine.parallel or default_slots(search)
-        return open_runtime(EngineConfig(model=spec, parallel=slots, threads=engine.threads))
+        return EngineConfig(model=spec, parallel=slots, threads=engine.threads)
+
+    def _default_runtime(self, spec: str, search: SearchConfig) -> Runtime:
+        return open_runtime(self._engine_config(spec, search))
+
+    def _default_recipe(
+        self, spec: str, search: SearchConfig, scorer_spec: str | None
+    ) -> WorkerRecipe:
+        return EngineRecipe(self._engine_config(spec, search), scorer_spec)
+
+    @contextmanager
+    def _searcher(
+        self, spec: str, search: SearchConfig, scorer_spec: str | None
+    ) -> Iterator[SolverHandle]:
+        """What a search stage searches with: this process, or Ray workers (``fanout``)."""
+        fanout = self.config.fanout
+        if fanout.enabled:
+            recipe = self.worker_recipe(spec, search, scorer_spec)
+            threads = self.config.engine.threads
+            with ray_solver(recipe, search, fanout, threads=threads) as solver:
+                yield SolverHandle(
+                    solver, solver.model_id, solver.scorer_id, solver.tokens_per_second
+                )
+            return
+        scorer: Scorer
+        scorer, scorer_id = load_scorer(scorer_spec) if scorer_spec else (NullScorer(), "none")
+        with closing(scorer), self.open_runtime(spec, search) as runtime:
+            yield SolverHandle(
+                LocalSolver(runtime.context(search, scorer)),
+                runtime.model_id(),
+                scorer_id,
+                runtime.tokens_per_second_guess(),
+            )
 
     def policy_spec(self, index: int) -> str:
         """What ``--model`` names policy_r: the round's directory (policy.json)."""
@@ -268,40 +314,35 @@ class Evolution:
         """Run (or resume) one stored evaluation; the stage is finished when it is whole."""
         self._check_time()
         self.reporter.stage(index, stage, len(problems))
-        scorer: Scorer
-        scorer, scorer_id = load_scorer(scorer_spec) if scorer_spec else (NullScorer(), "none")
-        try:
-            with self.open_runtime(model_spec, search) as runtime:
-                run_id = adopt or ledger.data["data"].get(f"{stage}_run")
-                evaluation = Evaluation(
-                    problems,
-                    dataset=dataset,
-                    dataset_hash=data_hash,
-                    ctx=runtime.context(search, scorer),
-                    store=self.store,
-                    model_id=runtime.model_id(),
-                    scorer_id=scorer_id,
-                    run_id=run_id,
-                    tokens_per_second=runtime.tokens_per_second_guess(),
-                )
-                ledger.record_data(f"{stage}_run", evaluation.run.id)
-                plan = evaluation.plan()
-                done = plan.done
+        with self._searcher(model_spec, search, scorer_spec) as searcher:
+            run_id = adopt or ledger.data["data"].get(f"{stage}_run")
+            evaluation = Evaluation(
+                problems,
+                dataset=dataset,
+                dataset_hash=data_hash,
+                solver=searcher.solver,
+                store=self.store,
+                model_id=searcher.model_id,
+                scorer_id=searcher.scorer_id,
+                run_id=run_id,
+                tokens_per_second=searcher.tokens_per_second,
+            )
+            ledger.record_data(f"{stage}_run", evaluation.run.id)
+            plan = evaluation.plan()
+            done = plan.done
+            self.reporter.advance(done, len(problems))
+
+            def on_result(row: ResultRow) -> None:
+                nonlocal done
+                done += 1
                 self.reporter.advance(done, len(problems))
 
-                def on_result(row: ResultRow) -> None:
-                    nonlocal done
-                    done += 1
-                    self.reporter.advance(done, len(problems))
-
-                slots = self.config.engine.parallel or default_slots(search)
-                outcome = evaluation.run_all(
-                    window=self.config.engine.window or default_window(search, slots),
-                    max_minutes=self._minutes_left(),
-                    on_result=on_result,
-                )
-        finally:
-            scorer.close()
+            slots = self.config.engine.parallel or default_slots(search)
+            outcome = evaluation.run_all(
+                window=self.config.engine.window or default_window(search, slots),
+                max_minutes=self._minutes_left(),
+                on_result=on_result,
+            )
         if outcome.stopped:
             raise EvolveStopped(f"round {index} {stage} stopped; rerun to resume")
         summary = outcome.summary

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from thinktree.eval.fanout.config import FanoutConfig
 from thinktree.search.config import SearchConfig
 from thinktree.search.registry import checked
 from thinktree.train.sft import SFTConfig
@@ -117,6 +118,10 @@ class EvolveConfig(BaseModel):
     dev: DevConfig = Field(default_factory=DevConfig)
     reference: ReferenceConfig = Field(default_factory=ReferenceConfig)
     engine: EngineSettings = Field(default_factory=EngineSettings)
+    fanout: FanoutConfig = Field(default_factory=FanoutConfig)
+    """Search stages (pool searches, dev evals) on Ray workers: ``fanout.ray`` (auto or an
+    address) and ``fanout.workers``; each worker runs its own llama.cpp with
+    ``engine.threads`` threads. Training stages stay in this process."""
     parity_positions: int = Field(256, ge=8)
     """Teacher-forced positions compared between PEFT and llama.cpp after each export."""
     per_problem: int = Field(2, ge=1)
