@@ -28,13 +28,7 @@ def user_error_message(exc: BaseException) -> str | None:
     if isinstance(exc, ValidationError):
         parts = []
         for err in exc.errors():
-            # A validator of ours (a value_error) writes a whole sentence that names
-            # what was wrong; pydantic's own messages need the field's name.
-            where = (
-                ""
-                if err.get("type") == "value_error"
-                else ".".join(str(p) for p in err.get("loc", ()))
-            )
+            where = ".".join(str(p) for p in err.get("loc", ()))
             msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
             parts.append(f"{where}: {msg}" if where else msg)
         return "; ".join(parts)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from thinktree.engines.base import Engine, EngineError
 
@@ -47,12 +47,14 @@ class EngineConfig(BaseModel):
     verbose: bool = False
     """Show llama.cpp's own log output."""
 
-    @field_validator("kind", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _known_kind(cls, kind: object) -> object:
+    def _known_kind(cls, data: Any) -> Any:
+        # Before the fields, so that the message names the engine, not the field.
+        kind = data.get("kind", "llamacpp") if isinstance(data, dict) else "llamacpp"
         if kind not in ("llamacpp", "openai"):
             raise ValueError(f"unknown engine {kind!r}; use llamacpp or openai")
-        return kind
+        return data
 
     @property
     def slots(self) -> int:
