@@ -48,7 +48,7 @@ from thinktree.problems import Problem, load_source, select
 from thinktree.reward import NullScorer
 from thinktree.sandbox import Sandbox, SandboxConfig
 from thinktree.search import SearchConfig
-from thinktree.search.config import default_slots, default_window
+from thinktree.search.registry import default_slots, default_window
 from thinktree.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]

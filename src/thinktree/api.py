@@ -21,6 +21,7 @@ from thinktree.sandbox import Sandbox, SandboxConfig
 from thinktree.search import SearchConfig, SearchContext, SolveResult, run_search
 from thinktree.search.base import ProblemSearch
 from thinktree.search.judge import GraderJudge
+from thinktree.search.registry import checked
 from thinktree.steps import PromptStyle, prompt_style
 
 
@@ -134,7 +135,7 @@ def solve(
     (``strategy="mcts", samples=16``...) applied on top of ``config``."""
     text = check_question(question)
     base = config.model_dump() if config is not None else {}
-    search_config = SearchConfig(**{**base, **options})
+    search_config = checked(SearchConfig(**{**base, **options}))
     own_runtime = runtime is None
     runtime = runtime or open_runtime(engine)
     try:

@@ -7,7 +7,10 @@ import typer
 from typer.testing import CliRunner
 
 from thinktree.cli import app
+from thinktree.engines.factory import EngineConfig
+from thinktree.problems import ProblemSource
 from thinktree.search import SearchConfig
+from thinktree.search.registry import run_identity
 
 runner = CliRunner()
 OLD_FIELDS = {
@@ -36,7 +39,7 @@ def test_search_options_reach_the_config(monkeypatch, command: list[str]) -> Non
         seen.append(config)
         raise ValueError("captured")
 
-    monkeypatch.setattr("thinktree.search.config.default_slots", capture)
+    monkeypatch.setattr("thinktree.search.registry.default_slots", capture)
     out = runner.invoke(app, [*command, "--strategy", "mcts", "--rollouts", "6", "--k", "2",
                               "--tie-break", "random", "--resample", "2", "--invalid-backup",
                               "path", "--agreement", "earlier", "--settle", "beta",
@@ -71,18 +74,84 @@ def test_bad_search_options_are_one_line(args: list[str], message: str) -> None:
 
 def test_identity_keeps_old_fingerprints() -> None:
     """Fields added later are left out of a run's identity at their old behaviour."""
-    assert set(SearchConfig(strategy="sc").identity(scored=False)) == OLD_FIELDS
-    assert set(SearchConfig(strategy="mcts").identity(scored=True)) == OLD_FIELDS
+    assert set(run_identity(SearchConfig(strategy="sc"), scored=False)) == OLD_FIELDS
+    assert set(run_identity(SearchConfig(strategy="mcts"), scored=True)) == OLD_FIELDS
     old_rule = SearchConfig(strategy="mcts", agreement="earlier")
-    assert set(old_rule.identity(scored=False)) == OLD_FIELDS
+    assert set(run_identity(old_rule, scored=False)) == OLD_FIELDS
     # The fair agreement changes no-scorer MCTS results: such runs get a new identity.
-    assert set(SearchConfig(strategy="mcts").identity(scored=False)) == OLD_FIELDS | {"agreement"}
+    assert set(run_identity(SearchConfig(strategy="mcts"), scored=False)) == OLD_FIELDS | {
+        "agreement"
+    }
     changed = SearchConfig(strategy="mcts", tie_break="random", settle="agree")
-    assert changed.identity(scored=True)["tie_break"] == "random"
-    assert changed.identity(scored=True)["settle"] == "agree"
+    assert run_identity(changed, scored=True)["tie_break"] == "random"
+    assert run_identity(changed, scored=True)["settle"] == "agree"
 
 
 def test_help_comes_from_the_field_docstrings() -> None:
     out = runner.invoke(app, ["eval", "--help"], env={"COLUMNS": "200"})
     assert out.exit_code == 0
     assert "extra sampling rounds for a node whose deduplicated children" in out.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "config", "exclude"),
+    [
+        ("solve", EngineConfig, {"api_key"}),
+        ("eval", EngineConfig, {"api_key"}),
+        ("serve", EngineConfig, {"api_key"}),
+        ("eval", ProblemSource, set()),
+    ],
+)
+def test_every_engine_and_source_field_is_an_option(command, config, exclude) -> None:
+    click_command = typer.main.get_command(app).commands[command]  # type: ignore[attr-defined]
+    params = {p.name: p for p in click_command.params}
+    assert set(config.model_fields) - exclude <= set(params)
+    assert params["kind" if config is EngineConfig else "offset"].opts[0] in (
+        "--engine",
+        "--offset",
+    )
+
+
+@pytest.mark.parametrize(
+    "command", [["solve", "2+2?"], ["eval", "--benchmark", "gsm8k"], ["serve"]]
+)
+def test_engine_options_reach_the_config(monkeypatch, command: list[str]) -> None:
+    seen: list[EngineConfig] = []
+
+    def capture(config: EngineConfig, **_: object) -> None:
+        seen.append(config)
+        raise ValueError("captured")
+
+    monkeypatch.setattr("thinktree.api.open_runtime", capture)
+    monkeypatch.setattr("thinktree.eval.fanout.backend.open_runtime", capture)
+    out = runner.invoke(app, [*command, "--engine", "openai", "-m", "served", "--base-url",
+                              "http://h:1", "--ctx-per-slot", "2048", "--timeout", "5",
+                              "--max-retries", "1", "--threads", "1", "--cache-ram-mib", "0",
+                              "--verbose"])  # fmt: skip
+    assert out.exit_code == 2 and "error: captured" in out.output, out.output
+    assert seen[0].model_dump() == {
+        "kind": "openai", "model": "served", "base_url": "http://h:1", "api_key": None,
+        "parallel": 4, "ctx_per_slot": 2048, "threads": 1, "cache_ram_mib": 0,
+        "timeout": 5.0, "max_retries": 1, "verbose": True, "chat_template": None,
+        "policy": None,
+    }  # fmt: skip
+
+
+def test_problem_source_options_reach_the_slice(tmp_path) -> None:
+    data = tmp_path / "p.jsonl"
+    data.write_text("".join(f'{{"q": "{i}+{i}?", "a": {2 * i}, "n": "p{i}"}}\n' for i in range(5)))
+    out = runner.invoke(app, ["eval", "--data", str(data), "--question-field", "q",
+                              "--answer-field", "a", "--id-field", "n", "--offset", "4",
+                              "--limit", "2", "--strategy", "nope"])  # fmt: skip
+    assert out.stderr.strip().splitlines() == [
+        "error: unknown strategy 'nope'; choose one of beam, best_of_n, greedy, mcts, sc"
+    ]
+    out = runner.invoke(app, ["eval", "--data", str(data), "--question-field", "q",
+                              "--answer-field", "a", "--offset", "5", "--limit", "2"])  # fmt: skip
+    assert out.stderr.strip().splitlines() == [
+        "error: the slice holds no problems; check --offset/--limit"
+    ]
+    out = runner.invoke(app, ["eval", "--data", str(data), "--limit", "0"])
+    assert out.stderr.strip().splitlines() == [
+        "error: limit: Input should be greater than or equal to 1"
+    ]

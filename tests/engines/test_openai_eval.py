@@ -139,7 +139,9 @@ def test_an_evolved_policy_served_by_name(tmp_path: Path, server: StubServer) ->
         )
     )
     server.route("GET", "/v1/models", recorded("vllm_models_lora.json"))
-    config = EngineConfig(kind="openai", base_url=server.url, model="round-1", policy=str(round_dir))
+    config = EngineConfig(
+        kind="openai", base_url=server.url, model="round-1", policy=str(round_dir)
+    )
     with open_runtime(config) as runtime:
         assert runtime.prompt_style is PromptStyle.ZERO_SHOT
         assert runtime.model_id() == {

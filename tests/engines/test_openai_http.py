@@ -267,19 +267,21 @@ def test_slow_server_times_out_after_retries(stub: StubServer) -> None:
 
 
 def test_requests_run_concurrently_and_come_back_in_order(stub: StubServer) -> None:
-    def slow_echo(body: Any) -> Reply:
-        delay = 0.3 if body["prompt"] == "a" else 0.0  # the first request finishes last
+    # Each request waits inside the server until all four are there: served one at a
+    # time, the first would wait alone until the barrier broke (no clock is read).
+    together = threading.Barrier(4, timeout=60)
+
+    def echo_together(body: Any) -> Reply:
+        together.wait()
         reply = ok_answer(body["prompt"].upper())
-        reply.delay = delay
+        reply.delay = 0.3 if body["prompt"] == "a" else 0.0  # the first request ends last
         return reply
 
-    stub.route("POST", "/v1/completions", slow_echo)
+    stub.route("POST", "/v1/completions", echo_together)
     with engine(stub, max_concurrency=4) as eng:
-        started = time.perf_counter()
         results = eng.complete([CompletionRequest(p) for p in "abcd"])
-        elapsed = time.perf_counter() - started
+    assert not together.broken
     assert [r[0].text for r in results] == ["A", "B", "C", "D"]
-    assert elapsed < 0.6
 
 
 def test_api_key_and_extra_body_are_sent(stub: StubServer) -> None:

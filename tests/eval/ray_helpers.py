@@ -110,7 +110,7 @@ class SumRecipe:
     scorer: str | None = None
 
     def open(self) -> WorkerKit:
-        from thinktree.reward.factory import load_scorer
+        from thinktree.reward.registry import load_scorer
 
         sandbox = Sandbox(SandboxConfig(workers=1))
         grader = Grader(workers=1)

@@ -151,9 +151,7 @@ def test_an_error_raised_in_a_worker_is_reported_as_itself(cluster: str) -> None
         RaySolver(ray, ScriptedRecipe(fail_open="no such model"), CONFIG, fanout())
 
 
-def test_max_minutes_stops_the_workers_and_a_rerun_completes(
-    tmp_path: Path, cluster: str
-) -> None:
+def test_max_minutes_stops_the_workers_and_a_rerun_completes(tmp_path: Path, cluster: str) -> None:
     # p0..p3 take no time, p4..p7 six seconds a round: the first sitting stops with
     # some but not all problems stored, whatever the machine's load.
     with RunStore(tmp_path / "stopped.db") as store:

@@ -67,9 +67,27 @@ def test_sigkill_mid_run_then_resume(tmp_path: Path) -> None:
         assert runs[0].metrics["seconds"] == runs[0].metrics["wall_seconds"]
 
 
-def _evaluation(store: RunStore, sandbox, grader, problems, delay=0.0, **config):
+class FakeClock:
+    """A wall clock that moves only when the scripted engine answers."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def ticking(self, script, seconds: float):
+        def ticked(request, index):
+            self.now += seconds
+            return script(request, index)
+
+        return ticked
+
+
+def _evaluation(store: RunStore, sandbox, grader, problems, delay=0.0, clock=None, **config):
+    script = make_script(delay) if clock is None else clock.ticking(make_script(0.0), 0.25)
     ctx = SearchContext(
-        ScriptedEngine(make_script(delay)),
+        ScriptedEngine(script),
         sandbox,
         SearchConfig(strategy="greedy", **config),
         GraderJudge(grader),
@@ -82,32 +100,37 @@ def _evaluation(store: RunStore, sandbox, grader, problems, delay=0.0, **config)
         ctx=ctx,
         store=store,
         model_id={"name": "scripted"},
+        **({} if clock is None else {"clock": clock}),
     )
 
 
 def test_max_minutes_stops_cleanly_and_resumes(tmp_path: Path, sandbox, grader) -> None:
+    """Every engine answer takes 0.25 s of a fake clock: a greedy problem (a cell, then
+    the answer) costs 0.5 s, exactly, however busy the machine is."""
+    clock = FakeClock()
     with RunStore(tmp_path / "runs.db") as store:
-        first = _evaluation(store, sandbox, grader, PROBLEMS, delay=0.2)
+        first = _evaluation(store, sandbox, grader, PROBLEMS, clock=clock)
         walls: list[float] = []
         record_wall = lambda row: walls.append(store.get_run(first.run.id).metrics["wall_seconds"])  # noqa: E731
-        outcome = first.run_all(window=1, max_minutes=0.5 / 60, on_result=record_wall)
+        # 0.6 s: p0 is stored at 0.5 s; p1 has had one answer (0.75 s) when the stop comes.
+        outcome = first.run_all(window=1, max_minutes=0.6 / 60, on_result=record_wall)
         # The run's wall time stops at its last stored result: the search the stop
         # dropped is redone on resume, so its seconds would be counted twice.
-        assert outcome.run.metrics["wall_seconds"] == walls[-1]
+        assert walls == [0.5] and outcome.run.metrics["wall_seconds"] == 0.5
         assert outcome.stopped and outcome.run.status == "stopped"
-        assert 0 < len(outcome.rows) < len(PROBLEMS)
-        again = _evaluation(store, sandbox, grader, PROBLEMS)
-        assert again.plan().resumed and again.plan().done == len(outcome.rows)
+        assert [r.problem_id for r in outcome.rows] == ["p0"]
+        assert clock.now == 0.75
+        again = _evaluation(store, sandbox, grader, PROBLEMS, clock=clock)
+        assert again.plan().resumed and again.plan().done == 1
         final = again.run_all(window=2)
         assert not final.stopped and len(final.rows) == len(PROBLEMS)
-        assert final.new_results == len(PROBLEMS) - len(outcome.rows)
+        assert final.new_results == len(PROBLEMS) - 1
         assert final.summary["accuracy"] == 5 / 6
-        # Wall time adds up over both sittings; seconds per problem is wall time.
-        first_wall = outcome.run.metrics["wall_seconds"]
-        assert first_wall >= 0.2 * len(outcome.rows)
-        assert final.run.metrics["wall_seconds"] > first_wall
-        wall = final.run.metrics["wall_seconds"]
-        assert final.run.metrics["seconds_per_problem"] == wall / len(PROBLEMS)
+        # Wall time adds up over both sittings: 0.5 s, then p1..p5 two at a time
+        # (0.5 s a round of two answers, two rounds a pair: 1 s a pair, 0.5 s for p5).
+        assert final.run.metrics["wall_seconds"] == 0.5 + 2.5
+        # Seconds per problem is wall time.
+        assert final.run.metrics["seconds_per_problem"] == 3.0 / len(PROBLEMS)
 
 
 def test_run_grows_with_a_larger_slice_and_config_changes_make_new_runs(

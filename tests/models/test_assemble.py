@@ -85,6 +85,13 @@ def test_missing_part_names_the_package(tmp_path: Path, cache: Path) -> None:
     assert not model_path(model).exists()
 
 
+def test_a_model_without_its_extra_says_which_extra(tmp_path: Path, cache: Path) -> None:
+    site = _make_site(tmp_path, [])  # the models extra was not installed
+    site.mkdir()
+    with pytest.raises(ModelError, match=r"^fake-model is not installed: .*'thinktree\[models\]'"):
+        assemble(_model(PARTS), search_path=[str(site)])
+
+
 def test_deleted_part_file_names_the_package(tmp_path: Path, cache: Path) -> None:
     site = _make_site(tmp_path, PARTS)
     (site / "fake_model_part2" / "data" / "part02.bin").unlink()

@@ -6,16 +6,15 @@ from collections.abc import Callable, Sequence
 
 from thinktree.engines.scripted import ScriptedEngine
 from thinktree.problems import Problem
-from thinktree.reward.base import NullScorer, ScoreItem, Scorer
+from thinktree.reward.base import NullScorer, ScoreItem, Scorer, StepScorer
 from thinktree.search import SearchConfig, SearchContext, SolveResult, run_search
 from thinktree.search.judge import GraderJudge
 
 
-class TableScorer(Scorer):
+class TableScorer(StepScorer):
     """A learned-scorer stand-in for unit tests: a fixed value per last-step text."""
 
     name = "table"
-    kind = "learned"
 
     def __init__(self, table: Callable[[ScoreItem], float]) -> None:
         self.table = table

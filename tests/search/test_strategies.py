@@ -171,8 +171,29 @@ def test_beam_keeps_the_best_partial_solutions(sandbox, grader) -> None:
     ],
 )
 def test_default_slots_and_window(options: dict, width: int, slots: int, window: int) -> None:
-    from thinktree.search.config import default_slots, default_window
+    from thinktree.search.registry import default_slots, default_window
+    from thinktree.search.registry import width as search_width
 
     config = SearchConfig(**options)
-    assert (config.width, default_slots(config), default_window(config, slots)) == (
+    assert (search_width(config), default_slots(config), default_window(config, slots)) == (
         width, slots, window)  # fmt: skip
+
+
+def test_beam_with_some_solutions_finished_keeps_searching(sandbox, grader) -> None:
+    """A beam search holding finished solutions but fewer than ``samples`` is still
+    running: the driver used to take its list of finished solutions for its own
+    "done" flag and dropped the problem without a result."""
+
+    def script(request, index):
+        depth = depth_of(request.prompt)
+        if depth == 0:
+            return answer("1") if index == 0 else cell(f"x = {index}\nprint(x)")
+        return answer(str(depth + index))
+
+    (result,), engine = solve_scripted(
+        script, sandbox, grader, [Problem("p", "q?", "1")],
+        scorer=TableScorer(lambda item: 0.5), strategy="beam", samples=3, k=2, max_steps=4,
+    )  # fmt: skip
+    assert [len(batch) for batch in engine.calls] == [1, 1]
+    assert [t.answer for t in result.trajectories] == ["1", "1", "2"]
+    assert (result.answer, result.stop_reason) == ("1", "done")

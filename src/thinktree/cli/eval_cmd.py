@@ -21,34 +21,22 @@ from rich.progress import (
 from thinktree.cli.app import app
 from thinktree.cli.errors import user_errors
 from thinktree.cli.options import (
-    BaseUrlOpt,
-    ChatTemplateOpt,
-    EngineOpt,
-    FanoutFields,
-    ModelOpt,
-    ParallelOpt,
-    PolicyOpt,
-    SearchFields,
-    ThreadsOpt,
-    VerboseOpt,
+    ConfigFields,
     engine_config,
+    engine_options,
     fanout_options,
+    search_config,
     search_options,
+    source_options,
 )
 
 
 @app.command("eval")
+@source_options
 @fanout_options
 @search_options
+@engine_options
 def eval_command(
-    benchmark: Annotated[str | None, typer.Option(help="gsm8k, math500, aime24, amc23.")] = None,
-    split: Annotated[str | None, typer.Option(help="Split (gsm8k: train or test).")] = None,
-    limit: Annotated[int | None, typer.Option(help="Number of problems.", min=1)] = None,
-    offset: Annotated[int, typer.Option(help="Skip this many problems first.", min=0)] = 0,
-    data: Annotated[str | None, typer.Option(help="A JSONL file of problems instead.")] = None,
-    question_field: Annotated[str, typer.Option(help="Question field of --data.")] = "question",
-    answer_field: Annotated[str, typer.Option(help="Answer field of --data.")] = "answer",
-    id_field: Annotated[str | None, typer.Option(help="Id field of --data.")] = None,
     scorer: Annotated[str, typer.Option(help="none, outcome or ppm:DIR.")] = "none",
     window: Annotated[
         int | None,
@@ -60,41 +48,25 @@ def eval_command(
         bool, typer.Option("--new", help="Start a new run even if one matches.")
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    model: ModelOpt = None,
-    engine: EngineOpt = "llamacpp",
-    base_url: BaseUrlOpt = None,
-    parallel: ParallelOpt = None,
-    policy: PolicyOpt = None,
-    chat_template: ChatTemplateOpt = None,
-    threads: ThreadsOpt = 0,
-    verbose: VerboseOpt = False,
-    search: SearchFields | None = None,
-    fanout: FanoutFields | None = None,
+    source: ConfigFields | None = None,
+    search: ConfigFields | None = None,
+    engine: ConfigFields | None = None,
+    fanout: ConfigFields | None = None,
 ) -> None:
     """Run a strategy on a benchmark slice; kill it and run it again to resume."""
     from thinktree.eval import Evaluation
     from thinktree.eval.fanout import FanoutConfig, open_solver
-    from thinktree.problems import dataset_hash, load_source, select
-    from thinktree.search import SearchConfig
-    from thinktree.search.config import default_slots, default_window
+    from thinktree.problems import ProblemSource, load_problems
+    from thinktree.search import registry
     from thinktree.store import RunStore
 
     console = Console(stderr=True, highlight=False)
     with user_errors():
-        config = SearchConfig(**(search or {}))
+        config = search_config(search)
         fan = FanoutConfig(**(fanout or {}))
-        slots = parallel or default_slots(config)
-        engine_cfg = engine_config(
-            engine, model, base_url, slots, threads, verbose,
-            policy=policy, chat_template=chat_template,
-        )  # fmt: skip
-        problems, dataset = load_source(
-            benchmark, split, data, question_field, answer_field, id_field
-        )
-        chosen = select(problems, offset=offset, limit=limit)
-        if not chosen:  # said before a model is loaded, not after
-            raise ValueError("the slice holds no problems; check --offset/--limit")
-        data_hash = dataset_hash(problems)
+        engine_cfg = engine_config(engine, lambda: registry.default_slots(config))
+        # An empty slice is said before a model is loaded, not after.
+        chosen, dataset, data_hash = load_problems(ProblemSource(**(source or {})))
         run_store = RunStore(store)
     workers = ExitStack()
     loading = f"starting {fan.workers} Ray workers" if fan.enabled else "loading model"
@@ -143,7 +115,7 @@ def eval_command(
 
             with user_errors(" (stored results are kept; rerun to resume)"):
                 outcome = evaluation.run_all(
-                    window=window or default_window(config, slots),
+                    window=window or registry.default_window(config, engine_cfg.slots),
                     max_minutes=max_minutes,
                     on_result=on_result,
                 )

@@ -90,7 +90,8 @@ def train(
     json_out: Annotated[bool, typer.Option("--json", help="Print the training record.")] = False,
 ) -> None:
     """Train a PPM on pairs from the runs' trees (resumable: features and checkpoints)."""
-    from thinktree.reward.features import BACKENDS, FeatureSpec
+    from thinktree.embedding import BACKENDS
+    from thinktree.reward.features import FeatureSpec
     from thinktree.store import RunStore
     from thinktree.train.ppm_head import HeadConfig
 

@@ -22,14 +22,15 @@ def rescore(
     """Best-of-N without generating again: the scorer picks among the run's samples."""
     from thinktree.eval.rescore import rescore as rescore_run
     from thinktree.grading import Grader
-    from thinktree.reward.factory import load_scorer
+    from thinktree.reward.base import step_scorer
+    from thinktree.reward.registry import load_scorer
     from thinktree.search.judge import GraderJudge
     from thinktree.store import RunStore
 
     with user_errors(), RunStore(store, create=False) as db:
         source = db.get_run(run_id)
         scorer_obj, scorer_id = load_scorer(scorer)
-        if scorer_obj.kind != "learned":
+        if step_scorer(scorer_obj) is None:
             raise ValueError(f"rescoring needs a learned scorer (ppm:DIR), not {scorer!r}")
         with closing(scorer_obj), Grader(workers=1) as grader:
             run = rescore_run(db, source.id, scorer_obj, scorer_id, GraderJudge(grader))

@@ -10,18 +10,11 @@ import typer
 
 from thinktree.cli.app import app
 from thinktree.cli.errors import user_errors
-from thinktree.cli.options import (
-    BaseUrlOpt,
-    EngineOpt,
-    ModelOpt,
-    ParallelOpt,
-    ThreadsOpt,
-    VerboseOpt,
-    engine_config,
-)
+from thinktree.cli.options import ConfigFields, engine_config, engine_options
 
 
 @app.command()
+@engine_options
 def serve(
     host: Annotated[str, typer.Option(help="Address to bind (loopback unless a key is set).")] = (
         "127.0.0.1"
@@ -49,17 +42,14 @@ def serve(
     ] = False,
     concurrency: Annotated[int, typer.Option(help="Solves running at once.", min=1)] = 1,
     queue: Annotated[int, typer.Option(help="Requests waiting for a slot (then 429).", min=0)] = 8,
-    model: ModelOpt = None,
-    engine: EngineOpt = "llamacpp",
-    base_url: BaseUrlOpt = None,
-    parallel: ParallelOpt = None,
-    threads: ThreadsOpt = 0,
-    verbose: VerboseOpt = False,
+    engine: ConfigFields | None = None,
 ) -> None:
     """Serve every strategy as an OpenAI-compatible chat model (thinktree-mcts, ...), and the
     run viewer at /."""
     from thinktree.api import open_runtime
-    from thinktree.reward.factory import load_scorer
+    from thinktree.engines.factory import MIN_SLOTS
+    from thinktree.reward.base import NeedsGold, NullScorer
+    from thinktree.reward.registry import load_scorer, scorer_kind
     from thinktree.server import ServerConfig, check_bind
 
     with user_errors():
@@ -67,14 +57,12 @@ def serve(
         evolve_dir = Path(evolve) if evolve else None
         if evolve_dir is not None and not evolve_dir.is_dir():
             raise ValueError(f"--evolve {evolve_dir} is not a directory")
-        if scorer.startswith(("outcome", "ppm+outcome:")):
+        if issubclass(scorer_kind(scorer), NeedsGold):
             raise ValueError("outcome scorers need the gold answer, which a chat has not")
-        # Requests choose their own width; 4 slots is default_slots' floor.
-        engine_cfg = engine_config(engine, model, base_url, parallel or 4, threads, verbose)
+        # Requests choose their own width: the default is default_slots' floor.
+        engine_cfg = engine_config(engine, lambda: MIN_SLOTS)
         scorer_obj, scorer_id = load_scorer(scorer)
     with user_errors(), closing(scorer_obj):
-        from thinktree.reward.base import NullScorer
-
         scorers = {"none": NullScorer(), scorer: scorer_obj}
         config = ServerConfig(
             api_key=api_key,

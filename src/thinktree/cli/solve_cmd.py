@@ -15,16 +15,10 @@ from rich.syntax import Syntax
 from thinktree.cli.app import app
 from thinktree.cli.errors import user_errors
 from thinktree.cli.options import (
-    BaseUrlOpt,
-    ChatTemplateOpt,
-    EngineOpt,
-    ModelOpt,
-    ParallelOpt,
-    PolicyOpt,
-    SearchFields,
-    ThreadsOpt,
-    VerboseOpt,
+    ConfigFields,
     engine_config,
+    engine_options,
+    search_config,
     search_options,
 )
 
@@ -36,6 +30,7 @@ def _step_json(step: object) -> dict[str, object]:
 
 @app.command()
 @search_options
+@engine_options
 def solve(
     question: Annotated[str, typer.Argument(help="The math problem to solve.")],
     scorer: Annotated[str, typer.Option(help="none, outcome (needs --gold) or ppm:DIR.")] = "none",
@@ -43,40 +38,30 @@ def solve(
         str | None, typer.Option(help="The known answer (for --scorer outcome).")
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    model: ModelOpt = None,
-    engine: EngineOpt = "llamacpp",
-    base_url: BaseUrlOpt = None,
-    parallel: ParallelOpt = None,
-    policy: PolicyOpt = None,
-    chat_template: ChatTemplateOpt = None,
-    threads: ThreadsOpt = 0,
-    verbose: VerboseOpt = False,
-    search: SearchFields | None = None,
+    search: ConfigFields | None = None,
+    engine: ConfigFields | None = None,
 ) -> None:
     """Solve one math problem step by step with code."""
     from thinktree.api import check_question, open_runtime
     from thinktree.api import solve as api_solve
-    from thinktree.reward.factory import load_scorer
-    from thinktree.search import SearchConfig
-    from thinktree.search.config import default_slots
+    from thinktree.reward.base import NeedsGold
+    from thinktree.reward.registry import load_scorer, scorer_kind
+    from thinktree.search import registry
 
     console = Console(stderr=json_out, highlight=False)
     with user_errors():
         text = check_question(question)
-        config = SearchConfig(**(search or {}))
-        if scorer == "outcome" and gold is None:
-            raise ValueError("--scorer outcome needs the known answer: --gold ANSWER")
-        slots = parallel or default_slots(config)
-        engine_cfg = engine_config(
-            engine, model, base_url, slots, threads, verbose,
-            policy=policy, chat_template=chat_template,
-        )  # fmt: skip
+        config = search_config(search)
+        if issubclass(scorer_kind(scorer), NeedsGold) and gold is None:
+            raise ValueError(f"--scorer {scorer} needs the known answer: --gold ANSWER")
+        engine_cfg = engine_config(engine, lambda: registry.default_slots(config))
         scorer_obj, _ = load_scorer(scorer)
     started = time.perf_counter()
     printed = 0
+    streamed = False  # a search with one growing list of steps (greedy) is shown as it grows
 
     def on_round(active: list) -> None:
-        nonlocal printed
+        nonlocal printed, streamed
         if not active or json_out:
             return
         search = active[0]
@@ -84,6 +69,7 @@ def solve(
         if steps is None:
             status.update(_live_line(search.progress()))
             return
+        streamed = True
         for step in steps[printed:]:
             printed += 1
             _print_step(console, printed, step)
@@ -97,7 +83,7 @@ def solve(
                 text, config=config, runtime=runtime, scorer=scorer_obj, gold=gold,
                 on_round=on_round,
             )  # fmt: skip
-            if not json_out and result.strategy == "greedy":
+            if not json_out and streamed:
                 for step in result.trajectories[0].steps[printed:]:
                     printed += 1
                     _print_step(console, printed, step)
@@ -118,7 +104,7 @@ def solve(
         }
         sys.stdout.write(json.dumps(payload) + "\n")
         return
-    if result.strategy != "greedy" and best is not None:
+    if not streamed and best is not None:
         for i, step in enumerate(best.steps, 1):
             _print_step(console, i, step)
     answer = result.answer if result.answer is not None else "(no answer)"

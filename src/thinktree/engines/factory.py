@@ -1,34 +1,52 @@
-"""Build an engine from its configuration."""
+"""Build an engine from its configuration.
+
+:class:`EngineConfig` is the one description of an engine; its field docstrings
+are the help of the ``--engine``, ``--model``... options of every command that
+runs a model (:mod:`thinktree.cli.options` generates them).
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from thinktree.engines.base import Engine, EngineError
 
+MIN_SLOTS = 4
+"""Slots an engine gets when none are asked for (and the least a search is given)."""
+
 
 class EngineConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     kind: Literal["llamacpp", "openai"] = "llamacpp"
+    """llamacpp (in-process) or openai (any OpenAI-compatible server)."""
     model: str | None = None
-    """llamacpp: embedded model name/alias or a .gguf path (default: the 1.5B).
-    openai: the model name the server serves."""
+    """Embedded model name/alias (default, fast), a .gguf path, or with the openai
+    engine the served model name."""
     base_url: str | None = None
+    """OpenAI-compatible server URL (openai engine)."""
     api_key: str | None = None
-    parallel: int = Field(4, ge=1, le=256)
-    """llama.cpp slots (continuous batching); openai: concurrent requests."""
+    """The server's key (openai engine); default $THINKTREE_API_KEY or $OPENAI_API_KEY."""
+    parallel: int | None = Field(None, ge=1, le=256)
+    """llama.cpp slots / concurrent requests (default: room for one problem's siblings,
+    at least 4)."""
     ctx_per_slot: int = Field(4096, ge=256)
+    """Context tokens of each llama.cpp slot."""
     threads: int = Field(0, ge=0)
+    """CPU threads (0 = all)."""
     cache_ram_mib: int = Field(1024, ge=0)
+    """llama.cpp's host-RAM prompt cache in MiB (0 = off)."""
     timeout: float = Field(600.0, gt=0)
+    """Seconds one request to an openai server may take."""
     max_retries: int = Field(3, ge=0)
+    """Retries of a failed request to an openai server."""
     verbose: bool = False
+    """Show llama.cpp's own log output."""
     chat_template: str | None = None
     """openai: a Jinja file or ``tokenizer_config.json`` holding the model's chat
     template, for servers that cannot render it (SGLang)."""
@@ -36,6 +54,19 @@ class EngineConfig(BaseModel):
     """openai: the evolve round directory (``policy.json``) whose LoRA adapter the server
     serves under ``model``; gives its prompt style and names its adapter in run
     fingerprints. (llama.cpp takes the directory as ``model``.)"""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_kind(cls, data: Any) -> Any:
+        # Before the fields, so that the message names the engine, not the field.
+        kind = data.get("kind", "llamacpp") if isinstance(data, dict) else "llamacpp"
+        if kind not in ("llamacpp", "openai"):
+            raise ValueError(f"unknown engine {kind!r}; use llamacpp or openai")
+        return data
+
+    @property
+    def slots(self) -> int:
+        return MIN_SLOTS if self.parallel is None else self.parallel
 
 
 def create_engine(config: EngineConfig, progress: Callable[[int], None] | None = None) -> Engine:
@@ -56,7 +87,7 @@ def create_engine(config: EngineConfig, progress: Callable[[int], None] | None =
             config.base_url,
             config.model,
             api_key=api_key,
-            max_concurrency=config.parallel,
+            max_concurrency=config.slots,
             timeout=config.timeout,
             max_retries=config.max_retries,
             chat_template=config.chat_template,
@@ -87,7 +118,7 @@ def create_engine(config: EngineConfig, progress: Callable[[int], None] | None =
     # fingerprint, which names the policy's adapter, always describes what is served.
     adapters = [str(resolved.adapter)] if resolved.adapter else []
     options = LlamaCppOptions(
-        n_parallel=config.parallel,
+        n_parallel=config.slots,
         ctx_per_slot=config.ctx_per_slot,
         threads=config.threads,
         cache_ram_mib=config.cache_ram_mib,

@@ -35,11 +35,8 @@ Surprises, measured on xllamacpp 2026.10.11549:
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -52,7 +49,9 @@ from thinktree.engines.base import (
     EngineError,
     EngineStats,
     TokenLogprob,
+    complete_concurrently,
 )
+from thinktree.engines.openai.transport import Transport
 
 
 @dataclass(frozen=True)
@@ -161,6 +160,9 @@ class LlamaCppEngine:
             raise EngineError(f"llama.cpp could not load {path}{with_lora}: {exc}") from exc
         address = self._server.listening_address
         self._http = address if address.startswith("http") else f"http://{address}"
+        self._transport = Transport(
+            self._http, api_key=None, timeout=30.0, max_retries=0, backoff=0.0, max_connections=2
+        )
         self.name = name or path.stem
         self.model_sha256: str | None = None
         # Generated tokens per wall second of a whole evaluation on 2 cores (prompt
@@ -242,12 +244,7 @@ class LlamaCppEngine:
         return out
 
     def complete(self, requests: Sequence[CompletionRequest]) -> list[list[Completion]]:
-        if not requests:
-            return []
-        if len(requests) == 1:
-            return [self._complete_one(requests[0])]
-        futures = [self._pool.submit(self._complete_one, r) for r in requests]
-        return [f.result() for f in futures]
+        return complete_concurrently(self._pool, self._complete_one, requests)
 
     # -- embeddings -------------------------------------------------------------------------
 
@@ -273,32 +270,33 @@ class LlamaCppEngine:
             raise EngineError("this engine was started without embedding=True")
         return list(self._pool.map(self._embed_one, texts))
 
-    # -- chat template ----------------------------------------------------------------------
+    # -- the server's HTTP endpoint (chat template, tokens) ---------------------------------
+
+    def _post(self, path: str, body: dict[str, Any], what: str) -> dict[str, Any]:
+        """POST to the in-process server's own listener, through the one HTTP client
+        thinktree uses (:class:`~thinktree.engines.openai.transport.Transport`)."""
+        try:
+            answer = self._transport.request("POST", path, body)
+            if not answer.ok:
+                raise EngineError(f"HTTP {answer.status}: {answer.message}")
+            return answer.json_object()
+        except EngineError as exc:
+            raise EngineError(f"llama.cpp could not {what}: {exc}") from exc
 
     def render_chat(self, messages: Sequence[dict[str, str]]) -> str:
-        body = json.dumps({"messages": list(messages), "add_generation_prompt": True}).encode()
-        request = urllib.request.Request(
-            f"{self._http}/apply-template",
-            data=body,
-            headers={"Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return json.loads(response.read())["prompt"]
-        except (urllib.error.URLError, KeyError, ValueError) as exc:
-            raise EngineError(f"llama.cpp could not render the chat template: {exc}") from exc
+        body = {"messages": list(messages), "add_generation_prompt": True}
+        answer = self._post("/apply-template", body, "render the chat template")
+        if not isinstance(answer.get("prompt"), str):
+            raise EngineError("llama.cpp could not render the chat template: no prompt returned")
+        return answer["prompt"]
 
     def tokenize(self, text: str) -> list[int]:
         """Token ids of ``text`` in this model's vocabulary (special tokens parsed, no BOS)."""
-        body = json.dumps({"content": text, "parse_special": True}).encode()
-        request = urllib.request.Request(
-            f"{self._http}/tokenize", data=body, headers={"Content-Type": "application/json"}
-        )
+        answer = self._post("/tokenize", {"content": text, "parse_special": True}, "tokenize")
         try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return [int(t) for t in json.loads(response.read())["tokens"]]
-        except (urllib.error.URLError, KeyError, ValueError, TypeError) as exc:
-            raise EngineError(f"llama.cpp could not tokenize: {exc}") from exc
+            return [int(t) for t in answer["tokens"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise EngineError(f"llama.cpp could not tokenize: {exc!r}") from exc
 
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` in this model's vocabulary (special tokens parsed)."""
@@ -361,6 +359,7 @@ class LlamaCppEngine:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
+        self._transport.close()
         server = self.__dict__.pop("_server", None)
         del server
 

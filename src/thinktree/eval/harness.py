@@ -21,9 +21,12 @@ from typing import Any, Protocol
 
 from thinktree.eval.manifest import build_manifest
 from thinktree.eval.metrics import summarize
+from thinktree.grading.voting import answer_classes
 from thinktree.problems import Problem
+from thinktree.reward.base import NullScorer
 from thinktree.search import AnswerJudge, SearchConfig, SolveResult, run_search
 from thinktree.search.base import ProblemSearch, SearchContext
+from thinktree.search.registry import run_identity, strategy_class
 from thinktree.store import ResultRow, RunRecord, RunStore
 
 # Rough generated tokens per trajectory, used only for the up-front estimate
@@ -55,45 +58,27 @@ def fingerprint(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def trajectories_per_problem(config: SearchConfig) -> float:
-    if config.strategy == "greedy":
-        return 1.0
-    if config.strategy in ("sc", "best_of_n"):
-        return float(config.samples)
-    if config.strategy == "beam":
-        return float(config.samples * config.k)
-    # MCTS: the first rollout expands k candidates per depth; later ones fewer new nodes.
-    return (1 + 0.5 * (config.samples - 1)) * config.k
-
-
 def estimate_tokens_per_problem(
     config: SearchConfig, dataset: str, prior: Sequence[ResultRow]
 ) -> float:
     if prior:
         return sum(r.generated_tokens for r in prior) / len(prior)
     base = TOKENS_PER_TRAJECTORY.get(dataset.split(":")[0], DEFAULT_TOKENS_PER_TRAJECTORY)
-    return base * trajectories_per_problem(config)
+    return base * strategy_class(config.strategy).trajectories(config)
 
 
 def sample_record(
     answers: list[str | None], gold: str | None, judge: AnswerJudge
 ) -> dict[str, Any]:
     """Per-sample answers, their equivalence classes and correctness (for pass@k, maj@k)."""
-    names: list[str] = []
-    classes: list[int | None] = []
-    for answer in answers:
-        if answer is None:
-            classes.append(None)
-            continue
-        for i, name in enumerate(names):
-            if judge.same(name, answer):
-                classes.append(i)
-                break
-        else:
-            names.append(answer)
-            classes.append(len(names) - 1)
+    ids = answer_classes(answers, judge.same)
+    names: dict[int, str] = {}
+    for answer, class_id in zip(answers, ids, strict=True):
+        if answer is not None:
+            names.setdefault(class_id, answer)  # a class is named by its first member
+    classes = [c if c >= 0 else None for c in ids]
     class_correct = {
-        str(i): (gold is not None and judge.correct(name, gold)) for i, name in enumerate(names)
+        str(i): (gold is not None and judge.correct(name, gold)) for i, name in names.items()
     }
     correct = [cls is not None and class_correct[str(cls)] for cls in classes]
     return {
@@ -179,7 +164,7 @@ class LocalSolver:
 
     @property
     def scored(self) -> bool:
-        return self.ctx.scorer.kind != "none"
+        return not isinstance(self.ctx.scorer, NullScorer)
 
     def solve(
         self,
@@ -224,11 +209,14 @@ class Evaluation:
         new_run: bool = False,
         run_id: str | None = None,
         tokens_per_second: float = 12.0,
+        clock: Callable[[], float] = time.monotonic,
         solver: ProblemSolver | None = None,
     ) -> None:
         """``run_id`` adopts that stored run (resumed and grown whatever its
         fingerprint, as long as its data set matches) instead of looking one up.
-        Give ``ctx`` to search in this process, or a ``solver`` (e.g. Ray workers)."""
+        Give ``ctx`` to search in this process, or a ``solver`` (e.g. Ray workers).
+        ``clock`` measures the sitting's wall time and ``max_minutes`` (a test's own
+        clock makes both exact)."""
         if solver is None:
             if ctx is None:
                 raise TypeError("Evaluation needs ctx or a solver")
@@ -245,7 +233,7 @@ class Evaluation:
         self.store = store
         search_config = self.solver.config
         # Fields added later are left out at their old behaviour, so old runs resume.
-        config = search_config.identity(scored=self.solver.scored)
+        config = run_identity(search_config, scored=self.solver.scored)
         identity = {
             "dataset": dataset,
             "dataset_hash": dataset_hash,
@@ -274,8 +262,9 @@ class Evaluation:
                 dataset_hash=dataset_hash,
                 seed=search_config.seed,
             )
-            samples = "" if search_config.strategy == "greedy" else str(search_config.samples)
-            run_name = f"{dataset.replace(':', '-')}-{search_config.strategy}{samples}-{fp[:6]}"
+            budget = strategy_class(search_config.strategy).budget_field
+            size = "" if budget is None else str(getattr(search_config, budget))
+            run_name = f"{dataset.replace(':', '-')}-{search_config.strategy}{size}-{fp[:6]}"
             run = store.create_run(
                 run_name,
                 fingerprint=fp,
@@ -288,6 +277,7 @@ class Evaluation:
             )
         self.run = run
         self.tokens_per_second = tokens_per_second
+        self.clock = clock
 
     def plan(self) -> EvalPlan:
         done_ids = self.store.done_problem_ids(self.run.id)
@@ -314,7 +304,7 @@ class Evaluation:
     ) -> EvalOutcome:
         plan = self.plan()
         positions = {p.id: i for i, p in enumerate(self.problems)}
-        started = time.monotonic()
+        started = self.clock()
         deadline = None if max_minutes is None else started + 60 * max_minutes
         new_results = 0
         # Wall time adds up across sittings; it is written with every result so
@@ -323,7 +313,7 @@ class Evaluation:
         wall_before = float(metrics.get("wall_seconds", 0.0))
 
         def wall() -> float:
-            return wall_before + time.monotonic() - started
+            return wall_before + self.clock() - started
 
         self.store.update_run(self.run.id, status="running")
 
@@ -338,7 +328,7 @@ class Evaluation:
                 on_result(row)
 
         def should_stop() -> bool:
-            return deadline is not None and time.monotonic() >= deadline
+            return deadline is not None and self.clock() >= deadline
 
         self.solver.solve(
             [(positions[p.id], p) for p in plan.todo],

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from thinktree.eval.metrics import dominance, pairwise, summarize
+from thinktree.search.registry import STRATEGIES
 from thinktree.store import ResultRow, RunRecord
 
 
@@ -27,12 +28,20 @@ class RunReport:
     def label(self) -> str:
         config = self.run.config.get("search", {})
         strategy = self.run.strategy
-        if strategy != "greedy":
-            strategy += f"@{config.get('samples')}"
+        budget = budget_field(strategy)
+        if budget is not None:
+            strategy += f"@{config.get(budget)}"
         scorer = self.run.config.get("scorer", "none")
         if scorer not in ("none", ""):
             strategy += f"+{scorer.split(':')[0]}"
         return f"{self.run.model} {strategy}"
+
+
+def budget_field(strategy: str) -> str | None:
+    """The config field that sizes a stored run's search; ``samples`` for a strategy
+    no longer registered, the field every sized strategy has used so far."""
+    registered = STRATEGIES.get(strategy)
+    return "samples" if registered is None else registered.budget_field
 
 
 def build_reports(

@@ -1,9 +1,9 @@
 """Best-of-N from stored samples: score a run's finished trajectories, keep the best.
 
-``rescore`` turns a stored sampling run (``sc``, ``best_of_n``) into a
-``best_of_n`` run whose answer per problem is the final answer the scorer values
-most, over the very samples the source run drew. The selection rule is then
-the only difference between the two runs, and no token is generated again. The
+``rescore`` turns a stored run of independent samples (a strategy that declares
+``independent_samples``: ``sc``, ``best_of_n``) into a ``best_of_n`` run whose answer per problem is the final answer the scorer values
+most (:func:`thinktree.search.sampling.best_scored`, best-of-N's own rule), over
+the very samples the source run drew. The selection rule is then the only difference between the two runs, and no token is generated again. The
 new run is resumable like any other and records its source in its config; its
 token counts are the source's (generation), its seconds add the scoring time.
 """
@@ -12,34 +12,36 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from thinktree.eval.harness import fingerprint, sample_record, verdict
 from thinktree.eval.metrics import summarize
-from thinktree.reward.base import ScoreItem, Scorer
+from thinktree.reward.base import ScoreItem, StepScorer
 from thinktree.search import AnswerJudge, Trajectory
+from thinktree.search.registry import strategy_class, strategy_name
+from thinktree.search.sampling import BestOfNSearch, best_scored
 from thinktree.store import ResultRow, RunRecord, RunStore
 
 
 def rescore(
     store: RunStore,
     source_id: str,
-    scorer: Scorer,
+    scorer: StepScorer,
     scorer_id: str,
     judge: AnswerJudge,
     on_result: Callable[[ResultRow], None] | None = None,
 ) -> RunRecord:
     source = store.get_run(source_id)
-    if source.strategy not in ("sc", "best_of_n"):
+    if not strategy_class(source.strategy).independent_samples:
         raise ValueError(
             f"run {source.id} is {source.strategy}; rescoring needs a sampling run (sc)"
         )
+    strategy = strategy_name(BestOfNSearch)
     identity = {**source.config, "rescored_from": source.id, "scorer": scorer_id}
-    identity["search"] = {**source.config.get("search", {}), "strategy": "best_of_n"}
+    identity["search"] = {**source.config.get("search", {}), "strategy": strategy}
     fp = fingerprint(identity)
     run = store.find_run(fp) or store.create_run(
         f"{source.id}-bon-{fp[:6]}", fingerprint=fp, kind="rescore", dataset=source.dataset,
-        strategy="best_of_n", model=source.model, config=identity,
+        strategy=strategy, model=source.model, config=identity,
         manifest={**source.manifest, "rescored_from": source.id, "scorer": scorer_id},
     )  # fmt: skip
     done = store.done_problem_ids(run.id)
@@ -58,7 +60,8 @@ def rescore(
     return store.get_run(run.id)
 
 
-def best_of(row: ResultRow, scorer: Scorer, judge: AnswerJudge) -> ResultRow:
+def best_of(row: ResultRow, scorer: StepScorer, judge: AnswerJudge) -> ResultRow:
+    """The row best-of-N would have stored: the stored samples scored, and its choice."""
     trajectories = [Trajectory.from_dict(t) for t in row.trajectories]
     finished = [t for t in trajectories if t.answer is not None and t.steps]
     started = time.perf_counter()
@@ -66,12 +69,7 @@ def best_of(row: ResultRow, scorer: Scorer, judge: AnswerJudge) -> ResultRow:
     seconds = time.perf_counter() - started
     for trajectory, score in zip(finished, scores, strict=True):
         trajectory.value = score
-    best = max(finished, key=lambda t: t.value if t.value is not None else -1.0, default=None)
-    answer = best.answer if best is not None else None
-    votes: dict[str, Any] = {}
-    for trajectory in finished:
-        key = trajectory.answer or ""
-        votes[key] = max(votes.get(key, -1.0), round(float(trajectory.value or 0.0), 6))
+    answer, votes = best_scored([(t.answer or "", float(t.value or 0.0)) for t in finished])
     correct = verdict(answer, row.gold, judge)
     return ResultRow(
         problem_id=row.problem_id, position=row.position, question=row.question, gold=row.gold,

@@ -48,14 +48,37 @@ class Part:
     sha256: str | None
 
 
+MODELS_EXTRA_HINT = (
+    "the embedded models are thinktree's 'models' extra (1.6 GB of part wheels): "
+    "pip install 'thinktree[models]', or serve a model elsewhere with --engine openai"
+)
+
+
+def _distribution(package: str, search_path: Sequence[str] | None) -> metadata.Distribution:
+    if search_path is None:
+        return metadata.distribution(package)
+    try:
+        return next(iter(metadata.distributions(name=package, path=list(search_path))))
+    except StopIteration:
+        raise metadata.PackageNotFoundError(package) from None
+
+
+def is_installed(model: EmbeddedModel, search_path: Sequence[str] | None = None) -> bool:
+    """Whether any part package of ``model`` is installed (the ``models`` extra)."""
+    for package in model.packages:
+        try:
+            _distribution(package, search_path)
+        except metadata.PackageNotFoundError:
+            continue
+        return True
+    return False
+
+
 def locate_part(model: EmbeddedModel, package: str, search_path: Sequence[str] | None) -> Part:
     """Find the part file a package installed, with its RECORD size and hash."""
     try:
-        if search_path is None:
-            dist = metadata.distribution(package)
-        else:
-            dist = next(iter(metadata.distributions(name=package, path=list(search_path))))
-    except (metadata.PackageNotFoundError, StopIteration):
+        dist = _distribution(package, search_path)
+    except metadata.PackageNotFoundError:
         raise ModelError(
             f"part package {package} of {model.name} is not installed; "
             f"run: {model.reinstall_hint(package)}"
@@ -116,6 +139,8 @@ def assemble(
     path = model_path(model)
     if not force and is_assembled(model, path):
         return path
+    if not is_installed(model, search_path):
+        raise ModelError(f"{model.name} is not installed: {MODELS_EXTRA_HINT}")
     parts = [locate_part(model, package, search_path) for package in model.packages]
     missing = [p.package for p in parts if not p.path.is_file()]
     if missing:

@@ -17,15 +17,18 @@ from thinktree.problems.loaders import (
 )
 from thinktree.problems.problem import Problem
 from thinktree.problems.selection import dataset_hash, load_slice, parse_slice, select
+from thinktree.problems.source import ProblemSource, load_problems
 
 __all__ = [
     "BENCHMARKS",
     "Benchmark",
     "Problem",
+    "ProblemSource",
     "dataset_hash",
     "gsm8k_gold",
     "load_benchmark",
     "load_jsonl",
+    "load_problems",
     "load_slice",
     "load_source",
     "parse_slice",

@@ -1,6 +1,14 @@
-"""Scorers of partial solutions."""
+"""Scorers: what values a search's steps and answers (see :mod:`thinktree.reward.base`)."""
 
-from thinktree.reward.base import NullScorer, ScoreItem, Scorer
-from thinktree.reward.outcome import OutcomeScorer
+from thinktree.reward.base import NeedsGold, NullScorer, ScoreItem, Scorer, StepScorer
+from thinktree.reward.outcome import OutcomeGuided, OutcomeScorer
 
-__all__ = ["NullScorer", "OutcomeScorer", "ScoreItem", "Scorer"]
+__all__ = [
+    "NeedsGold",
+    "NullScorer",
+    "OutcomeGuided",
+    "OutcomeScorer",
+    "ScoreItem",
+    "Scorer",
+    "StepScorer",
+]

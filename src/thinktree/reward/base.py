@@ -1,9 +1,20 @@
-"""Scorers: values of partial or complete solutions, in [-1, 1].
+"""Scorers: what values a search's steps and answers. A scorer's type says what it
+needs and what it gives; strategies ask the type, never a name.
 
-A scorer sees the question and the steps so far and returns one value per item;
-calls are batched across problems. ``OutcomeScorer`` is special: it knows gold
-answers and only values final answers (used for training rollouts). The PPM
-lives in :mod:`thinktree.reward.ppm`.
+- :class:`StepScorer`: values any partial or complete solution, one value in
+  [-1, 1] per (question, steps so far), from what it owns (the PPM: features and
+  the model computing them). Strategies that rank solutions by a value
+  (best-of-N, beam) need one; MCTS initialises new nodes with its values and
+  values answers by them.
+- :class:`NeedsGold`: final answers are valued by the gold answer (+1 correct,
+  −1 wrong) rather than by the scorer, so every problem must carry one
+  (training rollouts). Combined with :class:`StepScorer` (``ppm+outcome``), the
+  step values steer the search while the gold answer values its endings.
+- :class:`NullScorer`: no signal at all; MCTS values answers by their agreement.
+
+Calls of :meth:`StepScorer.score` are batched across problems. The PPM lives in
+:mod:`thinktree.reward.ppm`; scorers are named on the command line through
+:mod:`thinktree.reward.registry`.
 """
 
 from __future__ import annotations
@@ -22,27 +33,33 @@ class ScoreItem:
     problem_id: str = ""
 
 
-class Scorer(ABC):
+class Scorer(ABC):  # noqa: B024 - a base of kinds, none of them required
+    """Anything a search is given to value its steps and answers (see the module docstring)."""
+
     name: str = "scorer"
-    kind: str = "learned"
-    """"learned" (scores any partial solution), "outcome" (gold answers) or "none"."""
-    terminal_outcome: bool = False
-    """Final answers are valued by the gold answer (+1 / −1), not by this scorer:
-    training rollouts, where the gold answer is known."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (models, worker processes)."""
+
+
+class StepScorer(Scorer):
+    """Values any partial or complete solution."""
 
     @abstractmethod
     def score(self, items: Sequence[ScoreItem]) -> list[float]:
         """One value in [-1, 1] per item (the value of its last step)."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Release resources (models, worker processes)."""
+
+class NeedsGold(Scorer):
+    """Final answers are valued by the gold answer (+1 / −1): problems must carry one."""
 
 
 class NullScorer(Scorer):
     """No learned or known signal: strategies fall back to answer agreement."""
 
     name = "none"
-    kind = "none"
 
-    def score(self, items: Sequence[ScoreItem]) -> list[float]:
-        return [0.0 for _ in items]
+
+def step_scorer(scorer: Scorer) -> StepScorer | None:
+    """``scorer`` when it values steps, else None."""
+    return scorer if isinstance(scorer, StepScorer) else None

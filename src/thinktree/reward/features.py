@@ -5,12 +5,11 @@ Two kinds, combinable:
 - ``embedding``: the last-token hidden state of an embedded model (L2-normalised)
   over :func:`thinktree.steps.solution_text` — the question and the steps with
   their outputs, no instruction (``context="full"``), or the question and the
-  last step only (``context="last"``, about half the tokens). Two backends:
-  ``torch`` (:mod:`thinktree.engines.hidden_states`: reuses the KV cache of a
-  parent's text, so a node costs its new step) and ``llamacpp`` (the GGUF as
-  quantised, but on xllamacpp 2026.10.11549 embedding requests do not reuse the
-  prefix cache, so a node costs its whole text). Their vectors differ: a head
-  is trained for one backend.
+  last step only (``context="last"``, about half the tokens). The model runs in
+  one of the backends of :mod:`thinktree.embedding` (``torch``: a node costs its
+  new step; ``llamacpp``: its whole text); their vectors differ, so a head is
+  trained for one backend. This module only turns texts into features: loading
+  the model is :func:`thinktree.embedding.open_embedder`'s job.
 - ``handcrafted``: cheap signals of the last step and the path (error, length,
   log-probability, output shape, depth) and sanity checks of a word problem's
   arithmetic (the question's quantities used, fractional or negative answers),
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from thinktree.embedding import BACKENDS, Embedder, open_embedder
 from thinktree.reward.base import ScoreItem
 from thinktree.steps import Step, StepKind, consecutive_errors, solution_text
 
@@ -112,9 +112,6 @@ def last_step_text(question: str, steps: Sequence[Step]) -> str:
     return text.replace("Step 1:", f"Step {len(steps)}:", 1) if len(steps) > 1 else text
 
 
-BACKENDS = ("llamacpp", "torch")
-
-
 @dataclass(frozen=True)
 class FeatureSpec:
     kinds: tuple[str, ...]
@@ -158,45 +155,29 @@ class FeatureSpec:
 
 
 class Featurizer:
-    """Computes the features a :class:`FeatureSpec` names; owns its embedding engine."""
+    """Computes the features a :class:`FeatureSpec` names; owns the embedder it opens."""
 
     def __init__(
-        self, spec: FeatureSpec, embedder: object | None = None, parallel: int = 2
+        self, spec: FeatureSpec, embedder: Embedder | None = None, parallel: int = 2
     ) -> None:
         self.spec = spec
-        self._owned: object | None = None
+        self._owned: Embedder | None = None
         self._given = embedder
         self._parallel = parallel
 
     @property
-    def embedder(self) -> object:
+    def embedder(self) -> Embedder:
         """Started on first use: features read from a cache never load the model."""
         if self._given is not None:
             return self._given
         if self._owned is None:
-            self._owned = self._start_embedder()
+            self._owned = open_embedder(self.spec.model, self.spec.backend, self._parallel)
         return self._owned
 
     def start(self) -> None:
         """Load the embedding model now (a scorer does, so that no score call pays for it)."""
         if "embedding" in self.spec.kinds:
             _ = self.embedder
-
-    def _start_embedder(self) -> object:
-        from thinktree.models import resolve_model
-
-        resolved = resolve_model(self.spec.model)
-        if self.spec.backend == "torch":
-            from thinktree.engines.hidden_states import HiddenStateEngine
-
-            return HiddenStateEngine.from_gguf(resolved.path, name=resolved.name)
-        from thinktree.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
-
-        return LlamaCppEngine(
-            resolved.path,
-            LlamaCppOptions(n_parallel=self._parallel, ctx_per_slot=2048, embedding=True),
-            name=resolved.name,
-        )
 
     def texts(self, items: Sequence[ScoreItem]) -> list[str]:
         if self.spec.context == "last":
@@ -205,7 +186,7 @@ class Featurizer:
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         order = sorted(range(len(texts)), key=lambda i: texts[i])
-        vectors = self.embedder.embed([texts[i] for i in order])  # type: ignore[union-attr]
+        vectors = self.embedder.embed([texts[i] for i in order])
         out = np.zeros((len(texts), len(vectors[0]) if vectors else 0), dtype=np.float32)
         for row, i in enumerate(order):
             out[i] = vectors[row]
@@ -226,5 +207,5 @@ class Featurizer:
 
     def close(self) -> None:
         if self._owned is not None:
-            self._owned.close()  # type: ignore[attr-defined]
+            self._owned.close()
             self._owned = None

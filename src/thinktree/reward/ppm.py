@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from thinktree.reward.base import ScoreItem, Scorer
+from thinktree.embedding import Embedder
+from thinktree.reward.base import ScoreItem, StepScorer
 from thinktree.reward.features import FeatureSpec, Featurizer
 
 PPM_FILE = "ppm.json"
@@ -46,9 +47,8 @@ def head_forward(weights: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
     return (z @ layers["w"] + layers["b"][:, None, :]).mean(axis=0).reshape(-1)
 
 
-class PPM(Scorer):
+class PPM(StepScorer):
     name = "ppm"
-    kind = "learned"
 
     def __init__(
         self,
@@ -79,7 +79,7 @@ class PPM(Scorer):
         self.featurizer.close()
 
 
-def load_ppm(directory: str | Path, embedder: object | None = None) -> PPM:
+def load_ppm(directory: str | Path, embedder: Embedder | None = None) -> PPM:
     directory = Path(directory)
     config_path, head_path = directory / PPM_FILE, directory / HEAD_FILE
     if not config_path.is_file() or not head_path.is_file():

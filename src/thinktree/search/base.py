@@ -12,16 +12,16 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, ClassVar, Protocol
 
 from thinktree.engines.base import Engine
 from thinktree.problems import Problem
 from thinktree.reward.base import NullScorer, Scorer
 from thinktree.search.config import SearchConfig
 from thinktree.search.expand import CellRunner, Expansion
-from thinktree.search.result import SolveResult, Usage
+from thinktree.search.result import SolveResult, Trajectory, Usage
 from thinktree.search.seeds import derive_seed
-from thinktree.steps import PromptStyle, Step, StepKind, StepPrompt, consecutive_errors
+from thinktree.steps import PromptStyle, Step, StepPrompt, end_reason
 
 
 class AnswerJudge(Protocol):
@@ -44,9 +44,42 @@ class SearchContext:
 
 
 class ProblemSearch(ABC):
-    """The state of one strategy on one problem."""
+    """The state of one strategy on one problem.
 
-    default_temperature: float = 0.7
+    Besides the per-problem methods, a strategy declares, as class-level facts read
+    before any search runs: its :meth:`width` (engine slots and lock-step window),
+    its :meth:`trajectories` (up-front token and time estimates), its
+    :attr:`budget_field` (run names, report labels), whether its trajectories are
+    :attr:`independent_samples` (``rescore``) and which late config fields it never
+    reads (:meth:`unread_fields`, run fingerprints). Its name is the one it is
+    registered under in :data:`thinktree.search.registry.STRATEGIES`.
+    """
+
+    default_temperature: ClassVar[float] = 0.7
+    budget_field: ClassVar[str | None] = "samples"
+    """The SearchConfig field that sizes this search (``samples``: samples, rollouts or
+    beams), shown in run names and report labels; None for a search of fixed size."""
+    independent_samples: ClassVar[bool] = False
+    """Its trajectories are independent samples of the question, so a scorer may pick
+    among stored ones afterwards (``thinktree rescore``)."""
+
+    @classmethod
+    def width(cls, config: SearchConfig) -> int:
+        """Completions one problem asks for at once (the siblings of one round)."""
+        return 1
+
+    @classmethod
+    def trajectories(cls, config: SearchConfig) -> float:
+        """Trajectories one problem is expected to cost: the up-front estimate of its
+        tokens is this many times a data set's typical trajectory."""
+        return 1.0
+
+    @classmethod
+    def unread_fields(cls, scored: bool) -> frozenset[str]:
+        """Fields added to SearchConfig after runs were stored that this strategy never
+        reads, with a scorer (``scored``) or without: run fingerprints leave them out
+        (:meth:`SearchConfig.identity`). ``agreement`` is read only by MCTS without one."""
+        return frozenset({"agreement"})
 
     def __init__(self, problem: Problem, prompt: StepPrompt, ctx: SearchContext) -> None:
         self.problem = problem
@@ -55,7 +88,6 @@ class ProblemSearch(ABC):
         self.config = ctx.config
         self.usage = Usage()
         self.started = time.perf_counter()
-        self.finished = False
 
     @property
     def temperature(self) -> float:
@@ -82,16 +114,12 @@ class ProblemSearch(ABC):
             want_scores=want_scores,
         )
 
+    def end_reason(self, steps: list[Step]) -> str | None:
+        """Why a branch ends here (:func:`thinktree.steps.end_reason`), or None."""
+        return end_reason(steps, self.config.errors_threshold, self.config.max_steps)
+
     def branch_ends(self, steps: list[Step]) -> bool:
-        """Terminal by the step rules: final or invalid step, too many errors, too deep."""
-        if not steps:
-            return False
-        last = steps[-1]
-        return (
-            last.kind in (StepKind.FINAL, StepKind.INVALID)
-            or consecutive_errors(steps) >= self.config.errors_threshold
-            or len(steps) >= self.config.max_steps
-        )
+        return self.end_reason(steps) is not None
 
     def budget_exhausted(self) -> str | None:
         if (
@@ -129,7 +157,28 @@ class ProblemSearch(ABC):
 
     @abstractmethod
     def result(self, stop_reason: str) -> SolveResult:
-        """The answer and everything explored so far."""
+        """The answer and everything explored so far (built with :meth:`solve_result`)."""
+
+    def solve_result(
+        self,
+        stop_reason: str,
+        answer: str | None,
+        trajectories: list[Trajectory],
+        sample_answers: list[str | None],
+        **fields: Any,
+    ) -> SolveResult:
+        """This search's result: its problem, registered name, usage and time filled in."""
+        return SolveResult(
+            problem_id=self.problem.id,
+            strategy=self.config.strategy,
+            answer=answer,
+            trajectories=trajectories,
+            usage=self.usage,
+            seconds=self.elapsed(),
+            stop_reason=stop_reason,
+            sample_answers=sample_answers,
+            **fields,
+        )
 
     def progress(self) -> dict[str, object]:
         """A few live figures for progress displays (rollouts, tree size, leader)."""

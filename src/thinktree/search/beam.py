@@ -10,16 +10,26 @@ is left; the answer is the finished solution with the highest score.
 
 from __future__ import annotations
 
+from thinktree.reward.base import StepScorer
 from thinktree.search.base import ProblemSearch
+from thinktree.search.config import SearchConfig
 from thinktree.search.expand import Expansion
 from thinktree.search.result import SolveResult, Trajectory
 from thinktree.steps import Step, StepKind
 
 
 class BeamSearch(ProblemSearch):
+    @classmethod
+    def width(cls, config: SearchConfig) -> int:
+        return config.samples * config.k
+
+    @classmethod
+    def trajectories(cls, config: SearchConfig) -> float:
+        return float(config.samples * config.k)
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        if self.ctx.scorer.kind != "learned":
+        if not isinstance(self.ctx.scorer, StepScorer):
             raise ValueError("beam needs a learned scorer, e.g. --scorer ppm:DIR")
         self.beams: list[list[Step]] = [[]]
         self.finished: list[tuple[list[Step], float]] = []
@@ -61,15 +71,11 @@ class BeamSearch(ProblemSearch):
         for steps, value in ranked:
             key = steps[-1].answer or ""
             votes.setdefault(key, round(value, 6))
-        return SolveResult(
-            problem_id=self.problem.id,
-            strategy="beam",
-            answer=answer,
-            trajectories=trajectories,
-            usage=self.usage,
-            seconds=self.elapsed(),
-            stop_reason=stop_reason,
-            sample_answers=[steps[-1].answer for steps, _ in self.finished],
+        return self.solve_result(
+            stop_reason,
+            answer,
+            trajectories,
+            [steps[-1].answer for steps, _ in self.finished],
             votes=votes,
         )
 

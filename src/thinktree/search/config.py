@@ -24,18 +24,23 @@ Defaults and the rule each follows (rStar = rStar-Math; "paper" = arXiv
   ``"beta"`` stop a problem early (see :mod:`thinktree.search.settle`).
 
 Run fingerprints: :meth:`SearchConfig.identity` leaves out a field added after
-runs were stored while its value reproduces what those runs did, so resuming an
-old run still finds it.
+runs were stored while its value reproduces what those runs did (or where the
+run's strategy never reads it), so resuming an old run still finds it.
+
+The config knows no strategy: ``strategy`` is a name that
+:func:`thinktree.search.registry.strategy_class` checks, and what a strategy
+makes of the other fields (its width, its estimates) the strategy declares.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 # Fields added after runs were stored, with the value that reproduces the behaviour
-# those runs had. ``agreement`` is special-cased in :meth:`SearchConfig.identity`.
+# those runs had.
 LEGACY_VALUES: dict[str, Any] = {
     "tie_break": "first",
     "resample": 0,
@@ -58,7 +63,7 @@ class SearchConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     strategy: str = "greedy"
-    """greedy, sc, best_of_n, beam or mcts."""
+    """The search strategy: a name registered in thinktree.search.registry."""
     samples: int = Field(4, ge=1, le=1024)
     """Samples (sc, best_of_n), rollouts (mcts) or beams kept (beam)."""
     k: int = Field(3, ge=1, le=64)
@@ -109,59 +114,19 @@ class SearchConfig(BaseModel):
     logprobs: bool = True
     """Record each step's mean token log-probability (a few per cent of speed)."""
 
-    @model_validator(mode="after")
-    def _known_strategy(self) -> SearchConfig:
-        from thinktree.search.registry import STRATEGIES
-
-        if self.strategy not in STRATEGIES:
-            raise ValueError(
-                f"unknown strategy {self.strategy!r}; choose one of {', '.join(sorted(STRATEGIES))}"
-            )
-        return self
-
     def sampling_temperature(self, default: float) -> float:
         return default if self.temperature is None else self.temperature
 
-    def identity(self, scored: bool) -> dict[str, Any]:
+    def identity(self, unread: Collection[str]) -> dict[str, Any]:
         """The fields that decide a run's results, for its fingerprint.
 
         A field in :data:`LEGACY_VALUES` is left out while its value reproduces the
-        runs stored before it existed; ``agreement`` is also left out where nothing
-        reads it (a strategy other than mcts, or a run with a scorer: ``scored``).
+        runs stored before it existed, and also where the run never reads it
+        (``unread``, declared by the strategy:
+        :meth:`thinktree.search.base.ProblemSearch.unread_fields`).
         """
         out = self.model_dump()
         for name, legacy in LEGACY_VALUES.items():
-            if out[name] == legacy:
+            if out[name] == legacy or name in unread:
                 del out[name]
-        if "agreement" in out and (self.strategy != "mcts" or scored):
-            del out["agreement"]
         return out
-
-    @property
-    def width(self) -> int:
-        """Completions one problem asks for at once (the siblings of one round)."""
-        if self.strategy in ("sc", "best_of_n"):
-            return self.samples
-        if self.strategy == "mcts":
-            return self.k
-        if self.strategy == "beam":
-            return self.samples * self.k
-        return 1
-
-
-def default_slots(config: SearchConfig) -> int:
-    """Engine slots for a search: room for one problem's siblings, at least 4, at most 16."""
-    return max(4, min(16, config.width))
-
-
-def default_window(config: SearchConfig, slots: int) -> int:
-    """Problems searched in lock step: as many as fill the slots with their siblings.
-
-    Problems beyond that would queue on the slots: measured on 2 cores
-    (BENCHMARKS.md, MCTS k = 3), 4 problems on 4 slots ran at 17.8 tok/s against
-    24.0 for one problem on 3 slots, the queued siblings evicting each other's
-    prefixes. So the window is ``slots // width`` (at least 1). Giving every
-    sibling of 4 problems its own slot (12) was faster again, 26.5 tok/s, at three
-    times the KV-cache memory; ``--parallel``/``--window`` choose that layout.
-    """
-    return max(1, slots // config.width)

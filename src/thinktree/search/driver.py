@@ -6,9 +6,10 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol, runtime_checkable
 
 from thinktree.problems import Problem
+from thinktree.reward.base import step_scorer
 from thinktree.search.base import ProblemSearch, SearchContext
 from thinktree.search.expand import Expansion, StepExpander
-from thinktree.search.registry import STRATEGIES
+from thinktree.search.registry import strategy_class
 from thinktree.search.result import SolveResult
 from thinktree.steps import build_step_prompt
 
@@ -57,17 +58,18 @@ def run_search(
     returned) and no new problem starts. ``problems`` may be a
     :class:`ProblemFeed`, read as slots free up.
     """
-    strategy = STRATEGIES[ctx.config.strategy]
-    expander = StepExpander(ctx.engine, ctx.sandbox, ctx.config, ctx.scorer)
+    strategy = strategy_class(ctx.config.strategy)
+    expander = StepExpander(ctx.engine, ctx.sandbox, ctx.config, step_scorer(ctx.scorer))
     feed = problems if isinstance(problems, ProblemFeed) else _ListFeed(problems)
     fed = True
     order: dict[str, int] = {}
     active: list[ProblemSearch] = []
+    done: set[str] = set()  # problem ids: the driver's own record, not a strategy attribute
     results: list[SolveResult] = []
 
     def finish(search: ProblemSearch, reason: str) -> None:
         result = search.result(reason)
-        search.finished = True
+        done.add(search.problem.id)
         results.append(result)
         if on_result is not None:
             on_result(result)
@@ -91,7 +93,7 @@ def run_search(
                 finish(search, reason or "done")
             else:
                 wanted.append((search, expansions))
-        active = [s for s in active if not s.finished]
+        active = [s for s in active if s.problem.id not in done]
         if not wanted:
             continue
         expander.expand([e for _, batch in wanted for e in batch])

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from thinktree.engines.base import Completion, CompletionRequest, Engine
-from thinktree.reward.base import ScoreItem, Scorer
+from thinktree.reward.base import ScoreItem, StepScorer
 from thinktree.search.config import SearchConfig
 from thinktree.steps import (
     STOP_STRINGS,
@@ -25,13 +25,6 @@ from thinktree.steps import (
     format_output,
     parse_step,
 )
-
-
-class ExecOutcome(Protocol):
-    stdout: str
-    error: str | None
-    timed_out: bool
-    seconds: float
 
 
 class CellRunner(Protocol):
@@ -127,7 +120,7 @@ class StepExpander:
         engine: Engine,
         sandbox: CellRunner,
         config: SearchConfig,
-        scorer: Scorer | None = None,
+        scorer: StepScorer | None = None,
     ) -> None:
         self.engine = engine
         self.sandbox = sandbox

@@ -10,6 +10,7 @@ from thinktree.steps import Step, StepKind
 
 class GreedySearch(ProblemSearch):
     default_temperature = 0.0
+    budget_field = None
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -26,15 +27,11 @@ class GreedySearch(ProblemSearch):
     def result(self, stop_reason: str) -> SolveResult:
         last = self.steps[-1] if self.steps else None
         answer = last.answer if last is not None and last.kind is StepKind.FINAL else None
-        return SolveResult(
-            problem_id=self.problem.id,
-            strategy="greedy",
-            answer=answer,
-            trajectories=[Trajectory(self.steps, answer)],
-            usage=self.usage,
-            seconds=self.elapsed(),
-            stop_reason=stop_reason,
-            sample_answers=[answer],
+        return self.solve_result(
+            stop_reason,
+            answer,
+            [Trajectory(self.steps, answer)],
+            [answer],
         )
 
     def progress(self) -> dict[str, object]:

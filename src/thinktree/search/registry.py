@@ -1,9 +1,19 @@
-"""Strategies by name. Adding one: a module with a ProblemSearch subclass, one line here."""
+"""Strategies by name, and what a name decides before any search runs.
+
+Adding a strategy: a module with a :class:`ProblemSearch` subclass that declares
+its own facts (width, estimates, budget field), one line in :data:`STRATEGIES`.
+This dict is the only list of strategies: the CLI, the server's model names,
+the harness and the reports read it.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from thinktree.engines.factory import MIN_SLOTS
 from thinktree.search.base import ProblemSearch
 from thinktree.search.beam import BeamSearch
+from thinktree.search.config import SearchConfig
 from thinktree.search.greedy import GreedySearch
 from thinktree.search.mcts.search import MCTSSearch
 from thinktree.search.sampling import BestOfNSearch, SelfConsistencySearch
@@ -15,3 +25,56 @@ STRATEGIES: dict[str, type[ProblemSearch]] = {
     "beam": BeamSearch,
     "mcts": MCTSSearch,
 }
+
+MAX_SLOTS = 16
+
+
+def strategy_class(name: str) -> type[ProblemSearch]:
+    """The strategy registered as ``name``; a one-line ValueError for an unknown name."""
+    try:
+        return STRATEGIES[name]
+    except KeyError:
+        choices = ", ".join(sorted(STRATEGIES))
+        raise ValueError(f"unknown strategy {name!r}; choose one of {choices}") from None
+
+
+def strategy_name(strategy: type[ProblemSearch]) -> str:
+    """The name ``strategy`` is registered under."""
+    for name, registered in STRATEGIES.items():
+        if registered is strategy:
+            return name
+    raise ValueError(f"{strategy.__name__} is not a registered strategy")
+
+
+def checked(config: SearchConfig) -> SearchConfig:
+    """``config`` once its strategy is known to the registry (raises ValueError if not)."""
+    strategy_class(config.strategy)
+    return config
+
+
+def width(config: SearchConfig) -> int:
+    """Completions one problem of this search asks for at once."""
+    return strategy_class(config.strategy).width(config)
+
+
+def run_identity(config: SearchConfig, scored: bool) -> dict[str, Any]:
+    """The search's part of a run fingerprint (see :meth:`SearchConfig.identity`)."""
+    return config.identity(strategy_class(config.strategy).unread_fields(scored))
+
+
+def default_slots(config: SearchConfig) -> int:
+    """Engine slots for a search: room for one problem's siblings, at least 4, at most 16."""
+    return max(MIN_SLOTS, min(MAX_SLOTS, width(config)))
+
+
+def default_window(config: SearchConfig, slots: int) -> int:
+    """Problems searched in lock step: as many as fill the slots with their siblings.
+
+    Problems beyond that would queue on the slots: measured on 2 cores
+    (BENCHMARKS.md, MCTS k = 3), 4 problems on 4 slots ran at 17.8 tok/s against
+    24.0 for one problem on 3 slots, the queued siblings evicting each other's
+    prefixes. So the window is ``slots // width`` (at least 1). Giving every
+    sibling of 4 problems its own slot (12) was faster again, 26.5 tok/s, at three
+    times the KV-cache memory; ``--parallel``/``--window`` choose that layout.
+    """
+    return max(1, slots // width(config))

@@ -18,7 +18,11 @@ at once. Best-of-N never settles: its scorer, not a vote, picks the answer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from thinktree.reward.base import StepScorer
 from thinktree.search.base import ProblemSearch
+from thinktree.search.config import SearchConfig
 from thinktree.search.expand import Expansion
 from thinktree.search.result import SolveResult, Trajectory
 from thinktree.search.settle import settled
@@ -33,9 +37,17 @@ def final_answer(steps: list[Step]) -> str | None:
 
 
 class SamplingSearch(ProblemSearch):
-    name = "sc"
     score_finals = False
     settles = False
+    independent_samples = True
+
+    @classmethod
+    def width(cls, config: SearchConfig) -> int:
+        return config.samples
+
+    @classmethod
+    def trajectories(cls, config: SearchConfig) -> float:
+        return float(config.samples)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -106,15 +118,11 @@ class SamplingSearch(ProblemSearch):
             Trajectory(steps, a, self.final_scores.get(i))
             for i, (steps, a) in enumerate(zip(self.samples, answers, strict=True))
         ]
-        return SolveResult(
-            problem_id=self.problem.id,
-            strategy=self.name,
-            answer=answer,
-            trajectories=trajectories,
-            usage=self.usage,
-            seconds=self.elapsed(),
-            stop_reason=stop_reason,
-            sample_answers=answers,
+        return self.solve_result(
+            stop_reason,
+            answer,
+            trajectories,
+            answers,
             votes=votes,
             extra={"samples": len(self.samples)} if self.waves else {},
         )
@@ -125,31 +133,33 @@ class SamplingSearch(ProblemSearch):
 
 
 class SelfConsistencySearch(SamplingSearch):
-    name = "sc"
     settles = True
 
 
 class BestOfNSearch(SamplingSearch):
     """N samples; the scorer's value of each final answer picks the winner."""
 
-    name = "best_of_n"
     score_finals = True
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        if self.ctx.scorer.kind != "learned":
+        if not isinstance(self.ctx.scorer, StepScorer):
             raise ValueError("best_of_n needs a learned scorer, e.g. --scorer ppm:DIR")
 
     def choose(self, answers: list[str | None]) -> tuple[str | None, dict[str, float]]:
-        scored = [
-            (self.final_scores[i], -i, a)
-            for i, a in enumerate(answers)
-            if a is not None and i in self.final_scores
-        ]
-        if not scored:
-            return None, {}
-        best = max(scored)
-        votes: dict[str, float] = {}
-        for score, _, answer in scored:
-            votes[answer] = max(votes.get(answer, -1.0), round(score, 6))
-        return best[2], votes
+        return best_scored(
+            [(a, self.final_scores[i]) for i, a in enumerate(answers)
+             if a is not None and i in self.final_scores]
+        )  # fmt: skip
+
+
+def best_scored(scored: Sequence[tuple[str, float]]) -> tuple[str | None, dict[str, float]]:
+    """Best-of-N's choice among (answer, score) samples in sample order: the answer
+    scored highest (ties to the earlier sample), and each answer's best score."""
+    if not scored:
+        return None, {}
+    best = max(range(len(scored)), key=lambda i: (scored[i][1], -i))
+    votes: dict[str, float] = {}
+    for answer, score in scored:
+        votes[answer] = max(votes.get(answer, -1.0), round(score, 6))
+    return scored[best][0], votes

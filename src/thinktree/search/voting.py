@@ -2,31 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+
+from thinktree.grading.voting import Same, answer_classes
 
 
 def majority_vote(
     answers: Sequence[str | None],
-    same: Callable[[str, str], bool],
+    same: Same,
     weights: Sequence[float] | None = None,
 ) -> tuple[str | None, dict[str, float]]:
     """The answer of the heaviest class of equivalent answers, and each class's weight.
 
-    ``None`` answers do not vote. A class is named by its first member; ties go to
-    the class found first.
+    Classes are :func:`thinktree.grading.voting.answer_classes`'s; ``None`` answers do
+    not vote. A class is named by its first member; ties go to the class found first.
     """
-    classes: list[tuple[str, float]] = []
-    for i, answer in enumerate(answers):
-        if answer is None:
+    names: list[str] = []
+    totals: list[float] = []
+    for i, class_id in enumerate(answer_classes(answers, same)):
+        if class_id < 0:
             continue
         weight = 1.0 if weights is None else float(weights[i])
-        for j, (name, total) in enumerate(classes):
-            if same(name, answer):
-                classes[j] = (name, total + weight)
-                break
+        if class_id == len(names):
+            names.append(answers[i])  # type: ignore[arg-type]  # a class's first member
+            totals.append(weight)
         else:
-            classes.append((answer, weight))
-    if not classes:
+            totals[class_id] += weight
+    if not names:
         return None, {}
-    best = max(range(len(classes)), key=lambda j: (classes[j][1], -j))
-    return classes[best][0], {name: round(total, 6) for name, total in classes}
+    best = max(range(len(names)), key=lambda j: (totals[j], -j))
+    return names[best], {name: round(total, 6) for name, total in zip(names, totals, strict=True)}

@@ -26,6 +26,7 @@ from thinktree.eval.manifest import build_manifest
 from thinktree.eval.metrics import summarize
 from thinktree.problems import Problem
 from thinktree.search import AnswerJudge, SearchConfig, SolveResult
+from thinktree.search.registry import run_identity
 from thinktree.store import RunStore
 
 DATASET = "chat"
@@ -52,7 +53,7 @@ class Recorder:
         """Store one solve (and its tree); the id of the run it went into."""
         identity = {
             "dataset": DATASET,
-            "search": config.identity(scored=scorer_id != "none"),
+            "search": run_identity(config, scored=scorer_id != "none"),
             "model": self.model_id,
             "scorer": scorer_id,
             "kind": KIND,

@@ -17,6 +17,7 @@ from thinktree.steps.step import (
     StepKind,
     consecutive_errors,
     dedupe_key,
+    end_reason,
     executed_cells,
 )
 
@@ -31,6 +32,7 @@ __all__ = [
     "build_step_prompt",
     "consecutive_errors",
     "dedupe_key",
+    "end_reason",
     "executed_cells",
     "format_output",
     "parse_step",

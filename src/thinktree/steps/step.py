@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -88,13 +89,36 @@ def executed_cells(steps: list[Step]) -> list[str]:
     ]
 
 
-def consecutive_errors(steps: list[Step]) -> int:
+def consecutive_errors(steps: Sequence[Step]) -> int:
     count = 0
     for step in reversed(steps):
         if step.kind is not StepKind.ERROR:
             break
         count += 1
     return count
+
+
+def end_reason(steps: Sequence[Step], errors_threshold: int, max_steps: int) -> str | None:
+    """Why a branch ends after ``steps``, or None while it may go on: the terminal rules.
+
+    Checked in this order: ``"answer"`` (the last step states the final answer),
+    ``"invalid"`` (the last step is neither a cell nor an answer), ``"errors"``
+    (``errors_threshold`` consecutive failing cells), ``"too_deep"`` (``max_steps``
+    steps without an answer). Every strategy ends its branches by these rules; MCTS
+    also records the reason on the terminal node.
+    """
+    if not steps:
+        return None
+    last = steps[-1].kind
+    if last is StepKind.FINAL:
+        return "answer"
+    if last is StepKind.INVALID:
+        return "invalid"
+    if consecutive_errors(steps) >= errors_threshold:
+        return "errors"
+    if len(steps) >= max_steps:
+        return "too_deep"
+    return None
 
 
 _COMMENT = re.compile(r"#[^\n]*")

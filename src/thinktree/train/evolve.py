@@ -57,9 +57,9 @@ from thinktree.models.policy import Policy, write_policy
 from thinktree.models.resolve import resolve_model
 from thinktree.problems import Problem, dataset_hash, load_source
 from thinktree.reward.base import NullScorer, Scorer
-from thinktree.reward.factory import load_scorer
+from thinktree.reward.registry import load_scorer
 from thinktree.search import SearchConfig
-from thinktree.search.config import default_slots, default_window
+from thinktree.search.registry import default_slots, default_window
 from thinktree.store import ResultRow, RunStore
 from thinktree.train.evolve_config import EvolveConfig
 from thinktree.train.ledger import RoundLedger

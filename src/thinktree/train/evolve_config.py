@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from thinktree.eval.fanout.config import FanoutConfig
 from thinktree.search.config import SearchConfig
+from thinktree.search.registry import checked
 from thinktree.train.sft import SFTConfig
 
 
@@ -132,6 +133,8 @@ class EvolveConfig(BaseModel):
 
     @model_validator(mode="after")
     def _searches_are_mcts(self) -> EvolveConfig:
+        for search in (self.bootstrap_search, self.evolved_search, self.dev.greedy, self.dev.mcts):
+            checked(search)
         for name in ("bootstrap_search", "evolved_search"):
             if getattr(self, name).strategy != "mcts":
                 raise ValueError(f"{name}.strategy must be mcts (trees give the training data)")

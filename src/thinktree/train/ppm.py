@@ -35,10 +35,6 @@ from thinktree.train.ppm_head import HeadConfig, pairwise_accuracy, train_head
 Progress = Callable[[str, int, int], None]
 
 
-def _side_steps(pair: PreferencePair) -> tuple[Sequence[Any], Sequence[Any]]:
-    return pair.chosen, pair.rejected
-
-
 def _mean_logprob(steps: Sequence[Any]) -> float:
     weighted = [(s.mean_logprob, max(s.tokens, 1)) for s in steps if s.mean_logprob is not None]
     if not weighted:

@@ -9,7 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from thinktree.engines.base import Completion, CompletionRequest, EngineError, EngineStats
+from thinktree.engines.base import (
+    Completion,
+    CompletionRequest,
+    EngineError,
+    EngineStats,
+    complete_concurrently,
+)
 from thinktree.engines.openai.chat import ChatRenderer
 from thinktree.engines.openai.responses import (
     completion_body,
@@ -75,12 +81,7 @@ class OpenAIEngine:
     # -- completion -------------------------------------------------------------------------
 
     def complete(self, requests: Sequence[CompletionRequest]) -> list[list[Completion]]:
-        if not requests:
-            return []
-        if len(requests) == 1:
-            return [self._complete_one(requests[0])]
-        futures = [self._pool.submit(self._complete_one, r) for r in requests]
-        return [f.result() for f in futures]
+        return complete_concurrently(self._pool, self._complete_one, requests)
 
     def _complete_one(self, request: CompletionRequest) -> list[Completion]:
         started = time.perf_counter()

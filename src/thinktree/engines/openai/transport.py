@@ -66,15 +66,6 @@ def server_message(payload: Any, text: str) -> str:
     return one_line(text) or "(empty body)"
 
 
-def error_type(payload: Any) -> str:
-    if isinstance(payload, dict):
-        error = payload.get("error")
-        if isinstance(error, dict):
-            return str(error.get("type") or "")
-        return str(payload.get("type") or "")
-    return ""
-
-
 @dataclass(frozen=True)
 class Answer:
     """A final HTTP answer (2xx or a 4xx that is not retried)."""

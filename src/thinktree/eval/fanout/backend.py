@@ -15,7 +15,7 @@ from thinktree.eval.fanout.dispatch import RaySolver
 from thinktree.eval.fanout.session import ray_session
 from thinktree.eval.fanout.worker import EngineRecipe, WorkerRecipe
 from thinktree.eval.harness import LocalSolver, ProblemSolver
-from thinktree.reward.factory import load_scorer
+from thinktree.reward.registry import load_scorer
 from thinktree.search import SearchConfig
 
 

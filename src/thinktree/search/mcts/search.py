@@ -7,11 +7,14 @@ new child, one expansion per round, until an expansion leaves no selectable
 child (every new child is terminal). ``samples`` rollouts are run, or fewer when
 a budget ends the search, the tree is exhausted or the answers settle.
 
-Values by scorer kind (see :mod:`thinktree.search.mcts.tree` for N/W rules):
-- ``outcome``: a final answer is worth +1 if it equals the gold answer, else −1;
-- ``learned`` (PPM): a new non-terminal node is initialised with its score; a
-  final answer's value is its score, or its outcome ±1 when the scorer says
-  ``terminal_outcome`` (``ppm+outcome``: rStar's training rollouts after round 1);
+Values by the scorer's type (:mod:`thinktree.reward.base`; the mode recorded in
+``extra["mode"]``; see :mod:`thinktree.search.mcts.tree` for N/W rules):
+- ``outcome`` (a :class:`NeedsGold` scorer): a final answer is worth +1 if it
+  equals the gold answer, else −1;
+- ``learned`` (a :class:`StepScorer`, the PPM): a new non-terminal node is
+  initialised with its score; a final answer's value is its score, or its outcome
+  ±1 when the scorer also :class:`NeedsGold` (``ppm+outcome``: rStar's training
+  rollouts after round 1);
 - ``none``, ``agreement = "all"`` (default): a final answer's value is its
   agreement with every other answer found so far (:func:`agreement_values`), and
   every answer is re-valued whenever new ones arrive, so ``W`` along each path
@@ -41,7 +44,9 @@ short by settling counts as used in ``extra["rollouts"]``.
 
 from __future__ import annotations
 
+from thinktree.reward.base import NeedsGold, Scorer, StepScorer
 from thinktree.search.base import ProblemSearch
+from thinktree.search.config import SearchConfig
 from thinktree.search.expand import Expansion
 from thinktree.search.mcts.tree import (
     Node,
@@ -60,11 +65,33 @@ from thinktree.search.mcts.tree import (
 from thinktree.search.result import SolveResult, Trajectory
 from thinktree.search.seeds import derive_seed
 from thinktree.search.settle import settled
-from thinktree.steps import StepKind, consecutive_errors, dedupe_key
+from thinktree.steps import dedupe_key
+
+
+def scorer_mode(scorer: Scorer) -> str:
+    """How nodes are valued, by the scorer's type; recorded in ``extra["mode"]``."""
+    if isinstance(scorer, StepScorer):
+        return "learned"
+    if isinstance(scorer, NeedsGold):
+        return "outcome"
+    return "none"
 
 
 class MCTSSearch(ProblemSearch):
     default_temperature = 0.7
+
+    @classmethod
+    def width(cls, config: SearchConfig) -> int:
+        return config.k
+
+    @classmethod
+    def trajectories(cls, config: SearchConfig) -> float:
+        # The first rollout expands k candidates per depth; later ones fewer new nodes.
+        return (1 + 0.5 * (config.samples - 1)) * config.k
+
+    @classmethod
+    def unread_fields(cls, scored: bool) -> frozenset[str]:
+        return frozenset({"agreement"}) if scored else frozenset()
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -76,8 +103,8 @@ class MCTSSearch(ProblemSearch):
         self.resampled = 0
         self.answers_found: list[Node] = []
         self.settled = False
-        self.mode = self.ctx.scorer.kind
-        self.outcome_terminals = self.ctx.scorer.terminal_outcome
+        self.mode = scorer_mode(self.ctx.scorer)
+        self.outcome_terminals = isinstance(self.ctx.scorer, NeedsGold)
         self.revalues = self.mode == "none" and self.config.agreement == "all"
         if self.outcome_terminals and self.problem.answer is None:
             raise ValueError(f"problem {self.problem.id} has no gold answer for the outcome scorer")
@@ -162,17 +189,8 @@ class MCTSSearch(ProblemSearch):
 
     def _evaluate(self, child: Node) -> bool:
         """Mark and value a new child; True when it is an answer terminal."""
-        assert child.step is not None
-        steps = child.steps()
-        if child.step.kind is StepKind.FINAL:
-            reason = "answer"
-        elif child.step.kind is StepKind.INVALID:
-            reason = "invalid"
-        elif consecutive_errors(steps) >= self.config.errors_threshold:
-            reason = "errors"
-        elif child.depth >= self.config.max_steps:
-            reason = "too_deep"
-        else:
+        reason = self.end_reason(child.steps())
+        if reason is None:
             if self.mode == "learned" and child.score is not None:
                 add_local(child, child.score)
             return False
@@ -234,15 +252,11 @@ class MCTSSearch(ProblemSearch):
             extra["resampled"] = self.resampled
         if self.config.settle != "off":
             extra["answers_found"] = len(self.answers_found)
-        return SolveResult(
-            problem_id=self.problem.id,
-            strategy="mcts",
-            answer=answer,
-            trajectories=[Trajectory(n.steps(), n.answer, n.q_value) for n in ranked],
-            usage=self.usage,
-            seconds=self.elapsed(),
-            stop_reason=stop_reason,
-            sample_answers=[n.answer for n in terminals],
+        return self.solve_result(
+            stop_reason,
+            answer,
+            [Trajectory(n.steps(), n.answer, n.q_value) for n in ranked],
+            [n.answer for n in terminals],
             votes=votes,
             tree=serialize(self.root),
             extra=extra,

@@ -24,8 +24,9 @@ Semantics (after rStar-Math), written down because they surprise:
 - A node is exhausted when it is expanded and none of its children can be
   selected; the root exhausted means the tree has nothing left to explore.
 - Agreement values (no scorer, :func:`agreement_values`): answers are grouped
-  into classes of equivalent answers (named by their first member, in discovery
-  order, as the majority vote groups them); with ``T`` answer terminals, each
+  into classes of equivalent answers by
+  :func:`thinktree.grading.voting.answer_classes` (named by their first member, in
+  discovery order, as the majority vote groups them); with ``T`` answer terminals, each
   member of a class of ``c`` is worth ``2·(c − 1)/(T − 1) − 1`` (0 when ``T = 1``):
   its agreement with all the other answers. Every member of a class has the same
   value, increasing in ``c``, so the highest mean value is the largest class and
@@ -40,7 +41,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from thinktree.steps import Step, StepKind
+from thinktree.grading.voting import answer_classes
+from thinktree.steps import Step
 
 
 @dataclass(eq=False)
@@ -211,16 +213,16 @@ def answer_nodes(root: Node) -> list[Node]:
 
 
 def group_answers(nodes: list[Node], same: Callable[[str, str], bool]) -> list[list[Node]]:
-    """Terminal answer nodes grouped into classes of equivalent answers, in discovery order."""
+    """Terminal answer nodes grouped into classes of equivalent answers, in discovery order
+    (:func:`thinktree.grading.voting.answer_classes`'s rule)."""
+    ordered = sorted(nodes, key=lambda n: n.id)
     groups: list[list[Node]] = []
-    for node in sorted(nodes, key=lambda n: n.id):
-        answer = node.answer or ""
-        for group in groups:
-            if same(group[0].answer or "", answer):
-                group.append(node)
-                break
-        else:
-            groups.append([node])
+    for node, class_id in zip(
+        ordered, answer_classes([n.answer or "" for n in ordered], same), strict=True
+    ):
+        if class_id == len(groups):
+            groups.append([])
+        groups[class_id].append(node)
     return groups
 
 
@@ -314,11 +316,3 @@ def deserialize(data: dict[str, Any]) -> Node:
     if root is None:
         raise ValueError("tree has no root")
     return root
-
-
-def step_kind_reason(step: Step) -> str | None:
-    if step.kind is StepKind.FINAL:
-        return "answer"
-    if step.kind is StepKind.INVALID:
-        return "invalid"
-    return None

@@ -9,7 +9,7 @@ suffix, each cost the full 8–9 s), so a node would cost its whole text. torch'
 fp32 forward of the dequantised GGUF also reads a cold prompt about 3× faster on
 this CPU (232 tokens: 2.3 s vs 8.9 s, measured side by side).
 
-The engine keeps the KV caches of the last ``max_cached`` texts; a new text
+The embedder keeps the KV caches of the last ``max_cached`` texts; a new text
 starts from the cached one sharing its longest token prefix. Vectors are
 L2-normalised, as llama.cpp returns embeddings.
 """
@@ -53,8 +53,11 @@ def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     return i
 
 
-class HiddenStateEngine:
-    """``embed(texts)``: one unit vector per text, the model's last-token hidden state."""
+class HiddenStateEmbedder:
+    """``embed(texts)``: one unit vector per text, the model's last-token hidden state.
+
+    An :class:`~thinktree.embedding.Embedder`, not a completion engine: it reads
+    texts and generates nothing."""
 
     def __init__(
         self,
@@ -73,7 +76,7 @@ class HiddenStateEngine:
     @classmethod
     def from_gguf(
         cls, path: str | Path, name: str | None = None, max_cached: int = 128
-    ) -> HiddenStateEngine:
+    ) -> HiddenStateEmbedder:
         """Load a GGUF model with transformers, dequantised to fp32 (under a minute for the 0.5B)."""
         path = Path(path)
         if not path.is_file():

@@ -1,0 +1,87 @@
+"""Scorers by name, as ``--scorer`` names them: ``NAME`` or ``NAME:ARGUMENT``.
+
+Adding a scorer: a module with a :class:`~thinktree.reward.base.Scorer` subclass,
+one line in :data:`SCORERS`. Each entry names the class it builds (so what a
+scorer needs, such as a gold answer, is known before anything is loaded) and
+how to load it from the argument after the colon; loading returns the scorer
+and its identity in run fingerprints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from thinktree.reward.base import NullScorer, Scorer
+from thinktree.reward.outcome import OutcomeGuided, OutcomeScorer
+from thinktree.reward.ppm import PPM, load_ppm
+
+Loaded = tuple[Scorer, str]
+"""A loaded scorer and its identity in run fingerprints."""
+
+
+@dataclass(frozen=True)
+class ScorerEntry:
+    kind: type[Scorer]
+    """The class ``load`` returns: its type says what the scorer needs and gives."""
+    load: Callable[[str], Loaded]
+    """Load from the argument after ``NAME:`` (empty when there is none)."""
+    usage: str
+    """How ``--scorer`` names it, for messages (``ppm:DIR``)."""
+
+
+def _plain(scorer: type[Scorer]) -> Callable[[str], Loaded]:
+    def load(argument: str) -> Loaded:
+        if argument:
+            raise ValueError(f"scorer {scorer.name!r} takes no argument, got {argument!r}")
+        return scorer(), scorer.name
+
+    return load
+
+
+def _ppm(argument: str) -> Loaded:
+    ppm = load_ppm(_directory(argument))
+    return ppm, f"ppm:{ppm.identity}"
+
+
+def _ppm_outcome(argument: str) -> Loaded:
+    ppm = load_ppm(_directory(argument))
+    return OutcomeGuided(ppm), f"ppm+outcome:{ppm.identity}"
+
+
+def _directory(argument: str) -> Path:
+    if not argument:
+        raise ValueError("a PPM scorer needs its directory: ppm:DIR")
+    return Path(argument).expanduser()
+
+
+SCORERS: dict[str, ScorerEntry] = {
+    "none": ScorerEntry(NullScorer, _plain(NullScorer), "none"),
+    "outcome": ScorerEntry(OutcomeScorer, _plain(OutcomeScorer), "outcome"),
+    "ppm": ScorerEntry(PPM, _ppm, "ppm:DIR"),
+    # The PPM's step values with gold-answer rewards, for training rollouts.
+    "ppm+outcome": ScorerEntry(OutcomeGuided, _ppm_outcome, "ppm+outcome:DIR"),
+}
+
+
+def scorer_entry(spec: str | None) -> tuple[ScorerEntry, str]:
+    """The registry entry ``spec`` names and the argument after its colon."""
+    text = (spec or "none").strip()
+    name, _, argument = text.partition(":")
+    entry = SCORERS.get(name)
+    if entry is None:
+        usages = [e.usage for e in SCORERS.values()]
+        raise ValueError(f"unknown scorer {text!r}; use {', '.join(usages[:-1])} or {usages[-1]}")
+    return entry, argument
+
+
+def scorer_kind(spec: str | None) -> type[Scorer]:
+    """The class ``spec`` would load, without loading anything."""
+    return scorer_entry(spec)[0].kind
+
+
+def load_scorer(spec: str | None) -> Loaded:
+    """The scorer named by ``spec`` and an identity string for run fingerprints."""
+    entry, argument = scorer_entry(spec)
+    return entry.load(argument)
