@@ -12,4 +12,13 @@ for f in benchmarks/evolve/*.jsonl.gz; do
     [ -e "$f" ] || continue
     .venv/bin/thinktree runs import "$f" --store "$STORE"
 done
+# A round's ledger (stages done, runs adopted) is restored where this machine lacks it.
+for ledger in benchmarks/evolve/ledgers/round-*.json; do
+    [ -e "$ledger" ] || continue
+    round=$(basename "$ledger" .json)
+    if [ ! -e "runs/evolve/$round/manifest.json" ]; then
+        mkdir -p "runs/evolve/$round"
+        cp "$ledger" "runs/evolve/$round/manifest.json"
+    fi
+done
 exec .venv/bin/thinktree evolve --config benchmarks/evolve.yaml --out runs/evolve "$@"

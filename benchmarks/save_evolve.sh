@@ -13,3 +13,11 @@ for line in sys.stdin:
     subprocess.run([".venv/bin/thinktree", "runs", "export", run, "--store", "runs/evolve/runs.db",
                     "--out", f"benchmarks/evolve/{run}.jsonl.gz"], check=True)
 '
+# The rounds' ledgers name the runs each stage adopted (a dev run started under
+# an older default config keeps its name); they travel with the exports.
+for manifest in runs/evolve/round-*/manifest.json; do
+    [ -e "$manifest" ] || continue
+    round=$(basename "$(dirname "$manifest")")
+    mkdir -p benchmarks/evolve/ledgers
+    cp "$manifest" "benchmarks/evolve/ledgers/$round.json"
+done
