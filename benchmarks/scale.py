@@ -239,7 +239,10 @@ def main() -> None:
     report["command"] = "benchmarks/scale.py"
     context = machine()
     if args.part in ("all", "overhead"):
-        report["scripted_overhead"] = {**overhead_part(args.scripted_problems, args.repeats), **context}
+        report["scripted_overhead"] = {
+            **overhead_part(args.scripted_problems, args.repeats),
+            **context,
+        }
     if args.part in ("all", "model"):
         report["model"] = {**model_part(args.problems), **context}
     out_path.parent.mkdir(parents=True, exist_ok=True)

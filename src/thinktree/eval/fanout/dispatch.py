@@ -195,7 +195,9 @@ class RaySolver:
                 continue  # a retried problem runs alone
             if any(job.attempts and self._may_take(job, worker.index) for job in queue):
                 if not held:  # drained: take the retried problem, alone
-                    self._send(worker, self._take(queue, worker.index, retried=True), window, flight)
+                    self._send(
+                        worker, self._take(queue, worker.index, retried=True), window, flight
+                    )
                 continue
             for _ in range(limit - len(held)):
                 job = self._take(queue, worker.index, retried=False)

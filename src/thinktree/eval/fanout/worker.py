@@ -165,9 +165,7 @@ class SearchWorker:
 
     # -- inside the worker ---------------------------------------------------------------
 
-    def _submit(
-        self, position: int, problem: Problem, window: int
-    ) -> Future[SolvedProblem | None]:
+    def _submit(self, position: int, problem: Problem, window: int) -> Future[SolvedProblem | None]:
         future: Future[SolvedProblem | None] = Future()
         with self._lock:
             if self._error is not None:
