@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -45,12 +46,8 @@ class Blocking:
 
 
 @contextmanager
-def live_server(
-    engine: ScriptedEngine, sandbox: object, grader: object, config: ServerConfig
-) -> Iterator[str]:
-    """Serve on a free 127.0.0.1 port in a thread; yields the base URL; stops it after."""
-    runtime = Runtime(engine, sandbox, grader)  # type: ignore[arg-type]
-    app = create_app(runtime, config)
+def serving(app: Any) -> Iterator[str]:
+    """Serve ``app`` on a free 127.0.0.1 port in a thread; yields the base URL; stops it after."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -69,6 +66,16 @@ def live_server(
         server.should_exit = True
         thread.join(10)
         sock.close()
+
+
+@contextmanager
+def live_server(
+    engine: ScriptedEngine, sandbox: object, grader: object, config: ServerConfig
+) -> Iterator[str]:
+    """The API over ``engine`` served as by :func:`serving`."""
+    runtime = Runtime(engine, sandbox, grader)  # type: ignore[arg-type]
+    with serving(create_app(runtime, config)) as url:
+        yield url
 
 
 def server_config(tmp_path: Path, **fields: object) -> ServerConfig:

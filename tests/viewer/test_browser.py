@@ -24,6 +24,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
 
+from tests.server.helpers import serving
 from tests.viewer.conftest import (
     HOSTILE,
     HOSTILE_PROBLEM,
@@ -33,7 +34,6 @@ from tests.viewer.conftest import (
     SC_RUN,
     TREE_RUN,
     live_row,
-    serving,
 )
 from thinktree.server import ServerConfig, create_app
 from thinktree.store import RunStore
