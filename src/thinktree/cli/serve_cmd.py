@@ -10,7 +10,14 @@ import typer
 
 from thinktree.cli.app import app
 from thinktree.cli.errors import user_errors
-from thinktree.cli.options import ConfigFields, engine_config, engine_options
+from thinktree.cli.options import (
+    ApiKeyOpt,
+    ConfigFields,
+    EvolveDirOpt,
+    NoAuthOpt,
+    engine_config,
+    engine_options,
+)
 
 
 @app.command()
@@ -23,23 +30,12 @@ def serve(
     store: Annotated[
         str, typer.Option("--store", help="Run store every solve goes to (and the viewer shows).")
     ] = "thinktree-runs.db",
-    evolve: Annotated[
-        str | None, typer.Option("--evolve", help="An evolve directory whose rounds to show.")
-    ] = None,
+    evolve: EvolveDirOpt = None,
     scorer: Annotated[
         str, typer.Option(help="Default scorer: none or ppm:DIR (requests may name it or none).")
     ] = "none",
-    api_key: Annotated[
-        str | None,
-        typer.Option(
-            "--api-key",
-            envvar="THINKTREE_API_KEY",
-            help="Require Authorization: Bearer KEY on every request.",
-        ),
-    ] = None,
-    no_auth: Annotated[
-        bool, typer.Option("--no-auth", help="Allow a non-loopback bind without a key.")
-    ] = False,
+    api_key: ApiKeyOpt = None,
+    no_auth: NoAuthOpt = False,
     concurrency: Annotated[int, typer.Option(help="Solves running at once.", min=1)] = 1,
     queue: Annotated[int, typer.Option(help="Requests waiting for a slot (then 429).", min=0)] = 8,
     engine: ConfigFields | None = None,

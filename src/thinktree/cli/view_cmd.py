@@ -9,6 +9,7 @@ import typer
 
 from thinktree.cli.app import app
 from thinktree.cli.errors import fail, user_errors
+from thinktree.cli.options import ApiKeyOpt, EvolveDirOpt, NoAuthOpt
 
 DEFAULT_STORE = "thinktree-runs.db"
 
@@ -24,26 +25,15 @@ def view(
             "--store", help=f"Run store (default {DEFAULT_STORE}, or EVOLVE/runs.db with --evolve)."
         ),
     ] = None,
-    evolve: Annotated[
-        str | None, typer.Option("--evolve", help="An evolve directory whose rounds to show.")
-    ] = None,
+    evolve: EvolveDirOpt = None,
     host: Annotated[str, typer.Option(help="Address to bind (loopback unless a key is set).")] = (
         "127.0.0.1"
     ),
     port: Annotated[
         int, typer.Option(help="Port to listen on (0: any free port).", min=0, max=65535)
     ] = 8000,
-    api_key: Annotated[
-        str | None,
-        typer.Option(
-            "--api-key",
-            envvar="THINKTREE_API_KEY",
-            help="Require the key (Bearer, or a browser's sign-in with the key as password).",
-        ),
-    ] = None,
-    no_auth: Annotated[
-        bool, typer.Option("--no-auth", help="Allow a non-loopback bind without a key.")
-    ] = False,
+    api_key: ApiKeyOpt = None,
+    no_auth: NoAuthOpt = False,
 ) -> None:
     """Browse stored runs and their search trees in a web browser; prints the URL of RUN."""
     from thinktree.server import ServerConfig, check_bind, create_app
