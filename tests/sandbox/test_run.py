@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import threading
@@ -146,12 +147,17 @@ def test_environment_is_scrubbed(box: Sandbox) -> None:
 
 
 def test_run_batch_keeps_order_and_uses_every_worker(box: Sandbox) -> None:
-    trajectories = [["import time", f"time.sleep(0.4)\nprint({i})"] for i in range(4)]
-    started = time.monotonic()
+    # Each trajectory prints when its sleep began and ended; on two workers some
+    # two of the four spans overlap, which one worker running them in a row can't do.
+    trajectories = [
+        ["import time", f"began = time.time()\ntime.sleep(1)\nprint({i}, began, time.time())"]
+        for i in range(4)
+    ]
     results = box.run_batch(trajectories)
-    elapsed = time.monotonic() - started
-    assert [r.stdout for r in results] == [f"{i}\n" for i in range(4)]
-    assert elapsed < 1.6  # 4 x 0.4 s on 2 workers, not 1.6 s in a row
+    rows = [r.stdout.split() for r in results]
+    assert [row[0] for row in rows] == ["0", "1", "2", "3"]
+    spans = [(float(row[1]), float(row[2])) for row in rows]
+    assert any(a[0] < b[1] and b[0] < a[1] for a, b in itertools.combinations(spans, 2))
     assert box.run_batch([]) == []
 
 

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from tests.server.helpers import QUESTION, Blocking, live_server, server_config
+from tests.server.helpers import QUESTION, Blocking, server_config, serving
+from thinktree.api import Runtime
 from thinktree.engines.scripted import ScriptedEngine
+from thinktree.server import create_app
 from thinktree.store import RunStore
 
 FIRST = "A first question: Ana buys 4 pens at 3 dollars and pays 20. Change?"
@@ -22,34 +27,59 @@ def body(question: str = QUESTION, **fields: object) -> bytes:
     ).encode()
 
 
-def post(url: str, raw: bytes, out: list, timeout: float = 30) -> None:
+def post(url: str, raw: bytes, out: list) -> None:
     try:
-        out.append(httpx.post(url + "/v1/chat/completions", content=raw, timeout=timeout))
+        out.append(httpx.post(url + "/v1/chat/completions", content=raw, timeout=30))
     except httpx.HTTPError as exc:
         out.append(exc)
+
+
+def wait_for(condition: Callable[[], bool], what: str, limit: float = 10) -> None:
+    """Poll ``condition`` until it holds; the limit only bounds a broken server."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.01)
+
+
+def hang_up_mid_solve(url: str, raw: bytes, script: Blocking) -> None:
+    """Send a request on a raw socket and close it once the engine holds its round."""
+    address = urlsplit(url)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
+        head = (
+            f"POST /v1/chat/completions HTTP/1.1\r\nHost: {address.netloc}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(raw)}\r\n\r\n"
+        )
+        sock.sendall(head.encode() + raw)
+        assert script.entered.wait(10)
 
 
 @pytest.fixture
 def blocked(sandbox, grader, tmp_path, request):
     script = Blocking()
     config = server_config(tmp_path, concurrency=1, queue=request.param)
-    with live_server(ScriptedEngine(script), sandbox, grader, config) as url:
+    app = create_app(Runtime(ScriptedEngine(script), sandbox, grader), config)
+    with serving(app) as url:
         try:
-            yield url, script, config
+            yield url, script, config, app.state
         finally:
             script.release.set()
 
 
-def start(url: str, raw: bytes, timeout: float = 30) -> tuple[threading.Thread, list]:
+def search_stopped(state) -> bool:
+    return any(job.stop.is_set() for job in state.jobs)
+
+
+def start(url: str, raw: bytes) -> tuple[threading.Thread, list]:
     out: list = []
-    thread = threading.Thread(target=post, args=(url, raw, out, timeout))
+    thread = threading.Thread(target=post, args=(url, raw, out))
     thread.start()
     return thread, out
 
 
 @pytest.mark.parametrize("blocked", [0], indirect=True)
 def test_request_past_the_queue_is_429(blocked) -> None:
-    url, script, _ = blocked
+    url, script, _, _ = blocked
     thread, first = start(url, body(FIRST))
     assert script.entered.wait(10)
     response = httpx.post(url + "/v1/chat/completions", content=body(), timeout=10)
@@ -69,11 +99,11 @@ def test_request_past_the_queue_is_429(blocked) -> None:
 
 @pytest.mark.parametrize("blocked", [1], indirect=True)
 def test_queued_request_waits_for_the_slot(blocked) -> None:
-    url, script, _ = blocked
+    url, script, _, state = blocked
     thread_a, first = start(url, body(FIRST))
     assert script.entered.wait(10)
     thread_b, second = start(url, body())
-    time.sleep(0.3)  # b is queued: a third request finds slot and queue full
+    wait_for(lambda: state.gate.waiting == 1, "b is queued")
     third = httpx.post(url + "/v1/chat/completions", content=body(), timeout=10)
     assert third.status_code == 429
     assert script.questions == ["first"]  # b has not reached the engine
@@ -86,19 +116,13 @@ def test_queued_request_waits_for_the_slot(blocked) -> None:
 
 @pytest.mark.parametrize("blocked", [0], indirect=True)
 def test_client_that_leaves_frees_its_slot_and_stops_the_search(blocked) -> None:
-    url, script, config = blocked
-    thread, first = start(url, body(FIRST), timeout=0.5)
-    assert script.entered.wait(10)
-    thread.join(10)
-    assert isinstance(first[0], httpx.ReadTimeout)  # the client hung up mid-solve
-    time.sleep(0.5)  # the server notices while the engine still holds the round
+    url, script, config, state = blocked
+    hang_up_mid_solve(url, body(FIRST), script)
+    wait_for(lambda: search_stopped(state), "the server notices the client left")
+    assert state.gate.running == 1  # the engine still holds the round
     script.release.set()
-    deadline = time.monotonic() + 10
-    while True:
-        response = httpx.post(url + "/v1/chat/completions", content=body(), timeout=30)
-        if response.status_code != 429 or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+    wait_for(lambda: state.gate.running == 0, "the slot is free")
+    response = httpx.post(url + "/v1/chat/completions", content=body(), timeout=30)
     assert response.status_code == 200
     # The abandoned search stopped after its round in flight: one of its three steps.
     assert script.questions.count("first") == 1
@@ -109,7 +133,7 @@ def test_client_that_leaves_frees_its_slot_and_stops_the_search(blocked) -> None
 
 @pytest.mark.parametrize("blocked", [0], indirect=True)
 def test_streaming_client_that_leaves_frees_its_slot(blocked) -> None:
-    url, script, _ = blocked
+    url, script, _, state = blocked
     with httpx.stream(
         "POST", url + "/v1/chat/completions", content=body(FIRST, stream=True), timeout=10
     ) as response:
@@ -117,13 +141,9 @@ def test_streaming_client_that_leaves_frees_its_slot(blocked) -> None:
         lines = response.iter_lines()
         assert next(lines).startswith("data: ")  # the role chunk, then hang up
     assert script.entered.wait(10)
-    time.sleep(0.5)
+    wait_for(lambda: search_stopped(state), "the server notices the client left")
     script.release.set()
-    deadline = time.monotonic() + 10
-    while True:
-        second = httpx.post(url + "/v1/chat/completions", content=body(), timeout=30)
-        if second.status_code != 429 or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+    wait_for(lambda: state.gate.running == 0, "the slot is free")
+    second = httpx.post(url + "/v1/chat/completions", content=body(), timeout=30)
     assert second.status_code == 200
     assert script.questions.count("first") == 1

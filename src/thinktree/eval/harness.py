@@ -128,6 +128,21 @@ class SolvedProblem:
     tree: dict[str, Any] | None = None
 
 
+@dataclass(frozen=True)
+class SolveHooks:
+    """What a solver calls back: each finished problem, each search round, and when to stop.
+
+    ``on_round`` sees the rounds of searches run in this process only.
+    """
+
+    on_solved: Callable[[SolvedProblem], None]
+    on_round: Callable[[list[ProblemSearch]], None] | None = None
+    stop: Callable[[], bool] | None = None
+
+    def stopped(self) -> bool:
+        return self.stop is not None and self.stop()
+
+
 class ProblemSolver(Protocol):
     """Searches problems and hands back their rows, each as soon as it is done."""
 
@@ -139,16 +154,8 @@ class ProblemSolver(Protocol):
         """Whether a scorer guides the search (part of the run's identity)."""
         ...
 
-    def solve(
-        self,
-        todo: Sequence[tuple[int, Problem]],
-        *,
-        window: int,
-        on_solved: Callable[[SolvedProblem], None],
-        on_round: Callable[[list[ProblemSearch]], None] | None = None,
-        stop: Callable[[], bool] | None = None,
-    ) -> None:
-        """Solve ``(position, problem)`` pairs; after ``stop()`` turns true, drop the rest."""
+    def solve(self, todo: Sequence[tuple[int, Problem]], window: int, hooks: SolveHooks) -> None:
+        """Solve ``(position, problem)`` pairs; once ``hooks.stopped()``, drop the rest."""
         ...
 
 
@@ -166,29 +173,21 @@ class LocalSolver:
     def scored(self) -> bool:
         return not isinstance(self.ctx.scorer, NullScorer)
 
-    def solve(
-        self,
-        todo: Sequence[tuple[int, Problem]],
-        *,
-        window: int,
-        on_solved: Callable[[SolvedProblem], None],
-        on_round: Callable[[list[ProblemSearch]], None] | None = None,
-        stop: Callable[[], bool] | None = None,
-    ) -> None:
+    def solve(self, todo: Sequence[tuple[int, Problem]], window: int, hooks: SolveHooks) -> None:
         positions = {p.id: (i, p) for i, p in todo}
 
         def solved(result: SolveResult) -> None:
             position, problem = positions[result.problem_id]
             row = result_row(result, problem, position, self.ctx.judge)
-            on_solved(SolvedProblem(row, result.tree))
+            hooks.on_solved(SolvedProblem(row, result.tree))
 
         run_search(
             [p for _, p in todo],
             self.ctx,
             window=window,
             on_result=solved,
-            on_round=on_round,
-            stop=stop,
+            on_round=hooks.on_round,
+            stop=hooks.stop,
         )
 
 
@@ -332,10 +331,8 @@ class Evaluation:
 
         self.solver.solve(
             [(positions[p.id], p) for p in plan.todo],
-            window=window,
-            on_solved=store_result,
-            on_round=on_round,
-            stop=should_stop,
+            window,
+            SolveHooks(store_result, on_round, should_stop),
         )
         done_ids = self.store.done_problem_ids(self.run.id)
         stopped = any(p.id not in done_ids for p in self.problems)

@@ -116,6 +116,10 @@ def _add_api(
 ) -> None:
     """``GET /v1/models`` and ``POST /v1/chat/completions`` over ``runtime``."""
     gate = Gate(config.concurrency, config.queue)
+    # Readable admission state (slots running, requests waiting, solves in flight)
+    # for whoever embeds the app: a health probe, or a test waiting on a condition.
+    app.state.gate = gate
+    app.state.jobs = jobs
 
     @app.get("/v1/models")
     async def list_models() -> dict[str, Any]:

@@ -39,10 +39,9 @@ from thinktree.eval.failed import failed_row
 from thinktree.eval.fanout.config import FanoutConfig
 from thinktree.eval.fanout.session import RayUnavailableError
 from thinktree.eval.fanout.worker import SearchWorker, WorkerIdentity, WorkerRecipe
-from thinktree.eval.harness import SolvedProblem
+from thinktree.eval.harness import SolvedProblem, SolveHooks
 from thinktree.problems import Problem
 from thinktree.search import SearchConfig
-from thinktree.search.base import ProblemSearch
 
 POLL_SECONDS = 1.0
 """How often the driver looks at ``stop()`` while no row arrives."""
@@ -149,22 +148,14 @@ class RaySolver:
 
     # -- searching -------------------------------------------------------------------------
 
-    def solve(
-        self,
-        todo: Sequence[tuple[int, Problem]],
-        *,
-        window: int,
-        on_solved: Callable[[SolvedProblem], None],
-        on_round: Callable[[list[ProblemSearch]], None] | None = None,
-        stop: Callable[[], bool] | None = None,
-    ) -> None:
-        """Solve ``todo`` on the workers; ``on_round`` is not called (rounds run remotely)."""
+    def solve(self, todo: Sequence[tuple[int, Problem]], window: int, hooks: SolveHooks) -> None:
+        """Solve ``todo`` on the workers; ``hooks.on_round`` is not called (rounds run remotely)."""
         ray = self._ray
         queue = deque(_Job(position, problem) for position, problem in todo)
         flight: dict[Any, tuple[int, int, _Job]] = {}
         checks: dict[Any, int] = {}
         while queue or flight:
-            if stop is not None and stop():
+            if hooks.stopped():
                 return
             self._fill(queue, flight, window)
             ready, _ = ray.wait([*flight, *checks], num_returns=1, timeout=POLL_SECONDS)
@@ -177,11 +168,11 @@ class RaySolver:
                     solved = self._fetch(ref)
                 except ray.exceptions.RayActorError as exc:
                     self._lost(index, generation, checks)
-                    self._retry(job, index, exc, queue, on_solved)
+                    self._retry(job, index, exc, queue, hooks.on_solved)
                     continue
                 if solved is None:  # only a worker closed under a running solve answers None
                     raise RuntimeError(f"Ray worker {index} was closed during the run")
-                on_solved(solved)
+                hooks.on_solved(solved)
 
     def _fill(
         self, queue: deque[_Job], flight: dict[Any, tuple[int, int, _Job]], window: int
