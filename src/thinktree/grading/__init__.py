@@ -4,7 +4,9 @@ One module per stage, as in Math-Verify: :mod:`.extract` finds the answer in
 model text, :mod:`.normalise` rewrites it to a canonical string,
 :mod:`.compare` decides equivalence (fast path in-process, math-verify in a
 worker); :mod:`.grader` runs the stages under deadlines with persistent worker
-processes (:mod:`.worker`); :mod:`.voting` groups answers for majority voting.
+processes (:mod:`.worker`, which warms its LaTeX parser with :mod:`.warmup` and
+parses SLL-first with :mod:`.two_stage`); :mod:`.voting` groups answers for
+majority voting.
 The regression corpus the grader is held to lives in ``corpus/`` (see
 :mod:`.cases`). The semantics, with their surprises (asymmetry, units,
 percentages, text answers), are written down in :mod:`.compare` and

@@ -96,10 +96,12 @@ def _answer(request: dict, compare) -> dict:
 
 
 def serve(requests: TextIO, replies: TextIO) -> None:
+    from thinktree.grading import two_stage
     from thinktree.grading.compare import math_verify_compare, quiet_math_verify
     from thinktree.grading.warmup import WARMUP_PAIRS
 
     quiet_math_verify()
+    two_stage.install()
     for pred, gold in WARMUP_PAIRS:  # fill the LaTeX parser's caches before saying ready
         _answer({"id": 0, "pred": pred, "gold": gold}, math_verify_compare)
     replies.write(json.dumps({"ready": True}) + "\n")
