@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Issue 18's runs, resumable across sittings and machines.
+#   benchmarks/run_search18.sh tune|test [--max-minutes M]
+# tune: the 0.5B's mcts@4 on a 20-problem slice of gsm8k train (offset 7000, clear
+#       of the evolve pool at the start of train), one run per setting below;
+# test: gsm8k test[:50], both models, the same seed: greedy, sc@4, mcts@4 with the
+#       old settings and with the current defaults, adaptive sc and adaptive mcts.
+# Every eval resumes its stored run. Exports travel in git (benchmarks/search18/,
+# written by `benchmarks/run_search18.sh save`), so a fresh machine resumes too.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STORE=runs/search18/runs.db
+EXPORTS=benchmarks/search18
+mkdir -p runs/search18 "$EXPORTS"
+phase=${1:?usage: run_search18.sh tune|test|save [--max-minutes M]}
+shift
+minutes=0
+if [ "${1:-}" = "--max-minutes" ]; then minutes=$2; fi
+deadline=$(( $(date +%s) + ${minutes%.*} * 60 ))
+
+if [ "$phase" = save ]; then
+    [ -e "$STORE" ] || { echo "nothing stored yet in $STORE"; exit 0; }
+    .venv/bin/thinktree runs list --store "$STORE" --json | .venv/bin/python -c '
+import json, subprocess, sys
+for line in sys.stdin:
+    run = json.loads(line)["run_id"]
+    subprocess.run([".venv/bin/thinktree", "runs", "export", run, "--store", sys.argv[1],
+                    "--out", f"{sys.argv[2]}/{run}.jsonl.gz"], check=True)
+' "$STORE" "$EXPORTS"
+    exit 0
+fi
+
+for f in "$EXPORTS"/*.jsonl.gz; do
+    [ -e "$f" ] || continue
+    .venv/bin/thinktree runs import "$f" --store "$STORE"
+done
+
+# One eval, given what is left of the sitting's minutes (none left: stop here).
+run() {
+    local budget=()
+    if [ "$minutes" != 0 ]; then
+        local left=$(( (deadline - $(date +%s)) / 60 ))
+        if [ "$left" -lt 2 ]; then echo "out of minutes; rerun to continue"; exit 0; fi
+        budget=(--max-minutes "$left")
+    fi
+    .venv/bin/thinktree eval --store "$STORE" --json "${budget[@]}" "$@"
+}
+
+# The settings before issue 18: frozen agreement with earlier answers, first-child
+# ties, no resampling, an invalid ending's -1 on its node, temperature 0.7.
+OLD=(--agreement earlier --tie-break first --resample 0 --invalid-backup local --temperature 0.7
+     --c-uct 2.0 --no-unvisited-first)
+MCTS=(--strategy mcts --rollouts 4 --k 3 --seed 0)
+
+case "$phase" in
+tune)
+    TUNE=(--benchmark gsm8k --split train --offset 7000 --limit 20 --model fast "${MCTS[@]}")
+    NEW=(--agreement all --tie-break random --invalid-backup local --c-uct 2.0 --no-unvisited-first)
+    run "${TUNE[@]}" "${OLD[@]}"
+    run "${TUNE[@]}" "${OLD[@]}" --agreement all
+    run "${TUNE[@]}" "${NEW[@]}" --temperature 0.7 --resample 0
+    run "${TUNE[@]}" "${NEW[@]}" --temperature 1.0 --resample 0
+    run "${TUNE[@]}" "${NEW[@]}" --temperature 1.0 --resample 2
+    run "${TUNE[@]}" "${NEW[@]}" --temperature 1.0 --resample 2 --c-uct 1.0
+    run "${TUNE[@]}" "${NEW[@]}" --temperature 1.0 --resample 2 --unvisited-first
+    run "${TUNE[@]}" "${NEW[@]}" --temperature 1.0 --resample 2 --invalid-backup path
+    ;;
+test)
+    for model in fast default; do
+        TEST=(--benchmark gsm8k --split test --limit 50 --model "$model")
+        run "${TEST[@]}" --strategy greedy
+        run "${TEST[@]}" --strategy sc --samples 4 --seed 0
+        run "${TEST[@]}" "${MCTS[@]}"
+        run "${TEST[@]}" "${MCTS[@]}" "${OLD[@]}"
+        run "${TEST[@]}" --strategy sc --samples 4 --seed 0 --settle agree --settle-m 2
+        run "${TEST[@]}" "${MCTS[@]}" --settle agree --settle-m 2
+    done
+    ;;
+*)
+    echo "unknown phase: $phase (tune, test or save)" >&2
+    exit 2
+    ;;
+esac
