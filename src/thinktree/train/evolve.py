@@ -622,7 +622,7 @@ class Evolution:
 
     def compare_runs(self, base_run: str, run: str) -> dict[str, Any]:
         """Problems won and lost by ``run`` against ``base_run``, with the sign test."""
-        return pairwise(self.store.results(base_run), self.store.results(run))
+        return pairwise(self.store.results(run), self.store.results(base_run))
 
 
 def _sft_figures(report: SFTReport) -> dict[str, Any]:
