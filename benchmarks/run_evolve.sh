@@ -8,10 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 STORE=runs/evolve/runs.db
 mkdir -p runs/evolve
-for f in benchmarks/evolve/*.jsonl.gz; do
-    [ -e "$f" ] || continue
-    .venv/bin/thinktree runs import "$f" --store "$STORE"
-done
+benchmarks/store_sync.sh import "$STORE" benchmarks/evolve
 # A round's ledger (stages done, runs adopted) is restored where this machine lacks it.
 for ledger in benchmarks/evolve/ledgers/round-*.json; do
     [ -e "$ledger" ] || continue

@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 STORE=runs/search18/runs.db
 EXPORTS=benchmarks/search18
-mkdir -p runs/search18 "$EXPORTS"
+mkdir -p runs/search18
 phase=${1:?usage: run_search18.sh tune|test|save [--max-minutes M]}
 shift
 minutes=0
@@ -19,21 +19,9 @@ if [ "${1:-}" = "--max-minutes" ]; then minutes=$2; fi
 deadline=$(( $(date +%s) + ${minutes%.*} * 60 ))
 
 if [ "$phase" = save ]; then
-    [ -e "$STORE" ] || { echo "nothing stored yet in $STORE"; exit 0; }
-    .venv/bin/thinktree runs list --store "$STORE" --json | .venv/bin/python -c '
-import json, subprocess, sys
-for line in sys.stdin:
-    run = json.loads(line)["run_id"]
-    subprocess.run([".venv/bin/thinktree", "runs", "export", run, "--store", sys.argv[1],
-                    "--out", f"{sys.argv[2]}/{run}.jsonl.gz"], check=True)
-' "$STORE" "$EXPORTS"
-    exit 0
+    exec benchmarks/store_sync.sh export "$STORE" "$EXPORTS"
 fi
-
-for f in "$EXPORTS"/*.jsonl.gz; do
-    [ -e "$f" ] || continue
-    .venv/bin/thinktree runs import "$f" --store "$STORE"
-done
+benchmarks/store_sync.sh import "$STORE" "$EXPORTS"
 
 # One eval, given what is left of the sitting's minutes (none left: stop here).
 run() {

@@ -6,13 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STORE=runs/evolve/runs.db
-.venv/bin/thinktree runs list --store "$STORE" --json | .venv/bin/python -c '
-import json, subprocess, sys
-for line in sys.stdin:
-    run = json.loads(line)["run_id"]
-    subprocess.run([".venv/bin/thinktree", "runs", "export", run, "--store", "runs/evolve/runs.db",
-                    "--out", f"benchmarks/evolve/{run}.jsonl.gz"], check=True)
-'
+benchmarks/store_sync.sh export "$STORE" benchmarks/evolve
 # The rounds' ledgers name the runs each stage adopted (a dev run started under
 # an older default config keeps its name); they travel with the exports.
 for manifest in runs/evolve/round-*/manifest.json; do
