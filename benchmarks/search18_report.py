@@ -1,0 +1,187 @@
+"""Issue 18 figures from benchmarks/run_search18.sh's store: search.json's runs and
+its ``issue18`` part, and a plot of accuracy against tokens.
+
+    .venv/bin/python benchmarks/search18_report.py [--store runs/search18/runs.db]
+
+Tuning: every run on the 20-problem gsm8k train slice (offset 7000), one row per
+setting of the exploration fields, each compared pair-wise with the old settings.
+Test: every complete run on gsm8k test[:50], both models, entered in search.json's
+``runs`` with ``"default": true`` (mcts made with the current SearchConfig
+defaults) or ``"adaptive": true`` (settle on), and compared pair-wise (sign test)
+and by tokens: default mcts against old mcts, sc@4 and greedy; adaptive sc against
+sc@4; adaptive mcts against default mcts. Adaptive runs also say how much of the
+budget each problem used and how many stopped because their answers settled.
+Nothing is re-run: every figure comes from stored results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from report_common import WANTED, complete_runs, run_entry
+from thinktree.eval.metrics import dominance, pairwise
+from thinktree.eval.report import RunReport, build_reports, plot_accuracy_vs_tokens
+from thinktree.search.config import LEGACY_VALUES, SearchConfig
+from thinktree.store import RunRecord, RunStore
+
+ROOT = Path(__file__).resolve().parents[1]
+TUNE_IDS = {f"gsm8k/train/{i}" for i in range(7000, 7020)}
+# The exploration fields issue 18 measures; a run's "setting" is their values.
+TUNED = ("temperature", "c_uct", "unvisited_first", "tie_break", "resample",
+         "invalid_backup", "agreement")  # fmt: skip
+OLD_SETTING = {"temperature": 0.7, "c_uct": 2.0, "unvisited_first": False, "tie_break": "first",
+               "resample": 0, "invalid_backup": "local", "agreement": "earlier"}  # fmt: skip
+MCTS_TEMPERATURE = 0.7  # what a null temperature means for a sampling strategy
+
+
+def search_of(run: RunRecord) -> dict[str, Any]:
+    """The run's search config with the fields it predates at their legacy values."""
+    return {**LEGACY_VALUES, **run.config["search"]}
+
+
+def setting(run: RunRecord) -> dict[str, Any]:
+    search = search_of(run)
+    out = {name: search[name] for name in TUNED}
+    if out["temperature"] is None:
+        out["temperature"] = MCTS_TEMPERATURE
+    return out
+
+
+def default_setting() -> dict[str, Any]:
+    defaults = SearchConfig(strategy="mcts").model_dump()
+    out = {name: defaults[name] for name in TUNED}
+    if out["temperature"] is None:
+        out["temperature"] = MCTS_TEMPERATURE
+    return out
+
+
+def is_adaptive(run: RunRecord) -> bool:
+    return search_of(run)["settle"] != "off"
+
+
+def kind(run: RunRecord) -> str:
+    """greedy, sc, sc-adaptive, mcts-default, mcts-old, mcts-adaptive or mcts-other."""
+    if run.strategy != "mcts":
+        return run.strategy + ("-adaptive" if is_adaptive(run) else "")
+    if is_adaptive(run):
+        return "mcts-adaptive"
+    if setting(run) == default_setting():
+        return "mcts-default"
+    return "mcts-old" if setting(run) == OLD_SETTING else "mcts-other"
+
+
+def budget_used(rep: RunReport) -> dict[str, Any]:
+    """Samples or rollouts each problem spent, and how many stopped as settled."""
+    budget = search_of(rep.run)["samples"]
+    if rep.run.strategy == "mcts":
+        used = [int(r.extra.get("rollouts", budget)) for r in rep.rows]
+    else:
+        used = [len(r.samples.get("correct") or []) or budget for r in rep.rows]
+    return {
+        "budget": budget,
+        "mean_used": sum(used) / len(used),
+        "settled": sum(r.stop_reason == "settled" for r in rep.rows),
+        "n": len(rep.rows),
+    }
+
+
+def compare(a: RunReport, b: RunReport) -> dict[str, Any]:
+    d = dominance(a.rows, b.rows)
+    return {
+        "a": a.run.id, "b": b.run.id, "a_label": a.label, "b_label": b.label,
+        **d, "token_ratio": d["tokens_a"] / d["tokens_b"] if d["tokens_b"] else None,
+    }  # fmt: skip
+
+
+class KindReport(RunReport):
+    """A report whose plot label names its kind (old and default mcts differ)."""
+
+    @property
+    def label(self) -> str:
+        return f"{super().label} [{kind(self.run)}]"
+
+
+def tune_rows(store: RunStore) -> list[dict[str, Any]]:
+    chosen = []
+    for run in store.list_runs():
+        if run.dataset != "gsm8k:train" or run.strategy != "mcts":
+            continue
+        rows = [r for r in store.results(run.id) if r.problem_id in TUNE_IDS]
+        if len(rows) == len(TUNE_IDS):
+            chosen.append((run, rows))
+    reports = build_reports(chosen)
+    old = next((rep for rep in reports if setting(rep.run) == OLD_SETTING), None)
+    out = []
+    for rep in reports:
+        row = {
+            "run_id": rep.run.id, "model": rep.run.model, **setting(rep.run),
+            "accuracy": rep.summary["accuracy"],
+            "tokens_per_problem": rep.summary["tokens_per_problem"],
+            "tree_pass": sum(any(r.samples.get("correct") or []) for r in rep.rows) / len(rep.rows),
+            "exhausted_trees": sum(r.stop_reason == "exhausted" for r in rep.rows),
+            "n": len(rep.rows),
+        }  # fmt: skip
+        if old is not None and rep is not old:
+            row["vs_old"] = pairwise(rep.rows, old.rows)
+        out.append(row)
+    return out
+
+
+def test_comparisons(reports: list[RunReport]) -> list[dict[str, Any]]:
+    wanted = [("mcts-default", "mcts-old"), ("mcts-default", "sc"), ("mcts-default", "greedy"),
+              ("mcts-old", "sc"), ("sc-adaptive", "sc"), ("mcts-adaptive", "mcts-default"),
+              ("mcts-adaptive", "sc")]  # fmt: skip
+    out = []
+    for model in sorted({rep.run.model for rep in reports}):
+        by_kind: dict[str, RunReport] = {}
+        for rep in reports:
+            if rep.run.model == model and rep.run.config.get("search", {}).get("seed", 0) == 0:
+                by_kind.setdefault(kind(rep.run), rep)
+        for a, b in wanted:
+            if a in by_kind and b in by_kind:
+                out.append({"model": model, "pair": f"{a} vs {b}",
+                            **compare(by_kind[a], by_kind[b])})  # fmt: skip
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--store", default=str(ROOT / "runs" / "search18" / "runs.db"))
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "search.json"))
+    args = parser.parse_args()
+    store = RunStore(args.store, create=False)
+    reports = [
+        KindReport(rep.run, rep.rows, rep.summary)
+        for rep in complete_runs(store, lambda run: run.config.get("scorer") in (None, "none"))
+    ]
+    entries = []
+    for rep in reports:
+        entry = {**run_entry(rep), "kind": kind(rep.run), "setting": setting(rep.run)}
+        if entry["kind"] == "mcts-default":
+            entry["default"] = True
+        if is_adaptive(rep.run):
+            entry["adaptive"] = True
+            entry["budget_used"] = budget_used(rep)
+        entries.append(entry)
+
+    out_path = Path(args.out)
+    doc = json.loads(out_path.read_text()) if out_path.exists() else {"runs": []}
+    ours = {e["run_id"] for e in entries}
+    doc["runs"] = [e for e in doc.get("runs", []) if e["run_id"] not in ours] + entries
+    doc["issue18"] = {
+        "slice": f"gsm8k test[:{len(WANTED)}], seed 0",
+        "defaults": default_setting(),
+        "old": OLD_SETTING,
+        "tune": tune_rows(store),
+        "comparisons": test_comparisons(reports),
+    }
+    out_path.write_text(json.dumps(doc, indent=2) + "\n")
+    plot_accuracy_vs_tokens(reports, out_path.parent / "search18_accuracy_vs_tokens.png")
+    print(json.dumps(doc["issue18"], indent=2))
+
+
+if __name__ == "__main__":
+    main()
