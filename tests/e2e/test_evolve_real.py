@@ -154,3 +154,23 @@ def test_summary_files(evolved, tmp_path) -> None:
     assert result.exit_code == 0, result.output
     assert (out / "summary.json").is_file() and (out / "dev_accuracy.png").is_file()
     assert "round" in (out / "summary.md").read_text()
+
+
+def test_a_shipped_round_is_the_embedded_evolved_model(evolved, tmp_path, monkeypatch) -> None:
+    from thinktree.models import policy as policy_module
+    from thinktree.models import resolve as resolve_module
+    from thinktree.train.ship import ship_round
+
+    out, *_ = evolved
+    package = tmp_path / "evolved"
+    ship_round(out / "round-1", package)
+    monkeypatch.setattr(policy_module, "embedded_policy_dir", lambda: package)
+    monkeypatch.setattr(resolve_module, "embedded_policy_dir", lambda: package)
+    result = CliRunner().invoke(
+        app,
+        ["solve", "What is 6 plus 7?", "--model", "evolved", "--scorer", "ppm:evolved",
+         "--strategy", "greedy", "--threads", "1", "--max-steps", "3", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    shipped = json.loads(result.stdout.strip().splitlines()[-1])
+    assert "answer" in shipped and shipped["model"] == "evolved"

@@ -68,7 +68,13 @@ def _evolved_row() -> tuple[str, str, str, str, str]:
     except ModelError:
         return (EMBEDDED_POLICY, "", "-", "no", "not shipped in this version")
     size = policy.adapter.stat().st_size if policy.adapter else 0
-    facts = ", ".join(f"{k} {v}" for k, v in policy.provenance.items())
+    # The round first; hashes identify the training data in policy.json but say
+    # nothing in a table.
+    facts = ", ".join(
+        f"{k} {v}"
+        for k, v in sorted(policy.provenance.items(), key=lambda item: item[0] != "round")
+        if not k.endswith("sha256")
+    )
     return (
         EMBEDDED_POLICY,
         "",

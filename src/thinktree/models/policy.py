@@ -29,6 +29,8 @@ from thinktree.models.assemble import ModelError, sha256_file
 
 POLICY_FILE = "policy.json"
 EMBEDDED_POLICY = "evolved"
+PPM_SUBDIR = "ppm"
+"""Where a policy directory keeps the PPM trained beside it (an evolve round's PPM_r)."""
 PROMPT_STYLES = ("few-shot", "zero-shot")
 
 
@@ -63,6 +65,11 @@ def is_policy_dir(path: Path) -> bool:
 def embedded_policy_dir() -> Path:
     """The package directory of the embedded ``evolved`` policy (may be absent)."""
     return Path(str(resources.files("thinktree.models").joinpath(EMBEDDED_POLICY)))
+
+
+def embedded_ppm_dir() -> Path:
+    """The package directory of the embedded ``evolved`` policy's PPM (may be absent)."""
+    return embedded_policy_dir() / PPM_SUBDIR
 
 
 def read_policy(directory: str | Path, name: str | None = None) -> Policy:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from thinktree.models.policy import EMBEDDED_POLICY, PPM_SUBDIR, embedded_ppm_dir, is_policy_dir
 from thinktree.reward.base import NullScorer, Scorer
 from thinktree.reward.outcome import OutcomeGuided, OutcomeScorer
 from thinktree.reward.ppm import PPM, load_ppm
@@ -51,9 +52,22 @@ def _ppm_outcome(argument: str) -> Loaded:
 
 
 def _directory(argument: str) -> Path:
+    """A PPM's directory: ``evolved`` (the embedded one), a PPM directory, or a policy
+    directory holding its PPM (an evolve round, ``OUT/round-N``)."""
     if not argument:
         raise ValueError("a PPM scorer needs its directory: ppm:DIR")
-    return Path(argument).expanduser()
+    if argument == EMBEDDED_POLICY:
+        directory = embedded_ppm_dir()
+        if not directory.is_dir():
+            raise ValueError(
+                "this thinktree ships no evolved PPM yet; run `thinktree evolve` and pass "
+                "ppm:OUT/round-N/ppm"
+            )
+        return directory
+    directory = Path(argument).expanduser()
+    if is_policy_dir(directory) and (directory / PPM_SUBDIR).is_dir():
+        return directory / PPM_SUBDIR
+    return directory
 
 
 SCORERS: dict[str, ScorerEntry] = {

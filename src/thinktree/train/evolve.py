@@ -53,7 +53,7 @@ from thinktree.eval.fanout import (
 from thinktree.eval.harness import Evaluation, LocalSolver
 from thinktree.eval.metrics import pairwise
 from thinktree.models import find_embedded
-from thinktree.models.policy import Policy, write_policy
+from thinktree.models.policy import PPM_SUBDIR, Policy, write_policy
 from thinktree.models.resolve import resolve_model
 from thinktree.problems import Problem, dataset_hash, load_source
 from thinktree.reward.base import NullScorer, Scorer
@@ -77,7 +77,6 @@ FEATURE_SELECTION = ("gsm8k:train", 100)
 """The default PPM's features were chosen on pairs of gsm8k train[:100] (issue 6,
 BENCHMARKS.md); on that pool, round 1 measures its PPM on the other problems only."""
 
-PPM_DIR = "ppm"
 ADAPTER_FILE = "adapter.gguf"
 
 
@@ -117,7 +116,7 @@ class EvolvePaths:
         return self.out / f"round-{index}"
 
     def ppm_dir(self, index: int) -> Path:
-        return self.round_dir(index) / PPM_DIR
+        return self.round_dir(index) / PPM_SUBDIR
 
     @property
     def references(self) -> Path:

@@ -1,0 +1,105 @@
+"""Ship an evolve round as a self-contained policy directory (the embedded ``evolved``).
+
+What is copied from ``OUT/round-N``: the GGUF adapter, ``policy.json`` (its
+provenance extended with what ``thinktree models list`` shows: round, pool data,
+dev accuracy, parity) and the round's PPM. The PEFT weights stay behind: the
+package holds only what llama.cpp serves. The round must be whole (exported, its
+PPM trained, both dev evaluations done), and the adapter must fit the package's
+size bound. The destination is replaced atomically: a sibling temporary directory
+is filled, then swapped in, so a kill never leaves half a policy under the name.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from thinktree.models.policy import (
+    PPM_SUBDIR,
+    Policy,
+    check_adapter,
+    read_policy,
+    write_policy,
+)
+
+MAX_ADAPTER_BYTES = 40 * 10**6
+"""The embedded adapter's bound (issue 17: at most 40 MB of package data)."""
+NEEDED_STAGES = ("export", "ppm", "dev_greedy", "dev_mcts")
+
+
+def round_provenance(manifest: dict[str, Any]) -> dict[str, Any]:
+    """What a user sees of a shipped round: where it came from and how it measured."""
+    config, stages = manifest["config"], manifest["stages"]
+    pool = config["pool"]
+    greedy, mcts = stages["dev_greedy"], stages["dev_mcts"]
+    out: dict[str, Any] = {
+        "round": manifest["round"],
+        "data": f"{pool['benchmark']} {pool['split']}, "
+        f"{stages.get('sft_data', {}).get('trajectories')} trajectories",
+        "dev_greedy": f"{100 * greedy['accuracy']:.1f}% of {greedy['n']}",
+        "dev_mcts": f"{100 * mcts['accuracy']:.1f}% of {mcts['n']}",
+    }
+    parity = stages.get("parity")
+    if parity and parity.get("agree") is not None:
+        out["parity"] = f"{100 * parity['agree']:.1f}% of {parity['positions']} tokens"
+    return out
+
+
+def ship_round(
+    round_dir: str | Path, dest: str | Path, max_adapter_bytes: int = MAX_ADAPTER_BYTES
+) -> Policy:
+    """Copy the round's adapter, policy and PPM into ``dest``; ValueError if it cannot ship."""
+    round_dir, dest = Path(round_dir), Path(dest)
+    manifest_path = round_dir / "manifest.json"
+    if not manifest_path.is_file():
+        raise ValueError(f"{round_dir} holds no manifest.json; is it an evolve round directory?")
+    manifest = json.loads(manifest_path.read_text())
+    if manifest.get("round") == 0:
+        raise ValueError(f"{round_dir} is round 0, the base model itself; ship a round >= 1")
+    missing = [s for s in NEEDED_STAGES if s not in manifest["stages"]]
+    if missing:
+        raise ValueError(f"{round_dir} is not finished ({', '.join(missing)} not done); "
+                         "rerun thinktree evolve first")  # fmt: skip
+    policy = read_policy(round_dir)
+    if policy.adapter is None:
+        raise ValueError(f"{round_dir}'s policy.json names no adapter; export the round again")
+    check_adapter(policy)
+    size = policy.adapter.stat().st_size
+    if size > max_adapter_bytes:
+        raise ValueError(f"{policy.adapter} is {size / 1e6:.1f} MB, above the package's "
+                         f"{max_adapter_bytes / 1e6:.0f} MB bound; train with a lower rank")  # fmt: skip
+    ppm = round_dir / PPM_SUBDIR
+    if not ppm.is_dir():
+        raise ValueError(f"{round_dir} has no trained PPM ({ppm}); its PPM stage was skipped")
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
+    try:
+        shutil.copy2(policy.adapter, staging / policy.adapter.name)
+        shutil.copytree(ppm, staging / PPM_SUBDIR)
+        shipped = Policy(
+            directory=staging,
+            name=dest.name,
+            base=policy.base,
+            base_sha256=policy.base_sha256,
+            adapter=staging / policy.adapter.name,
+            adapter_sha256=policy.adapter_sha256,
+            prompt_style=policy.prompt_style,
+            provenance={**policy.provenance, **round_provenance(manifest)},
+        )
+        write_policy(shipped)
+        if dest.exists():
+            old = dest.with_name(f".{dest.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            dest.rename(old)
+            staging.rename(dest)
+            shutil.rmtree(old)
+        else:
+            staging.rename(dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return read_policy(dest, name=dest.name)

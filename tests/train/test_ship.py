@@ -1,0 +1,159 @@
+"""Shipping an evolve round as the embedded policy, and naming PPMs by policy."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from thinktree.models import ModelError, find_embedded
+from thinktree.models.policy import Policy, read_policy, write_policy
+from thinktree.reward import registry
+from thinktree.train.ship import ship_round
+
+FAST = find_embedded("fast")
+assert FAST is not None
+ADAPTER = b"adapter bytes"
+STAGES = {
+    "sft_data": {"trajectories": 431},
+    "export": {"adapter": "adapter.gguf"},
+    "parity": {"agree": 0.98, "base_agree": 0.7, "positions": 256},
+    "ppm": {"pairs": 900},
+    "dev_greedy": {"accuracy": 0.31, "n": 100},
+    "dev_mcts": {"accuracy": 0.36, "n": 50},
+}
+
+
+def make_round(directory: Path, stages: dict = STAGES, ppm: bool = True) -> Path:
+    directory.mkdir(parents=True)
+    (directory / "adapter.gguf").write_bytes(ADAPTER)
+    write_policy(
+        Policy(
+            directory=directory,
+            name=directory.name,
+            base=FAST.name,
+            base_sha256=FAST.sha256,
+            adapter=directory / "adapter.gguf",
+            adapter_sha256=hashlib.sha256(ADAPTER).hexdigest(),
+            prompt_style="zero-shot",
+            provenance={"round": 1, "sft_trajectories": 431},
+        )
+    )
+    manifest = {
+        "round": 1,
+        "config": {"pool": {"benchmark": "gsm8k", "split": "train", "size": 300}},
+        "stages": stages,
+    }
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    if ppm:
+        (directory / "ppm").mkdir()
+        (directory / "ppm" / "ppm.json").write_text("{}")
+        (directory / "ppm" / "head.npz").write_bytes(b"head")
+    return directory
+
+
+def test_a_whole_round_ships_with_its_provenance_and_ppm(tmp_path) -> None:
+    source = make_round(tmp_path / "evo" / "round-1")
+    dest = tmp_path / "pkg" / "evolved"
+    policy = ship_round(source, dest)
+    assert sorted(p.name for p in dest.iterdir()) == ["adapter.gguf", "policy.json", "ppm"]
+    assert (dest / "ppm" / "head.npz").read_bytes() == b"head"
+    assert policy.adapter == dest / "adapter.gguf"
+    assert policy.adapter_sha256 == hashlib.sha256(ADAPTER).hexdigest()
+    assert policy.base == FAST.name and policy.prompt_style == "zero-shot"
+    assert policy.provenance == {
+        "round": 1,
+        "sft_trajectories": 431,
+        "data": "gsm8k train, 431 trajectories",
+        "dev_greedy": "31.0% of 100",
+        "dev_mcts": "36.0% of 50",
+        "parity": "98.0% of 256 tokens",
+    }
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["evolved"]  # no staging left
+
+
+def test_shipping_again_replaces_the_old_policy_whole(tmp_path) -> None:
+    dest = tmp_path / "evolved"
+    ship_round(make_round(tmp_path / "a" / "round-1"), dest)
+    (dest / "stale.txt").write_text("from the old policy")
+    ship_round(make_round(tmp_path / "b" / "round-2"), dest)
+    assert not (dest / "stale.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a", "b", "evolved"]
+    assert read_policy(dest).adapter_sha256 == hashlib.sha256(ADAPTER).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: (d / "manifest.json").unlink(), "holds no manifest.json"),
+        (
+            lambda d: _edit_manifest(d, lambda m: m["stages"].pop("dev_mcts")),
+            r"not finished \(dev_mcts not done\)",
+        ),
+        (lambda d: shutil.rmtree(d / "ppm"), "has no trained PPM"),
+        (lambda d: _edit_manifest(d, lambda m: m.update(round=0)), "is round 0, the base model"),
+    ],
+)
+def test_an_unfinished_round_is_refused_and_nothing_is_written(tmp_path, change, message) -> None:
+    source = make_round(tmp_path / "round-1")
+    change(source)
+    with pytest.raises(ValueError, match=message):
+        ship_round(source, tmp_path / "out" / "evolved")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_an_adapter_above_the_bound_or_edited_is_refused(tmp_path) -> None:
+    source = make_round(tmp_path / "round-1")
+    with pytest.raises(ValueError, match="above the package's"):
+        ship_round(source, tmp_path / "evolved", max_adapter_bytes=len(ADAPTER) - 1)
+    (source / "adapter.gguf").write_bytes(b"edited")
+    with pytest.raises(ModelError, match=r"does not match its policy\.json"):
+        ship_round(source, tmp_path / "evolved")
+    assert not (tmp_path / "evolved").exists()
+
+
+def _edit_manifest(directory: Path, edit) -> None:
+    manifest = json.loads((directory / "manifest.json").read_text())
+    edit(manifest)
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_ppm_names_a_directory_a_round_or_the_embedded_one(tmp_path, monkeypatch) -> None:
+    source = make_round(tmp_path / "round-1")
+    assert registry._directory(str(source)) == source / "ppm"
+    assert registry._directory(str(source / "ppm")) == source / "ppm"
+    monkeypatch.setattr(registry, "embedded_ppm_dir", lambda: tmp_path / "absent")
+    with pytest.raises(ValueError, match="ships no evolved PPM yet"):
+        registry.load_scorer("ppm:evolved")
+    monkeypatch.setattr(registry, "embedded_ppm_dir", lambda: source / "ppm")
+    assert registry._directory("evolved") == source / "ppm"
+
+
+def test_models_list_shows_the_shipped_policy_with_its_provenance(tmp_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from thinktree.cli import app
+    from thinktree.models import policy as policy_module
+
+    dest = tmp_path / "evolved"
+    monkeypatch.setattr(policy_module, "embedded_policy_dir", lambda: dest)
+    runner = CliRunner(env={"COLUMNS": "400"})
+    before = runner.invoke(app, ["models", "list"])
+    assert before.exit_code == 0 and "not shipped in this version" in before.stdout
+    source = make_round(tmp_path / "round-1")
+    manifest = json.loads((source / "policy.json").read_text())
+    manifest["provenance"]["sft_sha256"] = "ab" * 32
+    (source / "policy.json").write_text(json.dumps(manifest))
+    ship_round(source, dest)
+    row = next(
+        line for line in runner.invoke(app, ["models", "list"]).stdout.splitlines()
+        if line.strip("│ ").startswith("evolved")
+    )  # fmt: skip
+    assert "LoRA over qwen2.5-coder-0.5b-instruct, zero-shot; round 1" in row
+    assert (
+        "data gsm8k train, 431 trajectories, dev_greedy 31.0% of 100, dev_mcts 36.0% of 50" in row
+    )
+    assert "abab" not in row
