@@ -56,8 +56,13 @@ class SFTConfig(BaseModel):
     max_steps: int = Field(-1, ge=-1)
     """Stop after this many optimizer steps (-1: run the epochs); for smoke runs."""
     learning_rate: float = Field(2e-4, gt=0)
-    batch_size: int = Field(4, ge=1)
-    grad_accumulation: int = Field(2, ge=1)
+    batch_size: int = Field(1, ge=1)
+    """Examples per forward pass. 1 on a CPU: four padded 1024-token rows (activations
+    and full-vocabulary logits) grew one SFT process past 24 GiB and the OOM killer;
+    one row needs no padding and trains as fast (benchmarks/sft_bench.py). Raise it
+    on GPUs."""
+    grad_accumulation: int = Field(8, ge=1)
+    """Forward passes per optimizer step (batch_size x grad_accumulation examples)."""
     max_length: int = Field(1024, ge=32)
     warmup: float = Field(0.05, ge=0.0, lt=1.0)
     """Warm-up as a fraction of the training steps."""
@@ -178,6 +183,20 @@ def complete_checkpoint(folder: Path) -> Path | None:
     return best[1] if best else None
 
 
+def check_resumable(state: dict[str, Any], config: SFTConfig, out_dir: Path) -> None:
+    """Refuse to resume checkpoints made with other settings (another batch shape
+    replays other examples under the same step numbers)."""
+    saved = state.get("config")
+    now = config.model_dump(mode="json")
+    if saved is None or saved == now:
+        return
+    changed = sorted(k for k in now if saved.get(k) != now[k])
+    raise ValueError(
+        f"{out_dir} holds SFT checkpoints made with other settings ({', '.join(changed)}); "
+        f"restore them, or delete {out_dir} to train again"
+    )
+
+
 def train_policy_lora(
     base_gguf: Path,
     trajectories: Sequence[Trajectory],
@@ -232,6 +251,8 @@ def train_policy_lora(
     resume = complete_checkpoint(checkpoints)
     state_path = out_dir / "sft_state.json"
     state = json.loads(state_path.read_text()) if state_path.is_file() else {}
+    check_resumable(state, config, out_dir)
+    state["config"] = config.model_dump(mode="json")
 
     args = TrainingArguments(
         output_dir=str(checkpoints),
