@@ -24,6 +24,7 @@ from thinktree.models.policy import (
     read_policy,
     write_policy,
 )
+from thinktree.train.ledger import MANIFEST_FILE
 
 MAX_ADAPTER_BYTES = 40 * 10**6
 """The embedded adapter's bound (issue 17: at most 40 MB of package data)."""
@@ -53,9 +54,9 @@ def ship_round(
 ) -> Policy:
     """Copy the round's adapter, policy and PPM into ``dest``; ValueError if it cannot ship."""
     round_dir, dest = Path(round_dir), Path(dest)
-    manifest_path = round_dir / "manifest.json"
+    manifest_path = round_dir / MANIFEST_FILE
     if not manifest_path.is_file():
-        raise ValueError(f"{round_dir} holds no manifest.json; is it an evolve round directory?")
+        raise ValueError(f"{round_dir} holds no {MANIFEST_FILE}; is it an evolve round directory?")
     manifest = json.loads(manifest_path.read_text())
     if manifest.get("round") == 0:
         raise ValueError(f"{round_dir} is round 0, the base model itself; ship a round >= 1")
