@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from thinktree.eval.report import RunReport, build_reports
-from thinktree.store import RunRecord, RunStore
+from thinktree.store import ResultRow, RunRecord, RunStore
 
 WANTED = [f"gsm8k/test/{i}" for i in range(50)]
 
@@ -47,3 +47,8 @@ def run_entry(rep: RunReport) -> dict[str, Any]:
         "seconds_per_problem": rep.summary["seconds_per_problem"],
         "n": rep.summary["n"],
     }  # fmt: skip
+
+
+def tree_pass(rows: list[ResultRow]) -> float:
+    """The share of problems whose searched tree holds any correct terminal answer."""
+    return sum(any(r.samples.get("correct") or []) for r in rows) / len(rows)

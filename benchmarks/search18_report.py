@@ -21,7 +21,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from report_common import WANTED, complete_runs, run_entry
+from report_common import WANTED, complete_runs, run_entry, tree_pass
 from thinktree.eval.metrics import dominance, pairwise
 from thinktree.eval.report import RunReport, build_reports, plot_accuracy_vs_tokens
 from thinktree.search.config import LEGACY_VALUES, SearchConfig
@@ -120,7 +120,7 @@ def tune_rows(store: RunStore) -> list[dict[str, Any]]:
             "run_id": rep.run.id, "model": rep.run.model, **setting(rep.run),
             "accuracy": rep.summary["accuracy"],
             "tokens_per_problem": rep.summary["tokens_per_problem"],
-            "tree_pass": sum(any(r.samples.get("correct") or []) for r in rep.rows) / len(rep.rows),
+            "tree_pass": tree_pass(rep.rows),
             "exhausted_trees": sum(r.stop_reason == "exhausted" for r in rep.rows),
             "n": len(rep.rows),
         }  # fmt: skip
@@ -130,7 +130,7 @@ def tune_rows(store: RunStore) -> list[dict[str, Any]]:
     return out
 
 
-def test_comparisons(reports: list[RunReport]) -> list[dict[str, Any]]:
+def slice_comparisons(reports: list[RunReport]) -> list[dict[str, Any]]:
     wanted = [("mcts-default", "mcts-old"), ("mcts-default", "sc"), ("mcts-default", "greedy"),
               ("mcts-old", "sc"), ("sc-adaptive", "sc"), ("mcts-adaptive", "mcts-default"),
               ("mcts-adaptive", "sc")]  # fmt: skip
@@ -176,7 +176,7 @@ def main() -> None:
         "defaults": default_setting(),
         "old": OLD_SETTING,
         "tune": tune_rows(store),
-        "comparisons": test_comparisons(reports),
+        "comparisons": slice_comparisons(reports),
     }
     out_path.write_text(json.dumps(doc, indent=2) + "\n")
     plot_accuracy_vs_tokens(reports, out_path.parent / "search18_accuracy_vs_tokens.png")

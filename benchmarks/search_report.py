@@ -20,7 +20,7 @@ import argparse
 import json
 from pathlib import Path
 
-from report_common import complete_runs, run_entry, scorer_of
+from report_common import complete_runs, run_entry, scorer_of, tree_pass
 from thinktree.eval.metrics import majority_correct, pairwise, vote_correct
 from thinktree.eval.report import RunReport, plot_accuracy_vs_tokens
 from thinktree.store import RunStore
@@ -67,7 +67,7 @@ def main() -> None:
         if rep.run.strategy == "mcts":  # the answer rule's alternatives, from the same trees
             n = len(rep.rows)
             entry["q_vote_accuracy"] = sum(vote_correct(r.votes, r.samples) for r in rep.rows) / n
-            entry["tree_pass"] = sum(any(r.samples.get("correct") or []) for r in rep.rows) / n
+            entry["tree_pass"] = tree_pass(rep.rows)
             entry["exhausted_trees"] = sum(r.stop_reason == "exhausted" for r in rep.rows)
             problem_ids = [r.problem_id for r in rep.rows]
             entry.update(expansion_counts(store, rep.run.id, problem_ids))
