@@ -52,6 +52,8 @@ def make_round(directory: Path, stages: dict = STAGES, ppm: bool = True) -> Path
         (directory / "ppm").mkdir()
         (directory / "ppm" / "ppm.json").write_text("{}")
         (directory / "ppm" / "head.npz").write_bytes(b"head")
+        (directory / "ppm" / "pairs.jsonl").write_text("{}\n")
+        (directory / "ppm" / "checkpoint-0.pt").write_bytes(b"state")
     return directory
 
 
@@ -61,6 +63,7 @@ def test_a_whole_round_ships_with_its_provenance_and_ppm(tmp_path) -> None:
     policy = ship_round(source, dest)
     assert sorted(p.name for p in dest.iterdir()) == ["adapter.gguf", "policy.json", "ppm"]
     assert (dest / "ppm" / "head.npz").read_bytes() == b"head"
+    assert sorted(p.name for p in (dest / "ppm").iterdir()) == ["head.npz", "ppm.json"]
     assert policy.adapter == dest / "adapter.gguf"
     assert policy.adapter_sha256 == hashlib.sha256(ADAPTER).hexdigest()
     assert policy.base == FAST.name and policy.prompt_style == "zero-shot"
@@ -94,6 +97,7 @@ def test_shipping_again_replaces_the_old_policy_whole(tmp_path) -> None:
             r"not finished \(dev_mcts not done\)",
         ),
         (lambda d: shutil.rmtree(d / "ppm"), "has no trained PPM"),
+        (lambda d: (d / "ppm" / "head.npz").unlink(), "has no trained PPM"),
         (lambda d: _edit_manifest(d, lambda m: m.update(round=0)), "is round 0, the base model"),
     ],
 )

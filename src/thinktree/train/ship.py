@@ -2,8 +2,9 @@
 
 What is copied from ``OUT/round-N``: the GGUF adapter, ``policy.json`` (its
 provenance extended with what ``thinktree models list`` shows: round, pool data,
-dev accuracy, parity) and the round's PPM. The PEFT weights stay behind: the
-package holds only what llama.cpp serves. The round must be whole (exported, its
+dev accuracy, parity) and the round's PPM (its ``ppm.json`` and head; its
+training pairs and checkpoints stay behind). The PEFT weights stay behind too:
+the package holds only what llama.cpp and the scorer serve. The round must be whole (exported, its
 PPM trained, both dev evaluations done), and the adapter must fit the package's
 size bound. The destination is replaced atomically: a sibling temporary directory
 is filled, then swapped in, so a kill never leaves half a policy under the name.
@@ -24,6 +25,7 @@ from thinktree.models.policy import (
     read_policy,
     write_policy,
 )
+from thinktree.reward.ppm import HEAD_FILE, PPM_FILE
 from thinktree.train.ledger import MANIFEST_FILE
 
 MAX_ADAPTER_BYTES = 40 * 10**6
@@ -73,14 +75,16 @@ def ship_round(
         raise ValueError(f"{policy.adapter} is {size / 1e6:.1f} MB, above the package's "
                          f"{max_adapter_bytes / 1e6:.0f} MB bound; train with a lower rank")  # fmt: skip
     ppm = round_dir / PPM_SUBDIR
-    if not ppm.is_dir():
+    if not all((ppm / name).is_file() for name in (PPM_FILE, HEAD_FILE)):
         raise ValueError(f"{round_dir} has no trained PPM ({ppm}); its PPM stage was skipped")
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
     try:
         shutil.copy2(policy.adapter, staging / policy.adapter.name)
-        shutil.copytree(ppm, staging / PPM_SUBDIR)
+        (staging / PPM_SUBDIR).mkdir()
+        for name in (PPM_FILE, HEAD_FILE):
+            shutil.copy2(ppm / name, staging / PPM_SUBDIR / name)
         shipped = Policy(
             directory=staging,
             name=dest.name,
