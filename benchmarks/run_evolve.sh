@@ -18,4 +18,6 @@ for ledger in benchmarks/evolve/ledgers/round-*.json; do
         cp "$ledger" "runs/evolve/$round/manifest.json"
     fi
 done
+# Weights do not travel in git, except the round the package ships as `evolved`.
+.venv/bin/python benchmarks/restore_shipped_round.py runs/evolve
 exec .venv/bin/thinktree evolve --config benchmarks/evolve.yaml --out runs/evolve "$@"

@@ -12,14 +12,17 @@ import pytest
 from thinktree.models import ModelError, find_embedded
 from thinktree.models.policy import Policy, read_policy, write_policy
 from thinktree.reward import registry
-from thinktree.train.ship import ship_round
+from thinktree.train.evolve import Evolution
+from thinktree.train.evolve_config import EvolveConfig
+from thinktree.train.ledger import RoundLedger
+from thinktree.train.ship import restore_shipped_round, ship_round
 
 FAST = find_embedded("fast")
 assert FAST is not None
 ADAPTER = b"adapter bytes"
 STAGES = {
     "sft_data": {"trajectories": 431},
-    "export": {"adapter": "adapter.gguf"},
+    "export": {"adapter": "adapter.gguf", "adapter_sha256": hashlib.sha256(ADAPTER).hexdigest()},
     "parity": {"agree": 0.98, "base_agree": 0.7, "positions": 256},
     "ppm": {"pairs": 900},
     "dev_greedy": {"accuracy": 0.31, "n": 100},
@@ -161,3 +164,62 @@ def test_models_list_shows_the_shipped_policy_with_its_provenance(tmp_path, monk
         "data gsm8k train, 431 trajectories, dev_greedy 31.0% of 100, dev_mcts 36.0% of 50" in row
     )
     assert "abab" not in row
+
+
+def ledger_only(out: Path, trained: Path) -> Path:
+    """``out`` as a fresh machine sees it: round 1's ledger restored from git, no weights."""
+    (out / "round-1").mkdir(parents=True)
+    shutil.copy2(trained / "manifest.json", out / "round-1" / "manifest.json")
+    return out
+
+
+def test_a_shipped_round_comes_back_into_its_round_on_a_fresh_machine(tmp_path) -> None:
+    trained = make_round(tmp_path / "trained" / "round-1")
+    shipped = tmp_path / "evolved"
+    ship_round(trained, shipped)
+    out = ledger_only(tmp_path / "fresh", trained)
+    said = restore_shipped_round(out, shipped)
+    assert said == f"restored {out / 'round-1'} (adapter, policy, PPM) from {shipped}"
+    policy = read_policy(out / "round-1")
+    assert policy.adapter.read_bytes() == ADAPTER
+    assert policy.provenance["round"] == 1
+    assert sorted(p.name for p in (out / "round-1" / "ppm").iterdir()) == ["head.npz", "ppm.json"]
+    assert restore_shipped_round(out, shipped) is None  # already whole: nothing to do
+
+
+def test_restore_never_takes_another_adapter_for_the_rounds_own(tmp_path) -> None:
+    trained = make_round(tmp_path / "trained" / "round-1")
+    shipped = tmp_path / "evolved"
+    ship_round(trained, shipped)
+    out = ledger_only(tmp_path / "fresh", trained)
+    manifest = json.loads((out / "round-1" / "manifest.json").read_text())
+    manifest["stages"]["export"]["adapter_sha256"] = "0" * 64  # a retrained round 1
+    (out / "round-1" / "manifest.json").write_text(json.dumps(manifest))
+    said = restore_shipped_round(out, shipped)
+    assert (
+        said == f"{shipped} is not {out / 'round-1'}'s adapter (sha256 differs); nothing restored"
+    )
+    assert sorted(p.name for p in (out / "round-1").iterdir()) == ["manifest.json"]
+    (shipped / "adapter.gguf").write_bytes(b"corrupted")  # and a damaged shipped file
+    manifest["stages"]["export"]["adapter_sha256"] = hashlib.sha256(ADAPTER).hexdigest()
+    (out / "round-1" / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ModelError, match=r"does not match its policy\.json"):
+        restore_shipped_round(out, shipped)
+    assert not (out / "round-1" / "policy.json").exists()
+
+
+def test_restore_with_nothing_shipped_or_no_ledger_does_nothing(tmp_path) -> None:
+    trained = make_round(tmp_path / "trained" / "round-1")
+    assert restore_shipped_round(ledger_only(tmp_path / "a", trained), tmp_path / "absent") is None
+    shipped = tmp_path / "evolved"
+    ship_round(trained, shipped)
+    assert restore_shipped_round(tmp_path / "b", shipped) is None  # no round-1 ledger there
+    assert not (tmp_path / "b").exists()
+
+
+def test_a_ledger_without_its_rounds_weights_stops_with_what_to_do(tmp_path) -> None:
+    evolution = Evolution(EvolveConfig(), tmp_path / "evolve")
+    ledger = RoundLedger.open(evolution.paths.round_dir(1), 1, {"parent": 0})
+    ledger.finish("sft", {"sft_tokens": 10})
+    with pytest.raises(ValueError, match="round 1's trained adapter is not on this machine"):
+        evolution._export(1, ledger)

@@ -62,7 +62,7 @@ from thinktree.search import SearchConfig
 from thinktree.search.registry import default_slots, default_window
 from thinktree.store import ResultRow, RunStore
 from thinktree.train.evolve_config import EvolveConfig
-from thinktree.train.ledger import RoundLedger
+from thinktree.train.ledger import MANIFEST_FILE, RoundLedger
 from thinktree.train.sft import SFTReport, is_holdout, train_policy_lora
 from thinktree.train.sft_data import (
     Trajectory,
@@ -487,6 +487,13 @@ class Evolution:
         directory = self.paths.round_dir(index)
         if ledger.done("export") and (directory / "policy.json").is_file():
             return
+        peft = directory / "sft" / "peft"
+        if not peft.is_dir():
+            # The ledger travelled to a machine without the round's weights.
+            raise ValueError(
+                f"round {index}'s trained adapter is not on this machine ({peft} is missing); "
+                f"copy {directory} here, or delete its {MANIFEST_FILE} to train the round again"
+            )
         self._check_time()
         self.reporter.stage(index, "export", None)
         from thinktree.models.assemble import sha256_file

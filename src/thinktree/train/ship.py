@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from thinktree.models.policy import (
+    POLICY_FILE,
     PPM_SUBDIR,
     Policy,
     check_adapter,
@@ -108,3 +109,34 @@ def ship_round(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return read_policy(dest, name=dest.name)
+
+
+def restore_shipped_round(out: str | Path, shipped: str | Path) -> str | None:
+    """Copy a shipped round's adapter, policy and PPM back into its evolve round in ``out``.
+
+    A round's weights live on the machine that trained them; git carries only its
+    ledger. When ``shipped`` is round N (its provenance says so) and its adapter is
+    the one round N's ledger recorded at export, a run on a fresh machine resumes
+    from it instead of training the round again. Says what it did; None when there
+    is nothing to do. The PEFT weights are not shipped, so such a round cannot be
+    exported or parity-checked again (its ledger already holds both).
+    """
+    out, shipped = Path(out), Path(shipped)
+    if not (shipped / POLICY_FILE).is_file():
+        return None
+    policy = read_policy(shipped, name=shipped.name)
+    round_dir = out / f"round-{policy.provenance.get('round')}"
+    manifest = round_dir / MANIFEST_FILE
+    if policy.adapter is None or not manifest.is_file() or (round_dir / POLICY_FILE).is_file():
+        return None
+    export = json.loads(manifest.read_text())["stages"].get("export", {})
+    if export.get("adapter_sha256") != policy.adapter_sha256:
+        return f"{shipped} is not {round_dir}'s adapter (sha256 differs); nothing restored"
+    check_adapter(policy)
+    shutil.copy2(policy.adapter, round_dir / policy.adapter.name)
+    (round_dir / PPM_SUBDIR).mkdir(exist_ok=True)
+    for name in (PPM_FILE, HEAD_FILE):
+        shutil.copy2(shipped / PPM_SUBDIR / name, round_dir / PPM_SUBDIR / name)
+    # policy.json last: its presence is what marks the round's export as whole.
+    shutil.copy2(shipped / POLICY_FILE, round_dir / POLICY_FILE)
+    return f"restored {round_dir} (adapter, policy, PPM) from {shipped}"
