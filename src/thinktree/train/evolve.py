@@ -343,7 +343,7 @@ class Evolution:
                 on_result=on_result,
             )
         if outcome.stopped:
-            raise EvolveStopped(f"round {index} {stage} stopped; rerun to resume")
+            raise EvolveStopped(f"round {index} {stage} stopped at the time budget")
         summary = outcome.summary
         answered = sum(1 for r in outcome.rows if r.answer is not None)
         ledger.finish(
@@ -480,7 +480,7 @@ class Evolution:
             deadline=self.deadline,
         )
         if report is None:
-            raise EvolveStopped(f"round {index} sft stopped at a checkpoint; rerun to resume")
+            raise EvolveStopped(f"round {index} sft stopped at a checkpoint")
         ledger.finish("sft", _sft_figures(report))
 
     def _export(self, index: int, ledger: RoundLedger) -> None:
