@@ -13,16 +13,15 @@ import sys
 from pathlib import Path
 
 from thinktree.models.assemble import ModelError
+from thinktree.models.policy import embedded_policy_dir
 from thinktree.train.ship import restore_shipped_round
-
-PACKAGE_DIR = Path(__file__).resolve().parents[1] / "src" / "thinktree" / "models" / "evolved"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="the evolve output directory, e.g. runs/evolve")
     try:
-        said = restore_shipped_round(parser.parse_args().out, PACKAGE_DIR)
+        said = restore_shipped_round(parser.parse_args().out, embedded_policy_dir())
     except (ModelError, OSError) as exc:
         sys.exit(f"error: {exc}")
     if said:

@@ -63,7 +63,7 @@ from thinktree.search.registry import default_slots, default_window
 from thinktree.store import ResultRow, RunStore
 from thinktree.train.evolve_config import EvolveConfig
 from thinktree.train.ledger import MANIFEST_FILE, RoundLedger
-from thinktree.train.sft import SFTReport, is_holdout, train_policy_lora
+from thinktree.train.sft import ADAPTER_DIR, SFTReport, is_holdout, train_policy_lora
 from thinktree.train.sft_data import (
     Trajectory,
     read_trajectories,
@@ -117,6 +117,13 @@ class EvolvePaths:
 
     def ppm_dir(self, index: int) -> Path:
         return self.round_dir(index) / PPM_SUBDIR
+
+    def sft_dir(self, index: int) -> Path:
+        return self.round_dir(index) / "sft"
+
+    def peft_dir(self, index: int) -> Path:
+        """Where the round's SFT leaves its PEFT adapter (what export and parity read)."""
+        return self.sft_dir(index) / ADAPTER_DIR
 
     @property
     def references(self) -> Path:
@@ -474,7 +481,7 @@ class Evolution:
         report = train_policy_lora(
             resolve_model(self.policy_model.name).path,
             trajectories,
-            self.paths.round_dir(index) / "sft",
+            self.paths.sft_dir(index),
             self.config.sft,
             progress=lambda _stage, done, total: self.reporter.advance(done, total),
             deadline=self.deadline,
@@ -487,7 +494,7 @@ class Evolution:
         directory = self.paths.round_dir(index)
         if ledger.done("export") and (directory / "policy.json").is_file():
             return
-        peft = directory / "sft" / "peft"
+        peft = self.paths.peft_dir(index)
         if not peft.is_dir():
             # The ledger travelled to a machine without the round's weights.
             raise ValueError(
@@ -500,7 +507,7 @@ class Evolution:
         from thinktree.train.lora_gguf import export_lora_gguf
 
         base = resolve_model(self.policy_model.name)
-        adapter = export_lora_gguf(directory / "sft" / "peft", base.path, directory / ADAPTER_FILE)
+        adapter = export_lora_gguf(peft, base.path, directory / ADAPTER_FILE)
         digest = sha256_file(adapter)
         sft = ledger.figures("sft")
         write_policy(
@@ -553,7 +560,7 @@ class Evolution:
         directory = self.paths.round_dir(index)
         report = measure_adapter_parity(
             base,
-            directory / "sft" / "peft",
+            self.paths.peft_dir(index),
             directory / ADAPTER_FILE,
             texts,
             self.config.parity_positions,

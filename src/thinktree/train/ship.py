@@ -4,9 +4,9 @@ What is copied from ``OUT/round-N``: the GGUF adapter, ``policy.json`` (its
 provenance extended with what ``thinktree models list`` shows: round, pool data,
 dev accuracy, parity) and the round's PPM (its ``ppm.json`` and head; its
 training pairs and checkpoints stay behind). The PEFT weights stay behind too:
-the package holds only what llama.cpp and the scorer serve. The round must be whole (exported, its
-PPM trained, both dev evaluations done), and the adapter must fit the package's
-size bound. The destination is replaced atomically: a sibling temporary directory
+the package holds only what llama.cpp and the scorer serve. The round must be
+whole (exported, its PPM trained, both dev evaluations done), and the adapter
+must fit the package's size bound. The destination is replaced atomically: a sibling temporary directory
 is filled, then swapped in, so a kill never leaves half a policy under the name.
 """
 
@@ -32,6 +32,15 @@ from thinktree.train.ledger import MANIFEST_FILE
 MAX_ADAPTER_BYTES = 40 * 10**6
 """The embedded adapter's bound (issue 17: at most 40 MB of package data)."""
 NEEDED_STAGES = ("export", "ppm", "dev_greedy", "dev_mcts")
+PPM_FILES = (PPM_FILE, HEAD_FILE)
+"""What a scorer loads from a PPM directory, and all that ships of it."""
+
+
+def copy_ppm(source: Path, dest: Path) -> None:
+    """Copy a trained PPM's files from ``source`` into ``dest`` (created if absent)."""
+    dest.mkdir(exist_ok=True)
+    for name in PPM_FILES:
+        shutil.copy2(source / name, dest / name)
 
 
 def round_provenance(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -76,16 +85,14 @@ def ship_round(
         raise ValueError(f"{policy.adapter} is {size / 1e6:.1f} MB, above the package's "
                          f"{max_adapter_bytes / 1e6:.0f} MB bound; train with a lower rank")  # fmt: skip
     ppm = round_dir / PPM_SUBDIR
-    if not all((ppm / name).is_file() for name in (PPM_FILE, HEAD_FILE)):
+    if not all((ppm / name).is_file() for name in PPM_FILES):
         raise ValueError(f"{round_dir} has no trained PPM ({ppm}); its PPM stage was skipped")
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
     try:
         shutil.copy2(policy.adapter, staging / policy.adapter.name)
-        (staging / PPM_SUBDIR).mkdir()
-        for name in (PPM_FILE, HEAD_FILE):
-            shutil.copy2(ppm / name, staging / PPM_SUBDIR / name)
+        copy_ppm(ppm, staging / PPM_SUBDIR)
         shipped = Policy(
             directory=staging,
             name=dest.name,
@@ -134,9 +141,7 @@ def restore_shipped_round(out: str | Path, shipped: str | Path) -> str | None:
         return f"{shipped} is not {round_dir}'s adapter (sha256 differs); nothing restored"
     check_adapter(policy)
     shutil.copy2(policy.adapter, round_dir / policy.adapter.name)
-    (round_dir / PPM_SUBDIR).mkdir(exist_ok=True)
-    for name in (PPM_FILE, HEAD_FILE):
-        shutil.copy2(shipped / PPM_SUBDIR / name, round_dir / PPM_SUBDIR / name)
+    copy_ppm(shipped / PPM_SUBDIR, round_dir / PPM_SUBDIR)
     # policy.json last: its presence is what marks the round's export as whole.
     shutil.copy2(shipped / POLICY_FILE, round_dir / POLICY_FILE)
     return f"restored {round_dir} (adapter, policy, PPM) from {shipped}"
