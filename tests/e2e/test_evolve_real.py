@@ -174,3 +174,47 @@ def test_a_shipped_round_is_the_embedded_evolved_model(evolved, tmp_path, monkey
     assert result.exit_code == 0, result.output
     shipped = json.loads(result.stdout.strip().splitlines()[-1])
     assert "answer" in shipped and shipped["model"] == "evolved"
+
+
+def test_a_merged_round_serves_what_the_adapter_serves(evolved, tmp_path) -> None:
+    from thinktree.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
+    from thinktree.models import resolve_model
+
+    out, *_ = evolved
+    dest = tmp_path / "round-1-merged"
+    result = CliRunner().invoke(app, ["models", "merge", str(out / "round-1"), str(dest)])
+    assert result.exit_code == 0, result.output
+    policy = json.loads((dest / "policy.json").read_text())
+    adapter_policy = json.loads((out / "round-1" / "policy.json").read_text())
+    assert (policy["adapter"], policy["model"]) == (None, "merged-q8_0.gguf")
+    assert policy["provenance"]["merged_from"] == adapter_policy["adapter_sha256"]
+    assert sorted(p.name for p in (dest / "ppm").iterdir()) == sorted(
+        p.name for p in (out / "round-1" / "ppm").iterdir()
+    )
+
+    # Teacher-forced on the adapter serving's own greedy text: the merged file picks
+    # the same next token (up to Q8_0 rounding); the base file alone does not.
+    options = LlamaCppOptions(n_parallel=1, ctx_per_slot=1024, threads=1, cache_ram_mib=0)
+    adapted = resolve_model(str(out / "round-1"))
+    prompt = "Question: What is 6 plus 7?\n\nStep 1:"
+    lora = ((str(adapted.adapter), 1.0),)
+    with LlamaCppEngine(
+        adapted.path, LlamaCppOptions(**{**options.__dict__, "lora": lora})
+    ) as served:
+        text = served.complete([CompletionRequest(prompt, max_tokens=48, temperature=0.0)])
+        start = len(served.tokenize(prompt))
+        ids = served.tokenize(prompt + text[0][0].text)
+    agreement = {}
+    for name, path in (("merged", resolve_model(str(dest)).path), ("base", adapted.path)):
+        with LlamaCppEngine(path, options) as engine:
+            hits = [engine.greedy_next_token(ids[:i]) == ids[i] for i in range(start, len(ids))]
+        agreement[name] = sum(hits) / len(hits)
+    assert agreement["merged"] >= 0.9 and agreement["merged"] > agreement["base"], agreement
+
+    solved = CliRunner().invoke(
+        app,
+        ["solve", "What is 6 plus 7?", "--model", str(dest), "--scorer", f"ppm:{dest / 'ppm'}",
+         "--strategy", "greedy", "--threads", "1", "--max-steps", "3", "--json"],
+    )  # fmt: skip
+    assert solved.exit_code == 0, solved.output
+    assert json.loads(solved.stdout.strip().splitlines()[-1])["model"].endswith("/round-1-merged")

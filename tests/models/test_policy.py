@@ -114,3 +114,64 @@ def test_policy_json_is_written_atomically(tmp_path) -> None:
     assert not list(policy.directory.glob("*.tmp"))
     data = json.loads((policy.directory / "policy.json").read_text())
     assert data["adapter"] == "adapter.gguf" and data["prompt_style"] == "zero-shot"
+
+
+def make_merged(directory: Path, model: bytes = b"GGUF merged") -> Policy:
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "merged-q8_0.gguf").write_bytes(model)
+    policy = Policy(
+        directory=directory,
+        name=directory.name,
+        base=FAST.name,
+        base_sha256=FAST.sha256,
+        adapter=None,
+        adapter_sha256=None,
+        prompt_style="zero-shot",
+        provenance={"round": 1, "merged_from": "ab" * 32},
+        model=directory / "merged-q8_0.gguf",
+        model_sha256=hashlib.sha256(model).hexdigest(),
+    )
+    write_policy(policy)
+    return policy
+
+
+def test_a_merged_policy_serves_its_own_file_with_its_prompt(tmp_path, no_assembly) -> None:
+    policy = make_merged(tmp_path / "evo" / "round-1-merged")
+    resolved = resolve_model(str(policy.directory))
+    assert resolved.path == (policy.directory / "merged-q8_0.gguf").resolve()
+    assert resolved.path != no_assembly
+    assert (resolved.adapter, resolved.adapter_sha256) == (None, None)
+    assert resolved.sha256 == hashlib.sha256(b"GGUF merged").hexdigest()
+    assert (resolved.name, resolved.prompt_style, resolved.embedded) == (
+        "evo/round-1-merged",
+        "zero-shot",
+        False,
+    )
+    data = json.loads((policy.directory / "policy.json").read_text())
+    assert (data["model"], data["adapter"]) == ("merged-q8_0.gguf", None)
+    # An adapter policy's file gains no model keys.
+    plain = json.loads((make_policy(tmp_path / "round-1").directory / "policy.json").read_text())
+    assert "model" not in plain and "model_sha256" not in plain
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: (d / "merged-q8_0.gguf").write_bytes(b"GGUF other"),
+         r"model .* does not match its policy.json .* run `thinktree models merge` again"),
+        (lambda d: (d / "merged-q8_0.gguf").unlink(), "names model 'merged-q8_0.gguf', which is missing"),
+        (lambda d: _edit(d, adapter="merged-q8_0.gguf"), "names both a model and an adapter"),
+        (lambda d: _edit(d, model_sha256=None), "without its model_sha256"),
+    ],
+)  # fmt: skip
+def test_broken_merged_policies_give_one_line_errors(tmp_path, change, message) -> None:
+    policy = make_merged(tmp_path / "merged")
+    change(policy.directory)
+    with pytest.raises(ModelError, match=message) as info:
+        resolve_model(str(policy.directory))
+    assert "\n" not in str(info.value)
+
+
+def _edit(directory: Path, **fields) -> None:
+    path = directory / "policy.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **fields}))

@@ -1,12 +1,19 @@
-"""`thinktree models list | pull NAME | verify NAME`."""
+"""`thinktree models list | pull NAME | verify NAME | merge POLICY DEST`."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from thinktree.cli.app import app
@@ -116,3 +123,75 @@ def verify(name: Annotated[str, typer.Argument(help="Embedded model name or alia
     except ModelError as exc:
         fail(str(exc))
     typer.echo(f"ok {path} sha256 {model.sha256}")
+
+
+@models_app.command("merge")
+def merge(
+    source: Annotated[
+        str, typer.Argument(help="An evolved policy: `evolved` or an evolve round directory.")
+    ],
+    dest: Annotated[Path, typer.Argument(help="New policy directory to write.")],
+) -> None:
+    """Merge a policy's LoRA adapter into its base file (Q8_0): one model file, no adapter.
+
+    Serves faster; costs a whole model file on disk (BENCHMARKS.md has both).
+
+    DEST must be new, empty or an earlier merge; then use --model DEST.
+    """
+    from thinktree.models import ModelError
+    from thinktree.models.policy import (
+        EMBEDDED_POLICY,
+        embedded_policy_dir,
+        is_policy_dir,
+        read_policy,
+    )
+
+    directory = embedded_policy_dir() if source == EMBEDDED_POLICY else Path(source).expanduser()
+    if not is_policy_dir(directory):
+        fail(f"{source} is not an evolved policy; give `evolved` or an evolve round directory")
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())) and not _is_merge(dest):
+        fail(f"{dest} exists and is not an earlier merge; choose a new directory")
+    try:
+        from thinktree.train.merge_gguf import merge_policy
+    except ImportError as exc:
+        fail(
+            f"merging needs the training extras ({exc.name} is missing): pip install 'thinktree[train]'"
+        )
+    console = Console(stderr=True)
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+    task = progress.add_task(f"merging {source}", total=None)
+
+    def advance(done: int, total: int) -> None:
+        if not progress.live.is_started:  # started late: a refusal prints its line alone
+            progress.start()
+        progress.update(task, completed=done, total=total)
+
+    try:
+        merged = merge_policy(read_policy(directory, name=source), dest, advance)
+    except (ModelError, ValueError) as exc:
+        fail(str(exc))
+    finally:
+        if progress.live.is_started:
+            progress.stop()
+    assert merged.model is not None
+    typer.echo(
+        f"{merged.model} ({merged.model.stat().st_size / 2**20:.0f} MiB); use --model {dest}"
+    )
+
+
+def _is_merge(directory: Path) -> bool:
+    """Whether ``directory`` is a policy written by `models merge` (safe to replace)."""
+    from thinktree.models import ModelError
+    from thinktree.models.policy import is_policy_dir, read_policy
+
+    try:
+        return is_policy_dir(directory) and read_policy(directory).model is not None
+    except ModelError:
+        return False

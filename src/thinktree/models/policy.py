@@ -15,6 +15,11 @@ The adapter is served by llama.cpp over the unchanged base file; a policy with
 no adapter (round 0) is the base model with its prompt style. The adapter's
 sha256 is checked on every load, so a half-copied or edited adapter is never
 served under the policy's name.
+
+A policy may instead name a whole model file, ``"model": "merged-q8_0.gguf"``
+with its ``"model_sha256"`` (``thinktree models merge`` writes one: the adapter
+merged into the base file), served on its own with the same prompt style; it is
+checked the same way, and a policy naming both a model and an adapter is refused.
 """
 
 from __future__ import annotations
@@ -46,9 +51,12 @@ class Policy:
     adapter_sha256: str | None
     prompt_style: str
     provenance: dict[str, Any] = field(default_factory=dict)
+    model: Path | None = None
+    """A whole model file served instead of base + adapter (a merged policy)."""
+    model_sha256: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "base": self.base,
             "base_sha256": self.base_sha256,
             "adapter": self.adapter.name if self.adapter is not None else None,
@@ -56,6 +64,9 @@ class Policy:
             "prompt_style": self.prompt_style,
             "provenance": self.provenance,
         }
+        if self.model is not None:  # absent otherwise: adapter policies keep their bytes
+            data.update(model=self.model.name, model_sha256=self.model_sha256)
+        return data
 
 
 def is_policy_dir(path: Path) -> bool:
@@ -83,17 +94,19 @@ def read_policy(directory: str | Path, name: str | None = None) -> Policy:
         base = str(data["base"])
         style = str(data.get("prompt_style", "few-shot"))
         adapter_name = data.get("adapter")
+        model_name = data.get("model")
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelError(f"{path} is not a valid policy file ({exc})") from exc
     if style not in PROMPT_STYLES:
         raise ModelError(
             f"{path}: unknown prompt_style {style!r}; use {' or '.join(PROMPT_STYLES)}"
         )
-    adapter = None
-    if adapter_name:
-        adapter = directory / str(adapter_name)
-        if not adapter.is_file():
-            raise ModelError(f"{path} names adapter {adapter_name!r}, which is missing")
+    if adapter_name and model_name:
+        raise ModelError(f"{path} names both a model and an adapter; a policy serves one of them")
+    adapter = _named_file(path, "adapter", adapter_name)
+    model = _named_file(path, "model", model_name)
+    if model is not None and not data.get("model_sha256"):
+        raise ModelError(f"{path} names model {model_name!r} without its model_sha256")
     return Policy(
         directory=directory,
         name=name or directory.name,
@@ -103,19 +116,34 @@ def read_policy(directory: str | Path, name: str | None = None) -> Policy:
         adapter_sha256=data.get("adapter_sha256"),
         prompt_style=style,
         provenance=dict(data.get("provenance") or {}),
+        model=model,
+        model_sha256=data.get("model_sha256"),
     )
 
 
+def _named_file(path: Path, kind: str, name: Any) -> Path | None:
+    if not name:
+        return None
+    named = path.parent / str(name)
+    if not named.is_file():
+        raise ModelError(f"{path} names {kind} {name!r}, which is missing")
+    return named
+
+
 def check_adapter(policy: Policy) -> None:
-    """Raise ModelError unless the adapter on disk is the one the policy names."""
-    if policy.adapter is None or policy.adapter_sha256 is None:
-        return
-    actual = sha256_file(policy.adapter)
-    if actual != policy.adapter_sha256:
-        raise ModelError(
-            f"adapter {policy.adapter} does not match its policy.json (sha256 {actual[:12]}, "
-            f"expected {policy.adapter_sha256[:12]}); export the round again"
-        )
+    """Raise ModelError unless the adapter (or model) on disk is the one the policy names."""
+    for kind, file, expected, remedy in (
+        ("adapter", policy.adapter, policy.adapter_sha256, "export the round again"),
+        ("model", policy.model, policy.model_sha256, "run `thinktree models merge` again"),
+    ):
+        if file is None or expected is None:
+            continue
+        actual = sha256_file(file)
+        if actual != expected:
+            raise ModelError(
+                f"{kind} {file} does not match its policy.json (sha256 {actual[:12]}, "
+                f"expected {expected[:12]}); {remedy}"
+            )
 
 
 def write_policy(policy: Policy) -> Path:

@@ -88,7 +88,18 @@ def _policy_name(path: Path) -> str:
 
 
 def resolve_policy(policy: Policy, progress: Callable[[int], None] | None = None) -> ResolvedModel:
-    """An evolved policy: its base model (embedded, assembled on first use) and adapter."""
+    """An evolved policy: its base model (embedded, assembled on first use) and adapter,
+    or the whole model file a merged policy names."""
+    if policy.model is not None:
+        check_adapter(policy)
+        return ResolvedModel(
+            name=policy.name,
+            path=policy.model.resolve(),
+            embedded=False,
+            sha256=policy.model_sha256,
+            prompt_style=policy.prompt_style,
+            policy=policy,
+        )
     embedded = find_embedded(policy.base)
     if embedded is None:
         raise ModelError(f"{policy.directory}: base model {policy.base!r} is not an embedded model")

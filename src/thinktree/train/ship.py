@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from thinktree.models.policy import (
 )
 from thinktree.reward.ppm import HEAD_FILE, PPM_FILE
 from thinktree.train.ledger import MANIFEST_FILE
+from thinktree.train.staged import staged_dir
 
 MAX_ADAPTER_BYTES = 40 * 10**6
 """The embedded adapter's bound (issue 17: at most 40 MB of package data)."""
@@ -88,9 +88,7 @@ def ship_round(
     if not all((ppm / name).is_file() for name in PPM_FILES):
         raise ValueError(f"{round_dir} has no trained PPM ({ppm}); its PPM stage was skipped")
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
-    try:
+    with staged_dir(dest) as staging:
         shutil.copy2(policy.adapter, staging / policy.adapter.name)
         copy_ppm(ppm, staging / PPM_SUBDIR)
         shipped = Policy(
@@ -104,17 +102,6 @@ def ship_round(
             provenance={**policy.provenance, **round_provenance(manifest)},
         )
         write_policy(shipped)
-        if dest.exists():
-            old = dest.with_name(f".{dest.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            dest.rename(old)
-            staging.rename(dest)
-            shutil.rmtree(old)
-        else:
-            staging.rename(dest)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return read_policy(dest, name=dest.name)
 
 

@@ -1,0 +1,180 @@
+"""Serving an evolved policy: base file + GGUF adapter against one merged Q8_0 file (issue 17).
+
+Run with nothing else on the machine:
+
+    .venv/bin/python benchmarks/serve_adapter_bench.py [--policy DIR] [--problems 8] [--tokens 128]
+
+``--policy`` is an evolve round directory (``policy.json``); the default is the
+embedded ``evolved``. The adapter is merged into its base file
+(:mod:`thinktree.train.merge_gguf`, adapted projections at Q8_0) under
+``runs/serve-adapter/``, then three servings are measured one after the other in
+this process, on the same zero-shot step prompts of gsm8k test problems:
+
+- speed: generation at one slot (llama.cpp's own timings, prompt excluded),
+  prompt processing of the same prompts, and four requests at once (the eval's
+  default slots; generated tokens per wall second, prompts included); every
+  request exactly ``--tokens`` tokens (end of text ignored);
+- agreement: at every position of the adapter serving's greedy solutions
+  (teacher-forced), whether the merged file and the base file alone pick the
+  same next token.
+
+Writes benchmarks/results/serve_adapter.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import xllamacpp
+
+from thinktree.engines.base import CompletionRequest
+from thinktree.engines.llamacpp import LlamaCppEngine, LlamaCppOptions, completion_payload
+from thinktree.models.policy import embedded_policy_dir, read_policy
+from thinktree.models.resolve import resolve_policy
+from thinktree.problems.loaders import load_benchmark
+from thinktree.steps.prompt import PromptStyle, build_step_prompt
+from thinktree.train.merge_gguf import merge_lora_gguf
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "serve_adapter.json"
+
+
+def raw_server(path: Path, adapter: Path | None, slots: int) -> xllamacpp.Server:
+    params = xllamacpp.CommonParams()
+    params.model.path = str(path)
+    params.n_parallel = slots
+    params.n_ctx = 2048 * slots
+    params.cpuparams.n_threads = 2
+    params.cpuparams_batch.n_threads = 2
+    params.n_batch = 512
+    params.cache_ram_mib = 0
+    params.verbosity = -1
+    if adapter is not None:
+        params.lora_adapters = [xllamacpp.CommonAdapterLoraInfo(str(adapter), 1.0)]
+    return xllamacpp.Server(params)
+
+
+def timed(server: xllamacpp.Server, prompt: str, tokens: int, lora: bool) -> dict[str, float]:
+    body = completion_payload(CompletionRequest(prompt, max_tokens=tokens))
+    body.update(ignore_eos=True, cache_prompt=False)
+    if lora:
+        body["lora"] = [{"id": 0, "scale": 1.0}]
+    response = server.handle_completions(body)
+    return response["timings"]
+
+
+def speed(path: Path, adapter: Path | None, prompts: list[str], tokens: int) -> dict[str, float]:
+    """Generated tokens/s at 1 and 4 slots, and prompt tokens/s, for one serving."""
+    lora = adapter is not None
+    server = raw_server(path, adapter, 4)
+    timed(server, prompts[0], 8, lora)  # warm-up
+    single = [timed(server, p, tokens, lora) for p in prompts]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(4) as pool:
+        batch = list(pool.map(lambda p: timed(server, p, tokens, lora), prompts))
+    batch_seconds = time.perf_counter() - started
+    generated = sum(t["predicted_n"] for t in single)
+    return {
+        "decode_tok_s": generated / sum(t["predicted_ms"] / 1000 for t in single),
+        "prompt_tok_s": sum(t["prompt_n"] for t in single)
+        / sum(t["prompt_ms"] / 1000 for t in single),
+        "batch4_tok_s": sum(t["predicted_n"] for t in batch) / batch_seconds,
+    }
+
+
+def greedy_solutions(engine: LlamaCppEngine, prompts: list[str], tokens: int) -> list[str]:
+    requests = [CompletionRequest(p, max_tokens=tokens, temperature=0.0) for p in prompts]
+    return [result[0].text for result in engine.complete(requests)]
+
+
+def agreement(engine: LlamaCppEngine, texts: list[list[int]], starts: list[int]) -> float:
+    """Fraction of teacher-forced positions where ``engine`` picks the text's next token."""
+    hits = total = 0
+    for ids, start in zip(texts, starts, strict=True):
+        for position in range(start, len(ids)):
+            hits += engine.greedy_next_token(ids[:position]) == ids[position]
+            total += 1
+    return hits / total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--policy", type=Path, default=embedded_policy_dir())
+    parser.add_argument("--problems", type=int, default=8)
+    parser.add_argument("--tokens", type=int, default=128)
+    args = parser.parse_args()
+
+    policy = read_policy(args.policy)
+    base = resolve_policy(policy)
+    adapter = policy.adapter
+    if adapter is None or policy.adapter_sha256 is None:
+        raise SystemExit(f"{args.policy} names no adapter: nothing to merge")
+    merged_path = ROOT / "runs" / "serve-adapter" / f"{policy.adapter_sha256[:16]}-q8_0.gguf"
+    started = time.perf_counter()
+    if not merged_path.is_file():
+        merge_lora_gguf(base.path, adapter, merged_path)
+    merge_seconds = time.perf_counter() - started
+
+    options = LlamaCppOptions(n_parallel=1, ctx_per_slot=4096, threads=2, cache_ram_mib=0)
+    served = LlamaCppEngine(base.path, replace(options, lora=((str(adapter), 1.0),)))
+    problems = load_benchmark("gsm8k", "test")[: args.problems]
+    prompts = [
+        build_step_prompt(p.question, served.render_chat, PromptStyle.ZERO_SHOT).header
+        for p in problems
+    ]
+    solutions = greedy_solutions(served, prompts, 192)
+    texts = [
+        served.tokenize(p) + served.tokenize(s) for p, s in zip(prompts, solutions, strict=True)
+    ]
+    starts = [len(served.tokenize(p)) for p in prompts]
+    adapter_self = agreement(served, texts, starts)
+    served.close()
+    figures: dict[str, Any] = {}
+    for name, path in (("merged_q8_0", merged_path), ("base", base.path)):
+        engine = LlamaCppEngine(path, options)
+        figures[f"{name}_agree"] = agreement(engine, texts, starts)
+        engine.close()
+
+    servings = {
+        "base": speed(base.path, None, prompts, args.tokens),
+        "adapter": speed(base.path, adapter, prompts, args.tokens),
+        "merged_q8_0": speed(merged_path, None, prompts, args.tokens),
+    }
+    out = {
+        "command": "python benchmarks/serve_adapter_bench.py",
+        "machine": f"{platform.machine()}, 2 cores",
+        "policy": str(
+            args.policy.relative_to(ROOT) if args.policy.is_relative_to(ROOT) else args.policy
+        ),
+        "adapter_sha256": policy.adapter_sha256,
+        "problems": len(problems),
+        "tokens_per_request": args.tokens,
+        "file_mb": {
+            "base": round(base.path.stat().st_size / 1e6, 1),
+            "adapter": round(adapter.stat().st_size / 1e6, 1),
+            "merged_q8_0": round(merged_path.stat().st_size / 1e6, 1),
+        },
+        "merge_seconds": round(merge_seconds, 1),
+        "positions": sum(len(t) - s for t, s in zip(texts, starts, strict=True)),
+        "adapter_self_agree": adapter_self,
+        **figures,
+        "servings": servings,
+        "merged_over_adapter": {
+            key: servings["merged_q8_0"][key] / servings["adapter"][key]
+            for key in servings["adapter"]
+        },
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(out, indent=2) + "\n")
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
