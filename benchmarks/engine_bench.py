@@ -37,16 +37,22 @@ def story(topic: str) -> str:
     return f"<|im_start|>user\nWrite a long, detailed story about {topic}.<|im_end|>\n<|im_start|>assistant\n"
 
 
-def raw_server(path: Path, slots: int) -> xllamacpp.Server:
+def raw_server(
+    path: Path, slots: int, ctx_per_slot: int = 4096, cache_ram_mib: int = 1024,
+    adapter: Path | None = None,
+) -> xllamacpp.Server:  # fmt: skip
+    """A bare xllamacpp server on 2 threads (``adapter``: a GGUF LoRA at scale 1)."""
     params = xllamacpp.CommonParams()
     params.model.path = str(path)
     params.n_parallel = slots
-    params.n_ctx = 4096 * slots
+    params.n_ctx = ctx_per_slot * slots
     params.cpuparams.n_threads = 2
     params.cpuparams_batch.n_threads = 2
     params.n_batch = 512
-    params.cache_ram_mib = 1024
+    params.cache_ram_mib = cache_ram_mib
     params.verbosity = -1
+    if adapter is not None:
+        params.lora_adapters = [xllamacpp.CommonAdapterLoraInfo(str(adapter), 1.0)]
     return xllamacpp.Server(params)
 
 

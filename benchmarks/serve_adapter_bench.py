@@ -34,6 +34,7 @@ from typing import Any
 
 import xllamacpp
 
+from engine_bench import raw_server
 from thinktree.engines.base import CompletionRequest
 from thinktree.engines.llamacpp import LlamaCppEngine, LlamaCppOptions, completion_payload
 from thinktree.models.policy import embedded_policy_dir, read_policy
@@ -44,21 +45,6 @@ from thinktree.train.merge_gguf import merge_lora_gguf
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "serve_adapter.json"
-
-
-def raw_server(path: Path, adapter: Path | None, slots: int) -> xllamacpp.Server:
-    params = xllamacpp.CommonParams()
-    params.model.path = str(path)
-    params.n_parallel = slots
-    params.n_ctx = 2048 * slots
-    params.cpuparams.n_threads = 2
-    params.cpuparams_batch.n_threads = 2
-    params.n_batch = 512
-    params.cache_ram_mib = 0
-    params.verbosity = -1
-    if adapter is not None:
-        params.lora_adapters = [xllamacpp.CommonAdapterLoraInfo(str(adapter), 1.0)]
-    return xllamacpp.Server(params)
 
 
 def timed(server: xllamacpp.Server, prompt: str, tokens: int, lora: bool) -> dict[str, float]:
@@ -73,7 +59,7 @@ def timed(server: xllamacpp.Server, prompt: str, tokens: int, lora: bool) -> dic
 def speed(path: Path, adapter: Path | None, prompts: list[str], tokens: int) -> dict[str, float]:
     """Generated tokens/s at 1 and 4 slots, and prompt tokens/s, for one serving."""
     lora = adapter is not None
-    server = raw_server(path, adapter, 4)
+    server = raw_server(path, 4, ctx_per_slot=2048, cache_ram_mib=0, adapter=adapter)
     timed(server, prompts[0], 8, lora)  # warm-up
     single = [timed(server, p, tokens, lora) for p in prompts]
     started = time.perf_counter()

@@ -27,15 +27,15 @@ so a killed export never leaves a half-written adapter under the final name.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from thinktree.train.staged import staged_file
 
 HF_TO_GGUF: dict[str, str] = {
     "self_attn.q_proj": "attn_q",
@@ -222,11 +222,8 @@ def export_lora_gguf(adapter_dir: Path, base_gguf: Path, out: Path) -> Path:
     base = read_base_info(base_gguf)
     tensors = adapter_tensors(adapter_dir, base)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        writer = gguf.GGUFWriter(tmp_name, base.architecture)
+    with staged_file(out) as tmp:
+        writer = gguf.GGUFWriter(str(tmp), base.architecture)
         writer.add_string(gguf.Keys.General.TYPE, gguf.GGUFType.ADAPTER)
         writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
         writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(config["lora_alpha"]))
@@ -236,10 +233,6 @@ def export_lora_gguf(adapter_dir: Path, base_gguf: Path, out: Path) -> Path:
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()
         writer.close()
-        os.replace(tmp_name, out)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
     return out
 
 

@@ -21,9 +21,7 @@ under the final name.
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,7 +30,7 @@ import numpy as np
 from thinktree.models.assemble import sha256_file
 from thinktree.models.policy import PPM_SUBDIR, Policy, read_policy, write_policy
 from thinktree.models.resolve import resolve_policy
-from thinktree.train.staged import staged_dir
+from thinktree.train.staged import staged_dir, staged_file
 
 ADAPTER_SUFFIXES = (".lora_a", ".lora_b")
 MERGED_FILE = "merged-q8_0.gguf"
@@ -117,11 +115,8 @@ def merge_lora_gguf(
 
     architecture = str(reader.get_field(gguf.Keys.General.ARCHITECTURE).contents())
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        writer = gguf.GGUFWriter(tmp_name, architecture)
+    with staged_file(out) as tmp:
+        writer = gguf.GGUFWriter(str(tmp), architecture)
         for field in reader.fields.values():
             if field.name.startswith("GGUF.") or field.name in (
                 gguf.Keys.General.ARCHITECTURE,
@@ -141,10 +136,6 @@ def merge_lora_gguf(
         for tensor in reader.tensors:
             writer.write_tensor_data(merged.get(tensor.name, tensor.data))
         writer.close()
-        os.replace(tmp_name, out)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
     return out
 
 

@@ -1,7 +1,9 @@
-"""A directory written whole or not at all: filled beside its destination, then swapped in."""
+"""Files and directories written whole or not at all: filled beside their destination,
+then renamed into place, so a kill never leaves half of one under the final name."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -30,4 +32,22 @@ def staged_dir(dest: Path) -> Iterator[Path]:
             staging.rename(dest)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+@contextmanager
+def staged_file(dest: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``dest``; on success it is renamed to ``dest``.
+
+    On any exception the temporary file is removed and ``dest`` is left as it was.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
         raise
