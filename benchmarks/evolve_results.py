@@ -7,8 +7,9 @@ Reads ``summary.json`` of the measured run (``benchmarks/run_evolve.sh``: rounds
 ``--reference --rounds 1 --out runs/evolve-ref``: round 1 trained on search +
 converted reference trajectories), and writes the issue's schema. ``parity`` is
 the latest round's export check (PEFT against llama.cpp with the adapter, and the
-base model without it, at teacher-forced positions). Nothing is re-run; rerun
-``thinktree evolve`` with the same config first to refresh a summary.
+base model without it, at teacher-forced positions); ``serving`` copies
+``serve_adapter.json`` (base + adapter against the merged Q8_0 file). Nothing is
+re-run; rerun ``thinktree evolve`` with the same config first to refresh a summary.
 """
 
 from __future__ import annotations
@@ -69,6 +70,17 @@ def ablation(main: list[dict[str, Any]], reference_dir: Path) -> dict[str, Any]:
     return result
 
 
+def serving() -> dict[str, Any] | None:
+    """Base + adapter against the merged Q8_0 file (serve_adapter_bench.py), when measured."""
+    path = RESULTS.parent / "serve_adapter.json"
+    if not path.is_file():
+        return None
+    bench = json.loads(path.read_text())
+    keys = ("adapter_sha256", "servings", "merged_over_adapter", "merged_q8_0_agree",
+            "base_agree", "positions", "file_mb", "command")  # fmt: skip
+    return {key: bench.get(key) for key in keys} | {"default": "adapter"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--main", type=Path, default=ROOT / "runs" / "evolve")
@@ -88,6 +100,7 @@ def main() -> None:
         "rounds": [{key: row.get(key) for key in ROUND_KEYS} for row in rows],
         "parity": latest_parity(rows),
         "bootstrap_ablation": ablation(rows, args.reference),
+        "serving": serving(),
         "command": "benchmarks/run_evolve.sh; thinktree evolve --config benchmarks/evolve.yaml "
         "--out runs/evolve-ref --reference --rounds 1; python benchmarks/evolve_results.py",
     }
