@@ -19,7 +19,9 @@ from rich.table import Table
 from thinktree.cli.app import app
 from thinktree.cli.errors import fail
 
-models_app = typer.Typer(help="Embedded models: list, assemble, verify.", no_args_is_help=True)
+models_app = typer.Typer(
+    help="Embedded models: list, assemble, verify; merge an evolved policy.", no_args_is_help=True
+)
 app.add_typer(models_app, name="models")
 
 
