@@ -130,8 +130,8 @@ def _named_file(path: Path, kind: str, name: Any) -> Path | None:
     return named
 
 
-def check_adapter(policy: Policy) -> None:
-    """Raise ModelError unless the adapter (or model) on disk is the one the policy names."""
+def check_weights(policy: Policy) -> None:
+    """Raise ModelError unless the adapter or model file on disk is the one the policy names."""
     for kind, file, expected, remedy in (
         ("adapter", policy.adapter, policy.adapter_sha256, "export the round again"),
         ("model", policy.model, policy.model_sha256, "run `thinktree models merge` again"),

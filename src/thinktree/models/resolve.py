@@ -15,7 +15,7 @@ from thinktree.models.assemble import ModelError, assemble, sha256_file
 from thinktree.models.policy import (
     EMBEDDED_POLICY,
     Policy,
-    check_adapter,
+    check_weights,
     embedded_policy_dir,
     is_policy_dir,
     read_policy,
@@ -91,7 +91,7 @@ def resolve_policy(policy: Policy, progress: Callable[[int], None] | None = None
     """An evolved policy: its base model (embedded, assembled on first use) and adapter,
     or the whole model file a merged policy names."""
     if policy.model is not None:
-        check_adapter(policy)
+        check_weights(policy)
         return ResolvedModel(
             name=policy.name,
             path=policy.model.resolve(),
@@ -108,7 +108,7 @@ def resolve_policy(policy: Policy, progress: Callable[[int], None] | None = None
             f"{policy.directory}: the adapter was trained on another file of {policy.base} "
             f"(sha256 {policy.base_sha256[:12]}, this thinktree has {embedded.sha256[:12]})"
         )
-    check_adapter(policy)
+    check_weights(policy)
     return ResolvedModel(
         # A policy without an adapter is its base model: runs of it share the plain
         # model's name (and so its run fingerprints), whichever directory names it.

@@ -21,7 +21,7 @@ from thinktree.models.policy import (
     POLICY_FILE,
     PPM_SUBDIR,
     Policy,
-    check_adapter,
+    check_weights,
     read_policy,
     write_policy,
 )
@@ -79,7 +79,7 @@ def ship_round(
     policy = read_policy(round_dir)
     if policy.adapter is None:
         raise ValueError(f"{round_dir}'s policy.json names no adapter; export the round again")
-    check_adapter(policy)
+    check_weights(policy)
     size = policy.adapter.stat().st_size
     if size > max_adapter_bytes:
         raise ValueError(f"{policy.adapter} is {size / 1e6:.1f} MB, above the package's "
@@ -126,7 +126,7 @@ def restore_shipped_round(out: str | Path, shipped: str | Path) -> str | None:
     export = json.loads(manifest.read_text())["stages"].get("export", {})
     if export.get("adapter_sha256") != policy.adapter_sha256:
         return f"{shipped} is not {round_dir}'s adapter (sha256 differs); nothing restored"
-    check_adapter(policy)
+    check_weights(policy)
     shutil.copy2(policy.adapter, round_dir / policy.adapter.name)
     copy_ppm(shipped / PPM_SUBDIR, round_dir / PPM_SUBDIR)
     # policy.json last: its presence is what marks the round's export as whole.
