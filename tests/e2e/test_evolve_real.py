@@ -179,6 +179,7 @@ def test_a_shipped_round_is_the_embedded_evolved_model(evolved, tmp_path, monkey
 def test_a_merged_round_serves_what_the_adapter_serves(evolved, tmp_path) -> None:
     from thinktree.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
     from thinktree.models import resolve_model
+    from thinktree.train.ship import PPM_FILES
 
     out, *_ = evolved
     dest = tmp_path / "round-1-merged"
@@ -188,9 +189,9 @@ def test_a_merged_round_serves_what_the_adapter_serves(evolved, tmp_path) -> Non
     adapter_policy = json.loads((out / "round-1" / "policy.json").read_text())
     assert (policy["adapter"], policy["model"]) == (None, "merged-q8_0.gguf")
     assert policy["provenance"]["merged_from"] == adapter_policy["adapter_sha256"]
-    assert sorted(p.name for p in (dest / "ppm").iterdir()) == sorted(
-        p.name for p in (out / "round-1" / "ppm").iterdir()
-    )
+    assert sorted(p.name for p in (dest / "ppm").iterdir()) == sorted(PPM_FILES)
+    for name in PPM_FILES:
+        assert (dest / "ppm" / name).read_bytes() == (out / "round-1" / "ppm" / name).read_bytes()
 
     # Teacher-forced on the adapter serving's own greedy text: the merged file picks
     # the same next token (up to Q8_0 rounding); the base file alone does not.
