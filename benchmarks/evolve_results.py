@@ -3,9 +3,9 @@
     .venv/bin/python benchmarks/evolve_results.py [--main runs/evolve] [--reference runs/evolve-ref]
 
 Reads ``summary.json`` of the measured run (``benchmarks/run_evolve.sh``: rounds 0,
-1 and 2) and, when present, of the bootstrap ablation (the same config with
-``--reference --rounds 1 --out runs/evolve-ref``: round 1 trained on search +
-converted reference trajectories), and writes the issue's schema. ``parity`` is
+1 and 2) and, when present, of the bootstrap ablation
+(``benchmarks/run_evolve_ablation.sh``: the same config with ``--reference --rounds 1
+--out runs/evolve-ref``, round 1 trained on search + converted reference trajectories), and writes the issue's schema. ``parity`` is
 the latest round's export check (PEFT against llama.cpp with the adapter, and the
 base model without it, at teacher-forced positions); ``serving`` copies
 ``serve_adapter.json`` (base + adapter against the merged Q8_0 file). Nothing is
@@ -48,25 +48,56 @@ def latest_parity(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"agree": None, "base_agree": None, "positions": None}
 
 
-def arm(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """Round 1's figures of one ablation arm (None before its dev evals ran)."""
-    row = next((r for r in rows if r["round"] == 1), None)
+def arm(directory: Path) -> dict[str, Any] | None:
+    """Round 1's figures of one ablation arm, with its dev runs (None before its dev
+    greedy ran)."""
+    path = directory / "summary.json"
+    row = (
+        next((r for r in load_rows(directory) if r["round"] == 1), None) if path.is_file() else None
+    )
     if row is None or row.get("dev_greedy") is None:
         return None
-    return {key: row.get(key) for key in ARM_KEYS}
+    stages = json.loads((directory / "round-1" / "manifest.json").read_text())["stages"]
+    runs = {f"{s}_run": stages.get(s, {}).get("run_id") for s in ("dev_greedy", "dev_mcts")}
+    return {key: row.get(key) for key in ARM_KEYS} | runs
 
 
-def ablation(main: list[dict[str, Any]], reference_dir: Path) -> dict[str, Any]:
-    search_only = arm(main)
-    with_reference = (
-        arm(load_rows(reference_dir)) if (reference_dir / "summary.json").is_file() else None
-    )
+def ablation(main_dir: Path, reference_dir: Path, store_path: Path) -> dict[str, Any]:
+    """Search-only against search + reference round 1, pair-wise on each dev slice.
+
+    The rule: the reference arm becomes the default only when it wins more dev
+    problems than it loses over both slices together (greedy and mcts, each problem
+    pair counted once per slice); otherwise search-only stays, as the cheaper recipe
+    (no conversion, fewer SFT tokens). ``sign_test_p`` says whether the difference
+    is beyond noise.
+    """
+    search_only, with_reference = arm(main_dir), arm(reference_dir)
     result: dict[str, Any] = {"search_only": search_only, "search_plus_reference": with_reference}
-    if search_only and with_reference:
-        key = lambda a: (a["dev_greedy"], a["dev_mcts"] or 0.0)  # noqa: E731
-        result["better"] = (
-            "search_plus_reference" if key(with_reference) > key(search_only) else "search_only"
-        )
+    if not (search_only and with_reference):
+        return result
+    from thinktree.eval.metrics import pairwise, sign_test
+    from thinktree.store import RunStore
+
+    with RunStore(store_path, create=False) as store:
+        for stage in ("dev_greedy", "dev_mcts"):
+            ref_run, base_run = with_reference[f"{stage}_run"], search_only[f"{stage}_run"]
+            if (
+                ref_run
+                and base_run
+                and store.count_results(ref_run) == store.count_results(base_run)
+            ):
+                result[f"{stage}_reference_vs_search"] = pairwise(
+                    store.results(ref_run), store.results(base_run)
+                )
+    pairs = [v for k, v in result.items() if k.endswith("_reference_vs_search")]
+    won, lost = sum(p["won"] for p in pairs), sum(p["lost"] for p in pairs)
+    result["pooled"] = {"won": won, "lost": lost, "sign_test_p": sign_test(won, lost),
+                        "slices": len(pairs)}  # fmt: skip
+    result["better"] = "search_plus_reference" if won > lost else "search_only"
+    result["rule"] = (
+        "reference solutions are on by default only if the reference arm wins more dev "
+        "problems than it loses (greedy + mcts slices pooled); else search-only, the cheaper"
+    )
     return result
 
 
@@ -93,16 +124,17 @@ def main() -> None:
 
     config = yaml.safe_load(args.config.read_text())
     rows = load_rows(args.main)
+    store = ROOT / config.get("store", "runs/evolve/runs.db")
     result = {
         "policy": config.get("policy", "fast"),
         "bootstrap": config.get("bootstrap", "default"),
         "complete": all(r.get("dev_mcts") is not None for r in rows),
         "rounds": [{key: row.get(key) for key in ROUND_KEYS} for row in rows],
         "parity": latest_parity(rows),
-        "bootstrap_ablation": ablation(rows, args.reference),
+        "bootstrap_ablation": ablation(args.main, args.reference, store),
         "serving": serving(),
-        "command": "benchmarks/run_evolve.sh; thinktree evolve --config benchmarks/evolve.yaml "
-        "--out runs/evolve-ref --reference --rounds 1; python benchmarks/evolve_results.py",
+        "command": "benchmarks/run_evolve.sh; benchmarks/run_evolve_ablation.sh; "
+        "python benchmarks/evolve_results.py",
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

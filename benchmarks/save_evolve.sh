@@ -15,3 +15,10 @@ for manifest in runs/evolve/round-*/manifest.json; do
     mkdir -p benchmarks/evolve/ledgers
     cp "$manifest" "benchmarks/evolve/ledgers/$round.json"
 done
+# The bootstrap ablation's ledgers (benchmarks/run_evolve_ablation.sh) likewise.
+for manifest in runs/evolve-ref/round-*/manifest.json; do
+    [ -e "$manifest" ] || continue
+    round=$(basename "$(dirname "$manifest")")
+    mkdir -p benchmarks/evolve/ledgers-ref
+    cp "$manifest" "benchmarks/evolve/ledgers-ref/$round.json"
+done
