@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from itertools import pairwise as pairwise_rounds
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ ROUND_KEYS = (
     "ppm_pairwise_new", "dev_greedy", "dev_greedy_n", "dev_greedy_in_format", "dev_mcts",
     "dev_mcts_n", "dev_greedy_vs_round0",
 )  # fmt: skip
+DEV_STAGES = ("dev_greedy", "dev_mcts")
 ARM_KEYS = (
     "trajectories", "sft_tokens", "sft_minutes", "holdout_loss_after", "dev_greedy",
     "dev_greedy_n", "dev_greedy_in_format", "dev_mcts", "dev_mcts_n", "dev_greedy_vs_round0",
@@ -58,7 +60,7 @@ def arm(directory: Path) -> dict[str, Any] | None:
     if row is None or row.get("dev_greedy") is None:
         return None
     stages = json.loads((directory / "round-1" / "manifest.json").read_text())["stages"]
-    runs = {f"{s}_run": stages.get(s, {}).get("run_id") for s in ("dev_greedy", "dev_mcts")}
+    runs = {f"{s}_run": stages.get(s, {}).get("run_id") for s in DEV_STAGES}
     return {key: row.get(key) for key in ARM_KEYS} | runs
 
 
@@ -79,7 +81,7 @@ def ablation(main_dir: Path, reference_dir: Path, store_path: Path) -> dict[str,
     from thinktree.store import RunStore
 
     with RunStore(store_path, create=False) as store:
-        for stage in ("dev_greedy", "dev_mcts"):
+        for stage in DEV_STAGES:
             ref_run, base_run = with_reference[f"{stage}_run"], search_only[f"{stage}_run"]
             if (
                 ref_run
@@ -99,6 +101,29 @@ def ablation(main_dir: Path, reference_dir: Path, store_path: Path) -> dict[str,
         "problems than it loses (greedy + mcts slices pooled); else search-only, the cheaper"
     )
     return result
+
+
+def vs_previous(main_dir: Path, store_path: Path) -> list[dict[str, Any]]:
+    """Each round's dev runs against the previous round's, pair-wise (the issue's
+    "round 2 is not worse than round 1 beyond noise")."""
+    from thinktree.eval.metrics import pairwise
+    from thinktree.store import RunStore
+
+    runs = []
+    for manifest in sorted(main_dir.glob("round-*/manifest.json")):
+        ledger = json.loads(manifest.read_text())
+        stages = ledger["stages"]
+        runs.append((ledger["round"], {s: stages.get(s, {}).get("run_id") for s in DEV_STAGES}))
+    runs.sort()
+    out = []
+    with RunStore(store_path, create=False) as store:
+        for (prev_round, prev), (round_index, cur) in pairwise_rounds(runs):
+            entry: dict[str, Any] = {"round": round_index, "against": prev_round}
+            for stage in DEV_STAGES:
+                if prev[stage] and cur[stage]:
+                    entry[stage] = pairwise(store.results(cur[stage]), store.results(prev[stage]))
+            out.append(entry)
+    return out
 
 
 def serving() -> dict[str, Any] | None:
@@ -130,6 +155,12 @@ def main() -> None:
         "bootstrap": config.get("bootstrap", "default"),
         "complete": all(r.get("dev_mcts") is not None for r in rows),
         "rounds": [{key: row.get(key) for key in ROUND_KEYS} for row in rows],
+        "dev_vs_previous_round": vs_previous(args.main, store),
+        "notes": {
+            "pool": "row r's pool_size and pool_accuracy are the pool search made by policy_r "
+            "(round 0: the bootstrap model), whose trajectories train round r+1",
+            "dev": "dev_greedy on gsm8k test[:100], dev_mcts (mcts@4 with PPM_r) on test[:50]",
+        },
         "parity": latest_parity(rows),
         "bootstrap_ablation": ablation(args.main, args.reference, store),
         "serving": serving(),
