@@ -92,6 +92,8 @@ def ablation(main_dir: Path, reference_dir: Path, store_path: Path) -> dict[str,
                     store.results(ref_run), store.results(base_run)
                 )
     pairs = [v for k, v in result.items() if k.endswith("_reference_vs_search")]
+    if len(pairs) < len(DEV_STAGES):
+        return result  # an arm's dev run is not whole yet: no verdict
     won, lost = sum(p["won"] for p in pairs), sum(p["lost"] for p in pairs)
     result["pooled"] = {"won": won, "lost": lost, "sign_test_p": sign_test(won, lost),
                         "slices": len(pairs)}  # fmt: skip
