@@ -4,9 +4,10 @@
 
 Reads ``summary.json`` of the measured run (``benchmarks/run_evolve.sh``: rounds 0,
 1 and 2) and, when present, of the bootstrap ablation
-(``benchmarks/run_evolve_ablation.sh``: the same config with ``--reference --rounds 1
---out runs/evolve-ref``, round 1 trained on search + converted reference trajectories), and writes the issue's schema. ``parity`` is
-the latest round's export check (PEFT against llama.cpp with the adapter, and the
+(``benchmarks/run_evolve_ablation.sh``: the same config with ``--reference
+--rounds 1 --out runs/evolve-ref``, round 1 trained on search + converted
+reference trajectories), and writes the issue's schema. ``parity`` is the
+latest round's export check (PEFT against llama.cpp with the adapter, and the
 base model without it, at teacher-forced positions); ``serving`` copies
 ``serve_adapter.json`` (base + adapter against the merged Q8_0 file). Nothing is
 re-run; rerun ``thinktree evolve`` with the same config first to refresh a summary.
