@@ -51,6 +51,11 @@ def latest_parity(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"agree": None, "base_agree": None, "positions": None}
 
 
+def dev_runs(manifest: dict[str, Any]) -> dict[str, str | None]:
+    """The run ids of a round's dev evaluations, from its ledger (None: not run)."""
+    return {stage: manifest["stages"].get(stage, {}).get("run_id") for stage in DEV_STAGES}
+
+
 def arm(directory: Path) -> dict[str, Any] | None:
     """Round 1's figures of one ablation arm, with its dev runs (None before its dev
     greedy ran)."""
@@ -60,8 +65,8 @@ def arm(directory: Path) -> dict[str, Any] | None:
     )
     if row is None or row.get("dev_greedy") is None:
         return None
-    stages = json.loads((directory / "round-1" / "manifest.json").read_text())["stages"]
-    runs = {f"{s}_run": stages.get(s, {}).get("run_id") for s in DEV_STAGES}
+    manifest = json.loads((directory / "round-1" / "manifest.json").read_text())
+    runs = {f"{stage}_run": run for stage, run in dev_runs(manifest).items()}
     return {key: row.get(key) for key in ARM_KEYS} | runs
 
 
@@ -112,12 +117,8 @@ def vs_previous(main_dir: Path, store_path: Path) -> list[dict[str, Any]]:
     from thinktree.eval.metrics import pairwise
     from thinktree.store import RunStore
 
-    runs = []
-    for manifest in sorted(main_dir.glob("round-*/manifest.json")):
-        ledger = json.loads(manifest.read_text())
-        stages = ledger["stages"]
-        runs.append((ledger["round"], {s: stages.get(s, {}).get("run_id") for s in DEV_STAGES}))
-    runs.sort()
+    ledgers = [json.loads(path.read_text()) for path in main_dir.glob("round-*/manifest.json")]
+    runs = sorted(((ledger["round"], dev_runs(ledger)) for ledger in ledgers), key=lambda r: r[0])
     out = []
     with RunStore(store_path, create=False) as store:
         for (prev_round, prev), (round_index, cur) in pairwise_rounds(runs):

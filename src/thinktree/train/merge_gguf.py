@@ -2,10 +2,10 @@
 
 The evolve run serves a round as the unchanged base file plus ``adapter.gguf``
 (:mod:`thinktree.train.lora_gguf`); this module writes the alternative served
-from one file (measured against it in BENCHMARKS.md): every adapted projection becomes
-``W + alpha / rank * B @ A`` (what llama.cpp computes at scale 1) and is stored
-at ``Q8_0``; every other tensor (embeddings, norms, the output head) is copied
-byte for byte, as is all metadata but ``general.file_type``, which would no
+from one file (measured against it in BENCHMARKS.md): every adapted projection
+becomes ``W + alpha / rank * B @ A`` (what llama.cpp computes at scale 1) and is
+stored at ``Q8_0``; every other tensor (embeddings, norms, the output head) is
+copied byte for byte, as is all metadata but ``general.file_type``, which would no
 longer be true (llama.cpp infers the type when it is absent).
 
 Why Q8_0 and not the base file's own types: the adapter's update is small
@@ -14,8 +14,9 @@ against a matrix's quantisation step, and re-quantising the merged weights to
 starts from llama.cpp's own dequantisation of the base file, so the merged
 matrices are the served base weights plus the update, rounded once.
 
-gguf-py does the (de)quantisation in numpy; the 0.5B merges in 15-25 s here. Written to a temporary file and renamed, so a killed merge leaves nothing
-under the final name.
+gguf-py does the (de)quantisation in numpy; the 0.5B merges in 15-25 s here.
+Written to a temporary file and renamed, so a killed merge leaves nothing under
+the final name.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import numpy as np
 from thinktree.models.assemble import sha256_file
 from thinktree.models.policy import PPM_SUBDIR, Policy, read_policy, write_policy
 from thinktree.models.resolve import resolve_policy
-from thinktree.train.ship import PPM_FILES, copy_ppm
+from thinktree.train.ship import copy_ppm, has_trained_ppm
 from thinktree.train.staged import staged_dir, staged_file
 
 ADAPTER_SUFFIXES = (".lora_a", ".lora_b")
@@ -145,10 +146,10 @@ def merge_policy(
 
     ``dest`` gets the merged file, a ``policy.json`` naming it (same prompt style,
     the source's provenance plus ``merged_from``: the adapter's sha256) and a copy
-    of the source's trained PPM (its ``ppm.json`` and head) when it has one, so ``--model DEST`` and
-    ``--scorer ppm:DEST/ppm`` work as they did on the source. The directory is
-    filled beside ``dest`` and swapped in whole. ValueError when there is nothing
-    to merge.
+    of the source's trained PPM (its ``ppm.json`` and head) when it has one, so
+    ``--model DEST`` and ``--scorer ppm:DEST/ppm`` work as they did on the source.
+    The directory is filled beside ``dest`` and swapped in whole. ValueError when
+    there is nothing to merge.
     """
     if source.model is not None:
         raise ValueError(f"{source.directory} is already a merged policy ({source.model.name})")
@@ -159,7 +160,7 @@ def merge_policy(
     with staged_dir(dest) as staging:
         merged = merge_lora_gguf(base.path, source.adapter, staging / MERGED_FILE, progress)
         ppm = source.directory / PPM_SUBDIR
-        if all((ppm / name).is_file() for name in PPM_FILES):
+        if has_trained_ppm(ppm):
             copy_ppm(ppm, staging / PPM_SUBDIR)
         write_policy(
             Policy(

@@ -6,8 +6,9 @@ dev accuracy, parity) and the round's PPM (its ``ppm.json`` and head; its
 training pairs and checkpoints stay behind). The PEFT weights stay behind too:
 the package holds only what llama.cpp and the scorer serve. The round must be
 whole (exported, its PPM trained, both dev evaluations done), and the adapter
-must fit the package's size bound. The destination is replaced atomically: a sibling temporary directory
-is filled, then swapped in, so a kill never leaves half a policy under the name.
+must fit the package's size bound. The destination is replaced atomically: a
+sibling temporary directory is filled, then swapped in, so a kill never leaves
+half a policy under the name.
 """
 
 from __future__ import annotations
@@ -34,6 +35,11 @@ MAX_ADAPTER_BYTES = 40 * 10**6
 NEEDED_STAGES = ("export", "ppm", "dev_greedy", "dev_mcts")
 PPM_FILES = (PPM_FILE, HEAD_FILE)
 """What a scorer loads from a PPM directory, and all that ships of it."""
+
+
+def has_trained_ppm(directory: Path) -> bool:
+    """Whether ``directory`` holds every file a scorer loads (a PPM stage that ran)."""
+    return all((directory / name).is_file() for name in PPM_FILES)
 
 
 def copy_ppm(source: Path, dest: Path) -> None:
@@ -85,7 +91,7 @@ def ship_round(
         raise ValueError(f"{policy.adapter} is {size / 1e6:.1f} MB, above the package's "
                          f"{max_adapter_bytes / 1e6:.0f} MB bound; train with a lower rank")  # fmt: skip
     ppm = round_dir / PPM_SUBDIR
-    if not all((ppm / name).is_file() for name in PPM_FILES):
+    if not has_trained_ppm(ppm):
         raise ValueError(f"{round_dir} has no trained PPM ({ppm}); its PPM stage was skipped")
 
     with staged_dir(dest) as staging:
