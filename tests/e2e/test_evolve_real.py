@@ -179,7 +179,7 @@ def test_a_shipped_round_is_the_embedded_evolved_model(evolved, tmp_path, monkey
 def test_a_merged_round_serves_what_the_adapter_serves(evolved, tmp_path) -> None:
     from thinktree.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
     from thinktree.models import resolve_model
-    from thinktree.train.ship import PPM_FILES
+    from thinktree.reward.ppm import PPM_FILES
 
     out, *_ = evolved
     dest = tmp_path / "round-1-merged"

@@ -23,6 +23,8 @@ from thinktree.reward.features import FeatureSpec, Featurizer
 
 PPM_FILE = "ppm.json"
 HEAD_FILE = "head.npz"
+PPM_FILES = (PPM_FILE, HEAD_FILE)
+"""What a scorer loads from a PPM directory."""
 
 
 class PPMError(RuntimeError):
@@ -79,10 +81,15 @@ class PPM(StepScorer):
         self.featurizer.close()
 
 
+def is_trained_ppm(directory: Path) -> bool:
+    """Whether ``directory`` holds every file a scorer loads (a PPM stage that ran)."""
+    return all((directory / name).is_file() for name in PPM_FILES)
+
+
 def load_ppm(directory: str | Path, embedder: Embedder | None = None) -> PPM:
     directory = Path(directory)
     config_path, head_path = directory / PPM_FILE, directory / HEAD_FILE
-    if not config_path.is_file() or not head_path.is_file():
+    if not is_trained_ppm(directory):
         raise PPMError(
             f"{directory} is not a trained PPM (needs {PPM_FILE} and {HEAD_FILE}); "
             "train one with: thinktree ppm train --runs RUN --out DIR"

@@ -57,6 +57,7 @@ from thinktree.models.policy import PPM_SUBDIR, Policy, write_policy
 from thinktree.models.resolve import resolve_model
 from thinktree.problems import Problem, dataset_hash, load_source
 from thinktree.reward.base import NullScorer, Scorer
+from thinktree.reward.ppm import is_trained_ppm
 from thinktree.reward.registry import load_scorer
 from thinktree.search import SearchConfig
 from thinktree.search.registry import default_slots, default_window
@@ -257,7 +258,7 @@ class Evolution:
         """``ppm:OUT/round-r/ppm`` once PPM_r exists (round 0 and rounds whose trees
         held too few pairs have none)."""
         directory = self.paths.ppm_dir(index)
-        if index == 0 or not (directory / "ppm.json").is_file():
+        if index == 0 or not is_trained_ppm(directory):
             return "outcome" if with_outcome else None
         prefix = "ppm+outcome:" if with_outcome else "ppm:"
         return prefix + str(directory)
@@ -572,7 +573,7 @@ class Evolution:
 
     def _ppm(self, index: int, ledger: RoundLedger) -> None:
         directory = self.paths.ppm_dir(index)
-        if ledger.done("ppm") and (directory / "ppm.json").is_file():
+        if ledger.done("ppm") and is_trained_ppm(directory):
             return
         self._check_time()
         self.reporter.stage(index, "ppm", None)

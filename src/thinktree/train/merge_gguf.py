@@ -29,7 +29,8 @@ import numpy as np
 from thinktree.models.assemble import sha256_file
 from thinktree.models.policy import PPM_SUBDIR, Policy, read_policy, write_policy
 from thinktree.models.resolve import resolve_policy
-from thinktree.train.ship import copy_ppm, has_trained_ppm
+from thinktree.reward.ppm import is_trained_ppm
+from thinktree.train.ship import copy_ppm
 from thinktree.train.staged import staged_dir, staged_file
 
 ADAPTER_SUFFIXES = (".lora_a", ".lora_b")
@@ -160,7 +161,7 @@ def merge_policy(
     with staged_dir(dest) as staging:
         merged = merge_lora_gguf(base.path, source.adapter, staging / MERGED_FILE, progress)
         ppm = source.directory / PPM_SUBDIR
-        if has_trained_ppm(ppm):
+        if is_trained_ppm(ppm):
             copy_ppm(ppm, staging / PPM_SUBDIR)
         write_policy(
             Policy(

@@ -26,20 +26,13 @@ from thinktree.models.policy import (
     read_policy,
     write_policy,
 )
-from thinktree.reward.ppm import HEAD_FILE, PPM_FILE
+from thinktree.reward.ppm import PPM_FILES, is_trained_ppm
 from thinktree.train.ledger import MANIFEST_FILE
 from thinktree.train.staged import staged_dir
 
 MAX_ADAPTER_BYTES = 40 * 10**6
 """The embedded adapter's bound (issue 17: at most 40 MB of package data)."""
 NEEDED_STAGES = ("export", "ppm", "dev_greedy", "dev_mcts")
-PPM_FILES = (PPM_FILE, HEAD_FILE)
-"""What a scorer loads from a PPM directory, and all that ships of it."""
-
-
-def has_trained_ppm(directory: Path) -> bool:
-    """Whether ``directory`` holds every file a scorer loads (a PPM stage that ran)."""
-    return all((directory / name).is_file() for name in PPM_FILES)
 
 
 def copy_ppm(source: Path, dest: Path) -> None:
@@ -91,7 +84,7 @@ def ship_round(
         raise ValueError(f"{policy.adapter} is {size / 1e6:.1f} MB, above the package's "
                          f"{max_adapter_bytes / 1e6:.0f} MB bound; train with a lower rank")  # fmt: skip
     ppm = round_dir / PPM_SUBDIR
-    if not has_trained_ppm(ppm):
+    if not is_trained_ppm(ppm):
         raise ValueError(f"{round_dir} has no trained PPM ({ppm}); its PPM stage was skipped")
 
     with staged_dir(dest) as staging:
