@@ -23,6 +23,19 @@ if [ "$phase" = save ]; then
 fi
 benchmarks/store_sync.sh import "$STORE" "$EXPORTS"
 
+# The runs take hours: they use the committed source, copied once per commit, so an
+# edit of the working tree meanwhile cannot reach a search starting later (a
+# half-written module once killed a run) and every result comes from one commit.
+commit=$(git rev-parse --short HEAD)
+snapshot=runs/search18/src-$commit
+if [ ! -d "$snapshot" ]; then
+    rm -rf "$snapshot.tmp" && mkdir -p "$snapshot.tmp"
+    git archive HEAD src | tar -x -C "$snapshot.tmp"
+    mv "$snapshot.tmp" "$snapshot"
+fi
+git diff --quiet HEAD -- src || echo "note: src has uncommitted changes; running commit $commit"
+export PYTHONPATH=$PWD/$snapshot/src
+
 # One eval, given what is left of the sitting's minutes (none left: stop here).
 run() {
     local budget=()
@@ -54,6 +67,10 @@ tune)
     run "${TUNE[@]}" "${NEW[@]}" --temperature 1.0 --resample 2 --invalid-backup path
     ;;
 test)
+    # The evolve run's dev greedy of the base 0.5B (test[:100]) is this same search:
+    # its first 50 problems are reused, not solved again.
+    .venv/bin/thinktree runs import benchmarks/evolve/gsm8k-test-greedy-ccaf9a.jsonl.gz \
+        --store "$STORE"
     for model in fast default; do
         TEST=(--benchmark gsm8k --split test --limit 50 --model "$model")
         run "${TEST[@]}" --strategy greedy

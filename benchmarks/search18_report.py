@@ -25,6 +25,8 @@ from report_common import WANTED, complete_runs, run_entry, tree_pass
 from thinktree.eval.metrics import dominance, pairwise
 from thinktree.eval.report import RunReport, build_reports, plot_accuracy_vs_tokens
 from thinktree.search.config import LEGACY_VALUES, SearchConfig
+from thinktree.search.mcts.search import MCTSSearch
+from thinktree.search.registry import run_identity
 from thinktree.store import RunRecord, RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +36,6 @@ TUNED = ("temperature", "c_uct", "unvisited_first", "tie_break", "resample",
          "invalid_backup", "agreement")  # fmt: skip
 OLD_SETTING = {"temperature": 0.7, "c_uct": 2.0, "unvisited_first": False, "tie_break": "first",
                "resample": 0, "invalid_backup": "local", "agreement": "earlier"}  # fmt: skip
-MCTS_TEMPERATURE = 0.7  # what a null temperature means for a sampling strategy
 
 
 def search_of(run: RunRecord) -> dict[str, Any]:
@@ -42,20 +43,23 @@ def search_of(run: RunRecord) -> dict[str, Any]:
     return {**LEGACY_VALUES, **run.config["search"]}
 
 
-def setting(run: RunRecord) -> dict[str, Any]:
-    search = search_of(run)
+def tuned(search: dict[str, Any]) -> dict[str, Any]:
+    """The exploration fields of a stored search, a null temperature resolved to what it
+    meant when stored (MCTS's first default)."""
     out = {name: search[name] for name in TUNED}
     if out["temperature"] is None:
-        out["temperature"] = MCTS_TEMPERATURE
+        out["temperature"] = MCTSSearch.stored_default_temperature or MCTSSearch.default_temperature
     return out
+
+
+def setting(run: RunRecord) -> dict[str, Any]:
+    return tuned(search_of(run))
 
 
 def default_setting() -> dict[str, Any]:
-    defaults = SearchConfig(strategy="mcts").model_dump()
-    out = {name: defaults[name] for name in TUNED}
-    if out["temperature"] is None:
-        out["temperature"] = MCTS_TEMPERATURE
-    return out
+    """The exploration fields of an MCTS run made now with SearchConfig's defaults."""
+    defaults = SearchConfig(strategy="mcts")
+    return tuned({**defaults.model_dump(), **run_identity(defaults, scored=False)})
 
 
 def is_adaptive(run: RunRecord) -> bool:

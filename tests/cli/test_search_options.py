@@ -10,7 +10,7 @@ from thinktree.cli import app
 from thinktree.engines.factory import EngineConfig
 from thinktree.problems import ProblemSource
 from thinktree.search import SearchConfig
-from thinktree.search.registry import run_identity
+from thinktree.search.registry import run_identity, stored_aliases
 
 runner = CliRunner()
 OLD_FIELDS = {
@@ -73,18 +73,38 @@ def test_bad_search_options_are_one_line(args: list[str], message: str) -> None:
 
 
 def test_identity_keeps_old_fingerprints() -> None:
-    """Fields added later are left out of a run's identity at their old behaviour."""
+    """Fields added later are left out of a run's identity at their old behaviour, and
+    everywhere a strategy never reads them."""
     assert set(run_identity(SearchConfig(strategy="sc"), scored=False)) == OLD_FIELDS
-    assert set(run_identity(SearchConfig(strategy="mcts"), scored=True)) == OLD_FIELDS
-    old_rule = SearchConfig(strategy="mcts", agreement="earlier")
+    old_rule = SearchConfig(strategy="mcts", agreement="earlier", tie_break="first")
     assert set(run_identity(old_rule, scored=False)) == OLD_FIELDS
-    # The fair agreement changes no-scorer MCTS results: such runs get a new identity.
+    assert set(run_identity(old_rule, scored=True)) == OLD_FIELDS
+    # Ties, resampling and invalid backup are MCTS's: other strategies ignore them.
+    mcts_rules = {"tie_break": "random", "resample": 2, "invalid_backup": "path"}
+    for strategy in ("greedy", "sc", "best_of_n", "beam"):
+        config = SearchConfig(strategy=strategy, agreement="earlier", **mcts_rules)
+        assert set(run_identity(config, scored=True)) == OLD_FIELDS
+    # The new defaults change MCTS's results: such runs get a new identity.
     assert set(run_identity(SearchConfig(strategy="mcts"), scored=False)) == OLD_FIELDS | {
-        "agreement"
-    }
+        "agreement", "tie_break"
+    }  # fmt: skip
     changed = SearchConfig(strategy="mcts", tie_break="random", settle="agree")
     assert run_identity(changed, scored=True)["tie_break"] == "random"
     assert run_identity(changed, scored=True)["settle"] == "agree"
+
+
+def test_a_changed_default_temperature_is_named_in_the_fingerprint() -> None:
+    """MCTS's stored runs wrote its former default (0.7) as null: a run at the new
+    default (1.0) names it, and a run at 0.7 also finds the stored null ones."""
+    assert run_identity(SearchConfig(strategy="mcts"), scored=True)["temperature"] == 1.0
+    assert stored_aliases(SearchConfig(strategy="mcts"), scored=True) == []
+    at_former = SearchConfig(strategy="mcts", temperature=0.7)
+    assert run_identity(at_former, scored=True)["temperature"] == 0.7
+    (alias,) = stored_aliases(at_former, scored=True)
+    assert alias == {**run_identity(at_former, scored=True), "temperature": None}
+    # Strategies whose default never changed keep a null temperature and no alias.
+    assert run_identity(SearchConfig(strategy="sc"), scored=False)["temperature"] is None
+    assert stored_aliases(SearchConfig(strategy="sc", temperature=0.7), scored=False) == []
 
 
 def test_help_comes_from_the_field_docstrings() -> None:

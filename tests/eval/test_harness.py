@@ -15,6 +15,7 @@ from thinktree.eval import Evaluation
 from thinktree.reward import NullScorer
 from thinktree.search import SearchConfig, SearchContext
 from thinktree.search.judge import GraderJudge
+from thinktree.search.mcts.search import MCTSSearch
 from thinktree.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,7 +90,7 @@ def _evaluation(store: RunStore, sandbox, grader, problems, delay=0.0, clock=Non
     ctx = SearchContext(
         ScriptedEngine(script),
         sandbox,
-        SearchConfig(strategy="greedy", **config),
+        SearchConfig(**{"strategy": "greedy", **config}),
         GraderJudge(grader),
         NullScorer(),
     )
@@ -148,3 +149,22 @@ def test_run_grows_with_a_larger_slice_and_config_changes_make_new_runs(
         manifest = other.run.manifest
         assert manifest["seed"] == 1 and manifest["dataset_hash"] == "h"
         assert "xllamacpp" in manifest["packages"]
+
+
+def test_a_run_stored_at_a_former_default_temperature_is_found(
+    tmp_path: Path, sandbox, grader, monkeypatch
+) -> None:
+    """MCTS's runs stored while its default was 0.7 wrote a null temperature: asking for
+    0.7 grows such a run, and the new default (1.0) makes a run of its own."""
+    mcts = {"strategy": "mcts", "samples": 1, "k": 1}
+    with RunStore(tmp_path / "runs.db") as store:
+        with monkeypatch.context() as before:
+            before.setattr(MCTSSearch, "default_temperature", 0.7)
+            before.setattr(MCTSSearch, "stored_default_temperature", None)
+            old = _evaluation(store, sandbox, grader, PROBLEMS[:2], **mcts).run_all()
+        assert old.run.config["search"]["temperature"] is None
+        at_former = _evaluation(store, sandbox, grader, PROBLEMS[:4], temperature=0.7, **mcts)
+        assert at_former.run.id == old.run.id and len(at_former.plan().todo) == 2
+        default = _evaluation(store, sandbox, grader, PROBLEMS[:2], **mcts)
+        assert default.run.id != old.run.id
+        assert default.run.config["search"]["temperature"] == 1.0

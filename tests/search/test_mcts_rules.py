@@ -42,7 +42,7 @@ def test_answers_a_b_b_b_are_valued_against_all_answers(sandbox, grader) -> None
     answers A is worth -1 and each B +1/3 (2·2/3 - 1): B, the vote's answer, wins."""
     (result,), engine = solve_scripted(
         four_branches(["5", "6", "6", "6"]), sandbox, grader, [PROBLEM],
-        strategy="mcts", samples=4, k=4,
+        strategy="mcts", samples=4, k=4, tie_break="first",
     )  # fmt: skip
     third = round(1 / 3, 6)
     assert shape(result) == {
@@ -70,6 +70,7 @@ def test_answers_a_b_b_b_under_the_old_frozen_rule(sandbox, grader) -> None:
     (result,), _ = solve_scripted(
         four_branches(["5", "6", "6", "6"]), sandbox, grader, [PROBLEM],
         strategy="mcts", samples=4, k=4, agreement="earlier",
+        tie_break="first",
     )  # fmt: skip
     nodes = shape(result)
     assert [nodes[i][2] for i in (5, 6, 7, 8)] == [0.0, -1.0, 0.0, round(1 / 3, 6)]
@@ -92,8 +93,9 @@ def test_random_tie_break_uses_the_derived_seed(sandbox, grader) -> None:
         assert shape(result)[5][0] == expected  # the one answer lies under the drawn child
         firsts.add(expected)
         (first,), _ = solve_scripted(
-            script, sandbox, grader, [PROBLEM], strategy="mcts", samples=1, k=4, seed=seed
-        )
+            script, sandbox, grader, [PROBLEM], strategy="mcts", samples=1, k=4, seed=seed,
+            tie_break="first",
+        )  # fmt: skip
         assert shape(first)[5][0] == 1  # tie_break = "first": always the first child
     assert len(firsts) > 1
 

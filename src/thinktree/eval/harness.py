@@ -26,7 +26,7 @@ from thinktree.problems import Problem
 from thinktree.reward.base import NullScorer
 from thinktree.search import AnswerJudge, SearchConfig, SolveResult, run_search
 from thinktree.search.base import ProblemSearch, SearchContext
-from thinktree.search.registry import run_identity, strategy_class
+from thinktree.search.registry import run_identity, stored_aliases, strategy_class
 from thinktree.store import ResultRow, RunRecord, RunStore
 
 # Rough generated tokens per trajectory, used only for the up-front estimate
@@ -249,8 +249,12 @@ class Evaluation:
                     f"run {run.id} searched {run.dataset}, not {dataset}; adopt a run of the "
                     "same data set"
                 )
+        elif not new_run:
+            run = store.find_run(fp)
+            for alias in stored_aliases(search_config, scored=self.solver.scored):
+                run = run or store.find_run(fingerprint({**identity, "search": alias}))
         else:
-            run = None if new_run else store.find_run(fp)
+            run = None
         self.resumed = run is not None
         if run is None:
             manifest = build_manifest(

@@ -56,6 +56,11 @@ class ProblemSearch(ABC):
     """
 
     default_temperature: ClassVar[float] = 0.7
+    stored_default_temperature: ClassVar[float | None] = None
+    """The default temperature this strategy's stored runs were made with, where the
+    default has changed since (None: it never has). A stored run's null temperature
+    means that value, so a run at the new default names its temperature in its
+    fingerprint (:meth:`fingerprint_temperature`)."""
     budget_field: ClassVar[str | None] = "samples"
     """The SearchConfig field that sizes this search (``samples``: samples, rollouts or
     beams), shown in run names and report labels; None for a search of fixed size."""
@@ -78,8 +83,18 @@ class ProblemSearch(ABC):
     def unread_fields(cls, scored: bool) -> frozenset[str]:
         """Fields added to SearchConfig after runs were stored that this strategy never
         reads, with a scorer (``scored``) or without: run fingerprints leave them out
-        (:meth:`SearchConfig.identity`). ``agreement`` is read only by MCTS without one."""
-        return frozenset({"agreement"})
+        (:meth:`SearchConfig.identity`). Ties, resampling and invalid backup are MCTS's
+        rules; ``agreement`` is read only by MCTS without a scorer."""
+        return frozenset({"tie_break", "resample", "invalid_backup", "agreement"})
+
+    @classmethod
+    def fingerprint_temperature(cls, config: SearchConfig) -> float | None:
+        """The temperature a run fingerprint records: the config's, except that a null
+        one is resolved once this strategy's default differs from what stored runs used."""
+        changed = cls.stored_default_temperature not in (None, cls.default_temperature)
+        if config.temperature is None and changed:
+            return cls.default_temperature
+        return config.temperature
 
     def __init__(self, problem: Problem, prompt: StepPrompt, ctx: SearchContext) -> None:
         self.problem = problem

@@ -5,21 +5,37 @@ docstrings), so the command line (:mod:`thinktree.cli.options`) and the Python
 API are generated from, and documented by, this class alone.
 
 Defaults and the rule each follows (rStar = rStar-Math; "paper" = arXiv
-2501.04519, "code" = microsoft/rStar, branch rStar-math):
+2501.04519, "code" = microsoft/rStar, branch rStar-math). Issue 18 measured the
+MCTS rules one at a time on the fast 0.5B, mcts@4, k = 3, no scorer, gsm8k
+train[7000:7020] (BENCHMARKS.md, "MCTS rules after issue 18"). Twenty problems
+separate no two settings by a sign test, so the defaults are the best measured
+row (7 right of 20, 1,682 tokens a problem), which follows rStar wherever a
+departure bought nothing:
 
-- ``c_uct = 2``, an unvisited child scoring 0 (``unvisited_first = False``),
-  ``tie_break = "first"``: rStar's paper for ``c``, rStar's code for the
-  unvisited rule; ties go to the first child (thinktree's choice; rStar's code
-  picks at random), kept until the measurements the issue asks for are made.
-- ``invalid_backup = "local"``: thinktree's rule (an invalid ending's −1 stays on
-  that node); rStar's code passes it to the root (``"path"``). Kept for now.
-- ``resample = 0``: no extra sampling rounds (neither rStar's paper nor code
-  resamples); kept until measured.
 - ``agreement = "all"``: with no scorer, an answer's value is its agreement with
   every other answer found, re-valued as answers arrive (so the chosen answer
   is the majority vote's). rStar has no scorer-free mode; the old thinktree rule
   (``"earlier"``: agreement with answers found before it, frozen) let a lone
-  first answer beat a majority and is kept only to reproduce old runs.
+  first answer beat a majority (3 right against 5 on the same trees) and is
+  kept only to reproduce old runs.
+- ``tie_break = "random"``: rStar's code (a random choice among equal UCT
+  scores), drawn with a seed derived from the run seed; first-child ties kept
+  selection under the first root child. 4 right against 5 at T 0.7.
+- MCTS temperature 1.0 (``temperature = None`` resolves per strategy; the other
+  sampling strategies keep 0.7): rStar's code for its later rounds. 7 right
+  against 4 at T 0.7 for 4 % more tokens; half the trees held a right answer
+  against a quarter.
+- ``resample = 0``: neither rStar's paper nor its code resamples. Two rounds
+  gave 5 right against 7 for 36 % more tokens.
+- ``c_uct = 2``: rStar's paper. With two resampling rounds, c = 1 gave 6 right
+  against 5 for 13 % more tokens.
+- ``unvisited_first = False``: rStar's code (an unvisited child scores 0, no
+  bonus). With two resampling rounds, classic UCT (unvisited first) gave 6 right
+  against 5 for 37 % more tokens.
+- ``invalid_backup = "local"``: thinktree's rule, not rStar's code (which adds an
+  invalid ending's -1 to every node on its path, ``"path"``). With two
+  resampling rounds, the path rule gave 4 right against 5 for 10 % fewer
+  tokens: no gain, and the best row kept the local rule.
 - ``settle = "off"``: the full budget is spent (rStar's rule); ``"agree"`` and
   ``"beta"`` stop a problem early (see :mod:`thinktree.search.settle`).
 
@@ -69,7 +85,8 @@ class SearchConfig(BaseModel):
     k: int = Field(3, ge=1, le=64)
     """Candidate steps sampled per expansion (mcts, beam)."""
     temperature: float | None = Field(None, ge=0.0, le=2.0)
-    """Sampling temperature; default 0 for greedy, 0.7 for sampling strategies."""
+    """Sampling temperature; default 0 for greedy, 1.0 for mcts, 0.7 for the other
+    sampling strategies."""
     top_p: float = Field(0.95, gt=0.0, le=1.0)
     """Nucleus sampling mass (ignored at temperature 0)."""
     max_step_tokens: int = Field(256, ge=8, le=4096)
@@ -84,7 +101,7 @@ class SearchConfig(BaseModel):
     """MCTS exploration constant c in Q + c·sqrt(ln N_parent / N_child)."""
     unvisited_first: bool = False
     """MCTS: classic UCT (an unvisited child first) instead of rStar's rule (it scores 0)."""
-    tie_break: Literal["first", "random"] = "first"
+    tie_break: Literal["first", "random"] = "random"
     """MCTS selection ties: the first child, or one at random (seeded per run, problem,
     rollout and node)."""
     resample: int = Field(0, ge=0, le=8)

@@ -59,7 +59,20 @@ def width(config: SearchConfig) -> int:
 
 def run_identity(config: SearchConfig, scored: bool) -> dict[str, Any]:
     """The search's part of a run fingerprint (see :meth:`SearchConfig.identity`)."""
-    return config.identity(strategy_class(config.strategy).unread_fields(scored))
+    strategy = strategy_class(config.strategy)
+    identity = config.identity(strategy.unread_fields(scored))
+    return {**identity, "temperature": strategy.fingerprint_temperature(config)}
+
+
+def stored_aliases(config: SearchConfig, scored: bool) -> list[dict[str, Any]]:
+    """Other identities that runs of this same search were stored under: a run made at
+    the strategy's former default temperature wrote it as null, so a search at that
+    temperature also finds such a run."""
+    strategy = strategy_class(config.strategy)
+    former = strategy.stored_default_temperature
+    if former is None or config.sampling_temperature(strategy.default_temperature) != former:
+        return []
+    return [{**run_identity(config, scored), "temperature": None}]
 
 
 def default_slots(config: SearchConfig) -> int:

@@ -1,9 +1,11 @@
 """The one typed configuration of ``thinktree evolve``: a YAML file, flags override it.
 
 Every field has a default scaled for a 2-core CPU with rStar-Math's shape:
-round 0 searches the pool with the default 1.5B (few-shot, temperature 0.7,
-outcome rewards); later rounds search new problems with the evolved 0.5B
-(zero-shot, temperature 1.0, its PPM's values).
+round 0 searches the pool with the default 1.5B (few-shot, outcome rewards);
+later rounds search new problems with the evolved 0.5B (zero-shot, its PPM's
+values). Searches take SearchConfig's MCTS defaults (temperature 1.0, random
+ties since issue 18); benchmarks/evolve.yaml pins the settings its figures were
+measured with (round 0 and dev at 0.7, first-child ties).
 """
 
 from __future__ import annotations
@@ -110,8 +112,8 @@ class EvolveConfig(BaseModel):
     """An existing run in ``store`` to adopt as round 0's pool search (its problems
     are not searched again), e.g. one made with ``thinktree eval --scorer outcome``."""
     bootstrap_search: SearchConfig = Field(default_factory=_mcts)
-    """Round 0: MCTS 4 rollouts, k = 3, the sampling default temperature (0.7): the
-    settings of `thinktree eval --strategy mcts --scorer outcome`, so such a run is found."""
+    """Round 0: MCTS 4 rollouts, k = 3, SearchConfig's defaults otherwise: the settings
+    of `thinktree eval --strategy mcts --scorer outcome`, so such a run is found."""
     evolved_search: SearchConfig = Field(default_factory=lambda: _mcts(temperature=1.0))
     sft: SFTConfig = Field(default_factory=SFTConfig)
     ppm: PPMRoundConfig = Field(default_factory=PPMRoundConfig)

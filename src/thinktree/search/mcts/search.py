@@ -78,7 +78,8 @@ def scorer_mode(scorer: Scorer) -> str:
 
 
 class MCTSSearch(ProblemSearch):
-    default_temperature = 0.7
+    default_temperature = 1.0  # rStar's later rounds; measured in issue 18 (config.py)
+    stored_default_temperature = 0.7
 
     @classmethod
     def width(cls, config: SearchConfig) -> int:
