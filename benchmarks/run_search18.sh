@@ -23,11 +23,12 @@ if [ "$phase" = save ]; then
 fi
 benchmarks/store_sync.sh import "$STORE" "$EXPORTS"
 
-# The runs take hours: they use the committed source, copied once per commit, so an
-# edit of the working tree meanwhile cannot reach a search starting later (a
-# half-written module once killed a run) and every result comes from one commit.
+# The runs take hours: they use the committed source, copied once per version of
+# src/, so an edit of the working tree meanwhile cannot reach a search starting
+# later (a half-written module once killed a run) and every result comes from
+# committed code.
 commit=$(git rev-parse --short HEAD)
-snapshot=runs/search18/src-$commit
+snapshot=runs/search18/src-$(git rev-parse --short HEAD:src)
 if [ ! -d "$snapshot" ]; then
     rm -rf "$snapshot.tmp" && mkdir -p "$snapshot.tmp"
     git archive HEAD src | tar -x -C "$snapshot.tmp"
