@@ -66,6 +66,9 @@ tune)
     run "${TUNE[@]}" "${NEW[@]}" --temperature 1.0 --resample 2 --c-uct 1.0
     run "${TUNE[@]}" "${NEW[@]}" --temperature 1.0 --resample 2 --unvisited-first
     run "${TUNE[@]}" "${NEW[@]}" --temperature 1.0 --resample 2 --invalid-backup path
+    # Lazy expansion (added after the test runs: the default mcts@4 cost 2.9x sc@4's tokens).
+    run "${TUNE[@]}" "${NEW[@]}" --temperature 1.0 --resample 0 --expand lazy
+    run "${TUNE[@]}" "${NEW[@]}" --temperature 1.0 --resample 0 --expand lazy --unvisited-first
     ;;
 test)
     # The evolve run's dev greedy of the base 0.5B (test[:100]) is this same search:

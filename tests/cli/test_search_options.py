@@ -79,8 +79,8 @@ def test_identity_keeps_old_fingerprints() -> None:
     old_rule = SearchConfig(strategy="mcts", agreement="earlier", tie_break="first")
     assert set(run_identity(old_rule, scored=False)) == OLD_FIELDS
     assert set(run_identity(old_rule, scored=True)) == OLD_FIELDS
-    # Ties, resampling and invalid backup are MCTS's: other strategies ignore them.
-    mcts_rules = {"tie_break": "random", "resample": 2, "invalid_backup": "path"}
+    # Ties, resampling, lazy expansion and invalid backup are MCTS's: others ignore them.
+    mcts_rules = {"tie_break": "random", "resample": 2, "invalid_backup": "path", "expand": "lazy"}
     for strategy in ("greedy", "sc", "best_of_n", "beam"):
         config = SearchConfig(strategy=strategy, agreement="earlier", **mcts_rules)
         assert set(run_identity(config, scored=True)) == OLD_FIELDS
@@ -88,8 +88,9 @@ def test_identity_keeps_old_fingerprints() -> None:
     assert set(run_identity(SearchConfig(strategy="mcts"), scored=False)) == OLD_FIELDS | {
         "agreement", "tie_break"
     }  # fmt: skip
-    changed = SearchConfig(strategy="mcts", tie_break="random", settle="agree")
+    changed = SearchConfig(strategy="mcts", tie_break="random", settle="agree", expand="lazy")
     assert run_identity(changed, scored=True)["tie_break"] == "random"
+    assert run_identity(changed, scored=True)["expand"] == "lazy"
     assert run_identity(changed, scored=True)["settle"] == "agree"
 
 

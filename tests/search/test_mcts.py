@@ -258,6 +258,12 @@ def test_same_seed_same_tree_regardless_of_batching(sandbox, grader) -> None:
     assert [without_timing(r.tree) for r in together] == [
         without_timing(r.tree) for r in alone[::-1]
     ]
+    lazy = {**knobs, "expand": "lazy"}  # one-candidate requests, seeded per node and ask
+    together, _ = solve_scripted(script, sandbox, grader, problems, samples=3, window=3, **lazy)
+    alone, _ = solve_scripted(script, sandbox, grader, problems[::-1], samples=3, window=1, **lazy)
+    assert [without_timing(r.tree) for r in together] == [
+        without_timing(r.tree) for r in alone[::-1]
+    ]
 
 
 def test_ppm_with_outcome_values_answers_by_gold(sandbox, grader) -> None:

@@ -189,3 +189,93 @@ def test_mcts_stops_when_its_answers_settle(
     assert len(engine.calls) == 1 + rollouts  # the root, then one expansion per rollout
     if settle:
         assert result.extra["answers_found"] == rollouts
+
+
+def sequenced(roots: list[int], answers: dict[int, list[str]]):
+    """Depth 0: the i-th request gets the cell x = roots[i]; under x = j, the i-th
+    request gets the answer answers[j][i]. Lazy expansion asks for one candidate a
+    request, so the order of requests decides the tree."""
+    calls: dict[int, int] = {}
+
+    def script(request, index):
+        depth = depth_of(request.prompt)
+        key = 0 if depth == 0 else int(assistant_part(request.prompt).split("x = ")[1][0])
+        i = calls.get(key, 0)
+        calls[key] = i + 1
+        if depth == 0:
+            return cell(f"x = {roots[i]}\nprint(x)")
+        return answer(answers[key][i])
+
+    return script
+
+
+def test_lazy_expansion_samples_a_child_when_selection_picks_it(sandbox, grader) -> None:
+    """Classic UCT (unvisited first): the child not yet sampled wins while a node has
+    fewer than k = 2 children. Rollout 0 samples x = 1 and its answer 6; rollout 1 a
+    second root child x = 2 and its answer 5 (both now worth -1); rollout 2, with the
+    root full, goes down x = 1 (first of a tie) and samples a second answer there, 5."""
+    (result,), engine = solve_scripted(
+        sequenced([1, 2], {1: ["6", "5"], 2: ["5"]}), sandbox, grader, [PROBLEM],
+        strategy="mcts", samples=3, k=2, expand="lazy", unvisited_first=True,
+        tie_break="first",
+    )  # fmt: skip
+    assert shape(result) == {
+        0: (None, 3, -1.0, None),
+        1: (0, 2, -1.0, None),
+        2: (1, 1, -1.0, "6"),
+        3: (0, 1, 0.0, None),
+        4: (3, 1, 0.0, "5"),
+        5: (1, 1, 0.0, "5"),
+    }
+    assert result.answer == "5"
+    assert [r.n for batch in engine.calls for r in batch] == [1, 1, 1, 1, 1]
+    assert [batch[0].seed for batch in engine.calls] == [
+        derive_seed(0, "p1", 0, "lazy", 0),
+        derive_seed(0, "p1", 1, "lazy", 0),
+        derive_seed(0, "p1", 0, "lazy", 1),
+        derive_seed(0, "p1", 3, "lazy", 0),
+        derive_seed(0, "p1", 1, "lazy", 1),
+    ]
+    assert result.extra["rollouts"] == 3 and result.extra["repeats"] == 0
+    assert result.stop_reason == "done"
+    assert check_invariants(deserialize(result.tree)) == []
+
+
+def test_lazy_expansion_follows_a_repeat_and_bounds_requests(sandbox, grader) -> None:
+    """rStar's rule (a child not yet sampled scores 0), k = 3. Rollout 1 samples at x = 1
+    again and draws its answer 6 a second time: no new node, the rollout ends in the
+    child it repeats. Rollout 2 draws 7. Rollout 3 finds x = 1 at its bound (three
+    requests), so x = 1 is exhausted and the root samples x = 2, whose answer is 6."""
+    (result,), engine = solve_scripted(
+        sequenced([1, 2], {1: ["6", "6", "7"], 2: ["6"]}), sandbox, grader, [PROBLEM],
+        strategy="mcts", samples=4, k=3, expand="lazy", tie_break="first",
+    )  # fmt: skip
+    assert shape(result) == {
+        0: (None, 3, -1.0, None),
+        1: (0, 2, -1.0, None),
+        2: (1, 1, 0.0, "6"),
+        3: (1, 1, -1.0, "7"),
+        4: (0, 1, 0.0, None),
+        5: (4, 1, 0.0, "6"),
+    }
+    assert result.answer == "6"
+    assert [(batch[0].seed, batch[0].n) for batch in engine.calls] == [
+        (derive_seed(0, "p1", 0, "lazy", 0), 1),
+        (derive_seed(0, "p1", 1, "lazy", 0), 1),
+        (derive_seed(0, "p1", 1, "lazy", 1), 1),
+        (derive_seed(0, "p1", 1, "lazy", 2), 1),
+        (derive_seed(0, "p1", 0, "lazy", 1), 1),
+        (derive_seed(0, "p1", 4, "lazy", 0), 1),
+    ]
+    assert result.extra["rollouts"] == 4 and result.extra["repeats"] == 1
+    assert check_invariants(deserialize(result.tree)) == []
+
+
+def test_lazy_expansion_is_sized_as_one_sample_a_rollout() -> None:
+    from thinktree.search import SearchConfig
+    from thinktree.search.mcts.search import MCTSSearch
+
+    lazy = SearchConfig(strategy="mcts", samples=4, k=3, expand="lazy")
+    assert MCTSSearch.width(lazy) == 1 and MCTSSearch.trajectories(lazy) == 4.0
+    full = SearchConfig(strategy="mcts", samples=4, k=3)
+    assert MCTSSearch.width(full) == 3 and MCTSSearch.trajectories(full) == 7.5

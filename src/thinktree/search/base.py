@@ -83,9 +83,9 @@ class ProblemSearch(ABC):
     def unread_fields(cls, scored: bool) -> frozenset[str]:
         """Fields added to SearchConfig after runs were stored that this strategy never
         reads, with a scorer (``scored``) or without: run fingerprints leave them out
-        (:meth:`SearchConfig.identity`). Ties, resampling and invalid backup are MCTS's
-        rules; ``agreement`` is read only by MCTS without a scorer."""
-        return frozenset({"tie_break", "resample", "invalid_backup", "agreement"})
+        (:meth:`SearchConfig.identity`). Ties, resampling, lazy expansion and invalid
+        backup are MCTS's rules; ``agreement`` is read only by MCTS without a scorer."""
+        return frozenset({"tie_break", "resample", "expand", "invalid_backup", "agreement"})
 
     @classmethod
     def fingerprint_temperature(cls, config: SearchConfig) -> float | None:

@@ -28,6 +28,14 @@ Invalid terminals (no parsable step, ``errors_threshold`` consecutive errors,
 non-final at ``max_steps``) take −1: at that node only (``invalid_backup =
 "local"``) or added along the path to the root (``"path"``, rStar's code).
 
+Lazy expansion (``expand = "lazy"``, :class:`~thinktree.search.mcts.tree.LazyWidth`):
+a request asks for one candidate (seeded by node id, ``"lazy"``, the node's request
+count). A new child is valued like any other and the rollout goes on below it,
+one step per round, until a terminal; a candidate that repeats a child (same
+dedupe key) adds nothing and the rollout goes on below that child, as a sample
+that drew the same step would. A rollout then costs about one sampled solution,
+less the prefix it shares with the tree.
+
 Exploration knobs: ``tie_break = "random"`` draws among tied children with a seed
 derived from (run seed, problem, ``"tie"``, rollout index, node id); ``resample``
 asks a node for up to that many more rounds of ``k − children`` candidates
@@ -49,6 +57,7 @@ from thinktree.search.base import ProblemSearch
 from thinktree.search.config import SearchConfig
 from thinktree.search.expand import Expansion
 from thinktree.search.mcts.tree import (
+    LazyWidth,
     Node,
     TieSeed,
     add_local,
@@ -83,10 +92,12 @@ class MCTSSearch(ProblemSearch):
 
     @classmethod
     def width(cls, config: SearchConfig) -> int:
-        return config.k
+        return 1 if config.expand == "lazy" else config.k
 
     @classmethod
     def trajectories(cls, config: SearchConfig) -> float:
+        if config.expand == "lazy":
+            return float(config.samples)  # about one sampled solution a rollout
         # The first rollout expands k candidates per depth; later ones fewer new nodes.
         return (1 + 0.5 * (config.samples - 1)) * config.k
 
@@ -102,11 +113,17 @@ class MCTSSearch(ProblemSearch):
         self.frontier: Node | None = None
         self.resample_round = 0
         self.resampled = 0
+        self.repeats = 0
         self.answers_found: list[Node] = []
         self.settled = False
         self.mode = scorer_mode(self.ctx.scorer)
         self.outcome_terminals = isinstance(self.ctx.scorer, NeedsGold)
         self.revalues = self.mode == "none" and self.config.agreement == "all"
+        self.lazy = (
+            LazyWidth(self.config.k, self.config.k + self.config.resample)
+            if self.config.expand == "lazy"
+            else None
+        )
         if self.outcome_terminals and self.problem.answer is None:
             raise ValueError(f"problem {self.problem.id} has no gold answer for the outcome scorer")
 
@@ -121,16 +138,26 @@ class MCTSSearch(ProblemSearch):
     def _select_child(self, node: Node) -> Node | None:
         return select_child(node, self.config.c_uct, self.config.unvisited_first, self._tie_seed())
 
+    def _select_leaf(self, node: Node) -> Node | None:
+        return select_leaf(
+            node, self.config.c_uct, self.config.unvisited_first, self._tie_seed(), self.lazy
+        )
+
     def next_expansions(self) -> list[Expansion]:
         if self.settled or self.rollouts >= self.config.samples:
             return []
-        node = self.frontier or select_leaf(
-            self.root, self.config.c_uct, self.config.unvisited_first, self._tie_seed()
-        )
+        node = self.frontier or self._select_leaf(self.root)
         if node is None:
             return []
         self.frontier = node
         want_scores = self.mode == "learned"
+        if self.lazy is not None:
+            # No dedupe here: absorb follows a repeated step into the child it repeats.
+            return [
+                self.expansion(
+                    node.steps(), 1, node.id, "lazy", node.asks, tag=node, want_scores=want_scores
+                )
+            ]
         if node.expanded:  # a resampling round of a node left short by deduplication
             expansion = self.expansion(
                 node.steps(),
@@ -150,22 +177,26 @@ class MCTSSearch(ProblemSearch):
         return [expansion]
 
     def absorb(self, expansions: list[Expansion]) -> None:
-        expansion = expansions[0]
-        node: Node = expansion.tag
-        if node.expanded:
-            self.resampled += 1
-        node.expanded = True
-        found = False
-        for i, candidate in enumerate(expansion.candidates):
-            child = Node(len(self.nodes), parent=node, step=candidate, depth=node.depth + 1)
-            if expansion.scores is not None:
-                child.score = expansion.scores[i]
-            node.children.append(child)
-            self.nodes.append(child)
-            found |= self._evaluate(child)
-        if found and self.revalues:
+        if self.lazy is not None:
+            self._absorb_one(expansions[0])
+        else:
+            self._absorb_all(expansions[0])
+
+    def _add_child(self, node: Node, expansion: Expansion, index: int) -> Node:
+        child = Node(
+            len(self.nodes), parent=node, step=expansion.candidates[index], depth=node.depth + 1
+        )
+        if expansion.scores is not None:
+            child.score = expansion.scores[index]
+        node.children.append(child)
+        self.nodes.append(child)
+        return child
+
+    def _answers_grew(self) -> None:
+        """Re-value the answers and check whether they have settled."""
+        if self.revalues:
             self._revalue_answers()
-        if found and self.config.settle != "off":
+        if self.config.settle != "off":
             self.settled = settled(
                 [n.answer for n in self.answers_found],
                 self.ctx.judge.same,
@@ -173,6 +204,41 @@ class MCTSSearch(ProblemSearch):
                 self.config.settle_m,
                 self.config.settle_confidence,
             )
+
+    def _absorb_one(self, expansion: Expansion) -> None:
+        """Lazy expansion: add the node's one candidate, or follow the child it repeats."""
+        node: Node = expansion.tag
+        node.expanded = True
+        node.asks += 1
+        self.frontier = None
+        if expansion.candidates:
+            key = dedupe_key(expansion.candidates[0])
+            twin = next(
+                (c for c in node.children if c.step is not None and dedupe_key(c.step) == key),
+                None,
+            )
+            if twin is not None:
+                self.repeats += 1
+                self.frontier = self._select_leaf(twin)
+            else:
+                child = self._add_child(node, expansion, 0)
+                if self._evaluate(child):
+                    self._answers_grew()
+                if not child.terminal and not self.settled:
+                    self.frontier = child
+        if self.frontier is None:
+            self.rollouts += 1
+
+    def _absorb_all(self, expansion: Expansion) -> None:
+        node: Node = expansion.tag
+        if node.expanded:
+            self.resampled += 1
+        node.expanded = True
+        found = False
+        for i in range(len(expansion.candidates)):
+            found |= self._evaluate(self._add_child(node, expansion, i))
+        if found:
+            self._answers_grew()
         if self.settled:
             self.rollouts += 1
             self.frontier = None
@@ -249,7 +315,9 @@ class MCTSSearch(ProblemSearch):
             "mean_value": means,
             "mode": self.mode,
         }
-        if self.config.resample:
+        if self.lazy is not None:
+            extra["repeats"] = self.repeats
+        elif self.config.resample:
             extra["resampled"] = self.resampled
         if self.config.settle != "off":
             extra["answers_found"] = len(self.answers_found)

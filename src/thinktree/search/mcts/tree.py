@@ -21,8 +21,14 @@ Semantics (after rStar-Math), written down because they surprise:
   where a child with ``N == 0`` scores 0 with no bonus; ties go to the first
   child, or, given a ``tie_seed``, to one drawn at random with that node's seed.
   ``unvisited_first`` gives classic UCT (an unvisited child first).
+- Lazy expansion (:class:`LazyWidth`): a node's children are sampled one at a
+  time. While a node may still take a new child, the child not yet sampled
+  competes in selection as an unvisited child would (score 0, or first with
+  ``unvisited_first``); when it wins, :func:`select_child` returns the node
+  itself, meaning "sample a new child here".
 - A node is exhausted when it is expanded and none of its children can be
-  selected; the root exhausted means the tree has nothing left to explore.
+  selected (nor, lazily, sampled); the root exhausted means the tree has nothing
+  left to explore.
 - Agreement values (no scorer, :func:`agreement_values`): answers are grouped
   into classes of equivalent answers by
   :func:`thinktree.grading.voting.answer_classes` (named by their first member, in
@@ -64,6 +70,8 @@ class Node:
     expanded: bool = False
     exhausted: bool = False
     correct: bool | None = None
+    asks: int = 0
+    """Lazy expansion: the single-candidate requests this node has made."""
 
     @property
     def q_value(self) -> float:
@@ -108,20 +116,41 @@ TieSeed = Callable[["Node"], int]
 """The seed of a random tie-break at a node; None in a signature means "first child"."""
 
 
+@dataclass(frozen=True)
+class LazyWidth:
+    """Lazy expansion's bound: a node takes at most ``k`` children and makes at most
+    ``max_asks`` single-candidate requests (a request that repeats a child adds none)."""
+
+    k: int
+    max_asks: int
+
+    def open(self, node: Node) -> bool:
+        """Whether ``node`` may still sample a new child."""
+        return not node.terminal and len(node.children) < self.k and node.asks < self.max_asks
+
+
 def select_child(
-    node: Node, c_uct: float, unvisited_first: bool = False, tie_seed: TieSeed | None = None
+    node: Node,
+    c_uct: float,
+    unvisited_first: bool = False,
+    tie_seed: TieSeed | None = None,
+    lazy: LazyWidth | None = None,
 ) -> Node | None:
     """The selectable child with the highest UCT score, or None.
 
     Ties (scores equal to 1e-12) go to the first child, or with ``tie_seed`` to one
     drawn by ``random.Random(tie_seed(node))``, so the draw depends on the node and
-    never on the order other searches ran in.
+    never on the order other searches ran in. With ``lazy``, a child not yet sampled
+    competes last, scored as an unvisited child; ``node`` itself is returned when it
+    wins.
     """
     scored = [
         (child, uct_score(child, node.visits, c_uct, unvisited_first))
         for child in node.children
         if child.selectable()
     ]
+    if lazy is not None and lazy.open(node):
+        scored.append((node, math.inf if unvisited_first else 0.0))
     if not scored:
         return None
     best_score = max(score for _, score in scored)
@@ -136,16 +165,23 @@ def select_child(
 
 
 def select_leaf(
-    root: Node, c_uct: float, unvisited_first: bool = False, tie_seed: TieSeed | None = None
+    root: Node,
+    c_uct: float,
+    unvisited_first: bool = False,
+    tie_seed: TieSeed | None = None,
+    lazy: LazyWidth | None = None,
 ) -> Node | None:
-    """Descend from the root to an unexpanded selectable node; None if exhausted."""
+    """Descend from ``root`` to the node to expand next: an unexpanded selectable node,
+    or with ``lazy`` one where sampling a new child won selection; None if exhausted."""
     while root.selectable():
         node = root
         while node.expanded:
-            child = select_child(node, c_uct, unvisited_first, tie_seed)
+            child = select_child(node, c_uct, unvisited_first, tie_seed, lazy)
             if child is None:
                 node.exhausted = True
                 break
+            if child is node:
+                return node
             node = child
         else:
             return node
