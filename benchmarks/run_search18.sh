@@ -69,6 +69,9 @@ tune)
     # Lazy expansion (added after the test runs: the default mcts@4 cost 2.9x sc@4's tokens).
     run "${TUNE[@]}" "${NEW[@]}" --temperature 1.0 --resample 0 --expand lazy
     run "${TUNE[@]}" "${NEW[@]}" --temperature 1.0 --resample 0 --expand lazy --unvisited-first
+    # The reference the rows are weighed against: sc@4 on the same slice.
+    run --benchmark gsm8k --split train --offset 7000 --limit 20 --model fast --strategy sc \
+        --samples 4 --seed 0
     ;;
 test)
     # The evolve run's dev greedy of the base 0.5B (test[:100]) is this same search:
