@@ -21,7 +21,7 @@ from thinktree.sandbox import Sandbox, SandboxConfig
 from thinktree.search import SearchConfig, SearchContext, SolveResult, run_search
 from thinktree.search.base import ProblemSearch
 from thinktree.search.judge import GraderJudge
-from thinktree.search.registry import checked
+from thinktree.search.registry import checked, resolved
 from thinktree.steps import PromptStyle, prompt_style
 
 
@@ -44,12 +44,13 @@ class Runtime:
         return prompt_style(getattr(self.engine, "prompt_style", PromptStyle.FEW_SHOT))
 
     def context(self, config: SearchConfig, scorer: Scorer | None = None) -> SearchContext:
+        scorer = scorer or NullScorer()
         return SearchContext(
             engine=self.engine,
             sandbox=self.sandbox,
-            config=config,
+            config=resolved(config, scored=not isinstance(scorer, NullScorer)),
             judge=GraderJudge(self.grader),
-            scorer=scorer or NullScorer(),
+            scorer=scorer,
             prompt_style=self.prompt_style,
         )
 

@@ -10,7 +10,7 @@ from thinktree.cli import app
 from thinktree.engines.factory import EngineConfig
 from thinktree.problems import ProblemSource
 from thinktree.search import SearchConfig
-from thinktree.search.registry import run_identity, stored_aliases
+from thinktree.search.registry import default_slots, resolved, run_identity, stored_aliases
 
 runner = CliRunner()
 OLD_FIELDS = {
@@ -54,8 +54,61 @@ def test_search_options_reach_the_config(monkeypatch, command: list[str]) -> Non
         "invalid_backup": "path", "agreement": "earlier", "settle": "beta", "settle_m": 4,
         "settle_confidence": 0.9, "c_uct": 1.5, "unvisited_first": True, "top_p": 0.8,
         "errors_threshold": 3, "max_seconds": 30.0, "exec_timeout": 5.0, "logprobs": False,
-        "max_step_tokens": 128,
+        "max_step_tokens": 128, "expand": "lazy",
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "expand", "unvisited_first"),
+    [
+        ([], "lazy", True),
+        (["--scorer", "outcome"], "all", False),
+        (["--expand", "all"], "all", False),
+        (["--expand", "all", "--unvisited-first"], "all", True),
+        (["--expand", "lazy", "--no-unvisited-first"], "lazy", False),
+        (["--scorer", "outcome", "--expand", "lazy"], "lazy", True),
+        (["--scorer", "outcome", "--no-unvisited-first"], "all", False),
+    ],
+)
+def test_expansion_defaults_are_decided_by_the_scorer(
+    monkeypatch, args: list[str], expand: str, unvisited_first: bool
+) -> None:
+    """Without a scorer MCTS expands lazily with the unsampled sibling first; with one it
+    expands fully under rStar's rule; a value given on the command line stands."""
+    seen: list[SearchConfig] = []
+
+    def capture(config: SearchConfig) -> int:
+        seen.append(config)
+        raise ValueError("captured")
+
+    monkeypatch.setattr("thinktree.search.registry.default_slots", capture)
+    out = runner.invoke(app, ["eval", "--benchmark", "gsm8k", "--strategy", "mcts", *args])
+    assert out.exit_code == 2 and "error: captured" in out.stderr, out.output
+    assert (seen[0].expand, seen[0].unvisited_first) == (expand, unvisited_first)
+
+
+def test_an_unknown_scorer_is_said_before_the_search_is_built() -> None:
+    out = runner.invoke(app, ["solve", "2+2?", "--strategy", "mcts", "--scorer", "oracle"])
+    assert out.exit_code == 2
+    assert out.stderr.strip().splitlines()[0].startswith("error: unknown scorer 'oracle'")
+
+
+def test_resolution_is_per_strategy_and_idempotent() -> None:
+    auto = SearchConfig(strategy="mcts")
+    assert (auto.expand, auto.unvisited_first, auto.is_resolved) == ("auto", None, False)
+    lazy = resolved(auto, scored=False)
+    assert (lazy.expand, lazy.unvisited_first) == ("lazy", True)
+    assert resolved(lazy, scored=True) is lazy
+    full = resolved(auto, scored=True)
+    assert (full.expand, full.unvisited_first) == ("all", False)
+    # Strategies that read neither field get the values their stored runs had.
+    for strategy in ("greedy", "sc", "best_of_n", "beam"):
+        other = resolved(SearchConfig(strategy=strategy), scored=False)
+        assert (other.expand, other.unvisited_first) == ("all", False)
+    with pytest.raises(ValueError, match="resolve it first"):
+        auto.identity(())
+    with pytest.raises(ValueError, match="resolve the config first"):
+        default_slots(auto)
 
 
 @pytest.mark.parametrize(
@@ -76,9 +129,13 @@ def test_identity_keeps_old_fingerprints() -> None:
     """Fields added later are left out of a run's identity at their old behaviour, and
     everywhere a strategy never reads them."""
     assert set(run_identity(SearchConfig(strategy="sc"), scored=False)) == OLD_FIELDS
-    old_rule = SearchConfig(strategy="mcts", agreement="earlier", tie_break="first")
+    old_rule = SearchConfig(strategy="mcts", agreement="earlier", tie_break="first", expand="all")
     assert set(run_identity(old_rule, scored=False)) == OLD_FIELDS
     assert set(run_identity(old_rule, scored=True)) == OLD_FIELDS
+    # A scored search's defaults resolve to full expansion: its old identity.
+    scored_rule = SearchConfig(strategy="mcts", tie_break="first")
+    assert set(run_identity(scored_rule, scored=True)) == OLD_FIELDS
+    assert run_identity(scored_rule, scored=True)["unvisited_first"] is False
     # Ties, resampling, lazy expansion and invalid backup are MCTS's: others ignore them.
     mcts_rules = {"tie_break": "random", "resample": 2, "invalid_backup": "path", "expand": "lazy"}
     for strategy in ("greedy", "sc", "best_of_n", "beam"):
@@ -86,8 +143,10 @@ def test_identity_keeps_old_fingerprints() -> None:
         assert set(run_identity(config, scored=True)) == OLD_FIELDS
     # The new defaults change MCTS's results: such runs get a new identity.
     assert set(run_identity(SearchConfig(strategy="mcts"), scored=False)) == OLD_FIELDS | {
-        "agreement", "tie_break"
+        "agreement", "tie_break", "expand"
     }  # fmt: skip
+    lazy_identity = run_identity(SearchConfig(strategy="mcts"), scored=False)
+    assert (lazy_identity["expand"], lazy_identity["unvisited_first"]) == ("lazy", True)
     changed = SearchConfig(strategy="mcts", tie_break="random", settle="agree", expand="lazy")
     assert run_identity(changed, scored=True)["tie_break"] == "random"
     assert run_identity(changed, scored=True)["expand"] == "lazy"

@@ -110,7 +110,7 @@ def test_tree_is_exhausted_before_rollouts_run_out(sandbox, grader) -> None:
 
 def test_earlier_agreement_values_without_scorer(sandbox, grader) -> None:
     (result,), _ = solve_scripted(
-        branching_script, sandbox, grader, [PROBLEM], strategy="mcts", samples=2, k=3,
+        branching_script, sandbox, grader, [PROBLEM], strategy="mcts", expand="all", samples=2, k=3,
         agreement="earlier",
     )  # fmt: skip
     nodes = nodes_by_id(result)
@@ -123,7 +123,7 @@ def test_earlier_agreement_values_without_scorer(sandbox, grader) -> None:
 
 def test_agreement_values_without_scorer_use_all_answers(sandbox, grader) -> None:
     (result,), _ = solve_scripted(
-        branching_script, sandbox, grader, [PROBLEM], strategy="mcts", samples=2, k=3
+        branching_script, sandbox, grader, [PROBLEM], strategy="mcts", expand="all", samples=2, k=3
     )
     nodes = nodes_by_id(result)
     # Answers 6, 7, 6, 8 (T = 4): 6 agrees with 1 of 3 others (-1/3), 7 and 8 with none (-1).
@@ -171,7 +171,7 @@ def test_errors_threshold_and_invalid_steps_end_branches(sandbox, grader) -> Non
         return cell("print(undefined_name)")
 
     (result,), _ = solve_scripted(
-        script, sandbox, grader, [PROBLEM], strategy="mcts", samples=1, k=2
+        script, sandbox, grader, [PROBLEM], strategy="mcts", expand="all", samples=1, k=2
     )
     nodes = nodes_by_id(result)
     assert nodes[1]["step"]["error"] == "ZeroDivisionError: division by zero"
@@ -207,7 +207,15 @@ def test_max_steps_makes_deep_nodes_terminal(sandbox, grader) -> None:
 )
 def test_budgets_stop_the_search(sandbox, grader, budget, reason) -> None:
     (result,), engine = solve_scripted(
-        branching_script, sandbox, grader, [PROBLEM], strategy="mcts", samples=8, k=3, **budget
+        branching_script,
+        sandbox,
+        grader,
+        [PROBLEM],
+        strategy="mcts",
+        expand="all",
+        samples=8,
+        k=3,
+        **budget,
     )
     assert result.stop_reason == reason
     # tokens: the first expansion (3 candidates of 5 words) exceeds 5 tokens; seconds: none
@@ -253,6 +261,7 @@ def test_same_seed_same_tree_regardless_of_batching(sandbox, grader) -> None:
     ]
     # Random tie-breaking and resampling draw from derived seeds too: same trees either way.
     knobs = {"tie_break": "random", "resample": 2, "seed": 7, "strategy": "mcts", "k": 3}
+    knobs |= {"expand": "all"}  # full expansion here; lazy below
     together, _ = solve_scripted(script, sandbox, grader, problems, samples=3, window=3, **knobs)
     alone, _ = solve_scripted(script, sandbox, grader, problems[::-1], samples=3, window=1, **knobs)
     assert [without_timing(r.tree) for r in together] == [

@@ -42,7 +42,7 @@ def test_answers_a_b_b_b_are_valued_against_all_answers(sandbox, grader) -> None
     answers A is worth -1 and each B +1/3 (2·2/3 - 1): B, the vote's answer, wins."""
     (result,), engine = solve_scripted(
         four_branches(["5", "6", "6", "6"]), sandbox, grader, [PROBLEM],
-        strategy="mcts", samples=4, k=4, tie_break="first",
+        strategy="mcts", expand="all", samples=4, k=4, tie_break="first",
     )  # fmt: skip
     third = round(1 / 3, 6)
     assert shape(result) == {
@@ -69,7 +69,7 @@ def test_answers_a_b_b_b_under_the_old_frozen_rule(sandbox, grader) -> None:
     a mean of -2/9, so the lone A wins although a vote picks B."""
     (result,), _ = solve_scripted(
         four_branches(["5", "6", "6", "6"]), sandbox, grader, [PROBLEM],
-        strategy="mcts", samples=4, k=4, agreement="earlier",
+        strategy="mcts", expand="all", samples=4, k=4, agreement="earlier",
         tie_break="first",
     )  # fmt: skip
     nodes = shape(result)
@@ -86,14 +86,14 @@ def test_random_tie_break_uses_the_derived_seed(sandbox, grader) -> None:
     firsts = set()
     for seed in range(6):
         (result,), _ = solve_scripted(
-            script, sandbox, grader, [PROBLEM], strategy="mcts", samples=1, k=4,
+            script, sandbox, grader, [PROBLEM], strategy="mcts", expand="all", samples=1, k=4,
             tie_break="random", seed=seed,
         )  # fmt: skip
         expected = random.Random(derive_seed(seed, "p1", "tie", 0, 0)).choice([1, 2, 3, 4])
         assert shape(result)[5][0] == expected  # the one answer lies under the drawn child
         firsts.add(expected)
         (first,), _ = solve_scripted(
-            script, sandbox, grader, [PROBLEM], strategy="mcts", samples=1, k=4, seed=seed,
+            script, sandbox, grader, [PROBLEM], strategy="mcts", expand="all", samples=1, k=4, seed=seed,
             tie_break="first",
         )  # fmt: skip
         assert shape(first)[5][0] == 1  # tie_break = "first": always the first child
@@ -115,7 +115,7 @@ def test_resampling_refills_a_node_left_short_by_dedupe(sandbox, grader) -> None
 
     def run(resample):
         (result,), engine = solve_scripted(
-            script, sandbox, grader, [PROBLEM], strategy="mcts", samples=1, k=3,
+            script, sandbox, grader, [PROBLEM], strategy="mcts", expand="all", samples=1, k=3,
             resample=resample,
         )  # fmt: skip
         return result, engine
@@ -157,7 +157,7 @@ def test_invalid_backup_local_or_along_the_path(
         return cell("print(undefined_name)")
 
     (result,), _ = solve_scripted(
-        script, sandbox, grader, [PROBLEM], strategy="mcts", samples=1, k=2,
+        script, sandbox, grader, [PROBLEM], strategy="mcts", expand="all", samples=1, k=2,
         invalid_backup=invalid_backup,
     )  # fmt: skip
     nodes = shape(result)
@@ -181,7 +181,7 @@ def test_mcts_stops_when_its_answers_settle(
     sandbox, grader, answers, settle, rollouts, reason
 ) -> None:
     (result,), engine = solve_scripted(
-        four_branches(answers), sandbox, grader, [PROBLEM], strategy="mcts", samples=8, k=4,
+        four_branches(answers), sandbox, grader, [PROBLEM], strategy="mcts", expand="all", samples=8, k=4,
         **settle,
     )  # fmt: skip
     assert result.stop_reason == reason
@@ -248,7 +248,7 @@ def test_lazy_expansion_follows_a_repeat_and_bounds_requests(sandbox, grader) ->
     requests), so x = 1 is exhausted and the root samples x = 2, whose answer is 6."""
     (result,), engine = solve_scripted(
         sequenced([1, 2], {1: ["6", "6", "7"], 2: ["6"]}), sandbox, grader, [PROBLEM],
-        strategy="mcts", samples=4, k=3, expand="lazy", tie_break="first",
+        strategy="mcts", samples=4, k=3, expand="lazy", unvisited_first=False, tie_break="first",
     )  # fmt: skip
     assert shape(result) == {
         0: (None, 3, -1.0, None),
@@ -277,5 +277,5 @@ def test_lazy_expansion_is_sized_as_one_sample_a_rollout() -> None:
 
     lazy = SearchConfig(strategy="mcts", samples=4, k=3, expand="lazy")
     assert MCTSSearch.width(lazy) == 1 and MCTSSearch.trajectories(lazy) == 4.0
-    full = SearchConfig(strategy="mcts", samples=4, k=3)
+    full = SearchConfig(strategy="mcts", samples=4, k=3, expand="all")
     assert MCTSSearch.width(full) == 3 and MCTSSearch.trajectories(full) == 7.5

@@ -166,7 +166,8 @@ def test_beam_keeps_the_best_partial_solutions(sandbox, grader) -> None:
         ({"strategy": "greedy"}, 1, 4, 4),
         ({"strategy": "sc", "samples": 8}, 8, 8, 1),
         ({"strategy": "sc", "samples": 64}, 64, 16, 1),
-        ({"strategy": "mcts", "samples": 16, "k": 3}, 3, 4, 1),
+        ({"strategy": "mcts", "samples": 16, "k": 3, "expand": "all"}, 3, 4, 1),
+        ({"strategy": "mcts", "samples": 16, "k": 3, "expand": "lazy"}, 1, 4, 4),
         ({"strategy": "beam", "samples": 2, "k": 3}, 6, 6, 1),
     ],
 )

@@ -62,7 +62,7 @@ def eval_command(
 
     console = Console(stderr=True, highlight=False)
     with user_errors():
-        config = search_config(search)
+        config = search_config(search, scorer)
         fan = FanoutConfig(**(fanout or {}))
         engine_cfg = engine_config(engine, lambda: registry.default_slots(config))
         # An empty slice is said before a model is loaded, not after.

@@ -27,7 +27,7 @@ from pydantic.fields import FieldInfo
 from thinktree.engines.factory import EngineConfig
 from thinktree.problems.source import ProblemSource
 from thinktree.search.config import SearchConfig
-from thinktree.search.registry import STRATEGIES, checked
+from thinktree.search.registry import STRATEGIES, checked, resolved
 
 ConfigFields = dict[str, Any]
 """The values of one config's generated options, by field name."""
@@ -55,7 +55,7 @@ def _option_for(
     kwargs["rich_help_panel"] = panel
     flag = "--" + name.replace("_", "-")
     decls = decls or (flag,)
-    if annotation is bool:
+    if annotation in (bool, bool | None):
         decls = (f"{flag}/--no-{flag[2:]}",)
     if get_origin(annotation) is Literal:
         metavar = metavar or "|".join(str(choice) for choice in get_args(annotation))
@@ -151,9 +151,15 @@ def fanout_options(command: Command) -> Command:
     return config_options(FanoutConfig, "fanout", panel="Scale out (Ray)")(command)
 
 
-def search_config(fields: ConfigFields | None) -> SearchConfig:
-    """The search of a command, its strategy checked against the registry."""
-    return checked(SearchConfig(**(fields or {})))
+def search_config(fields: ConfigFields | None, scorer: str | None) -> SearchConfig:
+    """The search of a command, its strategy checked against the registry and its
+    defaults decided for the scorer ``--scorer`` names (an unknown one: ValueError).
+    The scorer registry is imported here, with the command that needs it."""
+    from thinktree.reward.base import NullScorer
+    from thinktree.reward.registry import scorer_kind
+
+    scored = scorer_kind(scorer) is not NullScorer
+    return resolved(checked(SearchConfig(**(fields or {}))), scored)
 
 
 def engine_config(fields: ConfigFields | None, slots: Callable[[], int]) -> EngineConfig:

@@ -51,7 +51,7 @@ def solve(
     console = Console(stderr=json_out, highlight=False)
     with user_errors():
         text = check_question(question)
-        config = search_config(search)
+        config = search_config(search, scorer)
         if issubclass(scorer_kind(scorer), NeedsGold) and gold is None:
             raise ValueError(f"--scorer {scorer} needs the known answer: --gold ANSWER")
         engine_cfg = engine_config(engine, lambda: registry.default_slots(config))

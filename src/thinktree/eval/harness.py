@@ -26,7 +26,7 @@ from thinktree.problems import Problem
 from thinktree.reward.base import NullScorer
 from thinktree.search import AnswerJudge, SearchConfig, SolveResult, run_search
 from thinktree.search.base import ProblemSearch, SearchContext
-from thinktree.search.registry import run_identity, stored_aliases, strategy_class
+from thinktree.search.registry import resolved, run_identity, stored_aliases, strategy_class
 from thinktree.store import ResultRow, RunRecord, RunStore
 
 # Rough generated tokens per trajectory, used only for the up-front estimate
@@ -167,7 +167,7 @@ class LocalSolver:
 
     @property
     def config(self) -> SearchConfig:
-        return self.ctx.config
+        return resolved(self.ctx.config, self.scored)
 
     @property
     def scored(self) -> bool:

@@ -50,8 +50,9 @@ class ProblemSearch(ABC):
     before any search runs: its :meth:`width` (engine slots and lock-step window),
     its :meth:`trajectories` (up-front token and time estimates), its
     :attr:`budget_field` (run names, report labels), whether its trajectories are
-    :attr:`independent_samples` (``rescore``) and which late config fields it never
-    reads (:meth:`unread_fields`, run fingerprints). Its name is the one it is
+    :attr:`independent_samples` (``rescore``), which late config fields it never
+    reads (:meth:`unread_fields`, run fingerprints) and how the defaults that depend
+    on the scorer are decided (:meth:`resolve`). Its name is the one it is
     registered under in :data:`thinktree.search.registry.STRATEGIES`.
     """
 
@@ -80,6 +81,13 @@ class ProblemSearch(ABC):
         return 1.0
 
     @classmethod
+    def resolve(cls, config: SearchConfig, scored: bool) -> SearchConfig:
+        """``config`` with its scorer-dependent defaults decided, for a search with a
+        scorer (``scored``) or without. A strategy that reads neither ``expand`` nor
+        ``unvisited_first`` gets the values its stored runs were fingerprinted with."""
+        return config.decided("all")
+
+    @classmethod
     def unread_fields(cls, scored: bool) -> frozenset[str]:
         """Fields added to SearchConfig after runs were stored that this strategy never
         reads, with a scorer (``scored``) or without: run fingerprints leave them out
@@ -100,7 +108,7 @@ class ProblemSearch(ABC):
         self.problem = problem
         self.prompt = prompt
         self.ctx = ctx
-        self.config = ctx.config
+        self.config = self.resolve(ctx.config, scored=not isinstance(ctx.scorer, NullScorer))
         self.usage = Usage()
         self.started = time.perf_counter()
 

@@ -9,8 +9,12 @@ Defaults and the rule each follows (rStar = rStar-Math; "paper" = arXiv
 MCTS rules one at a time on the fast 0.5B, mcts@4, k = 3, no scorer, gsm8k
 train[7000:7020] (BENCHMARKS.md, "MCTS rules after issue 18"). Twenty problems
 separate no two settings by a sign test, so the defaults are the best measured
-row (7 right of 20, 1,682 tokens a problem), which follows rStar wherever a
-departure bought nothing:
+row (lazy expansion with an unsampled sibling first: 9 right of 20, 743 tokens a
+problem), which follows rStar wherever a departure bought nothing. Two defaults
+depend on the scorer and are decided once it is known
+(:meth:`thinktree.search.base.ProblemSearch.resolve`, through
+:func:`thinktree.search.registry.resolved`); a config still holding ``"auto"`` or
+``None`` there is unresolved and has no run fingerprint:
 
 - ``agreement = "all"``: with no scorer, an answer's value is its agreement with
   every other answer found, re-valued as answers arrive (so the chosen answer
@@ -29,16 +33,19 @@ departure bought nothing:
   gave 5 right against 7 for 36 % more tokens.
 - ``c_uct = 2``: rStar's paper. With two resampling rounds, c = 1 gave 6 right
   against 5 for 13 % more tokens.
-- ``unvisited_first = False``: rStar's code (an unvisited child scores 0, no
-  bonus). With two resampling rounds, classic UCT (unvisited first) gave 6 right
-  against 5 for 37 % more tokens.
-- ``expand = "all"``: rStar's paper and code (k candidates per expansion, all
-  executed and valued). ``"lazy"`` samples a sibling only when selection picks it,
-  so a rollout costs about one sampled solution; added after the test runs showed
-  the default mcts@4 spending 2.9x sc@4's tokens on the 0.5B (6 right of 50
-  against sc@4's 10). On the tuning slice lazy gave 6 right at 605 tokens, and
-  with ``unvisited_first`` 9 at 743, the best row (the default: 7 at 1,682);
-  the default without a scorer is to follow from these rows.
+- ``expand = "auto"``: lazy without a scorer, all with one. ``"all"`` is rStar's
+  paper and code (k candidates per expansion, all executed and valued): a scorer
+  compares siblings, and training rollouts (outcome scorer) need siblings to make
+  preference pairs. ``"lazy"`` samples a sibling only when selection picks it, so a
+  rollout costs about one sampled solution; added after the test runs showed full
+  expansion spending 2.9x sc@4's tokens on the 0.5B (6 right of 50 against sc@4's
+  10). On the tuning slice lazy with ``unvisited_first`` gave 9 right at 743 tokens,
+  the best row (full expansion: 7 at 1,682; sc@4 on the same slice: 6 at 749).
+- ``unvisited_first = None``: follows the expansion. With full expansion it is off,
+  rStar's code (an unvisited child scores 0, no bonus; with two resampling rounds
+  classic UCT gave 6 right against 5 for 37 % more tokens). With lazy expansion it
+  is on, classic UCT: the unsampled sibling is tried before a sampled one is
+  revisited (lazy under rStar's rule: 6 right at 605 tokens, against 9).
 - ``invalid_backup = "local"``: thinktree's rule, not rStar's code (which adds an
   invalid ending's -1 to every node on its path, ``"path"``). With two
   resampling rounds, the path rule gave 4 right against 5 for 10 % fewer
@@ -107,19 +114,21 @@ class SearchConfig(BaseModel):
     """Wall-clock budget per problem in seconds; default unlimited."""
     c_uct: float = Field(2.0, ge=0.0)
     """MCTS exploration constant c in Q + c·sqrt(ln N_parent / N_child)."""
-    unvisited_first: bool = False
-    """MCTS: classic UCT (an unvisited child first) instead of rStar's rule (it scores 0)."""
+    unvisited_first: bool | None = None
+    """MCTS: classic UCT (an unvisited child first) instead of rStar's rule (it scores 0);
+    default: on with lazy expansion, off with full."""
     tie_break: Literal["first", "random"] = "random"
     """MCTS selection ties: the first child, or one at random (seeded per run, problem,
     rollout and node)."""
     resample: int = Field(0, ge=0, le=8)
     """MCTS: extra sampling rounds for a node whose deduplicated children number fewer
     than k."""
-    expand: Literal["all", "lazy"] = "all"
+    expand: Literal["auto", "all", "lazy"] = "auto"
     """MCTS: an expansion samples k candidates at once (all, rStar), or one at a time
     (lazy): a node's next child is sampled when the child not yet sampled wins
     selection, scored as an unvisited child; at most k children and k + resample
-    requests a node, and a request that repeats a child continues below that child."""
+    requests a node, and a request that repeats a child continues below that child.
+    auto: lazy without a scorer, all with one."""
     invalid_backup: Literal["local", "path"] = "local"
     """MCTS: an invalid ending's -1 stays on its node (local) or is added to every node
     on its path to the root (path, rStar's code)."""
@@ -147,14 +156,30 @@ class SearchConfig(BaseModel):
     def sampling_temperature(self, default: float) -> float:
         return default if self.temperature is None else self.temperature
 
+    def decided(self, expand: Literal["all", "lazy"]) -> SearchConfig:
+        """This config with ``expand`` set where it is auto, and ``unvisited_first``,
+        where unset, following it (on with lazy expansion)."""
+        chosen = expand if self.expand == "auto" else self.expand
+        unvisited = chosen == "lazy" if self.unvisited_first is None else self.unvisited_first
+        if (chosen, unvisited) == (self.expand, self.unvisited_first):
+            return self
+        return self.model_copy(update={"expand": chosen, "unvisited_first": unvisited})
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.expand != "auto" and self.unvisited_first is not None
+
     def identity(self, unread: Collection[str]) -> dict[str, Any]:
         """The fields that decide a run's results, for its fingerprint.
 
         A field in :data:`LEGACY_VALUES` is left out while its value reproduces the
         runs stored before it existed, and also where the run never reads it
         (``unread``, declared by the strategy:
-        :meth:`thinktree.search.base.ProblemSearch.unread_fields`).
+        :meth:`thinktree.search.base.ProblemSearch.unread_fields`). The config must be
+        resolved for its scorer (:func:`thinktree.search.registry.resolved`).
         """
+        if not self.is_resolved:
+            raise ValueError("an unresolved search config has no identity; resolve it first")
         out = self.model_dump()
         for name, legacy in LEGACY_VALUES.items():
             if out[name] == legacy or name in unread:

@@ -57,9 +57,16 @@ def width(config: SearchConfig) -> int:
     return strategy_class(config.strategy).width(config)
 
 
+def resolved(config: SearchConfig, scored: bool) -> SearchConfig:
+    """``config`` with the defaults that depend on the scorer decided, for a search with
+    a scorer (``scored``) or without (:meth:`ProblemSearch.resolve`)."""
+    return strategy_class(config.strategy).resolve(config, scored)
+
+
 def run_identity(config: SearchConfig, scored: bool) -> dict[str, Any]:
     """The search's part of a run fingerprint (see :meth:`SearchConfig.identity`)."""
     strategy = strategy_class(config.strategy)
+    config = strategy.resolve(config, scored)
     identity = config.identity(strategy.unread_fields(scored))
     return {**identity, "temperature": strategy.fingerprint_temperature(config)}
 

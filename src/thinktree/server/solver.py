@@ -106,7 +106,7 @@ class SolveJob:
         if self.recorder is not None:
             try:
                 run_id = self.recorder.record(
-                    result, self.problem, self.request.config, self.scorer_id, ctx.judge
+                    result, self.problem, ctx.config, self.scorer_id, ctx.judge
                 )
             except (StoreError, sqlite3.Error, OSError) as exc:
                 # The answer is still worth sending; the response says it was not stored.

@@ -58,9 +58,9 @@ from thinktree.models.resolve import resolve_model
 from thinktree.problems import Problem, dataset_hash, load_source
 from thinktree.reward.base import NullScorer, Scorer
 from thinktree.reward.ppm import is_trained_ppm
-from thinktree.reward.registry import load_scorer
+from thinktree.reward.registry import load_scorer, scorer_kind
 from thinktree.search import SearchConfig
-from thinktree.search.registry import default_slots, default_window
+from thinktree.search.registry import default_slots, default_window, resolved
 from thinktree.store import ResultRow, RunStore
 from thinktree.train.evolve_config import EvolveConfig
 from thinktree.train.ledger import MANIFEST_FILE, RoundLedger
@@ -320,6 +320,7 @@ class Evolution:
     ) -> list[ResultRow]:
         """Run (or resume) one stored evaluation; the stage is finished when it is whole."""
         self._check_time()
+        search = resolved(search, scored=scorer_kind(scorer_spec) is not NullScorer)
         self.reporter.stage(index, stage, len(problems))
         with self._searcher(model_spec, search, scorer_spec) as searcher:
             run_id = adopt or ledger.data["data"].get(f"{stage}_run")

@@ -68,7 +68,9 @@ class DevConfig(BaseModel):
     greedy_limit: int = Field(100, ge=0)
     mcts_limit: int = Field(50, ge=0)
     greedy: SearchConfig = Field(default_factory=lambda: SearchConfig(strategy="greedy"))
-    mcts: SearchConfig = Field(default_factory=_mcts)
+    mcts: SearchConfig = Field(default_factory=lambda: _mcts(expand="all"))
+    """Full expansion in every round: round 0 has no PPM yet, and without a scorer MCTS
+    would expand lazily, so its figures would not compare with later rounds'."""
 
 
 class ReferenceConfig(BaseModel):

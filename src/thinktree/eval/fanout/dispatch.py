@@ -42,6 +42,7 @@ from thinktree.eval.fanout.worker import SearchWorker, WorkerIdentity, WorkerRec
 from thinktree.eval.harness import SolvedProblem, SolveHooks
 from thinktree.problems import Problem
 from thinktree.search import SearchConfig
+from thinktree.search.registry import resolved
 
 POLL_SECONDS = 1.0
 """How often the driver looks at ``stop()`` while no row arrives."""
@@ -122,7 +123,7 @@ class RaySolver:
 
     @property
     def config(self) -> SearchConfig:
-        return self._config
+        return resolved(self._config, self.scored)
 
     @property
     def scored(self) -> bool:

@@ -1,10 +1,11 @@
 """MCTS over code-augmented steps, as a lock-step :class:`ProblemSearch`.
 
 A rollout descends from the root by the selection rule to an unexpanded node,
-expands it (``k`` candidates in one engine call, duplicates dropped, each cell
-executed), evaluates the new children, and continues down the best selectable
-new child, one expansion per round, until an expansion leaves no selectable
-child (every new child is terminal). ``samples`` rollouts are run, or fewer when
+expands it (full expansion, the default with a scorer: ``k`` candidates in one
+engine call, duplicates dropped, each cell executed), evaluates the new
+children, and continues down the best selectable new child, one expansion per
+round, until an expansion leaves no selectable child (every new child is
+terminal). ``samples`` rollouts are run, or fewer when
 a budget ends the search, the tree is exhausted or the answers settle.
 
 Values by the scorer's type (:mod:`thinktree.reward.base`; the mode recorded in
@@ -28,8 +29,9 @@ Invalid terminals (no parsable step, ``errors_threshold`` consecutive errors,
 non-final at ``max_steps``) take −1: at that node only (``invalid_backup =
 "local"``) or added along the path to the root (``"path"``, rStar's code).
 
-Lazy expansion (``expand = "lazy"``, :class:`~thinktree.search.mcts.tree.LazyWidth`):
-a request asks for one candidate (seeded by node id, ``"lazy"``, the node's request
+Lazy expansion (``expand = "lazy"``, the default without a scorer, where
+``unvisited_first`` then defaults to on; :meth:`MCTSSearch.resolve`;
+:class:`~thinktree.search.mcts.tree.LazyWidth`): a request asks for one candidate (seeded by node id, ``"lazy"``, the node's request
 count). A new child is valued like any other and the rollout goes on below it,
 one step per round, until a terminal; a candidate that repeats a child (same
 dedupe key) adds nothing and the rollout goes on below that child, as a sample
@@ -86,17 +88,31 @@ def scorer_mode(scorer: Scorer) -> str:
     return "none"
 
 
+def _lazy(config: SearchConfig) -> bool:
+    if config.expand == "auto":
+        raise ValueError(
+            "expand=auto depends on the scorer: resolve the config first "
+            "(thinktree.search.registry.resolved)"
+        )
+    return config.expand == "lazy"
+
+
 class MCTSSearch(ProblemSearch):
     default_temperature = 1.0  # rStar's later rounds; measured in issue 18 (config.py)
     stored_default_temperature = 0.7
 
     @classmethod
+    def resolve(cls, config: SearchConfig, scored: bool) -> SearchConfig:
+        # A scorer compares siblings and training rollouts pair them: full expansion.
+        return config.decided("all" if scored else "lazy")
+
+    @classmethod
     def width(cls, config: SearchConfig) -> int:
-        return 1 if config.expand == "lazy" else config.k
+        return 1 if _lazy(config) else config.k
 
     @classmethod
     def trajectories(cls, config: SearchConfig) -> float:
-        if config.expand == "lazy":
+        if _lazy(config):
             return float(config.samples)  # about one sampled solution a rollout
         # The first rollout expands k candidates per depth; later ones fewer new nodes.
         return (1 + 0.5 * (config.samples - 1)) * config.k
@@ -117,6 +133,7 @@ class MCTSSearch(ProblemSearch):
         self.answers_found: list[Node] = []
         self.settled = False
         self.mode = scorer_mode(self.ctx.scorer)
+        self.unvisited_first = self.config.unvisited_first is True  # resolved: a bool
         self.outcome_terminals = isinstance(self.ctx.scorer, NeedsGold)
         self.revalues = self.mode == "none" and self.config.agreement == "all"
         self.lazy = (
@@ -136,11 +153,11 @@ class MCTSSearch(ProblemSearch):
         return lambda node: derive_seed(self.config.seed, self.problem.id, "tie", rollout, node.id)
 
     def _select_child(self, node: Node) -> Node | None:
-        return select_child(node, self.config.c_uct, self.config.unvisited_first, self._tie_seed())
+        return select_child(node, self.config.c_uct, self.unvisited_first, self._tie_seed())
 
     def _select_leaf(self, node: Node) -> Node | None:
         return select_leaf(
-            node, self.config.c_uct, self.config.unvisited_first, self._tie_seed(), self.lazy
+            node, self.config.c_uct, self.unvisited_first, self._tie_seed(), self.lazy
         )
 
     def next_expansions(self) -> list[Expansion]:
