@@ -49,15 +49,17 @@ run() {
 }
 
 # The settings before issue 18: frozen agreement with earlier answers, first-child
-# ties, no resampling, an invalid ending's -1 on its node, temperature 0.7.
+# ties, no resampling, an invalid ending's -1 on its node, temperature 0.7, full expansion.
 OLD=(--agreement earlier --tie-break first --resample 0 --invalid-backup local --temperature 0.7
-     --c-uct 2.0 --no-unvisited-first)
+     --c-uct 2.0 --no-unvisited-first --expand all)
 MCTS=(--strategy mcts --rollouts 4 --k 3 --seed 0)
 
 case "$phase" in
 tune)
     TUNE=(--benchmark gsm8k --split train --offset 7000 --limit 20 --model fast "${MCTS[@]}")
-    NEW=(--agreement all --tie-break random --invalid-backup local --c-uct 2.0 --no-unvisited-first)
+    # Full expansion unless a row says otherwise (a later --expand wins).
+    NEW=(--agreement all --tie-break random --invalid-backup local --c-uct 2.0 --no-unvisited-first
+         --expand all)
     run "${TUNE[@]}" "${OLD[@]}"
     run "${TUNE[@]}" "${OLD[@]}" --agreement all
     run "${TUNE[@]}" "${NEW[@]}" --temperature 0.7 --resample 0
