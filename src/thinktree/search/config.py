@@ -41,6 +41,8 @@ depend on the scorer and are decided once it is known
   expansion spending 2.9x sc@4's tokens on the 0.5B (6 right of 50 against sc@4's
   10). On the tuning slice lazy with ``unvisited_first`` gave 9 right at 743 tokens,
   the best row (full expansion: 7 at 1,682; sc@4 on the same slice: 6 at 749).
+  On gsm8k test[:50] the 0.5B's lazy default answered 9 at 718 tokens (full
+  expansion 6 at 2,202; sc@4 10 at 768).
 - ``unvisited_first = None``: follows the expansion. With full expansion it is off,
   rStar's code (an unvisited child scores 0, no bonus; with two resampling rounds
   classic UCT gave 6 right against 5 for 37 % more tokens). With lazy expansion it
