@@ -5,8 +5,8 @@ expands it (full expansion, the default with a scorer: ``k`` candidates in one
 engine call, duplicates dropped, each cell executed), evaluates the new
 children, and continues down the best selectable new child, one expansion per
 round, until an expansion leaves no selectable child (every new child is
-terminal). ``samples`` rollouts are run, or fewer when
-a budget ends the search, the tree is exhausted or the answers settle.
+terminal). ``samples`` rollouts are run, or fewer when a budget ends the search,
+the tree is exhausted or the answers settle.
 
 Values by the scorer's type (:mod:`thinktree.reward.base`; the mode recorded in
 ``extra["mode"]``; see :mod:`thinktree.search.mcts.tree` for N/W rules):
@@ -31,8 +31,8 @@ non-final at ``max_steps``) take −1: at that node only (``invalid_backup =
 
 Lazy expansion (``expand = "lazy"``, the default without a scorer, where
 ``unvisited_first`` then defaults to on; :meth:`MCTSSearch.resolve`;
-:class:`~thinktree.search.mcts.tree.LazyWidth`): a request asks for one candidate (seeded by node id, ``"lazy"``, the node's request
-count). A new child is valued like any other and the rollout goes on below it,
+:class:`~thinktree.search.mcts.tree.LazyWidth`): a request asks for one candidate
+(seeded by node id, ``"lazy"``, the node's request count). A new child is valued like any other and the rollout goes on below it,
 one step per round, until a terminal; a candidate that repeats a child (same
 dedupe key) adds nothing and the rollout goes on below that child, as a sample
 that drew the same step would. A rollout then costs about one sampled solution,
