@@ -32,10 +32,10 @@ non-final at ``max_steps``) take −1: at that node only (``invalid_backup =
 Lazy expansion (``expand = "lazy"``, the default without a scorer, where
 ``unvisited_first`` then defaults to on; :meth:`MCTSSearch.resolve`;
 :class:`~thinktree.search.mcts.tree.LazyWidth`): a request asks for one candidate
-(seeded by node id, ``"lazy"``, the node's request count). A new child is valued like any other and the rollout goes on below it,
-one step per round, until a terminal; a candidate that repeats a child (same
-dedupe key) adds nothing and the rollout goes on below that child, as a sample
-that drew the same step would. A rollout then costs about one sampled solution,
+(seeded by node id, ``"lazy"``, the node's request count). A new child is valued
+like any other and the rollout goes on below it, one step per round, until a
+terminal; a candidate that repeats a child (same dedupe key) adds nothing and
+the rollout goes on below that child, as a sample that drew the same step would. A rollout then costs about one sampled solution,
 less the prefix it shares with the tree.
 
 Exploration knobs: ``tie_break = "random"`` draws among tied children with a seed
