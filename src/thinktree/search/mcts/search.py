@@ -35,8 +35,9 @@ Lazy expansion (``expand = "lazy"``, the default without a scorer, where
 (seeded by node id, ``"lazy"``, the node's request count). A new child is valued
 like any other and the rollout goes on below it, one step per round, until a
 terminal; a candidate that repeats a child (same dedupe key) adds nothing and
-the rollout goes on below that child, as a sample that drew the same step would. A rollout then costs about one sampled solution,
-less the prefix it shares with the tree.
+the rollout goes on below that child, as a sample that drew the same step would.
+A rollout then costs about one sampled solution, less the prefix it shares with
+the tree.
 
 Exploration knobs: ``tie_break = "random"`` draws among tied children with a seed
 derived from (run seed, problem, ``"tie"``, rollout index, node id); ``resample``
