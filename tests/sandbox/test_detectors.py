@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 from tests.sandbox.conftest import MARK, make_bait, marked_processes, remove_bait
@@ -13,6 +14,12 @@ from tests.sandbox.conftest import MARK, make_bait, marked_processes, remove_bai
 def test_marked_processes_finds_a_stray_process() -> None:
     stray = subprocess.Popen(["sleep", "30"], env={"THINKTREE_TEST_MARK": MARK})
     try:
+        # Popen returns once the child is forked; until it execs, /proc shows the
+        # parent's environment, without the mark. Wait for the exec, not for time.
+        deadline = time.monotonic() + 10
+        while b"sleep" not in Path(f"/proc/{stray.pid}/cmdline").read_bytes():
+            assert time.monotonic() < deadline, "the stray process never exec'd"
+            time.sleep(0.01)
         assert any(line.startswith(f"{stray.pid}:") for line in marked_processes())
         assert marked_processes(exclude={stray.pid}) == []
     finally:
