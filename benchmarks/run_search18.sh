@@ -85,10 +85,11 @@ test)
         TEST=(--benchmark gsm8k --split test --limit 50 --model "$model")
         run "${TEST[@]}" --strategy greedy
         run "${TEST[@]}" --strategy sc --samples 4 --seed 0
-        run "${TEST[@]}" "${MCTS[@]}" "${OLD[@]}"
-        run "${TEST[@]}" --strategy sc --samples 4 --seed 0 --settle agree --settle-m 2
+        # The runs the targets name first; the old settings (the slowest) last.
         run "${TEST[@]}" "${MCTS[@]}"
+        run "${TEST[@]}" --strategy sc --samples 4 --seed 0 --settle agree --settle-m 2
         run "${TEST[@]}" "${MCTS[@]}" --settle agree --settle-m 2
+        run "${TEST[@]}" "${MCTS[@]}" "${OLD[@]}"
     done
     ;;
 *)
