@@ -93,6 +93,17 @@ def test_an_unknown_scorer_is_said_before_the_search_is_built() -> None:
     assert out.stderr.strip().splitlines()[0].startswith("error: unknown scorer 'oracle'")
 
 
+def test_settling_by_a_decided_vote_is_refused_for_mcts() -> None:
+    args = ["solve", "2+2?", "--strategy", "mcts", "--settle", "decided"]
+    out = runner.invoke(app, args)
+    assert out.exit_code == 2
+    assert out.stderr.strip().splitlines() == [
+        "error: --settle decided is for sc; with mcts use agree or beta"
+    ]
+    with pytest.raises(ValueError, match="is for sc"):
+        resolved(SearchConfig(strategy="mcts", settle="decided"), scored=False)
+
+
 def test_resolution_is_per_strategy_and_idempotent() -> None:
     auto = SearchConfig(strategy="mcts")
     assert (auto.expand, auto.unvisited_first, auto.is_resolved) == ("auto", None, False)

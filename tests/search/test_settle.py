@@ -7,7 +7,13 @@ import pytest
 from tests.conftest import answer
 from tests.search.helpers import solve_scripted
 from thinktree.problems import Problem
-from thinktree.search.settle import leader_confidence, settled
+from thinktree.search.settle import (
+    class_sizes,
+    draws_to_decide,
+    leader_confidence,
+    settled,
+    vote_decided,
+)
 
 PROBLEM = Problem(id="p1", question="What is 3 * 2?", answer="6")
 same = lambda a, b: a.strip() == b.strip()  # noqa: E731
@@ -44,6 +50,53 @@ def test_unknown_settle_rule_is_an_error() -> None:
         settled(["6", "6"], same, "vibes", 2)
 
 
+def test_class_sizes_in_the_order_found() -> None:
+    assert class_sizes(["7", None, "8", " 7", "9", "8", "8"], same) == [2, 3, 1]
+    assert class_sizes([None, None], same) == []
+
+
+@pytest.mark.parametrize(
+    ("sizes", "remaining", "expected"),
+    [
+        ([], 0, True),
+        ([], 1, False),
+        ([2], 2, True),  # 2 new answers can only tie the leader, found first
+        ([2], 3, False),  # 3 new answers of one kind would outvote it
+        ([1, 1], 2, False),
+        ([2, 1], 1, True),  # the runner-up, found later, can only tie
+        ([1, 2], 1, False),  # the runner-up found first wins a tie
+        ([1, 2], 0, True),
+        ([3, 1, 1], 2, True),
+        ([3, 2], 2, False),
+    ],
+)
+def test_vote_decided(sizes, remaining, expected) -> None:
+    assert vote_decided(sizes, remaining) is expected
+
+
+@pytest.mark.parametrize(
+    ("sizes", "remaining", "draws"),
+    [
+        ([], 4, 2),
+        ([], 8, 4),
+        ([], 5, 3),
+        ([1, 1], 2, 1),  # A, B: one more A decides (A 2, B 1, one left)
+        ([1, 2], 1, 1),
+        ([2], 2, 0),
+        ([1], 0, 0),
+    ],
+)
+def test_draws_to_decide(sizes, remaining, draws) -> None:
+    assert draws_to_decide(sizes, remaining) == draws
+
+
+def test_decided_needs_the_answers_still_to_come() -> None:
+    assert settled(["6", "6"], same, "decided", 2, remaining=2) is True
+    assert settled(["6", "7"], same, "decided", 2, remaining=2) is False
+    with pytest.raises(ValueError, match="number of answers still to come"):
+        settled(["6", "6"], same, "decided", 2)
+
+
 def queued(answers: list[str]):
     """Each new sample's (only) step answers the next of ``answers``, in call order."""
     queue = list(answers)
@@ -60,6 +113,15 @@ def queued(answers: list[str]):
         (["7", "7", "7", "7"], {"settle": "beta", "settle_m": 2, "settle_confidence": 0.9},
          [2, 2], "settled", "7"),
         (["7"] * 8, {}, [8], "done", "7"),  # settle off: one call of n = 8, as before
+        # decided: 4 agreeing of 8 cannot be outvoted (a tie goes to the first found)
+        (["7", "7", "7", "7"], {"settle": "decided"}, [4], "settled", "7"),
+        # 7 7 8 8: 7 needs 2 more to hold off 8 (7: 4, 8: 2, 2 left); 7 8 leaves 3 and
+        # 3 with 2 to come, 9 leaves one that could still make 8 win: the full vote
+        (["7", "7", "8", "8", "7", "8", "9", "8"], {"settle": "decided"}, [4, 2, 1, 1],
+         "done", "8"),
+        # 7 7 7 8: a new answer found 4 times would win; one 8 more leaves 3 against 2
+        # with 3 to come; one 7 more decides it (4 against 2, 2 to come)
+        (["7", "7", "7", "8", "8", "7"], {"settle": "decided"}, [4, 1, 1], "settled", "7"),
     ],
 )  # fmt: skip
 def test_self_consistency_settles_in_waves(

@@ -52,8 +52,8 @@ depend on the scorer and are decided once it is known
   invalid ending's -1 to every node on its path, ``"path"``). With two
   resampling rounds, the path rule gave 4 right against 5 for 10 % fewer
   tokens: no gain, and the best row kept the local rule.
-- ``settle = "off"``: the full budget is spent (rStar's rule); ``"agree"`` and
-  ``"beta"`` stop a problem early (see :mod:`thinktree.search.settle`).
+- ``settle = "off"``: the full budget is spent (rStar's rule); ``"agree"``,
+  ``"beta"`` and ``"decided"`` stop a problem early (see :mod:`thinktree.search.settle`).
 
 Run fingerprints: :meth:`SearchConfig.identity` leaves out a field added after
 runs were stored while its value reproduces what those runs did (or where the
@@ -138,10 +138,11 @@ class SearchConfig(BaseModel):
     """MCTS without a scorer: an answer's value is its agreement with all answers found
     (re-valued as they arrive), or with those found before it, frozen (earlier, the
     old rule)."""
-    settle: Literal["off", "agree", "beta"] = "off"
+    settle: Literal["off", "agree", "beta", "decided"] = "off"
     """Stop a problem early (sc, mcts) once its answers settle: the first settle_m agree
-    (agree), or the leader beats the runner-up with posterior probability
-    settle_confidence (beta)."""
+    (agree), the leader beats the runner-up with posterior probability
+    settle_confidence (beta), or (sc only) the samples left cannot change the vote
+    (decided: the full budget's answer at fewer tokens)."""
     settle_m: int = Field(3, ge=2, le=1024)
     """Answers needed before settling; sc samples in waves of this size when settling."""
     settle_confidence: float = Field(0.95, gt=0.5, lt=1.0)

@@ -13,7 +13,9 @@ are checked by :func:`thinktree.search.settle.settled`; settled, the search stop
 with ``stop_reason = "settled"`` and ``extra["samples"]`` says how many were
 drawn. Otherwise the next wave starts; under ``"agree"``, once the first
 ``settle_m`` answers disagree nothing can settle, so all remaining samples start
-at once. Best-of-N never settles: its scorer, not a vote, picks the answer.
+at once. Under ``"decided"`` a wave is the fewest samples that could decide the vote
+over all N (N/2 rounded up first, for example), so no drawn sample could have been
+spared. Best-of-N never settles: its scorer, not a vote, picks the answer.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from thinktree.search.base import ProblemSearch
 from thinktree.search.config import SearchConfig
 from thinktree.search.expand import Expansion
 from thinktree.search.result import SolveResult, Trajectory
-from thinktree.search.settle import settled
+from thinktree.search.settle import class_sizes, draws_to_decide, settled
 from thinktree.search.voting import majority_vote
 from thinktree.steps import Step, StepKind
 
@@ -58,8 +60,8 @@ class SamplingSearch(ProblemSearch):
 
     def next_expansions(self) -> list[Expansion]:
         if not self.samples:
-            first = min(self.config.settle_m, self.config.samples) if self.waves else None
-            wanted = [self.expansion([], first or self.config.samples, "first", tag=0)]
+            size = self._wave_size([]) if self.waves else self.config.samples
+            wanted = [self.expansion([], size, "first", tag=0)]
         else:
             wanted = [
                 self.expansion(steps, 1, "sample", i, len(steps), tag=i)
@@ -76,17 +78,27 @@ class SamplingSearch(ProblemSearch):
     def _next_wave(self) -> list[Expansion]:
         answers = [final_answer(s) for s in self.samples]
         cfg = self.config
-        if settled(answers, self.ctx.judge.same, cfg.settle, cfg.settle_m, cfg.settle_confidence):
+        remaining = cfg.samples - len(self.samples)
+        if remaining <= 0:  # the full budget is spent: done, not settled
+            return []
+        if settled(
+            answers, self.ctx.judge.same, cfg.settle, cfg.settle_m, cfg.settle_confidence,
+            remaining,
+        ):  # fmt: skip
             self.settled = True
             return []
-        remaining = cfg.samples - len(self.samples)
-        if remaining <= 0:
-            return []
+        start = len(self.samples)
+        return [self.expansion([], self._wave_size(answers), "wave", start, tag=start)]
+
+    def _wave_size(self, answers: list[str | None]) -> int:
+        cfg = self.config
+        remaining = cfg.samples - len(answers)
+        if cfg.settle == "decided":
+            sizes = class_sizes(answers, self.ctx.judge.same)
+            return max(1, draws_to_decide(sizes, remaining))
         found = sum(1 for a in answers if a is not None)
         hopeless = cfg.settle == "agree" and found >= cfg.settle_m
-        size = remaining if hopeless else min(cfg.settle_m, remaining)
-        start = len(self.samples)
-        return [self.expansion([], size, "wave", start, tag=start)]
+        return remaining if hopeless else min(cfg.settle_m, remaining)
 
     def absorb(self, expansions: list[Expansion]) -> None:
         if not self.samples or expansions[0].steps == []:

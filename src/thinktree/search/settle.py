@@ -14,6 +14,12 @@ samples or branches that ended without one, do not count):
   ``P(Binomial(a + b + 1, 1/2) <= a)``. For example 3 agreeing answers give
   0.9375, 4 give 0.96875, 4 against 1 give 0.890625.
 
+- ``"decided"`` (self-consistency only): settled once no answers the ``remaining``
+  samples could give would change what the vote over all of them picks; ``m`` is
+  not used. The vote's answer is then the one the full budget would have voted
+  for from the same samples, so stopping loses nothing: a run's accuracy stays
+  that of the full budget's, up to sampling noise.
+
 Classes are formed as :func:`thinktree.search.voting.majority_vote` forms them
 (named by their first member, ties to the class found first), so the settled
 leader is the answer the vote picks.
@@ -24,6 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
+from thinktree.grading.voting import answer_classes
 from thinktree.search.voting import majority_vote
 
 
@@ -33,16 +40,63 @@ def leader_confidence(a: int, b: int) -> float:
     return sum(math.comb(n, i) for i in range(a + 1)) / 2**n
 
 
+def class_sizes(answers: Sequence[str | None], same: Callable[[str, str], bool]) -> list[int]:
+    """The size of each class of equivalent answers, in the order classes were found."""
+    sizes: list[int] = []
+    for class_id in answer_classes(answers, same):
+        if class_id == len(sizes):
+            sizes.append(1)
+        elif class_id >= 0:
+            sizes[class_id] += 1
+    return sizes
+
+
+def vote_decided(sizes: Sequence[int], remaining: int) -> bool:
+    """Whether ``remaining`` more answers cannot change the vote's winner among classes
+    of ``sizes`` (in the order found; ties go to the class found first)."""
+    if not sizes:
+        return remaining == 0
+    lead = max(range(len(sizes)), key=lambda j: (sizes[j], -j))
+    top = sizes[lead]
+    if remaining > top:  # a new class, found last, could outvote the leader
+        return False
+    for j, size in enumerate(sizes):
+        # An earlier class wins a tie with the leader; a later one must pass it.
+        if j != lead and size + remaining >= top + (0 if j < lead else 1):
+            return False
+    return True
+
+
+def draws_to_decide(sizes: Sequence[int], remaining: int) -> int:
+    """The fewest further answers after which the vote could be decided (if they all
+    join the leader, or found the first class): where fewer cannot decide it, drawing
+    that many at once wastes nothing."""
+    lead = max(range(len(sizes)), key=lambda j: (sizes[j], -j)) if sizes else None
+    for draws in range(remaining + 1):
+        grown = list(sizes) if lead is not None else [draws] if draws else []
+        if lead is not None:
+            grown[lead] += draws
+        if vote_decided(grown, remaining - draws):
+            return draws
+    return remaining
+
+
 def settled(
     answers: Sequence[str | None],
     same: Callable[[str, str], bool],
     rule: str,
     m: int,
     confidence: float = 0.95,
+    remaining: int | None = None,
 ) -> bool:
-    """Whether ``answers`` (in discovery order) have settled under ``rule``."""
+    """Whether ``answers`` (in discovery order) have settled under ``rule``;
+    ``remaining``, the answers still to come, is needed by ``"decided"``."""
     if rule == "off":
         return False
+    if rule == "decided":
+        if remaining is None:
+            raise ValueError("settle 'decided' needs the number of answers still to come")
+        return vote_decided(class_sizes(answers, same), remaining)
     found = [a for a in answers if a is not None]
     if len(found) < m:
         return False
@@ -54,4 +108,4 @@ def settled(
         a = int(ranked[0])
         b = int(ranked[1]) if len(ranked) > 1 else 0
         return leader_confidence(a, b) >= confidence
-    raise ValueError(f"unknown settle rule {rule!r}; use off, agree or beta")
+    raise ValueError(f"unknown settle rule {rule!r}; use off, agree, beta or decided")

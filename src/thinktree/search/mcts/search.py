@@ -104,6 +104,9 @@ class MCTSSearch(ProblemSearch):
 
     @classmethod
     def resolve(cls, config: SearchConfig, scored: bool) -> SearchConfig:
+        if config.settle == "decided":
+            # A tree's answers to come are not bounded by its rollouts left.
+            raise ValueError("--settle decided is for sc; with mcts use agree or beta")
         # A scorer compares siblings and training rollouts pair them: full expansion.
         return config.decided("all" if scored else "lazy")
 
