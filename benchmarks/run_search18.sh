@@ -4,7 +4,8 @@
 # tune: the 0.5B's mcts@4 on a 20-problem slice of gsm8k train (offset 7000, clear
 #       of the evolve pool at the start of train), one run per setting below;
 # test: gsm8k test[:50], both models, the same seed: greedy, sc@4, mcts@4 with the
-#       old settings and with the current defaults, adaptive sc and adaptive mcts.
+#       old settings and with the current defaults, adaptive sc (a decided vote; the
+#       first two agree) and adaptive mcts.
 # Every eval resumes its stored run. Exports travel in git (benchmarks/search18/,
 # written by `benchmarks/run_search18.sh save`), so a fresh machine resumes too.
 set -euo pipefail
@@ -87,6 +88,7 @@ test)
         run "${TEST[@]}" --strategy sc --samples 4 --seed 0
         # The runs the targets name first; the old settings (the slowest) last.
         run "${TEST[@]}" "${MCTS[@]}"
+        run "${TEST[@]}" --strategy sc --samples 4 --seed 0 --settle decided
         run "${TEST[@]}" --strategy sc --samples 4 --seed 0 --settle agree --settle-m 2
         run "${TEST[@]}" "${MCTS[@]}" --settle agree --settle-m 2
         run "${TEST[@]}" "${MCTS[@]}" "${OLD[@]}"
