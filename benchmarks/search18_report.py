@@ -68,11 +68,12 @@ def is_adaptive(run: RunRecord) -> bool:
 
 
 def kind(run: RunRecord) -> str:
-    """greedy, sc, sc-adaptive, mcts-default, mcts-old, mcts-adaptive or mcts-other."""
-    if run.strategy != "mcts":
-        return run.strategy + ("-adaptive" if is_adaptive(run) else "")
+    """greedy, sc, mcts-default, mcts-old, mcts-other, or an adaptive run named by its
+    rule (sc-settle-decided, sc-settle-agree, mcts-settle-agree...)."""
     if is_adaptive(run):
-        return "mcts-adaptive"
+        return f"{run.strategy}-settle-{search_of(run)['settle']}"
+    if run.strategy != "mcts":
+        return run.strategy
     if setting(run) == default_setting():
         return "mcts-default"
     return "mcts-old" if setting(run) == OLD_SETTING else "mcts-other"
@@ -137,8 +138,8 @@ def tune_rows(store: RunStore) -> list[dict[str, Any]]:
 
 def slice_comparisons(reports: list[RunReport]) -> list[dict[str, Any]]:
     wanted = [("mcts-default", "mcts-old"), ("mcts-default", "sc"), ("mcts-default", "greedy"),
-              ("mcts-old", "sc"), ("sc-adaptive", "sc"), ("mcts-adaptive", "mcts-default"),
-              ("mcts-adaptive", "sc")]  # fmt: skip
+              ("mcts-old", "sc"), ("sc-settle-decided", "sc"), ("sc-settle-agree", "sc"),
+              ("mcts-settle-agree", "mcts-default"), ("mcts-settle-agree", "sc")]  # fmt: skip
     out = []
     for model in sorted({rep.run.model for rep in reports}):
         by_kind: dict[str, RunReport] = {}
