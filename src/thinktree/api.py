@@ -16,7 +16,7 @@ from thinktree.engines.base import Engine
 from thinktree.engines.factory import EngineConfig, create_engine
 from thinktree.grading import Grader
 from thinktree.problems import Problem
-from thinktree.reward.base import NullScorer, Scorer
+from thinktree.reward.base import NullScorer, Scorer, is_scored
 from thinktree.sandbox import Sandbox, SandboxConfig
 from thinktree.search import SearchConfig, SearchContext, SolveResult, run_search
 from thinktree.search.base import ProblemSearch
@@ -48,7 +48,7 @@ class Runtime:
         return SearchContext(
             engine=self.engine,
             sandbox=self.sandbox,
-            config=resolved(config, scored=not isinstance(scorer, NullScorer)),
+            config=resolved(config, scored=is_scored(scorer)),
             judge=GraderJudge(self.grader),
             scorer=scorer,
             prompt_style=self.prompt_style,

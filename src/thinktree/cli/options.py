@@ -155,10 +155,9 @@ def search_config(fields: ConfigFields | None, scorer: str | None) -> SearchConf
     """The search of a command, its strategy checked against the registry and its
     defaults decided for the scorer ``--scorer`` names (an unknown one: ValueError).
     The scorer registry is imported here, with the command that needs it."""
-    from thinktree.reward.base import NullScorer
-    from thinktree.reward.registry import scorer_kind
+    from thinktree.reward.registry import spec_is_scored
 
-    scored = scorer_kind(scorer) is not NullScorer
+    scored = spec_is_scored(scorer)
     return resolved(checked(SearchConfig(**(fields or {}))), scored)
 
 

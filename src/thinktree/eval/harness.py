@@ -23,7 +23,7 @@ from thinktree.eval.manifest import build_manifest
 from thinktree.eval.metrics import summarize
 from thinktree.grading.voting import answer_classes
 from thinktree.problems import Problem
-from thinktree.reward.base import NullScorer
+from thinktree.reward.base import is_scored
 from thinktree.search import AnswerJudge, SearchConfig, SolveResult, run_search
 from thinktree.search.base import ProblemSearch, SearchContext
 from thinktree.search.registry import resolved, run_identity, stored_aliases, strategy_class
@@ -171,7 +171,7 @@ class LocalSolver:
 
     @property
     def scored(self) -> bool:
-        return not isinstance(self.ctx.scorer, NullScorer)
+        return is_scored(self.ctx.scorer)
 
     def solve(self, todo: Sequence[tuple[int, Problem]], window: int, hooks: SolveHooks) -> None:
         positions = {p.id: (i, p) for i, p in todo}

@@ -60,6 +60,12 @@ class NullScorer(Scorer):
     name = "none"
 
 
+def is_scored(scorer: Scorer) -> bool:
+    """Whether a search with ``scorer`` has a signal beyond answer agreement (the
+    strategies' scorer-dependent defaults follow it)."""
+    return not isinstance(scorer, NullScorer)
+
+
 def step_scorer(scorer: Scorer) -> StepScorer | None:
     """``scorer`` when it values steps, else None."""
     return scorer if isinstance(scorer, StepScorer) else None

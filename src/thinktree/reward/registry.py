@@ -95,6 +95,12 @@ def scorer_kind(spec: str | None) -> type[Scorer]:
     return scorer_entry(spec)[0].kind
 
 
+def spec_is_scored(spec: str | None) -> bool:
+    """:func:`thinktree.reward.base.is_scored` for the scorer ``spec`` names, loading
+    nothing (an unknown one: ValueError)."""
+    return scorer_kind(spec) is not NullScorer
+
+
 def load_scorer(spec: str | None) -> Loaded:
     """The scorer named by ``spec`` and an identity string for run fingerprints."""
     entry, argument = scorer_entry(spec)

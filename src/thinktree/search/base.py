@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Protocol
 
 from thinktree.engines.base import Engine
 from thinktree.problems import Problem
-from thinktree.reward.base import NullScorer, Scorer
+from thinktree.reward.base import NullScorer, Scorer, is_scored
 from thinktree.search.config import SearchConfig
 from thinktree.search.expand import CellRunner, Expansion
 from thinktree.search.result import SolveResult, Trajectory, Usage
@@ -108,7 +108,7 @@ class ProblemSearch(ABC):
         self.problem = problem
         self.prompt = prompt
         self.ctx = ctx
-        self.config = self.resolve(ctx.config, scored=not isinstance(ctx.scorer, NullScorer))
+        self.config = self.resolve(ctx.config, scored=is_scored(ctx.scorer))
         self.usage = Usage()
         self.started = time.perf_counter()
 

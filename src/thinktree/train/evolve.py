@@ -58,7 +58,7 @@ from thinktree.models.resolve import resolve_model
 from thinktree.problems import Problem, dataset_hash, load_source
 from thinktree.reward.base import NullScorer, Scorer
 from thinktree.reward.ppm import is_trained_ppm
-from thinktree.reward.registry import load_scorer, scorer_kind
+from thinktree.reward.registry import load_scorer, spec_is_scored
 from thinktree.search import SearchConfig
 from thinktree.search.registry import default_slots, default_window, resolved
 from thinktree.store import ResultRow, RunStore
@@ -320,7 +320,7 @@ class Evolution:
     ) -> list[ResultRow]:
         """Run (or resume) one stored evaluation; the stage is finished when it is whole."""
         self._check_time()
-        search = resolved(search, scored=scorer_kind(scorer_spec) is not NullScorer)
+        search = resolved(search, scored=spec_is_scored(scorer_spec))
         self.reporter.stage(index, stage, len(problems))
         with self._searcher(model_spec, search, scorer_spec) as searcher:
             run_id = adopt or ledger.data["data"].get(f"{stage}_run")

@@ -29,7 +29,7 @@ from thinktree.api import Runtime, open_runtime
 from thinktree.engines.factory import EngineConfig
 from thinktree.eval.harness import SolvedProblem, result_row
 from thinktree.problems import Problem
-from thinktree.reward.base import NullScorer, Scorer
+from thinktree.reward.base import Scorer, is_scored
 from thinktree.reward.registry import load_scorer
 from thinktree.search import SearchConfig, SolveResult, run_search
 
@@ -141,7 +141,7 @@ class SearchWorker:
         return WorkerIdentity(
             model_id=runtime.model_id(),
             scorer_id=self._kit.scorer_id,
-            scored=not isinstance(self._kit.scorer, NullScorer),
+            scored=is_scored(self._kit.scorer),
             tokens_per_second=runtime.tokens_per_second_guess(),
             host=socket.gethostname(),
             pid=os.getpid(),
