@@ -75,6 +75,16 @@ tune)
     # The reference the rows are weighed against: sc@4 on the same slice.
     run --benchmark gsm8k --split train --offset 7000 --limit 20 --model fast --strategy sc \
         --samples 4 --seed 0
+    # Temperature under lazy expansion, on both models (added after the 1.5B's lazy
+    # default at 1.0 answered 4 of test's first 18 against sc@4's 14: its first rollout,
+    # one sample at 1.0, was right 4 times in 17 against sc's first sample's 9 in 18).
+    LAZY=("${NEW[@]}" --resample 0 --expand lazy --unvisited-first)
+    for temperature in 0.7 1.0; do
+        run "${TUNE[@]/fast/default}" "${LAZY[@]}" --temperature "$temperature"
+    done
+    run "${TUNE[@]}" "${LAZY[@]}" --temperature 0.7
+    run --benchmark gsm8k --split train --offset 7000 --limit 20 --model default --strategy sc \
+        --samples 4 --seed 0
     ;;
 test)
     # The evolve run's dev greedy of the base 0.5B (test[:100]) is this same search:
