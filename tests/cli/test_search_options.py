@@ -54,27 +54,29 @@ def test_search_options_reach_the_config(monkeypatch, command: list[str]) -> Non
         "invalid_backup": "path", "agreement": "earlier", "settle": "beta", "settle_m": 4,
         "settle_confidence": 0.9, "c_uct": 1.5, "unvisited_first": True, "top_p": 0.8,
         "errors_threshold": 3, "max_seconds": 30.0, "exec_timeout": 5.0, "logprobs": False,
-        "max_step_tokens": 128, "expand": "lazy",
+        "max_step_tokens": 128, "expand": "lazy", "temperature": 0.7,
     }  # fmt: skip
 
 
 @pytest.mark.parametrize(
-    ("args", "expand", "unvisited_first"),
+    ("args", "expand", "unvisited_first", "temperature"),
     [
-        ([], "lazy", True),
-        (["--scorer", "outcome"], "all", False),
-        (["--expand", "all"], "all", False),
-        (["--expand", "all", "--unvisited-first"], "all", True),
-        (["--expand", "lazy", "--no-unvisited-first"], "lazy", False),
-        (["--scorer", "outcome", "--expand", "lazy"], "lazy", True),
-        (["--scorer", "outcome", "--no-unvisited-first"], "all", False),
+        ([], "lazy", True, 0.7),
+        (["--scorer", "outcome"], "all", False, None),
+        (["--expand", "all"], "all", False, None),
+        (["--expand", "all", "--unvisited-first"], "all", True, None),
+        (["--expand", "lazy", "--no-unvisited-first"], "lazy", False, 0.7),
+        (["--scorer", "outcome", "--expand", "lazy"], "lazy", True, 0.7),
+        (["--scorer", "outcome", "--no-unvisited-first"], "all", False, None),
+        (["--temperature", "1.0"], "lazy", True, 1.0),
     ],
 )
 def test_expansion_defaults_are_decided_by_the_scorer(
-    monkeypatch, args: list[str], expand: str, unvisited_first: bool
+    monkeypatch, args: list[str], expand: str, unvisited_first: bool, temperature
 ) -> None:
-    """Without a scorer MCTS expands lazily with the unsampled sibling first; with one it
-    expands fully under rStar's rule; a value given on the command line stands."""
+    """Without a scorer MCTS expands lazily with the unsampled sibling first, at
+    temperature 0.7; with one it expands fully under rStar's rule, at MCTS's default
+    (None: 1.0); a value given on the command line stands."""
     seen: list[SearchConfig] = []
 
     def capture(config: SearchConfig) -> int:
@@ -85,6 +87,7 @@ def test_expansion_defaults_are_decided_by_the_scorer(
     out = runner.invoke(app, ["eval", "--benchmark", "gsm8k", "--strategy", "mcts", *args])
     assert out.exit_code == 2 and "error: captured" in out.stderr, out.output
     assert (seen[0].expand, seen[0].unvisited_first) == (expand, unvisited_first)
+    assert seen[0].temperature == temperature
 
 
 def test_an_unknown_scorer_is_said_before_the_search_is_built() -> None:

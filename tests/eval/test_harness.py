@@ -155,8 +155,9 @@ def test_a_run_stored_at_a_former_default_temperature_is_found(
     tmp_path: Path, sandbox, grader, monkeypatch
 ) -> None:
     """MCTS's runs stored while its default was 0.7 wrote a null temperature: asking for
-    0.7 grows such a run, and the new default (1.0) makes a run of its own."""
-    mcts = {"strategy": "mcts", "samples": 1, "k": 1}
+    0.7 grows such a run, and the new default (1.0) makes a run of its own. Full
+    expansion: a lazy search resolves its temperature to 0.7 itself."""
+    mcts = {"strategy": "mcts", "samples": 1, "k": 1, "expand": "all"}
     with RunStore(tmp_path / "runs.db") as store:
         with monkeypatch.context() as before:
             before.setattr(MCTSSearch, "default_temperature", 0.7)

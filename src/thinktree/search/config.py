@@ -7,14 +7,14 @@ API are generated from, and documented by, this class alone.
 Defaults and the rule each follows (rStar = rStar-Math; "paper" = arXiv
 2501.04519, "code" = microsoft/rStar, branch rStar-math). Issue 18 measured the
 MCTS rules one at a time on the fast 0.5B, mcts@4, k = 3, no scorer, gsm8k
-train[7000:7020] (BENCHMARKS.md, "MCTS rules after issue 18"). Twenty problems
-separate no two settings by a sign test, so the defaults are the best measured
-row (lazy expansion with an unsampled sibling first: 9 right of 20, 743 tokens a
-problem), which follows rStar wherever a departure bought nothing. Two defaults
-depend on the scorer and are decided once it is known
-(:meth:`thinktree.search.base.ProblemSearch.resolve`, through
-:func:`thinktree.search.registry.resolved`); a config still holding ``"auto"`` or
-``None`` there is unresolved and has no run fingerprint:
+train[7000:7020] (BENCHMARKS.md, "MCTS rules after issue 18"), and the
+temperature of lazy expansion on both models. Twenty problems separate no two
+settings by a sign test, so the defaults are the best measured rows, following
+rStar wherever a departure bought nothing. Three defaults depend on the scorer
+and are decided once it is known (:meth:`thinktree.search.base.ProblemSearch.resolve`,
+through :func:`thinktree.search.registry.resolved`): the expansion, and with it
+``unvisited_first`` and MCTS's temperature. A config still holding ``"auto"`` or a
+null ``unvisited_first`` there is unresolved and has no run fingerprint:
 
 - ``agreement = "all"``: with no scorer, an answer's value is its agreement with
   every other answer found, re-valued as answers arrive (so the chosen answer
@@ -25,10 +25,17 @@ depend on the scorer and are decided once it is known
 - ``tie_break = "random"``: rStar's code (a random choice among equal UCT
   scores), drawn with a seed derived from the run seed; first-child ties kept
   selection under the first root child. 4 right against 5 at T 0.7.
-- MCTS temperature 1.0 (``temperature = None`` resolves per strategy; the other
-  sampling strategies keep 0.7): rStar's code for its later rounds. 7 right
-  against 4 at T 0.7 for 4 % more tokens; half the trees held a right answer
-  against a quarter.
+- MCTS temperature (``temperature = None`` resolves per strategy; the other
+  sampling strategies keep 0.7) follows the expansion. Full expansion: 1.0,
+  rStar's code for its later rounds; 7 right against 4 at T 0.7 for 4 % more
+  tokens, half the trees holding a right answer against a quarter: siblings
+  sampled together are worth more the more they differ. Lazy expansion: 0.7,
+  neither rStar's paper nor its code (set by ``ProblemSearch.resolve``): one
+  sibling is sampled at a time, so each sample's own accuracy counts. Measured
+  on both models after the 1.5B's lazy default at 1.0 answered 4 of the first
+  18 test problems against sc@4's 14: on the slice the 1.5B gave 12 right at
+  0.7 against 11 at 1.0 (62 % of its answers right against 50 %), the 0.5B 7
+  against 9 (33 % against 37 %); the default model decided.
 - ``resample = 0``: neither rStar's paper nor its code resamples. Two rounds
   gave 5 right against 7 for 36 % more tokens.
 - ``c_uct = 2``: rStar's paper. With two resampling rounds, c = 1 gave 6 right
@@ -39,9 +46,9 @@ depend on the scorer and are decided once it is known
   preference pairs. ``"lazy"`` samples a sibling only when selection picks it, so a
   rollout costs about one sampled solution; added after the test runs showed full
   expansion spending 2.9x sc@4's tokens on the 0.5B (6 right of 50 against sc@4's
-  10). On the tuning slice lazy with ``unvisited_first`` gave 9 right at 743 tokens,
-  the best row (full expansion: 7 at 1,682; sc@4 on the same slice: 6 at 749).
-  On gsm8k test[:50] the 0.5B's lazy default answered 9 at 718 tokens (full
+  10). On the tuning slice lazy with ``unvisited_first`` at T 1.0 gave 9 right at
+  743 tokens, the 0.5B's best row (full expansion: 7 at 1,682; sc@4 on the same
+  slice: 6 at 749); on gsm8k test[:50] it answered 9 at 718 tokens (full
   expansion 6 at 2,202; sc@4 10 at 768).
 - ``unvisited_first = None``: follows the expansion. With full expansion it is off,
   rStar's code (an unvisited child scores 0, no bonus; with two resampling rounds
@@ -102,8 +109,8 @@ class SearchConfig(BaseModel):
     k: int = Field(3, ge=1, le=64)
     """Candidate steps sampled per expansion (mcts, beam)."""
     temperature: float | None = Field(None, ge=0.0, le=2.0)
-    """Sampling temperature; default 0 for greedy, 1.0 for mcts, 0.7 for the other
-    sampling strategies."""
+    """Sampling temperature; default 0 for greedy, 0.7 for the other sampling strategies
+    and lazily expanded mcts, 1.0 for fully expanded mcts."""
     top_p: float = Field(0.95, gt=0.0, le=1.0)
     """Nucleus sampling mass (ignored at temperature 0)."""
     max_step_tokens: int = Field(256, ge=8, le=4096)

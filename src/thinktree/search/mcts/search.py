@@ -99,8 +99,11 @@ def _lazy(config: SearchConfig) -> bool:
 
 
 class MCTSSearch(ProblemSearch):
-    default_temperature = 1.0  # rStar's later rounds; measured in issue 18 (config.py)
+    # Full expansion: rStar's later rounds; lazy expansion resolves to lazy_temperature.
+    # Both measured in issue 18 (config.py).
+    default_temperature = 1.0
     stored_default_temperature = 0.7
+    lazy_temperature = 0.7
 
     @classmethod
     def resolve(cls, config: SearchConfig, scored: bool) -> SearchConfig:
@@ -108,7 +111,11 @@ class MCTSSearch(ProblemSearch):
             # A tree's answers to come are not bounded by its rollouts left.
             raise ValueError("--settle decided is for sc; with mcts use agree or beta")
         # A scorer compares siblings and training rollouts pair them: full expansion.
-        return config.decided("all" if scored else "lazy")
+        decided = config.decided("all" if scored else "lazy")
+        if decided.expand == "lazy" and decided.temperature is None:
+            # One sibling at a time: each sample's own accuracy counts, not their spread.
+            return decided.model_copy(update={"temperature": cls.lazy_temperature})
+        return decided
 
     @classmethod
     def width(cls, config: SearchConfig) -> int:
