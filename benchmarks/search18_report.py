@@ -111,27 +111,44 @@ class KindReport(RunReport):
 
 
 def tune_rows(store: RunStore) -> list[dict[str, Any]]:
+    """Every whole run on the slice: mcts rows with their setting, each compared with
+    the old settings and with sc@4 of its own model where those were run; the sc@4
+    references as rows of their own."""
     chosen = []
     for run in store.list_runs():
-        if run.dataset != "gsm8k:train" or run.strategy != "mcts":
+        if run.dataset != "gsm8k:train" or run.strategy not in ("mcts", "sc"):
             continue
         rows = [r for r in store.results(run.id) if r.problem_id in TUNE_IDS]
         if len(rows) == len(TUNE_IDS):
             chosen.append((run, rows))
     reports = build_reports(chosen)
-    old = next((rep for rep in reports if setting(rep.run) == OLD_SETTING), None)
+
+    def of_model(model: str, wanted: str) -> RunReport | None:
+        return next((rep for rep in reports if rep.run.model == model and kind_of(rep) == wanted),
+                    None)  # fmt: skip
+
+    def kind_of(rep: RunReport) -> str:
+        if rep.run.strategy == "sc":
+            return "sc"
+        return "old" if setting(rep.run) == OLD_SETTING else "mcts"
+
     out = []
     for rep in reports:
-        row = {
-            "run_id": rep.run.id, "model": rep.run.model, **setting(rep.run),
+        row: dict[str, Any] = {"run_id": rep.run.id, "model": rep.run.model,
+                               "strategy": rep.run.strategy}  # fmt: skip
+        if rep.run.strategy == "mcts":
+            row.update(setting(rep.run))
+        row.update({
             "accuracy": rep.summary["accuracy"],
             "tokens_per_problem": rep.summary["tokens_per_problem"],
             "tree_pass": tree_pass(rep.rows),
             "exhausted_trees": sum(r.stop_reason == "exhausted" for r in rep.rows),
             "n": len(rep.rows),
-        }  # fmt: skip
-        if old is not None and rep is not old:
-            row["vs_old"] = pairwise(rep.rows, old.rows)
+        })  # fmt: skip
+        for name, wanted in (("vs_old", "old"), ("vs_sc", "sc")):
+            other = of_model(rep.run.model, wanted)
+            if other is not None and other is not rep and rep.run.strategy == "mcts":
+                row[name] = pairwise(rep.rows, other.rows)
         out.append(row)
     return out
 
