@@ -85,6 +85,11 @@ tune)
     run "${TUNE[@]}" "${LAZY[@]}" --temperature 0.7
     run --benchmark gsm8k --split train --offset 7000 --limit 20 --model default --strategy sc \
         --samples 4 --seed 0
+    # A lazy rollout that re-finds an answer votes again (7 of the 1.5B's 78 rollouts
+    # above re-found one and were lost).
+    for model in default fast; do
+        run "${TUNE[@]/fast/$model}" "${LAZY[@]}" --temperature 0.7 --repeat-answers vote
+    done
     ;;
 test)
     # The evolve run's dev greedy of the base 0.5B (test[:100]) is this same search:

@@ -159,6 +159,9 @@ def test_identity_keeps_old_fingerprints() -> None:
     assert set(run_identity(SearchConfig(strategy="mcts"), scored=False)) == OLD_FIELDS | {
         "agreement", "tie_break", "expand"
     }  # fmt: skip
+    assert "repeat_answers" not in run_identity(SearchConfig(strategy="mcts"), scored=False)
+    voting = SearchConfig(strategy="mcts", repeat_answers="vote")
+    assert run_identity(voting, scored=False)["repeat_answers"] == "vote"
     lazy_identity = run_identity(SearchConfig(strategy="mcts"), scored=False)
     assert (lazy_identity["expand"], lazy_identity["unvisited_first"]) == ("lazy", True)
     changed = SearchConfig(strategy="mcts", tie_break="random", settle="agree", expand="lazy")

@@ -271,6 +271,45 @@ def test_lazy_expansion_follows_a_repeat_and_bounds_requests(sandbox, grader) ->
     assert check_invariants(deserialize(result.tree)) == []
 
 
+def test_a_repeated_answer_votes_again_when_asked(sandbox, grader) -> None:
+    """The same script as above with ``repeat_answers="vote"``: rollout 1's second 6 at
+    x = 1 backs node 2 up again (N = 2) and counts as an answer found, so 6 is worth
+    +1 there; rollout 2 goes down x = 1 (Q = 1) and draws 7; rollout 3, x = 1 now at
+    Q = -1/3, samples the root's second child x = 2, whose answer is 6. Agreement counts
+    each backup: 6 three times of four answers (+1/3 each), 7 once (-1)."""
+    (result,), engine = solve_scripted(
+        sequenced([1, 2], {1: ["6", "6", "7"], 2: ["6"]}), sandbox, grader, [PROBLEM],
+        strategy="mcts", samples=4, k=3, expand="lazy", unvisited_first=False, tie_break="first",
+        repeat_answers="vote",
+    )  # fmt: skip
+    assert shape(result) == {
+        0: (None, 4, 0.0, None),
+        1: (0, 3, -0.333333, None),
+        2: (1, 2, 0.666667, "6"),
+        3: (1, 1, -1.0, "7"),
+        4: (0, 1, 0.333333, None),
+        5: (4, 1, 0.333333, "6"),
+    }
+    assert result.answer == "6"
+    assert result.votes == {"6": 2.0, "7": 0.0}  # (1/3 + 1) / 2, three times
+    assert len(engine.calls) == 6
+    assert result.extra["rollouts"] == 4 and result.extra["repeats"] == 1
+    assert check_invariants(deserialize(result.tree)) == []
+
+
+def test_a_repeated_answer_counts_towards_settling(sandbox, grader) -> None:
+    """With votes for repeats, a rollout that re-finds 6 makes the first two answers
+    agree: ``settle agree, m = 2`` stops after two rollouts."""
+    (result,), _ = solve_scripted(
+        sequenced([1, 2], {1: ["6", "6", "7"], 2: ["6"]}), sandbox, grader, [PROBLEM],
+        strategy="mcts", samples=4, k=3, expand="lazy", unvisited_first=False, tie_break="first",
+        repeat_answers="vote", settle="agree", settle_m=2,
+    )  # fmt: skip
+    assert result.stop_reason == "settled"
+    assert result.extra["rollouts"] == 2 and result.extra["answers_found"] == 2
+    assert result.answer == "6"
+
+
 def test_lazy_expansion_is_sized_as_one_sample_a_rollout() -> None:
     from thinktree.search import SearchConfig
     from thinktree.search.mcts.search import MCTSSearch

@@ -91,9 +91,11 @@ class ProblemSearch(ABC):
     def unread_fields(cls, scored: bool) -> frozenset[str]:
         """Fields added to SearchConfig after runs were stored that this strategy never
         reads, with a scorer (``scored``) or without: run fingerprints leave them out
-        (:meth:`SearchConfig.identity`). Ties, resampling, lazy expansion and invalid
-        backup are MCTS's rules; ``agreement`` is read only by MCTS without a scorer."""
-        return frozenset({"tie_break", "resample", "expand", "invalid_backup", "agreement"})
+        (:meth:`SearchConfig.identity`). Ties, resampling, lazy expansion, invalid
+        backup and repeated answers are MCTS's rules; ``agreement`` is read only by MCTS without a scorer."""
+        return frozenset(
+            {"tie_break", "resample", "expand", "invalid_backup", "agreement", "repeat_answers"}
+        )
 
     @classmethod
     def fingerprint_temperature(cls, config: SearchConfig) -> float | None:

@@ -59,6 +59,10 @@ null ``unvisited_first`` there is unresolved and has no run fingerprint:
   invalid ending's -1 to every node on its path, ``"path"``). With two
   resampling rounds, the path rule gave 4 right against 5 for 10 % fewer
   tokens: no gain, and the best row kept the local rule.
+- ``repeat_answers = "drop"``: thinktree's rule (rStar's code neither dedupes
+  siblings nor expands lazily). A lazy rollout that samples an answer already in the
+  tree re-finds it; under ``"drop"`` that vote is lost (7 of the 1.5B's 78 rollouts
+  on the tuning slice), ``"vote"`` backs the answer up again. Not yet measured.
 - ``settle = "off"``: the full budget is spent (rStar's rule); ``"agree"``,
   ``"beta"`` and ``"decided"`` stop a problem early (see :mod:`thinktree.search.settle`).
 
@@ -84,6 +88,7 @@ LEGACY_VALUES: dict[str, Any] = {
     "tie_break": "first",
     "resample": 0,
     "invalid_backup": "local",
+    "repeat_answers": "drop",
     "agreement": "earlier",
     "settle": "off",
     "expand": "all",
@@ -138,6 +143,10 @@ class SearchConfig(BaseModel):
     selection, scored as an unvisited child; at most k children and k + resample
     requests a node, and a request that repeats a child continues below that child.
     auto: lazy without a scorer, all with one."""
+    repeat_answers: Literal["drop", "vote"] = "drop"
+    """MCTS, lazy expansion: a sampled step that repeats an answer already in the tree
+    ends its rollout there with nothing backed up (drop), or backs that answer up again
+    as one more vote (vote), as a sample repeating an answer does in sc."""
     invalid_backup: Literal["local", "path"] = "local"
     """MCTS: an invalid ending's -1 stays on its node (local) or is added to every node
     on its path to the root (path, rStar's code)."""

@@ -36,8 +36,11 @@ Lazy expansion (``expand = "lazy"``, the default without a scorer, where
 like any other and the rollout goes on below it, one step per round, until a
 terminal; a candidate that repeats a child (same dedupe key) adds nothing and
 the rollout goes on below that child, as a sample that drew the same step would.
-A rollout then costs about one sampled solution, less the prefix it shares with
-the tree.
+Where that child is an answer, the rollout ends there: with ``repeat_answers =
+"drop"`` nothing is backed up, with ``"vote"`` the answer is backed up again and
+counts once more among the answers found (its ``N`` grows; agreement counts each
+backup), as a sample repeating an answer votes again in sc. A rollout then costs
+about one sampled solution, less the prefix it shares with the tree.
 
 Exploration knobs: ``tie_break = "random"`` draws among tied children with a seed
 derived from (run seed, problem, ``"tie"``, rollout index, node id); ``resample``
@@ -247,7 +250,10 @@ class MCTSSearch(ProblemSearch):
             )
             if twin is not None:
                 self.repeats += 1
-                self.frontier = self._select_leaf(twin)
+                if twin.answer is not None and self.config.repeat_answers == "vote":
+                    self._vote_again(twin)
+                else:
+                    self.frontier = self._select_leaf(twin)
             else:
                 child = self._add_child(node, expansion, 0)
                 if self._evaluate(child):
@@ -300,6 +306,13 @@ class MCTSSearch(ProblemSearch):
         backup(child, self._answer_value(child))
         self.answers_found.append(child)
         return True
+
+    def _vote_again(self, terminal: Node) -> None:
+        """A lazy rollout that re-found an answer terminal: back it up once more, and
+        count it as one more answer found (agreement, settling)."""
+        backup(terminal, self._answer_value(terminal))
+        self.answers_found.append(terminal)
+        self._answers_grew()
 
     def _answer_value(self, child: Node) -> float:
         """The value backed up when an answer is found (re-valued later with ``"all"``)."""

@@ -205,8 +205,9 @@ def backup(node: Node, value: float) -> None:
 
 
 def revalue(node: Node, value: float) -> None:
-    """Make a backed-up terminal's value ``value``: its change goes up the path, N stays."""
-    delta = value - (node.value_sum - node.local_value)
+    """Make a backed-up terminal's value ``value`` for each time it was backed up: the
+    change goes up the path, N stays."""
+    delta = value * (node.visits - node.local_visits) - (node.value_sum - node.local_value)
     if delta == 0.0:
         return
     current: Node | None = node
@@ -221,7 +222,8 @@ def check_invariants(root: Node, tolerance: float = 1e-5) -> list[str]:
     ``W`` sums are compared to ``tolerance``: a serialised tree rounds every ``W`` to
     6 decimals, and agreement values such as 1/3 do not survive that exactly.
 
-    An answer terminal is backed up exactly once; another terminal once (backed up,
+    An answer terminal is backed up once, and once more each time a lazy rollout
+    re-finds it (``repeat_answers = "vote"``); another terminal once (backed up,
     ``invalid_backup = "path"``) or never (local).
     """
     problems = []
@@ -229,8 +231,8 @@ def check_invariants(root: Node, tolerance: float = 1e-5) -> list[str]:
         n_prop = node.visits - node.local_visits
         w_prop = node.value_sum - node.local_value
         if node.terminal:
-            allowed = (1,) if node.terminal_reason == "answer" else (0, 1)
-            if node.children or n_prop not in allowed or (n_prop == 0 and abs(w_prop) > tolerance):
+            ok = n_prop >= 1 if node.terminal_reason == "answer" else n_prop in (0, 1)
+            if node.children or not ok or (n_prop == 0 and abs(w_prop) > tolerance):
                 problems.append(
                     f"node {node.id}: {node.terminal_reason} terminal with N-n_local={n_prop}"
                 )
@@ -242,6 +244,11 @@ def check_invariants(root: Node, tolerance: float = 1e-5) -> list[str]:
         if abs(w_prop - w_sum) > tolerance:
             problems.append(f"node {node.id}: W-w_local={w_prop:.6f} but children give {w_sum:.6f}")
     return problems
+
+
+def backups(node: Node) -> int:
+    """How many times a terminal's value was backed up (at least once for an answer)."""
+    return max(1, node.visits - node.local_visits)
 
 
 def answer_nodes(root: Node) -> list[Node]:
@@ -282,8 +289,9 @@ def choose_answer(
 ) -> tuple[str | None, dict[str, float], dict[str, float]]:
     """(answer with the highest mean terminal value, mean value per answer, Q-weighted votes).
 
-    Q-weighted votes sum ``(Q + 1) / 2`` over an answer's terminals, so a vote is
-    never negative. Ties go to the answer found first.
+    Q-weighted votes sum ``(Q + 1) / 2`` over an answer's terminals, once for each time
+    a terminal was backed up, so a vote is never negative. Ties go to the answer found
+    first.
     """
     means: dict[str, float] = {}
     votes: dict[str, float] = {}
@@ -293,7 +301,7 @@ def choose_answer(
         answer = group[0].answer or ""
         mean = sum(n.q_value for n in group) / len(group)
         means[answer] = round(mean, 6)
-        votes[answer] = round(sum((n.q_value + 1) / 2 for n in group), 6)
+        votes[answer] = round(sum((n.q_value + 1) / 2 * backups(n) for n in group), 6)
         if mean > best_mean:
             best, best_mean = answer, mean
     return best, means, votes
