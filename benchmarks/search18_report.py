@@ -71,7 +71,10 @@ def kind(run: RunRecord) -> str:
     """greedy, sc, mcts-default, mcts-old, mcts-other, or an adaptive run named by its
     rule (sc-settle-decided, sc-settle-agree, mcts-settle-agree...)."""
     if is_adaptive(run):
-        return f"{run.strategy}-settle-{search_of(run)['settle']}"
+        name = f"{run.strategy}-settle-{search_of(run)['settle']}"
+        # Adaptive mcts is weighed against the default it stops early.
+        other = run.strategy == "mcts" and setting(run) != default_setting()
+        return name + ("-other" if other else "")
     if run.strategy != "mcts":
         return run.strategy
     if setting(run) == default_setting():
