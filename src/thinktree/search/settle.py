@@ -30,7 +30,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from thinktree.grading.voting import answer_classes
 from thinktree.search.voting import majority_vote
 
 
@@ -41,14 +40,9 @@ def leader_confidence(a: int, b: int) -> float:
 
 
 def class_sizes(answers: Sequence[str | None], same: Callable[[str, str], bool]) -> list[int]:
-    """The size of each class of equivalent answers, in the order classes were found."""
-    sizes: list[int] = []
-    for class_id in answer_classes(answers, same):
-        if class_id == len(sizes):
-            sizes.append(1)
-        elif class_id >= 0:
-            sizes[class_id] += 1
-    return sizes
+    """The size of each class of equivalent answers, in the order classes were found
+    (the vote's classes: its totals are kept in that order)."""
+    return [int(total) for total in majority_vote(answers, same)[1].values()]
 
 
 def vote_decided(sizes: Sequence[int], remaining: int) -> bool:
