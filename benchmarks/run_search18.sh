@@ -104,12 +104,15 @@ test)
         run "${TEST[@]}" --strategy sc --samples 4 --seed 0
         run "${TEST[@]}" "${MCTS[@]}"
     done
-    for model in fast default; do
-        TEST=(--benchmark gsm8k --split test --limit 50 --model "$model")
-        run "${TEST[@]}" --strategy sc --samples 4 --seed 0 --settle decided
-        run "${TEST[@]}" --strategy sc --samples 4 --seed 0 --settle agree --settle-m 2
-        run "${TEST[@]}" "${MCTS[@]}" --settle agree --settle-m 2
-        run "${TEST[@]}" "${MCTS[@]}" "${OLD[@]}"
+    # Then the adaptive runs, one rule at a time on both models (the sc target first).
+    for extra in "--strategy sc --samples 4 --seed 0 --settle decided" \
+        "${MCTS[*]} --settle agree --settle-m 2" \
+        "--strategy sc --samples 4 --seed 0 --settle agree --settle-m 2" \
+        "${MCTS[*]} ${OLD[*]}"; do
+        for model in fast default; do
+            # shellcheck disable=SC2086  # the options are words on purpose
+            run --benchmark gsm8k --split test --limit 50 --model "$model" $extra
+        done
     done
     ;;
 *)

@@ -33,10 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
 TUNE_IDS = {f"gsm8k/train/{i}" for i in range(7000, 7020)}
 # The exploration fields issue 18 measures; a run's "setting" is their values.
 TUNED = ("temperature", "c_uct", "unvisited_first", "tie_break", "resample",
-         "invalid_backup", "agreement", "expand")  # fmt: skip
+         "invalid_backup", "agreement", "expand", "repeat_answers")  # fmt: skip
 OLD_SETTING = {"temperature": 0.7, "c_uct": 2.0, "unvisited_first": False, "tie_break": "first",
                "resample": 0, "invalid_backup": "local", "agreement": "earlier",
-               "expand": "all"}  # fmt: skip
+               "expand": "all", "repeat_answers": "drop"}  # fmt: skip
 
 
 def search_of(run: RunRecord) -> dict[str, Any]:

@@ -157,11 +157,15 @@ def test_identity_keeps_old_fingerprints() -> None:
         assert set(run_identity(config, scored=True)) == OLD_FIELDS
     # The new defaults change MCTS's results: such runs get a new identity.
     assert set(run_identity(SearchConfig(strategy="mcts"), scored=False)) == OLD_FIELDS | {
-        "agreement", "tie_break", "expand"
+        "agreement", "tie_break", "expand", "repeat_answers"
     }  # fmt: skip
-    assert "repeat_answers" not in run_identity(SearchConfig(strategy="mcts"), scored=False)
-    voting = SearchConfig(strategy="mcts", repeat_answers="vote")
-    assert run_identity(voting, scored=False)["repeat_answers"] == "vote"
+    assert run_identity(SearchConfig(strategy="mcts"), scored=False)["repeat_answers"] == "vote"
+    dropping = SearchConfig(strategy="mcts", repeat_answers="drop")
+    assert "repeat_answers" not in run_identity(dropping, scored=False)
+    # Full expansion never samples an answer again: the field is unread there.
+    assert "repeat_answers" not in run_identity(SearchConfig(strategy="mcts"), scored=True)
+    full = SearchConfig(strategy="mcts", expand="all")
+    assert "repeat_answers" not in run_identity(full, scored=False)
     lazy_identity = run_identity(SearchConfig(strategy="mcts"), scored=False)
     assert (lazy_identity["expand"], lazy_identity["unvisited_first"]) == ("lazy", True)
     changed = SearchConfig(strategy="mcts", tie_break="random", settle="agree", expand="lazy")

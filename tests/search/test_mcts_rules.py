@@ -242,13 +242,15 @@ def test_lazy_expansion_samples_a_child_when_selection_picks_it(sandbox, grader)
 
 
 def test_lazy_expansion_follows_a_repeat_and_bounds_requests(sandbox, grader) -> None:
-    """rStar's rule (a child not yet sampled scores 0), k = 3. Rollout 1 samples at x = 1
-    again and draws its answer 6 a second time: no new node, the rollout ends in the
-    child it repeats. Rollout 2 draws 7. Rollout 3 finds x = 1 at its bound (three
-    requests), so x = 1 is exhausted and the root samples x = 2, whose answer is 6."""
+    """rStar's rule (a child not yet sampled scores 0), k = 3, repeated answers dropped
+    (the rule before ``vote``). Rollout 1 samples at x = 1 again and draws its answer 6
+    a second time: no new node, the rollout ends in the child it repeats. Rollout 2
+    draws 7. Rollout 3 finds x = 1 at its bound (three requests), so x = 1 is exhausted
+    and the root samples x = 2, whose answer is 6."""
     (result,), engine = solve_scripted(
         sequenced([1, 2], {1: ["6", "6", "7"], 2: ["6"]}), sandbox, grader, [PROBLEM],
         strategy="mcts", samples=4, k=3, expand="lazy", unvisited_first=False, tie_break="first",
+        repeat_answers="drop",
     )  # fmt: skip
     assert shape(result) == {
         0: (None, 3, -1.0, None),

@@ -88,12 +88,12 @@ class ProblemSearch(ABC):
         return config.decided("all")
 
     @classmethod
-    def unread_fields(cls, scored: bool) -> frozenset[str]:
+    def unread_fields(cls, config: SearchConfig, scored: bool) -> frozenset[str]:
         """Fields added to SearchConfig after runs were stored that this strategy never
-        reads, with a scorer (``scored``) or without: run fingerprints leave them out
-        (:meth:`SearchConfig.identity`). Ties, resampling, lazy expansion, invalid
-        backup and repeated answers are MCTS's rules; ``agreement`` is read only by
-        MCTS without a scorer."""
+        reads with ``config`` (resolved), with a scorer (``scored``) or without: run
+        fingerprints leave them out (:meth:`SearchConfig.identity`). Ties, resampling,
+        lazy expansion, invalid backup and repeated answers are MCTS's rules;
+        ``agreement`` is read only by MCTS without a scorer."""
         return frozenset(
             {"tie_break", "resample", "expand", "invalid_backup", "agreement", "repeat_answers"}
         )

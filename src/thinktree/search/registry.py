@@ -67,7 +67,7 @@ def run_identity(config: SearchConfig, scored: bool) -> dict[str, Any]:
     """The search's part of a run fingerprint (see :meth:`SearchConfig.identity`)."""
     strategy = strategy_class(config.strategy)
     config = strategy.resolve(config, scored)
-    identity = config.identity(strategy.unread_fields(scored))
+    identity = config.identity(strategy.unread_fields(config, scored))
     return {**identity, "temperature": strategy.fingerprint_temperature(config)}
 
 

@@ -132,8 +132,11 @@ class MCTSSearch(ProblemSearch):
         return (1 + 0.5 * (config.samples - 1)) * config.k
 
     @classmethod
-    def unread_fields(cls, scored: bool) -> frozenset[str]:
-        return frozenset({"agreement"}) if scored else frozenset()
+    def unread_fields(cls, config: SearchConfig, scored: bool) -> frozenset[str]:
+        unread = {"agreement"} if scored else set()
+        if config.expand == "all":
+            unread.add("repeat_answers")  # only a lazy rollout samples an answer again
+        return frozenset(unread)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
