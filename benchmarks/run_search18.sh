@@ -90,6 +90,14 @@ tune)
     for model in default fast; do
         run "${TUNE[@]/fast/$model}" "${LAZY[@]}" --temperature 0.7 --repeat-answers vote
     done
+    # An invalid ending's -1 up the path (rStar's code) under lazy expansion: with the
+    # local rule a branch that only crashes keeps N = 0, so an unsampled-first selection
+    # takes it as unvisited again and again (66 of the 0.5B's 70 rollouts that ended
+    # without an answer on test, 17 of the 1.5B's 30, ended below such a node).
+    for model in fast default; do
+        run "${TUNE[@]/fast/$model}" "${LAZY[@]}" --temperature 0.7 --repeat-answers vote \
+            --invalid-backup path
+    done
     ;;
 test)
     # The evolve run's dev greedy of the base 0.5B (test[:100]) is this same search:
@@ -106,6 +114,7 @@ test)
     done
     # Then the adaptive runs, one rule at a time on both models (the sc target first).
     for extra in "--strategy sc --samples 4 --seed 0 --settle decided" \
+        "${MCTS[*]} --invalid-backup path" \
         "${MCTS[*]} --settle agree --settle-m 2" \
         "--strategy sc --samples 4 --seed 0 --settle agree --settle-m 2" \
         "${MCTS[*]} ${OLD[*]}"; do
