@@ -58,9 +58,10 @@ MCTS=(--strategy mcts --rollouts 4 --k 3 --seed 0)
 case "$phase" in
 tune)
     TUNE=(--benchmark gsm8k --split train --offset 7000 --limit 20 --model fast "${MCTS[@]}")
-    # Full expansion unless a row says otherwise (a later --expand wins).
+    # Full expansion unless a row says otherwise (a later option wins); a repeated
+    # answer dropped, as before repeat votes became the default.
     NEW=(--agreement all --tie-break random --invalid-backup local --c-uct 2.0 --no-unvisited-first
-         --expand all)
+         --expand all --repeat-answers drop)
     run "${TUNE[@]}" "${OLD[@]}"
     run "${TUNE[@]}" "${OLD[@]}" --agreement all
     run "${TUNE[@]}" "${NEW[@]}" --temperature 0.7 --resample 0
