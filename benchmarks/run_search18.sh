@@ -95,10 +95,8 @@ tune)
     # local rule a branch that only crashes keeps N = 0, so an unsampled-first selection
     # takes it as unvisited again and again (66 of the 0.5B's 70 rollouts that ended
     # without an answer on test, 17 of the 1.5B's 30, ended below such a node).
-    for model in fast default; do
-        run "${TUNE[@]/fast/$model}" "${LAZY[@]}" --temperature 0.7 --repeat-answers vote \
-            --invalid-backup path
-    done
+    # The fast model only: on the 1.5B's slice one rollout of 80 ended so (b5d162).
+    run "${TUNE[@]}" "${LAZY[@]}" --temperature 0.7 --repeat-answers vote --invalid-backup path
     ;;
 test)
     # The evolve run's dev greedy of the base 0.5B (test[:100]) is this same search:
@@ -113,16 +111,19 @@ test)
         run "${TEST[@]}" --strategy sc --samples 4 --seed 0
         run "${TEST[@]}" "${MCTS[@]}"
     done
-    # Then the adaptive runs, one rule at a time on both models (the sc target first).
-    for extra in "--strategy sc --samples 4 --seed 0 --settle decided" \
-        "${MCTS[*]} --invalid-backup path" \
-        "${MCTS[*]} --settle agree --settle-m 2" \
+    # Then, one rule at a time: a decided vote on the default model (the adaptive sc
+    # target), lazy mcts with invalid endings backed up the path, the rest.
+    DECIDED="--strategy sc --samples 4 --seed 0 --settle decided"
+    runs=("default $DECIDED" "fast ${MCTS[*]} --invalid-backup path"
+          "default ${MCTS[*]} --invalid-backup path" "fast $DECIDED")
+    for extra in "${MCTS[*]} --settle agree --settle-m 2" \
         "--strategy sc --samples 4 --seed 0 --settle agree --settle-m 2" \
         "${MCTS[*]} ${OLD[*]}"; do
-        for model in fast default; do
-            # shellcheck disable=SC2086  # the options are words on purpose
-            run --benchmark gsm8k --split test --limit 50 --model "$model" $extra
-        done
+        runs+=("fast $extra" "default $extra")
+    done
+    for model_and_options in "${runs[@]}"; do
+        # shellcheck disable=SC2086  # the options are words on purpose
+        run --benchmark gsm8k --split test --limit 50 --model $model_and_options
     done
     ;;
 *)
