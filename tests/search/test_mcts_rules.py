@@ -320,3 +320,55 @@ def test_lazy_expansion_is_sized_as_one_sample_a_rollout() -> None:
     assert MCTSSearch.width(lazy) == 1 and MCTSSearch.trajectories(lazy) == 4.0
     full = SearchConfig(strategy="mcts", samples=4, k=3, expand="all")
     assert MCTSSearch.width(full) == 3 and MCTSSearch.trajectories(full) == 7.5
+
+
+def crashing_first_branch():
+    """Depth 0: the i-th request gets x = i + 1; under x = 1 every step is unparsable
+    (an invalid ending, worded anew each time), under any other x the answer 6."""
+    roots = iter(range(1, 100))
+    tries = iter(range(1, 100))
+
+    def script(request, index):
+        if depth_of(request.prompt) == 0:
+            return cell(f"x = {next(roots)}\nprint(x)")
+        if "x = 1\n" in assistant_part(request.prompt):
+            return f"I am not sure what to do, try {next(tries)}."
+        return answer("6")
+
+    return script
+
+
+def test_lazy_expansion_backs_invalid_endings_up_the_path(sandbox, grader) -> None:
+    """Lazy expansion with ``invalid_backup="path"`` (rStar's code): rollout 1's invalid
+    ending under x = 1 leaves x = 1 at N = 1, Q = -1, so rollouts 2 and 3 sample new
+    root children x = 2 and x = 3, whose answers are 6."""
+    (result,), engine = solve_scripted(
+        crashing_first_branch(), sandbox, grader, [PROBLEM],
+        strategy="mcts", samples=3, k=3, tie_break="first", invalid_backup="path",
+    )  # fmt: skip
+    assert shape(result) == {
+        0: (None, 3, 1.0, None),
+        1: (0, 1, -1.0, None),
+        2: (1, 1, -1.0, None),
+        3: (0, 1, 1.0, None),
+        4: (3, 1, 1.0, "6"),
+        5: (0, 1, 1.0, None),
+        6: (5, 1, 1.0, "6"),
+    }
+    assert result.answer == "6" and len(engine.calls) == 6
+    assert check_invariants(deserialize(result.tree)) == []
+
+
+def test_a_crashing_branch_keeps_lazy_selection_under_the_local_rule(sandbox, grader) -> None:
+    """The same script under the local rule (the default): x = 1 keeps N = 0 after each
+    invalid ending, so as an unvisited child it wins selection every rollout until its
+    three requests are spent, and the search ends with no answer. (Path backup avoids
+    this but lost on the fast model's tuning slice, 6 right against 9: BENCHMARKS.md.)"""
+    (result,), engine = solve_scripted(
+        crashing_first_branch(), sandbox, grader, [PROBLEM],
+        strategy="mcts", samples=3, k=3, tie_break="first",
+    )  # fmt: skip
+    assert [n["parent"] for n in result.tree["nodes"]] == [None, 0, 1, 1, 1]
+    assert result.tree["nodes"][1]["visits"] == 0
+    assert result.answer is None and len(engine.calls) == 4
+    assert check_invariants(deserialize(result.tree)) == []

@@ -61,7 +61,12 @@ null ``unvisited_first`` there is unresolved and has no run fingerprint:
 - ``invalid_backup = "local"``: thinktree's rule, not rStar's code (which adds an
   invalid ending's -1 to every node on its path, ``"path"``). With two
   resampling rounds, the path rule gave 4 right against 5 for 10 % fewer
-  tokens: no gain, and the best row kept the local rule.
+  tokens: no gain, and the best row kept the local rule. Under lazy expansion the
+  local rule leaves a branch whose rollouts only crash at N = 0, so an
+  unsampled-first selection returns to it until its requests run out (66 of the
+  0.5B's 70 answerless rollouts on test[:50] ended below such a node, 17 of the
+  1.5B's 30); the path rule avoids that, yet on the 0.5B's slice it answered 6
+  against 9 at 12 % more tokens, so local stays.
 - ``repeat_answers = "vote"``: thinktree's rule (rStar's code neither dedupes
   siblings nor expands lazily, so it never meets the case). A lazy rollout that
   samples an answer already in the tree re-finds it; under ``"drop"`` (the rule
