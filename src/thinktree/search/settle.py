@@ -18,7 +18,10 @@ samples or branches that ended without one, do not count):
   samples could give would change what the vote over all of them picks; ``m`` is
   not used. The vote's answer is then the one the full budget would have voted
   for from the same samples, so stopping loses nothing: a run's accuracy stays
-  that of the full budget's, up to sampling noise.
+  that of the full budget's, up to sampling noise. (Waves draw other samples
+  than one call for all N would: later waves have seeds of their own, and with
+  several slots llama.cpp's batched logits differ in the last bits. So a settled
+  run and an sc@N run agree in expectation, not problem by problem.)
 
 Classes are formed as :func:`thinktree.search.voting.majority_vote` forms them
 (named by their first member, ties to the class found first), so the settled
