@@ -105,6 +105,47 @@ def compare(a: RunReport, b: RunReport) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def first_two_agree(rep: RunReport) -> dict[str, Any]:
+    """sc: problems whose first two samples agree, and the share of the run's tokens a
+    rule stopping each of them after two samples would have spent (the floor for any
+    rule that waits for two agreeing answers)."""
+    agree, spent = 0, 0.0
+    for row in rep.rows:
+        answers, classes = row.samples.get("answers") or [], row.samples.get("classes") or []
+        per_sample = [sum(step.get("tokens") or 0 for step in t["steps"]) for t in row.trajectories]
+        answered = len(answers) >= 2 and None not in answers[:2] and len(per_sample) >= 2
+        if answered and classes[0] == classes[1]:
+            agree += 1
+            spent += row.generated_tokens * sum(per_sample[:2]) / max(1, sum(per_sample))
+        else:
+            spent += row.generated_tokens
+    total = sum(row.generated_tokens for row in rep.rows)
+    return {"problems": agree, "n": len(rep.rows), "token_share_if_stopped": spent / total}
+
+
+def same_answers(a: RunReport, b: RunReport) -> int:
+    """Problems where run a's sample answers are run b's first ones, in order."""
+    theirs = {row.problem_id: row.samples.get("answers") or [] for row in b.rows}
+    return sum(
+        (mine := row.samples.get("answers") or []) == theirs.get(row.problem_id, [])[: len(mine)]
+        for row in a.rows
+    )
+
+
+def crashing_branches(store: RunStore, rep: RunReport) -> dict[str, int]:
+    """mcts: rollouts that ended without an answer, and those that ended below a node
+    still at N = 0 (a branch whose rollouts only crashed, under the local rule)."""
+    ended = below_unvisited = 0
+    for row in rep.rows:
+        nodes = (store.tree(rep.run.id, row.problem_id) or {}).get("nodes", [])
+        visits = {node["id"]: node["visits"] for node in nodes}
+        for node in nodes:
+            if node["terminal"] and node["terminal_reason"] != "answer":
+                ended += 1
+                below_unvisited += visits.get(node["parent"], 1) == 0
+    return {"answerless_rollouts": ended, "below_an_unvisited_node": below_unvisited}
+
+
 class KindReport(RunReport):
     """A report whose plot label names its kind (old and default mcts differ)."""
 
@@ -191,6 +232,15 @@ def main() -> None:
         if is_adaptive(rep.run):
             entry["adaptive"] = True
             entry["budget_used"] = budget_used(rep)
+            full = next((r for r in reports if kind(r.run) == "sc"
+                         and r.run.model == rep.run.model), None)  # fmt: skip
+            if rep.run.strategy == "sc" and full is not None:
+                entry["same_answers_as_sc"] = {"run_id": full.run.id,
+                                               "problems": same_answers(rep, full)}  # fmt: skip
+        elif entry["kind"] == "sc":
+            entry["first_two_agree"] = first_two_agree(rep)
+        if rep.run.strategy == "mcts" and entry["kind"] != "mcts-old":
+            entry["crashing_branches"] = crashing_branches(store, rep)
         entries.append(entry)
 
     out_path = Path(args.out)
