@@ -200,6 +200,7 @@ def tune_rows(store: RunStore) -> list[dict[str, Any]]:
 def slice_comparisons(reports: list[RunReport]) -> list[dict[str, Any]]:
     wanted = [("mcts-default", "mcts-old"), ("mcts-default", "sc"), ("mcts-default", "greedy"),
               ("mcts-old", "sc"), ("sc-settle-decided", "sc"), ("sc-settle-agree", "sc"),
+              ("sc-settle-confident", "sc"),
               ("mcts-settle-agree", "mcts-default"), ("mcts-settle-agree", "sc")]  # fmt: skip
     out = []
     for model in sorted({rep.run.model for rep in reports}):

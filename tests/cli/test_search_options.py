@@ -107,6 +107,15 @@ def test_settling_by_a_decided_vote_is_refused_for_mcts() -> None:
         resolved(SearchConfig(strategy="mcts", settle="decided"), scored=False)
 
 
+def test_settling_on_confidence_without_log_probabilities_is_refused() -> None:
+    args = ["solve", "2+2?", "--strategy", "sc", "--settle", "confident", "--no-logprobs"]
+    out = runner.invoke(app, args)
+    assert out.exit_code == 2
+    assert out.stderr.strip().splitlines() == [
+        "error: --settle confident reads token log-probabilities; drop --no-logprobs"
+    ]
+
+
 def test_resolution_is_per_strategy_and_idempotent() -> None:
     auto = SearchConfig(strategy="mcts")
     assert (auto.expand, auto.unvisited_first, auto.is_resolved) == ("auto", None, False)

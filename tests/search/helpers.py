@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from thinktree.engines.scripted import ScriptedEngine
+from thinktree.engines.scripted import LogprobScript, ScriptedEngine
 from thinktree.problems import Problem
 from thinktree.reward.base import NullScorer, ScoreItem, Scorer, StepScorer
 from thinktree.search import SearchConfig, SearchContext, SolveResult, run_search
@@ -32,9 +32,10 @@ def solve_scripted(
     problems: Sequence[Problem],
     scorer: Scorer | None = None,
     window: int = 4,
+    logprob: LogprobScript | None = None,
     **config: object,
 ) -> tuple[list[SolveResult], ScriptedEngine]:
-    engine = ScriptedEngine(script)
+    engine = ScriptedEngine(script) if logprob is None else ScriptedEngine(script, logprob=logprob)
     ctx = SearchContext(
         engine=engine,
         sandbox=sandbox,  # type: ignore[arg-type]

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from tests.conftest import answer
 from tests.search.helpers import solve_scripted
 from thinktree.problems import Problem
+from thinktree.search import SearchConfig
+from thinktree.search.registry import resolved
 from thinktree.search.settle import (
     class_sizes,
     draws_to_decide,
     leader_confidence,
     settled,
+    token_probability,
     vote_decided,
 )
+from thinktree.steps import Step, StepKind
 
 PROBLEM = Problem(id="p1", question="What is 3 * 2?", answer="6")
 same = lambda a, b: a.strip() == b.strip()  # noqa: E731
@@ -135,3 +141,72 @@ def test_self_consistency_settles_in_waves(
     assert result.answer == chosen
     assert result.sample_answers == answers
     assert result.extra == ({"samples": len(answers)} if settle else {})
+
+
+def test_token_probability_weighs_steps_by_their_tokens() -> None:
+    steps = [
+        Step(text="a", kind=StepKind.CODE, tokens=2, mean_logprob=-0.1),
+        Step(text="b", kind=StepKind.FINAL, tokens=6, mean_logprob=-0.5),
+        Step(text="c", kind=StepKind.INVALID, tokens=0, mean_logprob=None),
+    ]
+    assert token_probability(steps) == pytest.approx(math.exp(-0.4))  # (-0.2 - 3) / 8
+    assert token_probability([Step(text="x", kind=StepKind.FINAL, tokens=3)]) is None
+    assert token_probability([]) is None
+
+
+@pytest.mark.parametrize(
+    ("answers", "remaining", "first_probability", "expected"),
+    [
+        (["6"], 3, 0.9, True),  # a confident first sample settles alone
+        (["6"], 3, 0.88, True),  # at the threshold
+        (["6"], 3, 0.87, False),
+        (["6"], 3, None, False),  # no log-probabilities: never alone
+        ([None], 3, 0.99, False),  # a confident sample with no answer settles nothing
+        (["6", "6"], 2, 0.5, True),  # not confident, but the vote is decided
+        (["6", "7"], 2, 0.99, True),  # only the first sample's confidence counts
+        (["7", "6"], 2, 0.5, False),
+    ],
+)
+def test_confident_settles_on_a_confident_first_sample_or_a_decided_vote(
+    answers, remaining, first_probability, expected
+) -> None:
+    got = settled(answers, same, "confident", 2, 0.95, remaining, first_probability, 0.88)
+    assert got is expected
+    with pytest.raises(ValueError, match="'confident' needs the number of answers still"):
+        settled(answers, same, "confident", 2, first_probability=0.9)
+
+
+@pytest.mark.parametrize(
+    ("answers", "logprobs", "wave_sizes", "reason", "chosen"),
+    [
+        # exp(-0.1) = 0.905 >= 0.88: the first sample alone
+        (["7"], [-0.1], [1], "settled", "7"),
+        # exp(-0.5) = 0.61: then waves as under decided, one at a time here: 7 7 of 4
+        # cannot be outvoted; the second sample's confidence is not read
+        (["7", "7"], [-0.5, -0.01], [1, 1], "settled", "7"),
+        # 8 7 8 leaves 8 ahead with one to come (a tie would go to 8, found first);
+        # after 7 8 9 the last sample decides
+        (["8", "7", "8"], [-0.5, -0.1, -0.1], [1, 1, 1], "settled", "8"),
+        (["7", "8", "9", "8"], [-0.5] * 4, [1, 1, 1, 1], "done", "8"),
+    ],
+)
+def test_confident_sc_draws_one_sample_first(
+    sandbox, grader, answers, logprobs, wave_sizes, reason, chosen
+) -> None:
+    queue = list(logprobs)
+    (result,), engine = solve_scripted(
+        queued(answers), sandbox, grader, [PROBLEM], strategy="sc", samples=4,
+        settle="confident", logprob=lambda request, index: queue.pop(0),
+    )  # fmt: skip
+    assert [r.n for batch in engine.calls for r in batch] == wave_sizes
+    assert (result.stop_reason, result.answer) == (reason, chosen)
+    assert result.sample_answers == answers
+    assert result.extra == {"samples": len(answers)}
+    assert not queue
+
+
+def test_confident_needs_log_probabilities() -> None:
+    with pytest.raises(ValueError, match="drop --no-logprobs"):
+        resolved(SearchConfig(strategy="sc", settle="confident", logprobs=False), scored=False)
+    with pytest.raises(ValueError, match="--settle confident is for sc"):
+        resolved(SearchConfig(strategy="mcts", settle="confident"), scored=False)

@@ -4,8 +4,9 @@ The script is a function of (request, choice index) returning the text the
 "model" writes; the engine cuts it at the first stop string, as a real engine
 does. Tokens are whitespace-separated words, and a prefix cache is simulated
 (the longest common word prefix with any earlier prompt counts as cached), so
-tests can check token accounting with exact numbers. Every batch is recorded in
-``calls``.
+tests can check token accounting with exact numbers. Every token's log-probability,
+when asked for, is ``logprob(request, choice index)`` (-0.5 unless given). Every
+batch is recorded in ``calls``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable, Sequence
 from thinktree.engines.base import Completion, CompletionRequest, EngineStats, TokenLogprob
 
 Script = Callable[[CompletionRequest, int], str]
+LogprobScript = Callable[[CompletionRequest, int], float]
 
 
 def _words(text: str) -> list[str]:
@@ -32,9 +34,14 @@ def _common_prefix(a: list[str], b: list[str]) -> int:
 
 class ScriptedEngine:
     def __init__(
-        self, script: Script, name: str = "scripted", max_prompt_words: int | None = None
+        self,
+        script: Script,
+        name: str = "scripted",
+        max_prompt_words: int | None = None,
+        logprob: LogprobScript = lambda request, index: -0.5,
     ) -> None:
         self.script = script
+        self.logprob = logprob
         self.name = name
         self.stats = EngineStats()
         self.calls: list[list[CompletionRequest]] = []
@@ -72,7 +79,8 @@ class ScriptedEngine:
                 finish = "length"
                 text = " ".join(tokens[: request.max_tokens])
                 tokens = tokens[: request.max_tokens]
-            logprobs = [TokenLogprob(t, -0.5) for t in tokens] if request.logprobs else None
+            logprob = self.logprob(request, i)
+            logprobs = [TokenLogprob(t, logprob) for t in tokens] if request.logprobs else None
             out.append(
                 Completion(
                     text=text,

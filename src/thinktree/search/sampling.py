@@ -15,7 +15,9 @@ drawn. Otherwise the next wave starts; under ``"agree"``, once the first
 ``settle_m`` answers disagree nothing can settle, so all remaining samples start
 at once. Under ``"decided"`` a wave is the fewest samples that could decide the vote
 over all N (N/2 rounded up first, for example), so no drawn sample could have been
-spared. Best-of-N never settles: its scorer, not a vote, picks the answer.
+spared. Under ``"confident"`` the first wave is one sample, settled alone when its
+token probability is high enough; then waves as under ``"decided"``. Best-of-N never
+settles: its scorer, not a vote, picks the answer.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from thinktree.search.base import ProblemSearch
 from thinktree.search.config import SearchConfig
 from thinktree.search.expand import Expansion
 from thinktree.search.result import SolveResult, Trajectory
-from thinktree.search.settle import class_sizes, draws_to_decide, settled
+from thinktree.search.settle import class_sizes, draws_to_decide, settled, token_probability
 from thinktree.search.voting import majority_vote
 from thinktree.steps import Step, StepKind
 
@@ -42,6 +44,12 @@ class SamplingSearch(ProblemSearch):
     score_finals = False
     settles = False
     independent_samples = True
+
+    @classmethod
+    def resolve(cls, config: SearchConfig, scored: bool) -> SearchConfig:
+        if config.settle == "confident" and not config.logprobs:
+            raise ValueError("--settle confident reads token log-probabilities; drop --no-logprobs")
+        return super().resolve(config, scored)
 
     @classmethod
     def width(cls, config: SearchConfig) -> int:
@@ -83,7 +91,7 @@ class SamplingSearch(ProblemSearch):
             return []
         if settled(
             answers, self.ctx.judge.same, cfg.settle, cfg.settle_m, cfg.settle_confidence,
-            remaining,
+            remaining, token_probability(self.samples[0]), cfg.settle_token_probability,
         ):  # fmt: skip
             self.settled = True
             return []
@@ -93,7 +101,9 @@ class SamplingSearch(ProblemSearch):
     def _wave_size(self, answers: list[str | None]) -> int:
         cfg = self.config
         remaining = cfg.samples - len(answers)
-        if cfg.settle == "decided":
+        if cfg.settle == "confident" and not answers:
+            return 1  # a confident first sample settles alone
+        if cfg.settle in ("decided", "confident"):
             sizes = class_sizes(answers, self.ctx.judge.same)
             return max(1, draws_to_decide(sizes, remaining))
         found = sum(1 for a in answers if a is not None)

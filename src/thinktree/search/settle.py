@@ -22,6 +22,12 @@ samples or branches that ended without one, do not count):
   than one call for all N would: later waves have seeds of their own, and with
   several slots llama.cpp's batched logits differ in the last bits. So a settled
   run and an sc@N run agree in expectation, not problem by problem.)
+- ``"confident"`` (self-consistency only; after DeepConf, Fu et al. 2025, which stops
+  on a trace's token confidence): settled as under ``"decided"``, or once the first
+  sample has an answer and its token probability (:func:`token_probability`) is at
+  least ``token_probability``. The one rule that can stop after a single sample, so
+  the only one that can spend less than half of sc@N's tokens; what a confident
+  wrong first sample costs is the vote the other samples would have cast.
 
 Classes are formed as :func:`thinktree.search.voting.majority_vote` forms them
 (named by their first member, ties to the class found first), so the settled
@@ -34,12 +40,23 @@ import math
 from collections.abc import Callable, Sequence
 
 from thinktree.search.voting import majority_vote
+from thinktree.steps import Step
 
 
 def leader_confidence(a: int, b: int) -> float:
     """P(p > 1/2) for p ~ Beta(a + 1, b + 1): the leader's posterior chance to lead."""
     n = a + b + 1
     return sum(math.comb(n, i) for i in range(a + 1)) / 2**n
+
+
+def token_probability(steps: Sequence[Step]) -> float | None:
+    """The geometric mean of a trajectory's token probabilities: exp of its steps'
+    mean log-probabilities weighted by their tokens (None without any)."""
+    weighted = [(s.tokens, s.mean_logprob) for s in steps if s.mean_logprob is not None]
+    tokens = sum(n for n, _ in weighted)
+    if not tokens:
+        return None
+    return math.exp(sum(n * lp for n, lp in weighted) / tokens)
 
 
 def class_sizes(answers: Sequence[str | None], same: Callable[[str, str], bool]) -> list[int]:
@@ -85,15 +102,26 @@ def settled(
     m: int,
     confidence: float = 0.95,
     remaining: int | None = None,
+    first_probability: float | None = None,
+    token_probability: float = 0.88,
 ) -> bool:
     """Whether ``answers`` (in discovery order) have settled under ``rule``;
-    ``remaining``, the answers still to come, is needed by ``"decided"``."""
+    ``remaining``, the answers still to come, is needed by ``"decided"`` and
+    ``"confident"``, and the latter compares the first sample's token probability
+    (``first_probability``, None if unknown) with ``token_probability``."""
     if rule == "off":
         return False
-    if rule == "decided":
+    if rule in ("decided", "confident"):
         if remaining is None:
-            raise ValueError("settle 'decided' needs the number of answers still to come")
-        return vote_decided(class_sizes(answers, same), remaining)
+            raise ValueError(f"settle {rule!r} needs the number of answers still to come")
+        confident = (
+            rule == "confident"
+            and bool(answers)
+            and answers[0] is not None
+            and first_probability is not None
+            and first_probability >= token_probability
+        )
+        return confident or vote_decided(class_sizes(answers, same), remaining)
     found = [a for a in answers if a is not None]
     if len(found) < m:
         return False
@@ -105,4 +133,4 @@ def settled(
         a = int(ranked[0])
         b = int(ranked[1]) if len(ranked) > 1 else 0
         return leader_confidence(a, b) >= confidence
-    raise ValueError(f"unknown settle rule {rule!r}; use off, agree, beta or decided")
+    raise ValueError(f"unknown settle rule {rule!r}; use off, agree, beta, decided or confident")

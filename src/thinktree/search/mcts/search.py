@@ -110,9 +110,9 @@ class MCTSSearch(ProblemSearch):
 
     @classmethod
     def resolve(cls, config: SearchConfig, scored: bool) -> SearchConfig:
-        if config.settle == "decided":
+        if config.settle in ("decided", "confident"):
             # A tree's answers to come are not bounded by its rollouts left.
-            raise ValueError("--settle decided is for sc; with mcts use agree or beta")
+            raise ValueError(f"--settle {config.settle} is for sc; with mcts use agree or beta")
         # A scorer compares siblings and training rollouts pair them: full expansion.
         decided = config.decided("all" if scored else "lazy")
         if decided.expand == "lazy" and decided.temperature is None:
