@@ -11,6 +11,10 @@ defaults) or ``"adaptive": true`` (settle on), and compared pair-wise (sign test
 and by tokens: default mcts against old mcts, sc@4 and greedy; adaptive sc against
 sc@4; adaptive mcts against default mcts. Adaptive runs also say how much of the
 budget each problem used and how many stopped because their answers settled.
+``settle = "confident"``'s threshold is scanned by replaying each slice sc@4 run's own
+samples through the library's settle rules (``confident_scan``); each test sc@4 run
+gets the same replay at the default threshold (``confident_replay``), which separates
+what the rule does from the waves' other samples.
 Nothing is re-run: every figure comes from stored results.
 """
 
@@ -27,10 +31,14 @@ from thinktree.eval.report import RunReport, build_reports, plot_accuracy_vs_tok
 from thinktree.search.config import LEGACY_VALUES, SearchConfig
 from thinktree.search.mcts.search import MCTSSearch
 from thinktree.search.registry import run_identity
+from thinktree.search.settle import class_sizes, draws_to_decide, settled, token_probability
+from thinktree.search.voting import majority_vote
+from thinktree.steps import Step
 from thinktree.store import RunRecord, RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 TUNE_IDS = {f"gsm8k/train/{i}" for i in range(7000, 7020)}
+CONFIDENT_SCAN = (0.85, 0.86, 0.87, 0.88, 0.89, 0.9, 0.92)
 # The exploration fields issue 18 measures; a run's "setting" is their values.
 TUNED = ("temperature", "c_uct", "unvisited_first", "tie_break", "resample",
          "invalid_backup", "agreement", "expand", "repeat_answers")  # fmt: skip
@@ -121,6 +129,57 @@ def first_two_agree(rep: RunReport) -> dict[str, Any]:
             spent += row.generated_tokens
     total = sum(row.generated_tokens for row in rep.rows)
     return {"problems": agree, "n": len(rep.rows), "token_share_if_stopped": spent / total}
+
+
+def replay_confident(rep: RunReport, threshold: float) -> dict[str, Any]:
+    """sc@N: ``settle = "confident"`` replayed on the run's own samples in order, waves
+    drawn as sampling.py draws them and the library's rules deciding: problems right
+    (the full vote's beside it), problems stopped after one sample, and the share of
+    the run's tokens spent."""
+    right = full_right = alone = 0
+    spent = 0.0
+    same = str.__eq__
+    for row in rep.rows:
+        classes = row.samples.get("classes") or []
+        correct = row.samples.get("correct") or []
+        labels = [None if c is None else str(c) for c in classes]
+        steps = [[Step.from_dict(s) for s in t["steps"]] for t in row.trajectories]
+        per_sample = [sum(s.tokens for s in sample) for sample in steps]
+        n, drawn = len(labels), 1
+        first = token_probability(steps[0]) if steps else None
+        while drawn < n and not settled(
+            labels[:drawn], same, "confident", 2, remaining=n - drawn,
+            first_probability=first, token_probability=threshold,
+        ):  # fmt: skip
+            drawn += max(1, draws_to_decide(class_sizes(labels[:drawn], same), n - drawn))
+        drawn = min(drawn, n)
+        for count, tally in ((drawn, "mine"), (n, "full")):
+            answer, _ = majority_vote(labels[:count], same)
+            ok = answer is not None and bool(correct[labels.index(answer)])
+            if tally == "mine":
+                right += ok
+            else:
+                full_right += ok
+        alone += drawn == 1
+        spent += row.generated_tokens * sum(per_sample[:drawn]) / max(1, sum(per_sample))
+    total = sum(row.generated_tokens for row in rep.rows)
+    return {"token_probability": threshold, "right": right, "full_vote_right": full_right,
+            "stopped_after_one": alone, "token_share": spent / total, "n": len(rep.rows)}  # fmt: skip
+
+
+def confident_scan(store: RunStore) -> list[dict[str, Any]]:
+    """The threshold scan on each model's slice sc@4 run (how the default was chosen)."""
+    out = []
+    for run in store.list_runs():
+        if run.dataset != "gsm8k:train" or run.strategy != "sc":
+            continue
+        rows = [r for r in store.results(run.id) if r.problem_id in TUNE_IDS]
+        if len(rows) != len(TUNE_IDS) or search_of(run)["settle"] != "off":
+            continue
+        (rep,) = build_reports([(run, rows)])
+        scan = [replay_confident(rep, p) for p in CONFIDENT_SCAN]
+        out.append({"run_id": run.id, "model": run.model, "scan": scan})
+    return out
 
 
 def same_answers(a: RunReport, b: RunReport) -> int:
@@ -240,6 +299,9 @@ def main() -> None:
                                                "problems": same_answers(rep, full)}  # fmt: skip
         elif entry["kind"] == "sc":
             entry["first_two_agree"] = first_two_agree(rep)
+            entry["confident_replay"] = replay_confident(
+                rep, SearchConfig().settle_token_probability
+            )
         if rep.run.strategy == "mcts" and entry["kind"] != "mcts-old":
             entry["crashing_branches"] = crashing_branches(store, rep)
         entries.append(entry)
@@ -253,6 +315,7 @@ def main() -> None:
         "defaults": default_setting(),
         "old": OLD_SETTING,
         "tune": tune_rows(store),
+        "confident_scan": confident_scan(store),
         "comparisons": slice_comparisons(reports),
     }
     out_path.write_text(json.dumps(doc, indent=2) + "\n")

@@ -80,10 +80,12 @@ null ``unvisited_first`` there is unresolved and has no run fingerprint:
 - ``settle = "off"``: the full budget is spent (rStar's rule); ``"agree"``,
   ``"beta"``, ``"decided"`` and ``"confident"`` stop a problem early (see
   :mod:`thinktree.search.settle`). ``settle_token_probability = 0.88`` (neither
-  rStar's paper nor its code, which never stop early): chosen on the 1.5B's sc@4
-  samples of the tuning slice (run 806ce6) before any test run, as the highest value
-  at which stopping on a confident first sample kept sc@4's 14 right there for at
-  most 60 % of its tokens (55 %; 0.89 spent 61 %).
+  rStar's paper nor its code, which never stop early): chosen before any test run
+  by replaying the tuning slice's stored sc@4 samples (1.5B run 806ce6) through the
+  rule (``benchmarks/search18_report.py``, ``confident_scan``): from 0.85 to 0.88 it
+  kept sc@4's 14 right at 46-51 % of its tokens, 9 or 10 problems stopping after
+  one sample; 0.90 spent 62 %. The 0.5B's samples are rarely that confident: 90 %
+  of its tokens at 0.88, 6 right as sc@4's 6.
 
 Run fingerprints: :meth:`SearchConfig.identity` leaves out a field added after
 runs were stored while its value reproduces what those runs did (or where the
