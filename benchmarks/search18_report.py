@@ -31,7 +31,7 @@ from thinktree.eval.report import RunReport, build_reports, plot_accuracy_vs_tok
 from thinktree.search.config import LEGACY_VALUES, SearchConfig
 from thinktree.search.mcts.search import MCTSSearch
 from thinktree.search.registry import run_identity
-from thinktree.search.settle import class_sizes, draws_to_decide, settled, token_probability
+from thinktree.search.settle import settled, token_probability, wave_size
 from thinktree.search.voting import majority_vote
 from thinktree.steps import Step
 from thinktree.store import RunRecord, RunStore
@@ -145,13 +145,14 @@ def replay_confident(rep: RunReport, threshold: float) -> dict[str, Any]:
         labels = [None if c is None else str(c) for c in classes]
         steps = [[Step.from_dict(s) for s in t["steps"]] for t in row.trajectories]
         per_sample = [sum(s.tokens for s in sample) for sample in steps]
-        n, drawn = len(labels), 1
+        n = len(labels)
+        drawn = wave_size([], same, "confident", 2, n)
         first = token_probability(steps[0]) if steps else None
         while drawn < n and not settled(
             labels[:drawn], same, "confident", 2, remaining=n - drawn,
             first_probability=first, token_probability=threshold,
         ):  # fmt: skip
-            drawn += max(1, draws_to_decide(class_sizes(labels[:drawn], same), n - drawn))
+            drawn += wave_size(labels[:drawn], same, "confident", 2, n)
         drawn = min(drawn, n)
         for count, tally in ((drawn, "mine"), (n, "full")):
             answer, _ = majority_vote(labels[:count], same)

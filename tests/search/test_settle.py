@@ -18,6 +18,7 @@ from thinktree.search.settle import (
     settled,
     token_probability,
     vote_decided,
+    wave_size,
 )
 from thinktree.steps import Step, StepKind
 
@@ -210,3 +211,20 @@ def test_confident_needs_log_probabilities() -> None:
         resolved(SearchConfig(strategy="sc", settle="confident", logprobs=False), scored=False)
     with pytest.raises(ValueError, match="--settle confident is for sc"):
         resolved(SearchConfig(strategy="mcts", settle="confident"), scored=False)
+
+
+@pytest.mark.parametrize(
+    ("answers", "rule", "expected"),
+    [
+        ([], "agree", 2),
+        (["6", "7"], "agree", 6),  # the first 2 disagree: all that are left
+        (["6", "6", "7", "8"], "beta", 2),
+        ([], "decided", 4),  # 4 of 8 agreeing cannot be outvoted
+        (["6"], "decided", 3),
+        ([], "confident", 1),
+        ([None], "confident", 4),  # as decided, over no answers yet
+        (["6", "7", "6", "6", "6", "6", "6"], "decided", 1),
+    ],
+)
+def test_wave_size(answers, rule, expected) -> None:
+    assert wave_size(answers, same, rule, 2, 8) == expected

@@ -29,7 +29,7 @@ from thinktree.search.base import ProblemSearch
 from thinktree.search.config import SearchConfig
 from thinktree.search.expand import Expansion
 from thinktree.search.result import SolveResult, Trajectory
-from thinktree.search.settle import class_sizes, draws_to_decide, settled, token_probability
+from thinktree.search.settle import settled, token_probability, wave_size
 from thinktree.search.voting import majority_vote
 from thinktree.steps import Step, StepKind
 
@@ -100,15 +100,7 @@ class SamplingSearch(ProblemSearch):
 
     def _wave_size(self, answers: list[str | None]) -> int:
         cfg = self.config
-        remaining = cfg.samples - len(answers)
-        if cfg.settle == "confident" and not answers:
-            return 1  # a confident first sample settles alone
-        if cfg.settle in ("decided", "confident"):
-            sizes = class_sizes(answers, self.ctx.judge.same)
-            return max(1, draws_to_decide(sizes, remaining))
-        found = sum(1 for a in answers if a is not None)
-        hopeless = cfg.settle == "agree" and found >= cfg.settle_m
-        return remaining if hopeless else min(cfg.settle_m, remaining)
+        return wave_size(answers, self.ctx.judge.same, cfg.settle, cfg.settle_m, cfg.samples)
 
     def absorb(self, expansions: list[Expansion]) -> None:
         if not self.samples or expansions[0].steps == []:

@@ -95,6 +95,27 @@ def draws_to_decide(sizes: Sequence[int], remaining: int) -> int:
     return remaining
 
 
+def wave_size(
+    answers: Sequence[str | None],
+    same: Callable[[str, str], bool],
+    rule: str,
+    m: int,
+    total: int,
+) -> int:
+    """How many samples a settling self-consistency draws next, with ``answers``
+    drawn of ``total``: ``m`` at a time (all that are left once the first ``m``
+    disagree under ``"agree"``), the fewest that could decide the vote under
+    ``"decided"``, and under ``"confident"`` one first, then as ``"decided"``."""
+    remaining = total - len(answers)
+    if rule == "confident" and not answers:
+        return 1  # a confident first sample settles alone
+    if rule in ("decided", "confident"):
+        return max(1, draws_to_decide(class_sizes(answers, same), remaining))
+    found = sum(1 for a in answers if a is not None)
+    hopeless = rule == "agree" and found >= m
+    return remaining if hopeless else min(m, remaining)
+
+
 def settled(
     answers: Sequence[str | None],
     same: Callable[[str, str], bool],
