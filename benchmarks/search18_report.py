@@ -150,7 +150,7 @@ def replay_confident(rep: RunReport, threshold: float) -> dict[str, Any]:
         first = token_probability(steps[0]) if steps else None
         while drawn < n and not settled(
             labels[:drawn], same, "confident", 2, remaining=n - drawn,
-            first_probability=first, token_probability=threshold,
+            first_probability=first, trusted_probability=threshold,
         ):  # fmt: skip
             drawn += wave_size(labels[:drawn], same, "confident", 2, n)
         drawn = min(drawn, n)

@@ -162,6 +162,7 @@ def test_token_probability_weighs_steps_by_their_tokens() -> None:
         (["6"], 3, 0.88, True),  # at the threshold
         (["6"], 3, 0.87, False),
         (["6"], 3, None, False),  # no log-probabilities: never alone
+        (["6", "6"], 2, None, True),
         ([None], 3, 0.99, False),  # a confident sample with no answer settles nothing
         (["6", "6"], 2, 0.5, True),  # not confident, but the vote is decided
         (["6", "7"], 2, 0.99, True),  # only the first sample's confidence counts
@@ -173,8 +174,10 @@ def test_confident_settles_on_a_confident_first_sample_or_a_decided_vote(
 ) -> None:
     got = settled(answers, same, "confident", 2, 0.95, remaining, first_probability, 0.88)
     assert got is expected
+    # with no threshold given, a first sample is never trusted alone
+    assert settled(["6"], same, "confident", 2, remaining=3, first_probability=0.99) is False
     with pytest.raises(ValueError, match="'confident' needs the number of answers still"):
-        settled(answers, same, "confident", 2, first_probability=0.9)
+        settled(answers, same, "confident", 2, first_probability=0.9, trusted_probability=0.8)
 
 
 @pytest.mark.parametrize(

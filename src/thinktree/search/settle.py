@@ -25,7 +25,7 @@ samples or branches that ended without one, do not count):
 - ``"confident"`` (self-consistency only; after DeepConf, Fu et al. 2025, which stops
   on a trace's token confidence): settled as under ``"decided"``, or once the first
   sample has an answer and its token probability (:func:`token_probability`) is at
-  least ``token_probability``. The one rule that can stop after a single sample, so
+  least ``trusted_probability``. The one rule that can stop after a single sample, so
   the only one that can spend less than half of sc@N's tokens; what a confident
   wrong first sample costs is the vote the other samples would have cast.
 
@@ -124,12 +124,13 @@ def settled(
     confidence: float = 0.95,
     remaining: int | None = None,
     first_probability: float | None = None,
-    token_probability: float = 0.88,
+    trusted_probability: float | None = None,
 ) -> bool:
     """Whether ``answers`` (in discovery order) have settled under ``rule``;
     ``remaining``, the answers still to come, is needed by ``"decided"`` and
-    ``"confident"``, and the latter compares the first sample's token probability
-    (``first_probability``, None if unknown) with ``token_probability``."""
+    ``"confident"``, and the latter trusts the first answer alone when its sample's
+    token probability (``first_probability``, None if unknown) is at least
+    ``trusted_probability`` (None: never)."""
     if rule == "off":
         return False
     if rule in ("decided", "confident"):
@@ -140,7 +141,8 @@ def settled(
             and bool(answers)
             and answers[0] is not None
             and first_probability is not None
-            and first_probability >= token_probability
+            and trusted_probability is not None
+            and first_probability >= trusted_probability
         )
         return confident or vote_decided(class_sizes(answers, same), remaining)
     found = [a for a in answers if a is not None]
