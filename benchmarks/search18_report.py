@@ -183,6 +183,21 @@ def confident_scan(store: RunStore) -> list[dict[str, Any]]:
     return out
 
 
+def stopped_after_one(a: RunReport, full: RunReport) -> dict[str, int]:
+    """Adaptive sc: problems that stopped after one sample, how many of them it got
+    right, and how many of them the full sc run got right; and the problems it lost
+    to the full run (right there, wrong here), to set beside other rules' losses."""
+    full_right = {row.problem_id: bool(row.correct) for row in full.rows}
+    alone = [row for row in a.rows if row.extra.get("samples") == 1]
+    lost = [row.problem_id for row in a.rows if full_right.get(row.problem_id) and not row.correct]
+    return {
+        "problems": len(alone),
+        "right": sum(bool(row.correct) for row in alone),
+        "full_sc_right": sum(full_right.get(row.problem_id, False) for row in alone),
+        "lost_to_sc": lost,
+    }
+
+
 def same_answers(a: RunReport, b: RunReport) -> int:
     """Problems where run a's sample answers are run b's first ones, in order."""
     theirs = {row.problem_id: row.samples.get("answers") or [] for row in b.rows}
@@ -298,6 +313,7 @@ def main() -> None:
             if rep.run.strategy == "sc" and full is not None:
                 entry["same_answers_as_sc"] = {"run_id": full.run.id,
                                                "problems": same_answers(rep, full)}  # fmt: skip
+                entry["stopped_after_one"] = stopped_after_one(rep, full)
         elif entry["kind"] == "sc":
             entry["first_two_agree"] = first_two_agree(rep)
             entry["confident_replay"] = replay_confident(
