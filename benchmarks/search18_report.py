@@ -303,6 +303,8 @@ def main() -> None:
     entries = []
     for rep in reports:
         entry = {**run_entry(rep), "kind": kind(rep.run), "setting": setting(rep.run)}
+        # Problems whose tree (mcts) or samples (sc) hold a right answer anywhere.
+        entry["right_answer_found"] = round(tree_pass(rep.rows) * len(rep.rows))
         if entry["kind"] == "mcts-default":
             entry["default"] = True
         if is_adaptive(rep.run):
