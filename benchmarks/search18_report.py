@@ -100,6 +100,7 @@ def budget_used(rep: RunReport) -> dict[str, Any]:
     return {
         "budget": budget,
         "mean_used": sum(used) / len(used),
+        "problems_by_used": {str(n): used.count(n) for n in sorted(set(used))},
         "settled": sum(r.stop_reason == "settled" for r in rep.rows),
         "n": len(rep.rows),
     }
