@@ -124,8 +124,8 @@ test)
     OLD_MCTS="${MCTS[*]} ${OLD[*]}"
     CONFIDENT="--strategy sc --samples 4 --seed 0 --settle confident"
     runs=("default $DECIDED" "default $ADAPTIVE_MCTS" "fast $ADAPTIVE_MCTS" "default $CONFIDENT"
-          "default $OLD_MCTS" "fast $DECIDED" "fast $AGREE_SC" "default $AGREE_SC"
-          "fast $OLD_MCTS" "fast $CONFIDENT")
+          "default $OLD_MCTS" "fast $DECIDED" "fast $CONFIDENT" "fast $AGREE_SC"
+          "default $AGREE_SC" "fast $OLD_MCTS")
     for model_and_options in "${runs[@]}"; do
         # shellcheck disable=SC2086  # the options are words on purpose
         run --benchmark gsm8k --split test --limit 50 --model $model_and_options
