@@ -34,7 +34,7 @@ from thinktree.search.registry import run_identity
 from thinktree.search.settle import settled, token_probability, wave_size
 from thinktree.search.voting import majority_vote
 from thinktree.steps import Step
-from thinktree.store import RunRecord, RunStore
+from thinktree.store import ResultRow, RunRecord, RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
 TUNE_IDS = {f"gsm8k/train/{i}" for i in range(7000, 7020)}
@@ -114,6 +114,31 @@ def compare(a: RunReport, b: RunReport) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def sample_tokens(row: ResultRow) -> list[int]:
+    """Generated tokens of each of an sc row's samples, in sample order."""
+    return [sum(step.get("tokens") or 0 for step in t["steps"]) for t in row.trajectories]
+
+
+def tokens_of_first(row: ResultRow, k: int) -> float:
+    """The row's generated tokens, scaled to the share its first k samples spent."""
+    per_sample = sample_tokens(row)
+    return row.generated_tokens * sum(per_sample[:k]) / max(1, sum(per_sample))
+
+
+def slice_runs(
+    store: RunStore, strategies: tuple[str, ...]
+) -> list[tuple[RunRecord, list[ResultRow]]]:
+    """Every run of ``strategies`` holding the whole tuning slice, with its slice rows."""
+    chosen = []
+    for run in store.list_runs():
+        if run.dataset != "gsm8k:train" or run.strategy not in strategies:
+            continue
+        rows = [r for r in store.results(run.id) if r.problem_id in TUNE_IDS]
+        if len(rows) == len(TUNE_IDS):
+            chosen.append((run, rows))
+    return chosen
+
+
 def first_two_agree(rep: RunReport) -> dict[str, Any]:
     """sc: problems whose first two samples agree, and the share of the run's tokens a
     rule stopping each of them after two samples would have spent (the floor for any
@@ -121,15 +146,21 @@ def first_two_agree(rep: RunReport) -> dict[str, Any]:
     agree, spent = 0, 0.0
     for row in rep.rows:
         answers, classes = row.samples.get("answers") or [], row.samples.get("classes") or []
-        per_sample = [sum(step.get("tokens") or 0 for step in t["steps"]) for t in row.trajectories]
-        answered = len(answers) >= 2 and None not in answers[:2] and len(per_sample) >= 2
+        answered = len(answers) >= 2 and None not in answers[:2] and len(row.trajectories) >= 2
         if answered and classes[0] == classes[1]:
             agree += 1
-            spent += row.generated_tokens * sum(per_sample[:2]) / max(1, sum(per_sample))
+            spent += tokens_of_first(row, 2)
         else:
             spent += row.generated_tokens
     total = sum(row.generated_tokens for row in rep.rows)
     return {"problems": agree, "n": len(rep.rows), "token_share_if_stopped": spent / total}
+
+
+def vote_right(labels: list[str | None], correct: list[bool]) -> bool:
+    """Whether the vote over sample class ``labels`` picks a class whose first sample
+    (hence every sample) is right."""
+    answer, _ = majority_vote(labels, str.__eq__)
+    return answer is not None and bool(correct[labels.index(answer)])
 
 
 def replay_confident(rep: RunReport, threshold: float) -> dict[str, Any]:
@@ -144,26 +175,21 @@ def replay_confident(rep: RunReport, threshold: float) -> dict[str, Any]:
         classes = row.samples.get("classes") or []
         correct = row.samples.get("correct") or []
         labels = [None if c is None else str(c) for c in classes]
-        steps = [[Step.from_dict(s) for s in t["steps"]] for t in row.trajectories]
-        per_sample = [sum(s.tokens for s in sample) for sample in steps]
+        first = None
+        if row.trajectories:
+            first = token_probability([Step.from_dict(s) for s in row.trajectories[0]["steps"]])
         n = len(labels)
         drawn = wave_size([], same, "confident", 2, n)
-        first = token_probability(steps[0]) if steps else None
         while drawn < n and not settled(
             labels[:drawn], same, "confident", 2, remaining=n - drawn,
             first_probability=first, trusted_probability=threshold,
         ):  # fmt: skip
             drawn += wave_size(labels[:drawn], same, "confident", 2, n)
         drawn = min(drawn, n)
-        for count, tally in ((drawn, "mine"), (n, "full")):
-            answer, _ = majority_vote(labels[:count], same)
-            ok = answer is not None and bool(correct[labels.index(answer)])
-            if tally == "mine":
-                right += ok
-            else:
-                full_right += ok
+        right += vote_right(labels[:drawn], correct)
+        full_right += vote_right(labels, correct)
         alone += drawn == 1
-        spent += row.generated_tokens * sum(per_sample[:drawn]) / max(1, sum(per_sample))
+        spent += tokens_of_first(row, drawn)
     total = sum(row.generated_tokens for row in rep.rows)
     return {"token_probability": threshold, "right": right, "full_vote_right": full_right,
             "stopped_after_one": alone, "token_share": spent / total, "n": len(rep.rows)}  # fmt: skip
@@ -172,11 +198,8 @@ def replay_confident(rep: RunReport, threshold: float) -> dict[str, Any]:
 def confident_scan(store: RunStore) -> list[dict[str, Any]]:
     """The threshold scan on each model's slice sc@4 run (how the default was chosen)."""
     out = []
-    for run in store.list_runs():
-        if run.dataset != "gsm8k:train" or run.strategy != "sc":
-            continue
-        rows = [r for r in store.results(run.id) if r.problem_id in TUNE_IDS]
-        if len(rows) != len(TUNE_IDS) or search_of(run)["settle"] != "off":
+    for run, rows in slice_runs(store, ("sc",)):
+        if search_of(run)["settle"] != "off":
             continue
         (rep,) = build_reports([(run, rows)])
         scan = [replay_confident(rep, p) for p in CONFIDENT_SCAN]
@@ -234,14 +257,7 @@ def tune_rows(store: RunStore) -> list[dict[str, Any]]:
     """Every whole run on the slice: mcts rows with their setting, each compared with
     the old settings and with sc@4 of its own model where those were run; the sc@4
     references as rows of their own."""
-    chosen = []
-    for run in store.list_runs():
-        if run.dataset != "gsm8k:train" or run.strategy not in ("mcts", "sc"):
-            continue
-        rows = [r for r in store.results(run.id) if r.problem_id in TUNE_IDS]
-        if len(rows) == len(TUNE_IDS):
-            chosen.append((run, rows))
-    reports = build_reports(chosen)
+    reports = build_reports(slice_runs(store, ("mcts", "sc")))
 
     def of_model(model: str, wanted: str) -> RunReport | None:
         return next((rep for rep in reports if rep.run.model == model and kind_of(rep) == wanted),

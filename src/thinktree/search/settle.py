@@ -42,6 +42,10 @@ from collections.abc import Callable, Sequence
 from thinktree.search.voting import majority_vote
 from thinktree.steps import Step
 
+# The rules that reason about the answers still to come, which only self-consistency
+# knows in advance (a tree's answers to come are not bounded by its rollouts left).
+SC_ONLY_RULES = ("decided", "confident")
+
 
 def leader_confidence(a: int, b: int) -> float:
     """P(p > 1/2) for p ~ Beta(a + 1, b + 1): the leader's posterior chance to lead."""
@@ -109,7 +113,7 @@ def wave_size(
     remaining = total - len(answers)
     if rule == "confident" and not answers:
         return 1  # a confident first sample settles alone
-    if rule in ("decided", "confident"):
+    if rule in SC_ONLY_RULES:
         return max(1, draws_to_decide(class_sizes(answers, same), remaining))
     found = sum(1 for a in answers if a is not None)
     hopeless = rule == "agree" and found >= m
@@ -133,7 +137,7 @@ def settled(
     ``trusted_probability`` (None: never)."""
     if rule == "off":
         return False
-    if rule in ("decided", "confident"):
+    if rule in SC_ONLY_RULES:
         if remaining is None:
             raise ValueError(f"settle {rule!r} needs the number of answers still to come")
         confident = (

@@ -79,7 +79,7 @@ from thinktree.search.mcts.tree import (
 )
 from thinktree.search.result import SolveResult, Trajectory
 from thinktree.search.seeds import derive_seed
-from thinktree.search.settle import settled
+from thinktree.search.settle import SC_ONLY_RULES, settled
 from thinktree.steps import dedupe_key
 
 
@@ -110,8 +110,7 @@ class MCTSSearch(ProblemSearch):
 
     @classmethod
     def resolve(cls, config: SearchConfig, scored: bool) -> SearchConfig:
-        if config.settle in ("decided", "confident"):
-            # A tree's answers to come are not bounded by its rollouts left.
+        if config.settle in SC_ONLY_RULES:
             raise ValueError(f"--settle {config.settle} is for sc; with mcts use agree or beta")
         # A scorer compares siblings and training rollouts pair them: full expansion.
         decided = config.decided("all" if scored else "lazy")
