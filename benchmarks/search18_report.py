@@ -15,6 +15,10 @@ budget each problem used and how many stopped because their answers settled.
 samples through the library's settle rules (``confident_scan``); each test sc@4 run
 gets the same replay at the default threshold (``confident_replay``), which separates
 what the rule does from the waves' other samples.
+Seeds (``benchmarks/run_search18.sh seeds``): where a kind of run exists on the
+default model with seed 1 as well as 0, each seed's figures, the comparisons over
+the 100 (problem, seed) pairs, and the two sc@4 runs against each other (how far
+one configuration's runs differ).
 Nothing is re-run: every figure comes from stored results.
 """
 
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +74,10 @@ def default_setting() -> dict[str, Any]:
     """The exploration fields of an MCTS run made now with SearchConfig's defaults."""
     defaults = SearchConfig(strategy="mcts")
     return tuned({**defaults.model_dump(), **run_identity(defaults, scored=False)})
+
+
+def seed_of(run: RunRecord) -> int:
+    return int(run.config.get("search", {}).get("seed", 0))
 
 
 def is_adaptive(run: RunRecord) -> bool:
@@ -250,7 +259,8 @@ class KindReport(RunReport):
 
     @property
     def label(self) -> str:
-        return f"{super().label} [{kind(self.run)}]"
+        seed = f" seed {seed_of(self.run)}" if seed_of(self.run) else ""
+        return f"{super().label} [{kind(self.run)}]{seed}"
 
 
 def tune_rows(store: RunStore) -> list[dict[str, Any]]:
@@ -298,12 +308,60 @@ def slice_comparisons(reports: list[RunReport]) -> list[dict[str, Any]]:
     for model in sorted({rep.run.model for rep in reports}):
         by_kind: dict[str, RunReport] = {}
         for rep in reports:
-            if rep.run.model == model and rep.run.config.get("search", {}).get("seed", 0) == 0:
+            if rep.run.model == model and seed_of(rep.run) == 0:
                 by_kind.setdefault(kind(rep.run), rep)
         for a, b in wanted:
             if a in by_kind and b in by_kind:
                 out.append({"model": model, "pair": f"{a} vs {b}",
                             **compare(by_kind[a], by_kind[b])})  # fmt: skip
+    return out
+
+
+SEED_PAIRS = (
+    ("mcts-default", "sc"),
+    ("sc-settle-confident", "sc"),
+    ("mcts-default", "sc-settle-confident"),
+)
+
+
+def seeded_rows(rep: RunReport) -> list[ResultRow]:
+    """The run's rows with problem ids tagged by its seed, so runs made with different
+    seeds pool into one pair-wise comparison over (problem, seed) pairs."""
+    return [replace(row, problem_id=f"{seed_of(rep.run)}:{row.problem_id}") for row in rep.rows]
+
+
+def seeds(reports: list[RunReport]) -> list[dict[str, Any]]:
+    """Per model, the kinds run with more than one seed: each seed's run, the kinds
+    compared over every (problem, seed) pair, and each kind's seeds against each other."""
+    out = []
+    for model in sorted({rep.run.model for rep in reports}):
+        by_kind: dict[str, dict[int, RunReport]] = {}
+        for rep in reports:
+            if rep.run.model == model:
+                by_kind.setdefault(kind(rep.run), {}).setdefault(seed_of(rep.run), rep)
+        seeded = {name: runs for name, runs in by_kind.items() if len(runs) > 1}
+        if not seeded:
+            continue
+        runs = {
+            name: [{"seed": seed, "run_id": rep.run.id, "right": sum(bool(r.correct) for r in rep.rows),
+                    "tokens_per_problem": rep.summary["tokens_per_problem"], "n": len(rep.rows)}
+                   for seed, rep in sorted(runs.items())]
+            for name, runs in seeded.items()
+        }  # fmt: skip
+        pooled = []
+        for a, b in SEED_PAIRS:
+            if a in seeded and b in seeded:
+                shared = sorted(set(seeded[a]) & set(seeded[b]))
+                rows_a = [row for s in shared for row in seeded_rows(seeded[a][s])]
+                rows_b = [row for s in shared for row in seeded_rows(seeded[b][s])]
+                d = dominance(rows_a, rows_b)
+                pooled.append({"pair": f"{a} vs {b}", "seeds": shared, **d,
+                               "token_ratio": d["tokens_a"] / d["tokens_b"]})  # fmt: skip
+        between = {
+            name: pairwise(runs[1].rows, runs[0].rows) for name, runs in seeded.items()
+            if 0 in runs and 1 in runs
+        }  # fmt: skip
+        out.append({"model": model, "runs": runs, "pooled": pooled, "seed_1_vs_seed_0": between})
     return out
 
 
@@ -320,6 +378,8 @@ def main() -> None:
     entries = []
     for rep in reports:
         entry = {**run_entry(rep), "kind": kind(rep.run), "setting": setting(rep.run)}
+        if seed_of(rep.run):
+            entry["seed"] = seed_of(rep.run)
         # Problems whose tree (mcts) or samples (sc) hold a right answer anywhere.
         entry["right_answer_found"] = round(tree_pass(rep.rows) * len(rep.rows))
         if entry["kind"] == "mcts-default":
@@ -327,8 +387,8 @@ def main() -> None:
         if is_adaptive(rep.run):
             entry["adaptive"] = True
             entry["budget_used"] = budget_used(rep)
-            full = next((r for r in reports if kind(r.run) == "sc"
-                         and r.run.model == rep.run.model), None)  # fmt: skip
+            full = next((r for r in reports if kind(r.run) == "sc" and r.run.model == rep.run.model
+                         and seed_of(r.run) == seed_of(rep.run)), None)  # fmt: skip
             if rep.run.strategy == "sc" and full is not None:
                 entry["same_answers_as_sc"] = {"run_id": full.run.id,
                                                "problems": same_answers(rep, full)}  # fmt: skip
@@ -353,6 +413,7 @@ def main() -> None:
         "tune": tune_rows(store),
         "confident_scan": confident_scan(store),
         "comparisons": slice_comparisons(reports),
+        "seeds": seeds(reports),
     }
     out_path.write_text(json.dumps(doc, indent=2) + "\n")
     plot_accuracy_vs_tokens(reports, out_path.parent / "search18_accuracy_vs_tokens.png")
