@@ -98,6 +98,13 @@ tune)
     # without an answer on test, 17 of the 1.5B's 30, ended below such a node).
     # The fast model only: on the 1.5B's slice one rollout of 80 ended so (b5d162).
     run "${TUNE[@]}" "${LAZY[@]}" --temperature 0.7 --repeat-answers vote --invalid-backup path
+    # The crashing branch's trap without the path rule's -1 on the ancestors: the ending's
+    # -1 stays local and the path counts a visit worth 0 (two of the 1.5B's nine losses
+    # to sc@4 on test lost most rollouts to such a branch).
+    for model in default fast; do
+        run "${TUNE[@]/fast/$model}" "${LAZY[@]}" --temperature 0.7 --repeat-answers vote \
+            --invalid-backup visits
+    done
     ;;
 test)
     # The evolve run's dev greedy of the base 0.5B (test[:100]) is this same search:

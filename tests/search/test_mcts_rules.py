@@ -142,14 +142,19 @@ def test_resampling_refills_a_node_left_short_by_dedupe(sandbox, grader) -> None
 
 
 @pytest.mark.parametrize(
-    ("invalid_backup", "root", "error_cell"),
-    [("local", (0, 0.0), (0, 0.0)), ("path", (2, -2.0), (1, -1.0))],
+    ("invalid_backup", "root", "error_cell", "terminal"),
+    [
+        ("local", (0, 0.0), (0, 0.0), (1, -1.0)),
+        ("path", (2, -2.0), (1, -1.0), (1, -1.0)),
+        ("visits", (2, 0.0), (1, 0.0), (2, -1.0)),
+    ],
 )
 def test_invalid_backup_local_or_along_the_path(
-    sandbox, grader, invalid_backup, root, error_cell
+    sandbox, grader, invalid_backup, root, error_cell, terminal
 ) -> None:
     """Root: an erroring cell (1) and an unparsable step (2, invalid); under 1 a second
-    error (3, two consecutive errors). local: each -1 stays put; path: it reaches the root."""
+    error (3, two consecutive errors). local: each -1 stays put; path: it reaches the
+    root; visits: it stays put and the path counts a visit worth 0."""
 
     def script(request, index):
         if depth_of(request.prompt) == 0:
@@ -163,7 +168,7 @@ def test_invalid_backup_local_or_along_the_path(
     nodes = shape(result)
     assert nodes[0][1:3] == root
     assert nodes[1][1:3] == error_cell
-    assert nodes[2][1:3] == (1, -1.0) and nodes[3][1:3] == (1, -1.0)
+    assert nodes[2][1:3] == terminal and nodes[3][1:3] == terminal
     assert check_invariants(deserialize(result.tree)) == []
 
 
@@ -350,6 +355,28 @@ def test_lazy_expansion_backs_invalid_endings_up_the_path(sandbox, grader) -> No
         0: (None, 3, 1.0, None),
         1: (0, 1, -1.0, None),
         2: (1, 1, -1.0, None),
+        3: (0, 1, 1.0, None),
+        4: (3, 1, 1.0, "6"),
+        5: (0, 1, 1.0, None),
+        6: (5, 1, 1.0, "6"),
+    }
+    assert result.answer == "6" and len(engine.calls) == 6
+    assert check_invariants(deserialize(result.tree)) == []
+
+
+def test_lazy_expansion_counts_invalid_endings_as_visits(sandbox, grader) -> None:
+    """Lazy expansion with ``invalid_backup="visits"``: rollout 1's invalid ending under
+    x = 1 keeps its -1 (with the 0 visit, Q = -1/2) and leaves x = 1 at N = 1, Q = 0, so
+    rollouts 2 and 3 sample new root children x = 2 and x = 3, whose answers are 6; the
+    root's value is theirs alone."""
+    (result,), engine = solve_scripted(
+        crashing_first_branch(), sandbox, grader, [PROBLEM],
+        strategy="mcts", samples=3, k=3, tie_break="first", invalid_backup="visits",
+    )  # fmt: skip
+    assert shape(result) == {
+        0: (None, 3, 2.0, None),
+        1: (0, 1, 0.0, None),
+        2: (1, 2, -1.0, None),
         3: (0, 1, 1.0, None),
         4: (3, 1, 1.0, "6"),
         5: (0, 1, 1.0, None),

@@ -169,9 +169,10 @@ class SearchConfig(BaseModel):
     """MCTS, lazy expansion: a sampled step that repeats an answer already in the tree
     ends its rollout there with nothing backed up (drop), or backs that answer up again
     as one more vote (vote), as a sample repeating an answer does in sc."""
-    invalid_backup: Literal["local", "path"] = "local"
-    """MCTS: an invalid ending's -1 stays on its node (local) or is added to every node
-    on its path to the root (path, rStar's code)."""
+    invalid_backup: Literal["local", "path", "visits"] = "local"
+    """MCTS: an invalid ending's -1 stays on its node (local), is added to every node on
+    its path to the root (path, rStar's code), or stays on its node while the path counts
+    the rollout as a visit worth 0 (visits)."""
     agreement: Literal["all", "earlier"] = "all"
     """MCTS without a scorer: an answer's value is its agreement with all answers found
     (re-valued as they arrive), or with those found before it, frozen (earlier, the

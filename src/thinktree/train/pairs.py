@@ -16,7 +16,8 @@ highest Q against the (up to) 2 wrong ones with the lowest Q, each side being
 the full trajectory, with the same distance rule on the full texts.
 
 Ties are broken by node id, so extraction is deterministic. Q of an invalid
-terminal is its local −1; Q of a node with no propagated visits is 0.
+terminal is its local −1 (−1/2 under ``invalid_backup = "visits"``, which adds a visit
+worth 0); Q of a node with no propagated visits is 0.
 """
 
 from __future__ import annotations

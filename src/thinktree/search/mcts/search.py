@@ -27,7 +27,11 @@ Values by the scorer's type (:mod:`thinktree.reward.base`; the mode recorded in
   give A 0 and B a mean of (−1 + 0 + 1/3)/3 = −2/9, so the lone A wins.
 Invalid terminals (no parsable step, ``errors_threshold`` consecutive errors,
 non-final at ``max_steps``) take −1: at that node only (``invalid_backup =
-"local"``) or added along the path to the root (``"path"``, rStar's code).
+"local"``), added along the path to the root (``"path"``, rStar's code), or at that
+node only while a value of 0 goes up the path (``"visits"``: the path counts the
+rollout, so a branch whose rollouts only crash is no longer unvisited to lazy
+selection, and its ancestors' Q are not pulled towards −1; the terminal's Q is
+then −1/2).
 
 Lazy expansion (``expand = "lazy"``, the default without a scorer, where
 ``unvisited_first`` then defaults to on; :meth:`MCTSSearch.resolve`;
@@ -304,6 +308,8 @@ class MCTSSearch(ProblemSearch):
                 backup(child, -1.0)
             else:
                 add_local(child, -1.0)
+                if self.config.invalid_backup == "visits":
+                    backup(child, 0.0)
             return False
         backup(child, self._answer_value(child))
         self.answers_found.append(child)

@@ -8,7 +8,9 @@ Semantics (after rStar-Math), written down because they surprise:
   initialises a new non-terminal node (its first update), and, with
   ``invalid_backup = "local"`` (the default), the −1 of an invalid terminal (no
   answer, too deep, too many consecutive errors). With ``"path"`` (rStar's code)
-  an invalid terminal's −1 is backed up like an answer's value.
+  an invalid terminal's −1 is backed up like an answer's value; with ``"visits"``
+  it stays local and a value of 0 is backed up from the terminal (N grows along
+  the path, W does not).
 - A terminal answer's value (outcome ±1, its PPM score, or its agreement value)
   is added to that node and to every node on its path to the root.
 - A terminal's value may be revised later (no-scorer agreement values are
@@ -224,7 +226,7 @@ def check_invariants(root: Node, tolerance: float = 1e-5) -> list[str]:
 
     An answer terminal is backed up once, and once more each time a lazy rollout
     re-finds it (``repeat_answers = "vote"``); another terminal once (backed up,
-    ``invalid_backup = "path"``) or never (local).
+    ``invalid_backup = "path"`` or ``"visits"``) or never (local).
     """
     problems = []
     for node in root.walk():
