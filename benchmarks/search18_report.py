@@ -19,6 +19,8 @@ Seeds (``benchmarks/run_search18.sh seeds``): where a kind of run exists on the
 default model with seed 1 as well as 0, each seed's figures, the comparisons over
 the 100 (problem, seed) pairs, and the two sc@4 runs against each other (how far
 one configuration's runs differ).
+Every sc and mcts run also gets its vote's ties broken by confidence
+(``confidence_tie_break``), replayed on its stored answers.
 Nothing is re-run: every figure comes from stored results.
 """
 
@@ -240,6 +242,33 @@ def same_answers(a: RunReport, b: RunReport) -> int:
     )
 
 
+def confidence_tie_break(rep: RunReport) -> dict[str, int]:
+    """The answer rule's ties (classes sharing the top vote) broken by the classes' mean
+    trajectory token probability instead of by discovery order, replayed on the stored
+    answers (exact: the choice changes nothing the search did): ties, and problems right."""
+    ties = right = 0
+    for row in rep.rows:
+        answers = row.samples.get("answers") or []
+        classes = row.samples.get("classes") or []
+        top = max(row.votes.values(), default=0.0)
+        tied = [answer for answer, votes in row.votes.items() if abs(votes - top) < 1e-9]
+        if len(tied) < 2 or len(row.trajectories) != len(answers):
+            right += bool(row.correct)
+            continue
+        ties += 1
+        members: dict[int, list[float]] = {}
+        for trajectory, label in zip(row.trajectories, classes, strict=True):
+            if label is not None:
+                steps = [Step.from_dict(s) for s in trajectory["steps"]]
+                members.setdefault(label, []).append(token_probability(steps) or 0.0)
+        class_of = {a: c for a, c in reversed(list(zip(answers, classes, strict=True)))}
+        means = {label: sum(p) / len(p) for label, p in members.items()}
+        scores = {answer: means.get(class_of.get(answer, -1), 0.0) for answer in tied}
+        chosen = max(tied, key=scores.__getitem__)
+        right += bool((row.samples.get("class_correct") or {}).get(str(class_of.get(chosen))))
+    return {"ties": ties, "right": right, "n": len(rep.rows)}
+
+
 def crashing_branches(store: RunStore, rep: RunReport) -> dict[str, int]:
     """mcts: rollouts that ended without an answer, and those that ended below a node
     still at N = 0 (a branch whose rollouts only crashed, under the local rule)."""
@@ -398,6 +427,8 @@ def main() -> None:
             entry["confident_replay"] = replay_confident(
                 rep, SearchConfig().settle_token_probability
             )
+        if rep.run.strategy in ("sc", "mcts"):
+            entry["confidence_tie_break"] = confidence_tie_break(rep)
         if rep.run.strategy == "mcts" and entry["kind"] != "mcts-old":
             entry["crashing_branches"] = crashing_branches(store, rep)
         entries.append(entry)
