@@ -224,13 +224,26 @@ def stopped_after_one(a: RunReport, full: RunReport) -> dict[str, int]:
     to the full run (right there, wrong here), to set beside other rules' losses."""
     full_right = {row.problem_id: bool(row.correct) for row in full.rows}
     alone = [row for row in a.rows if row.extra.get("samples") == 1]
-    lost = [row.problem_id for row in a.rows if full_right.get(row.problem_id) and not row.correct]
     return {
         "problems": len(alone),
         "right": sum(bool(row.correct) for row in alone),
         "full_sc_right": sum(full_right.get(row.problem_id, False) for row in alone),
-        "lost_to_sc": lost,
+        "lost_to_sc": lost_to(a, full),
     }
+
+
+def lost_to(a: RunReport, b: RunReport) -> list[str]:
+    """The problems run b got right and run a did not."""
+    right_b = {row.problem_id for row in b.rows if row.correct}
+    return [row.problem_id for row in a.rows if row.problem_id in right_b and not row.correct]
+
+
+def answers_found(rep: RunReport) -> int:
+    """Answers in the run's samples (sc) or answer terminals in its trees (mcts; a lazy
+    rollout's repeat vote for a terminal already found is not counted again)."""
+    return sum(
+        answer is not None for row in rep.rows for answer in row.samples.get("answers") or []
+    )
 
 
 def same_answers(a: RunReport, b: RunReport) -> int:
@@ -413,11 +426,13 @@ def main() -> None:
         entry["right_answer_found"] = round(tree_pass(rep.rows) * len(rep.rows))
         if entry["kind"] == "mcts-default":
             entry["default"] = True
+        full = next((r for r in reports if kind(r.run) == "sc" and r.run.model == rep.run.model
+                     and seed_of(r.run) == seed_of(rep.run)), None)  # fmt: skip
+        if entry["kind"] == "mcts-default" and full is not None:
+            entry["lost_to_sc"] = lost_to(rep, full)
         if is_adaptive(rep.run):
             entry["adaptive"] = True
             entry["budget_used"] = budget_used(rep)
-            full = next((r for r in reports if kind(r.run) == "sc" and r.run.model == rep.run.model
-                         and seed_of(r.run) == seed_of(rep.run)), None)  # fmt: skip
             if rep.run.strategy == "sc" and full is not None:
                 entry["same_answers_as_sc"] = {"run_id": full.run.id,
                                                "problems": same_answers(rep, full)}  # fmt: skip
@@ -428,6 +443,7 @@ def main() -> None:
                 rep, SearchConfig().settle_token_probability
             )
         if rep.run.strategy in ("sc", "mcts"):
+            entry["answers_found"] = answers_found(rep)
             entry["confidence_tie_break"] = confidence_tie_break(rep)
         if rep.run.strategy == "mcts" and entry["kind"] != "mcts-old":
             entry["crashing_branches"] = crashing_branches(store, rep)
