@@ -67,7 +67,9 @@ null ``unvisited_first`` there is unresolved and has no run fingerprint:
   unsampled-first selection returns to it until its requests run out (66 of the
   0.5B's 70 answerless rollouts on test[:50] ended below such a node, 17 of the
   1.5B's 30); the path rule avoids that, yet on the 0.5B's slice it answered 6
-  against 9 at 12 % more tokens, so local stays.
+  against 9 at 12 % more tokens, so local stays. ``"visits"`` (thinktree's: the -1
+  local, a visit worth 0 up the path) avoids it without the path's -1, and answered
+  8 against 9 on the 0.5B's slice and 13 against 15 on the 1.5B's: local stays.
 - ``repeat_answers = "vote"``: thinktree's rule (rStar's code neither dedupes
   siblings nor expands lazily, so it never meets the case). A lazy rollout that
   samples an answer already in the tree re-finds it; under ``"drop"`` (the rule
