@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Issue 18's runs, resumable across sittings and machines.
 #   benchmarks/run_search18.sh tune|test|seeds|save [--max-minutes M]
-# tune: the 0.5B's mcts@4 on a 20-problem slice of gsm8k train (offset 7000, clear
-#       of the evolve pool at the start of train), one run per setting below;
+# tune: mcts@4 on a 20-problem slice of gsm8k train (offset 7000, clear of the evolve
+#       pool at the start of train), one run per setting below (the 0.5B; the 1.5B
+#       where a row says so) and sc@4 on the slice as the reference;
 # test: gsm8k test[:50], both models, the same seed: greedy, sc@4, mcts@4 with the
 #       old settings and with the current defaults, adaptive sc (a decided vote; the
 #       first two agree) and adaptive mcts;

@@ -387,8 +387,8 @@ def seeds(reports: list[RunReport]) -> list[dict[str, Any]]:
         runs = {
             name: [{"seed": seed, "run_id": rep.run.id, "right": sum(bool(r.correct) for r in rep.rows),
                     "tokens_per_problem": rep.summary["tokens_per_problem"], "n": len(rep.rows)}
-                   for seed, rep in sorted(runs.items())]
-            for name, runs in seeded.items()
+                   for seed, rep in sorted(by_seed.items())]
+            for name, by_seed in seeded.items()
         }  # fmt: skip
         pooled = []
         for a, b in SEED_PAIRS:
@@ -400,8 +400,8 @@ def seeds(reports: list[RunReport]) -> list[dict[str, Any]]:
                 pooled.append({"pair": f"{a} vs {b}", "seeds": shared, **d,
                                "token_ratio": d["tokens_a"] / d["tokens_b"]})  # fmt: skip
         between = {
-            name: pairwise(runs[1].rows, runs[0].rows) for name, runs in seeded.items()
-            if 0 in runs and 1 in runs
+            name: pairwise(by_seed[1].rows, by_seed[0].rows) for name, by_seed in seeded.items()
+            if 0 in by_seed and 1 in by_seed
         }  # fmt: skip
         out.append({"model": model, "runs": runs, "pooled": pooled, "seed_1_vs_seed_0": between})
     return out
