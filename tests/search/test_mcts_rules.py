@@ -343,40 +343,29 @@ def crashing_first_branch():
     return script
 
 
-def test_lazy_expansion_backs_invalid_endings_up_the_path(sandbox, grader) -> None:
-    """Lazy expansion with ``invalid_backup="path"`` (rStar's code): rollout 1's invalid
-    ending under x = 1 leaves x = 1 at N = 1, Q = -1, so rollouts 2 and 3 sample new
-    root children x = 2 and x = 3, whose answers are 6."""
+@pytest.mark.parametrize(
+    ("invalid_backup", "root", "first_branch", "ending"),
+    [
+        ("path", (None, 3, 1.0, None), (0, 1, -1.0, None), (1, 1, -1.0, None)),
+        ("visits", (None, 3, 2.0, None), (0, 1, 0.0, None), (1, 2, -1.0, None)),
+    ],
+)
+def test_lazy_expansion_moves_on_from_a_crashing_branch(
+    sandbox, grader, invalid_backup, root, first_branch, ending
+) -> None:
+    """Lazy expansion: rollout 1's invalid ending under x = 1 leaves x = 1 at N = 1, so
+    rollouts 2 and 3 sample new root children x = 2 and x = 3, whose answers are 6.
+    path (rStar's code): the -1 reaches x = 1 (Q = -1) and the root. visits: the ending
+    keeps its -1 (with the 0 visit, Q = -1/2), x = 1 has Q = 0, and the root's value is
+    the two answers' alone."""
     (result,), engine = solve_scripted(
         crashing_first_branch(), sandbox, grader, [PROBLEM],
-        strategy="mcts", samples=3, k=3, tie_break="first", invalid_backup="path",
+        strategy="mcts", samples=3, k=3, tie_break="first", invalid_backup=invalid_backup,
     )  # fmt: skip
     assert shape(result) == {
-        0: (None, 3, 1.0, None),
-        1: (0, 1, -1.0, None),
-        2: (1, 1, -1.0, None),
-        3: (0, 1, 1.0, None),
-        4: (3, 1, 1.0, "6"),
-        5: (0, 1, 1.0, None),
-        6: (5, 1, 1.0, "6"),
-    }
-    assert result.answer == "6" and len(engine.calls) == 6
-    assert check_invariants(deserialize(result.tree)) == []
-
-
-def test_lazy_expansion_counts_invalid_endings_as_visits(sandbox, grader) -> None:
-    """Lazy expansion with ``invalid_backup="visits"``: rollout 1's invalid ending under
-    x = 1 keeps its -1 (with the 0 visit, Q = -1/2) and leaves x = 1 at N = 1, Q = 0, so
-    rollouts 2 and 3 sample new root children x = 2 and x = 3, whose answers are 6; the
-    root's value is theirs alone."""
-    (result,), engine = solve_scripted(
-        crashing_first_branch(), sandbox, grader, [PROBLEM],
-        strategy="mcts", samples=3, k=3, tie_break="first", invalid_backup="visits",
-    )  # fmt: skip
-    assert shape(result) == {
-        0: (None, 3, 2.0, None),
-        1: (0, 1, 0.0, None),
-        2: (1, 2, -1.0, None),
+        0: root,
+        1: first_branch,
+        2: ending,
         3: (0, 1, 1.0, None),
         4: (3, 1, 1.0, "6"),
         5: (0, 1, 1.0, None),
