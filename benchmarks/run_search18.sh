@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 18's runs, resumable across sittings and machines.
-#   benchmarks/run_search18.sh tune|test|seeds|scan|save [--max-minutes M]
+#   benchmarks/run_search18.sh tune|test|seeds|scan|breadth|save [--max-minutes M]
 # tune: mcts@4 on a 20-problem slice of gsm8k train (offset 7000, clear of the evolve
 #       pool at the start of train), one run per setting below (the 0.5B; the 1.5B
 #       where a row says so) and sc@4 on the slice as the reference;
@@ -9,7 +9,9 @@
 #       first two agree) and adaptive mcts;
 # seeds: sc@4, mcts@4 and confident sc on the default model, test[:50], seed 1.
 # scan: sc@4 on the default model, gsm8k train[7020:7100] (the 80 problems after the
-#       slice), whose stored samples, with the slice's, choose the confident threshold.
+#       slice), whose stored samples, with the slice's, choose the confident threshold;
+# breadth: the default model's mcts@4 with k = 4 (every rollout may sample a new first
+#       step) on the slice, then on test[:50].
 # Every eval resumes its stored run. Exports travel in git (benchmarks/search18/,
 # written by `benchmarks/run_search18.sh save`), so a fresh machine resumes too.
 set -euo pipefail
@@ -17,7 +19,7 @@ cd "$(dirname "$0")/.."
 STORE=runs/search18/runs.db
 EXPORTS=benchmarks/search18
 mkdir -p runs/search18
-phase=${1:?usage: run_search18.sh tune|test|seeds|scan|save [--max-minutes M]}
+phase=${1:?usage: run_search18.sh tune|test|seeds|scan|breadth|save [--max-minutes M]}
 shift
 minutes=0
 if [ "${1:-}" = "--max-minutes" ]; then minutes=$2; fi
@@ -161,8 +163,19 @@ scan)
     run --benchmark gsm8k --split train --offset 7020 --limit 80 --model default \
         --strategy sc --samples 4 --seed 0
     ;;
+breadth)
+    # Without a scorer a rollout's value is its answer's agreement with the others, so
+    # a rollout selection sends below a sampled first step is drawn towards the answers
+    # already found, and the vote loses an independent sample: at k = 3 the fourth of
+    # four rollouts always is. With k = 4 the root can sample a new first step for all.
+    for options in "--benchmark gsm8k --split train --offset 7000 --limit 20" \
+                   "--benchmark gsm8k --split test --limit 50"; do
+        # shellcheck disable=SC2086  # the options are words on purpose
+        run $options --model default --strategy mcts --rollouts 4 --k 4 --seed 0
+    done
+    ;;
 *)
-    echo "unknown phase: $phase (tune, test, seeds, scan or save)" >&2
+    echo "unknown phase: $phase (tune, test, seeds, scan, breadth or save)" >&2
     exit 2
     ;;
 esac

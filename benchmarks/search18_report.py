@@ -46,6 +46,9 @@ from thinktree.store import ResultRow, RunRecord, RunStore
 ROOT = Path(__file__).resolve().parents[1]
 TUNE_IDS = {f"gsm8k/train/{i}" for i in range(7000, 7020)}
 CONFIDENT_SCAN = (0.85, 0.86, 0.87, 0.88, 0.89, 0.9, 0.92)
+# The slice and the 80 problems after it, where the confident threshold is chosen.
+SCAN_IDS = {f"gsm8k/train/{i}" for i in range(7000, 7100)}
+THRESHOLDS = tuple(round(0.70 + i / 100, 2) for i in range(26))
 # The exploration fields issue 18 measures; a run's "setting" is their values.
 TUNED = ("temperature", "c_uct", "unvisited_first", "tie_break", "resample",
          "invalid_backup", "agreement", "expand", "repeat_answers")  # fmt: skip
@@ -88,9 +91,15 @@ def is_adaptive(run: RunRecord) -> bool:
 
 def kind(run: RunRecord) -> str:
     """greedy, sc, mcts-default, mcts-old, mcts-other, or an adaptive run named by its
-    rule (sc-settle-decided, sc-settle-agree, mcts-settle-agree...)."""
+    rule (sc-settle-decided, sc-settle-agree, mcts-settle-agree, sc-settle-confident,
+    sc-settle-confident-0.88 where that threshold is no longer the default...)."""
     if is_adaptive(run):
-        name = f"{run.strategy}-settle-{search_of(run)['settle']}"
+        search = search_of(run)
+        name = f"{run.strategy}-settle-{search['settle']}"
+        # A confident run away from today's threshold is named by its own.
+        threshold = search["settle_token_probability"]
+        if search["settle"] == "confident" and threshold != SearchConfig().settle_token_probability:
+            name += f"-{threshold}"
         # Adaptive mcts is weighed against the default it stops early.
         other = run.strategy == "mcts" and setting(run) != default_setting()
         return name + ("-other" if other else "")
@@ -174,15 +183,15 @@ def vote_right(labels: list[str | None], correct: list[bool]) -> bool:
     return answer is not None and bool(correct[labels.index(answer)])
 
 
-def replay_confident(rep: RunReport, threshold: float) -> dict[str, Any]:
-    """sc@N: ``settle = "confident"`` replayed on the run's own samples in order, waves
+def replay_confident(rows: list[ResultRow], threshold: float) -> dict[str, Any]:
+    """sc@N: ``settle = "confident"`` replayed on the rows' own samples in order, waves
     drawn as sampling.py draws them and the library's rules deciding: problems right
     (the full vote's beside it), problems stopped after one sample, and the share of
-    the run's tokens spent."""
+    the rows' tokens spent."""
     right = full_right = alone = 0
     spent = 0.0
     same = str.__eq__
-    for row in rep.rows:
+    for row in rows:
         classes = row.samples.get("classes") or []
         correct = row.samples.get("correct") or []
         labels = [None if c is None else str(c) for c in classes]
@@ -201,9 +210,9 @@ def replay_confident(rep: RunReport, threshold: float) -> dict[str, Any]:
         full_right += vote_right(labels, correct)
         alone += drawn == 1
         spent += tokens_of_first(row, drawn)
-    total = sum(row.generated_tokens for row in rep.rows)
+    total = sum(row.generated_tokens for row in rows)
     return {"token_probability": threshold, "right": right, "full_vote_right": full_right,
-            "stopped_after_one": alone, "token_share": spent / total, "n": len(rep.rows)}  # fmt: skip
+            "stopped_after_one": alone, "token_share": spent / total, "n": len(rows)}  # fmt: skip
 
 
 def confident_scan(store: RunStore) -> list[dict[str, Any]]:
@@ -212,10 +221,47 @@ def confident_scan(store: RunStore) -> list[dict[str, Any]]:
     for run, rows in slice_runs(store, ("sc",)):
         if search_of(run)["settle"] != "off":
             continue
-        (rep,) = build_reports([(run, rows)])
-        scan = [replay_confident(rep, p) for p in CONFIDENT_SCAN]
+        scan = [replay_confident(rows, p) for p in CONFIDENT_SCAN]
         out.append({"run_id": run.id, "model": run.model, "scan": scan})
     return out
+
+
+def threshold_choice(store: RunStore) -> list[dict[str, Any]]:
+    """The confident threshold chosen on train[7000:7100] (``run_search18.sh scan``).
+
+    Each model's stored sc@4 samples there (seed 0, no settling; the slice's run and the
+    scan's, pooled by problem) are replayed at every threshold of THRESHOLDS. The rule,
+    fixed before the scan's 80 problems were drawn: the lowest threshold at which this
+    and every higher threshold keep the full vote's right answers within two problems
+    (one in 50, the issue's "within one problem" on test[:50]). Nothing on test takes
+    part in the choice.
+    """
+    pooled: dict[str, dict[str, ResultRow]] = {}
+    for run in store.list_runs():
+        search = search_of(run)
+        if (run.dataset != "gsm8k:train" or run.strategy != "sc" or search["settle"] != "off"
+                or search["samples"] != 4 or seed_of(run) != 0):  # fmt: skip
+            continue
+        by_problem = pooled.setdefault(run.model, {})
+        for row in store.results(run.id):
+            if row.problem_id in SCAN_IDS:
+                by_problem.setdefault(row.problem_id, row)
+    out = []
+    for model, by_problem in sorted(pooled.items()):
+        rows = [by_problem[p] for p in sorted(by_problem, key=problem_index)]
+        scan = [replay_confident(rows, t) for t in THRESHOLDS]
+        chosen = None
+        if len(rows) == len(SCAN_IDS):
+            for replay in reversed(scan):
+                if replay["right"] < replay["full_vote_right"] - 2:
+                    break
+                chosen = replay["token_probability"]
+        out.append({"model": model, "n": len(rows), "chosen": chosen, "scan": scan})
+    return out
+
+
+def problem_index(problem_id: str) -> int:
+    return int(problem_id.rsplit("/", 1)[1])
 
 
 def stopped_after_one(a: RunReport, full: RunReport) -> dict[str, int]:
@@ -440,7 +486,7 @@ def main() -> None:
         elif entry["kind"] == "sc":
             entry["first_two_agree"] = first_two_agree(rep)
             entry["confident_replay"] = replay_confident(
-                rep, SearchConfig().settle_token_probability
+                rep.rows, SearchConfig().settle_token_probability
             )
         if rep.run.strategy in ("sc", "mcts"):
             entry["answers_found"] = answers_found(rep)
@@ -459,6 +505,7 @@ def main() -> None:
         "old": OLD_SETTING,
         "tune": tune_rows(store),
         "confident_scan": confident_scan(store),
+        "confident_threshold": threshold_choice(store),
         "comparisons": slice_comparisons(reports),
         "seeds": seeds(reports),
     }
