@@ -183,6 +183,19 @@ def test_identity_keeps_old_fingerprints() -> None:
     assert run_identity(changed, scored=True)["settle"] == "agree"
 
 
+def test_the_confident_threshold_is_in_the_fingerprint_only_of_confident_runs() -> None:
+    """The default threshold moved from 0.88 to 0.87: a confident run at it gets a new
+    identity, one at 0.88 finds the runs stored before, and runs under any other settle
+    rule (which never read it) keep theirs."""
+    confident = SearchConfig(strategy="sc", settle="confident")
+    assert run_identity(confident, scored=False)["settle_token_probability"] == 0.87
+    stored = SearchConfig(strategy="sc", settle="confident", settle_token_probability=0.88)
+    assert "settle_token_probability" not in run_identity(stored, scored=False)
+    for settle in ("off", "agree", "beta", "decided"):
+        config = SearchConfig(strategy="sc", settle=settle, settle_token_probability=0.5)
+        assert "settle_token_probability" not in run_identity(config, scored=False)
+
+
 def test_a_changed_default_temperature_is_named_in_the_fingerprint() -> None:
     """MCTS's stored runs wrote its former default (0.7) as null: a run at the new
     default (1.0) names it, and a run at 0.7 also finds the stored null ones."""

@@ -183,7 +183,7 @@ def test_confident_settles_on_a_confident_first_sample_or_a_decided_vote(
 @pytest.mark.parametrize(
     ("answers", "logprobs", "wave_sizes", "reason", "chosen"),
     [
-        # exp(-0.1) = 0.905 >= 0.88: the first sample alone
+        # exp(-0.1) = 0.905 >= 0.87 (the default): the first sample alone
         (["7"], [-0.1], [1], "settled", "7"),
         # exp(-0.5) = 0.61: then waves as under decided, one at a time here: 7 7 of 4
         # cannot be outvoted; the second sample's confidence is not read
