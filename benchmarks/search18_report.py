@@ -90,7 +90,8 @@ def is_adaptive(run: RunRecord) -> bool:
 
 
 def kind(run: RunRecord) -> str:
-    """greedy, sc, mcts-default, mcts-old, mcts-other, or an adaptive run named by its
+    """greedy, sc, mcts-default, mcts-old, mcts-other, an MCTS run at another width
+    than the default k named by it (mcts-default-k4), or an adaptive run named by its
     rule (sc-settle-decided, sc-settle-agree, mcts-settle-agree, sc-settle-confident,
     sc-settle-confident-0.88 where that threshold is no longer the default...)."""
     if is_adaptive(run):
@@ -105,9 +106,11 @@ def kind(run: RunRecord) -> str:
         return name + ("-other" if other else "")
     if run.strategy != "mcts":
         return run.strategy
+    k = search_of(run)["k"]
+    width = "" if k == SearchConfig().k else f"-k{k}"
     if setting(run) == default_setting():
-        return "mcts-default"
-    return "mcts-old" if setting(run) == OLD_SETTING else "mcts-other"
+        return "mcts-default" + width
+    return ("mcts-old" if setting(run) == OLD_SETTING else "mcts-other") + width
 
 
 def budget_used(rep: RunReport) -> dict[str, Any]:
@@ -371,7 +374,7 @@ def tune_rows(store: RunStore) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"run_id": rep.run.id, "model": rep.run.model,
                                "strategy": rep.run.strategy}  # fmt: skip
         if rep.run.strategy == "mcts":
-            row.update(setting(rep.run))
+            row.update(setting(rep.run), k=search_of(rep.run)["k"])
         row.update({
             "accuracy": rep.summary["accuracy"],
             "tokens_per_problem": rep.summary["tokens_per_problem"],
@@ -390,8 +393,9 @@ def tune_rows(store: RunStore) -> list[dict[str, Any]]:
 def slice_comparisons(reports: list[RunReport]) -> list[dict[str, Any]]:
     wanted = [("mcts-default", "mcts-old"), ("mcts-default", "sc"), ("mcts-default", "greedy"),
               ("mcts-old", "sc"), ("sc-settle-decided", "sc"), ("sc-settle-agree", "sc"),
-              ("sc-settle-confident", "sc"),
-              ("mcts-settle-agree", "mcts-default"), ("mcts-settle-agree", "sc")]  # fmt: skip
+              ("sc-settle-confident", "sc"), ("sc-settle-confident-0.88", "sc"),
+              ("mcts-settle-agree", "mcts-default"), ("mcts-settle-agree", "sc"),
+              ("mcts-default-k4", "sc"), ("mcts-default-k4", "mcts-default")]  # fmt: skip
     out = []
     for model in sorted({rep.run.model for rep in reports}):
         by_kind: dict[str, RunReport] = {}
@@ -408,6 +412,7 @@ def slice_comparisons(reports: list[RunReport]) -> list[dict[str, Any]]:
 SEED_PAIRS = (
     ("mcts-default", "sc"),
     ("sc-settle-confident", "sc"),
+    ("sc-settle-confident-0.88", "sc"),
     ("mcts-default", "sc-settle-confident"),
 )
 
@@ -474,7 +479,7 @@ def main() -> None:
             entry["default"] = True
         full = next((r for r in reports if kind(r.run) == "sc" and r.run.model == rep.run.model
                      and seed_of(r.run) == seed_of(rep.run)), None)  # fmt: skip
-        if entry["kind"] == "mcts-default" and full is not None:
+        if entry["kind"] in ("mcts-default", "mcts-default-k4") and full is not None:
             entry["lost_to_sc"] = lost_to(rep, full)
         if is_adaptive(rep.run):
             entry["adaptive"] = True
