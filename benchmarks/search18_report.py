@@ -395,7 +395,8 @@ def slice_comparisons(reports: list[RunReport]) -> list[dict[str, Any]]:
               ("mcts-old", "sc"), ("sc-settle-decided", "sc"), ("sc-settle-agree", "sc"),
               ("sc-settle-confident", "sc"), ("sc-settle-confident-0.88", "sc"),
               ("mcts-settle-agree", "mcts-default"), ("mcts-settle-agree", "sc"),
-              ("mcts-default-k4", "sc"), ("mcts-default-k4", "mcts-default")]  # fmt: skip
+              ("mcts-default-k4", "sc"), ("mcts-default-k4", "mcts-default"),
+              ("mcts-other-k4", "sc"), ("mcts-other-k4", "mcts-default-k4")]  # fmt: skip
     out = []
     for model in sorted({rep.run.model for rep in reports}):
         by_kind: dict[str, RunReport] = {}
@@ -414,6 +415,9 @@ SEED_PAIRS = (
     ("sc-settle-confident", "sc"),
     ("sc-settle-confident-0.88", "sc"),
     ("mcts-default", "sc-settle-confident"),
+    ("mcts-default", "sc-settle-confident-0.88"),
+    ("mcts-default-k4", "sc"),
+    ("mcts-default-k4", "mcts-default"),
 )
 
 
