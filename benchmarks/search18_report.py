@@ -94,8 +94,10 @@ def kind(run: RunRecord) -> str:
     than the default k named by it (mcts-default-k4), or an adaptive run named by its
     rule (sc-settle-decided, sc-settle-agree, mcts-settle-agree, sc-settle-confident,
     sc-settle-confident-0.88 where that threshold is no longer the default...)."""
+    search = search_of(run)
+    # An MCTS run at another width than the default k is named by it.
+    width = f"-k{search['k']}" if run.strategy == "mcts" and search["k"] != SearchConfig().k else ""
     if is_adaptive(run):
-        search = search_of(run)
         name = f"{run.strategy}-settle-{search['settle']}"
         # A confident run away from today's threshold is named by its own.
         threshold = search["settle_token_probability"]
@@ -103,11 +105,9 @@ def kind(run: RunRecord) -> str:
             name += f"-{threshold}"
         # Adaptive mcts is weighed against the default it stops early.
         other = run.strategy == "mcts" and setting(run) != default_setting()
-        return name + ("-other" if other else "")
+        return name + ("-other" if other else "") + width
     if run.strategy != "mcts":
         return run.strategy
-    k = search_of(run)["k"]
-    width = "" if k == SearchConfig().k else f"-k{k}"
     if setting(run) == default_setting():
         return "mcts-default" + width
     return ("mcts-old" if setting(run) == OLD_SETTING else "mcts-other") + width
