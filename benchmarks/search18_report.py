@@ -15,10 +15,11 @@ budget each problem used and how many stopped because their answers settled.
 samples through the library's settle rules (``confident_scan``); each test sc@4 run
 gets the same replay at the default threshold (``confident_replay``), which separates
 what the rule does from the waves' other samples.
-Seeds (``benchmarks/run_search18.sh seeds``): where a kind of run exists on the
-default model with seed 1 as well as 0, each seed's figures, the comparisons over
-the 100 (problem, seed) pairs, and the two sc@4 runs against each other (how far
-one configuration's runs differ).
+Seeds (``benchmarks/run_search18.sh seeds`` and ``independent``): where a kind of
+run exists on the default model with more than one seed, each seed's figures, the
+comparisons over every (problem, seed) pair, and each kind's runs against each
+other, seed by seed (how far one configuration's runs differ). ``rollout_votes``
+says what each rollout or sample gave the vote.
 Every sc and mcts run also gets its vote's ties broken by confidence
 (``confidence_tie_break``), replayed on its stored answers.
 Nothing is re-run: every figure comes from stored results.
@@ -29,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import replace
+from itertools import combinations
 from pathlib import Path
 from typing import Any
 
@@ -331,6 +333,31 @@ def confidence_tie_break(rep: RunReport) -> dict[str, int]:
     return {"ties": ties, "right": right, "n": len(rep.rows)}
 
 
+def rollout_votes(store: RunStore, rep: RunReport) -> dict[str, int]:
+    """What each rollout (mcts) or sample (sc) gave the vote: rollouts, votes for an
+    answer (a tree's repeat votes counted, as a repeated sample's are), right votes,
+    and problems whose first rollout or sample was right. Tells a tree whose draws
+    are as good as sc's but fewer or more alike from one whose draws are worse."""
+    rollouts = votes = right = first_right = 0
+    for row in rep.rows:
+        if rep.run.strategy == "mcts":
+            nodes = (store.tree(rep.run.id, row.problem_id) or {}).get("nodes", [])
+            ends = [n for n in nodes if n["terminal"] and n["terminal_reason"] == "answer"]
+            rollouts += int(row.extra.get("rollouts", 0))
+            votes += sum(n["visits"] for n in ends)
+            right += sum(n["visits"] for n in ends if n["correct"])
+            first_right += bool(ends and min(ends, key=lambda n: n["id"])["correct"])
+        else:
+            answers = row.samples.get("answers") or []
+            correct = row.samples.get("correct") or []
+            rollouts += len(answers)
+            votes += sum(a is not None for a in answers)
+            right += sum(bool(c) for c in correct)
+            first_right += bool(correct and correct[0])
+    return {"rollouts": rollouts, "answer_votes": votes, "right_votes": right,
+            "first_right": first_right, "n": len(rep.rows)}  # fmt: skip
+
+
 def crashing_branches(store: RunStore, rep: RunReport) -> dict[str, int]:
     """mcts: rollouts that ended without an answer, and those that ended below a node
     still at N = 0 (a branch whose rollouts only crashed, under the local rule)."""
@@ -418,6 +445,8 @@ SEED_PAIRS = (
     ("mcts-default", "sc-settle-confident-0.88"),
     ("mcts-default-k4", "sc"),
     ("mcts-default-k4", "mcts-default"),
+    ("mcts-other-k4", "sc"),
+    ("mcts-other-k4", "mcts-default"),
 )
 
 
@@ -455,10 +484,11 @@ def seeds(reports: list[RunReport]) -> list[dict[str, Any]]:
                 pooled.append({"pair": f"{a} vs {b}", "seeds": shared, **d,
                                "token_ratio": d["tokens_a"] / d["tokens_b"]})  # fmt: skip
         between = {
-            name: pairwise(by_seed[1].rows, by_seed[0].rows) for name, by_seed in seeded.items()
-            if 0 in by_seed and 1 in by_seed
+            name: {f"{b} vs {a}": pairwise(by_seed[b].rows, by_seed[a].rows)
+                   for a, b in combinations(sorted(by_seed), 2)}
+            for name, by_seed in seeded.items()
         }  # fmt: skip
-        out.append({"model": model, "runs": runs, "pooled": pooled, "seed_1_vs_seed_0": between})
+        out.append({"model": model, "runs": runs, "pooled": pooled, "between_seeds": between})
     return out
 
 
@@ -497,6 +527,8 @@ def main() -> None:
             entry["confident_replay"] = replay_confident(
                 rep.rows, SearchConfig().settle_token_probability
             )
+        if rep.run.strategy in ("sc", "mcts") and not is_adaptive(rep.run):
+            entry["rollout_votes"] = rollout_votes(store, rep)
         if rep.run.strategy in ("sc", "mcts"):
             entry["answers_found"] = answers_found(rep)
             entry["confidence_tie_break"] = confidence_tie_break(rep)
