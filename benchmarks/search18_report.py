@@ -333,7 +333,15 @@ def confidence_tie_break(rep: RunReport) -> dict[str, int]:
     return {"ties": ties, "right": right, "n": len(rep.rows)}
 
 
-def rollout_votes(store: RunStore, rep: RunReport) -> dict[str, int]:
+def tree_nodes(store: RunStore, rep: RunReport) -> dict[str, list[dict[str, Any]]]:
+    """An mcts run's stored tree nodes by problem id, read once for every figure of them."""
+    return {
+        row.problem_id: (store.tree(rep.run.id, row.problem_id) or {}).get("nodes", [])
+        for row in rep.rows
+    }
+
+
+def rollout_votes(rep: RunReport, trees: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
     """What each rollout (mcts) or sample (sc) gave the vote: rollouts, votes for an
     answer (a tree's repeat votes counted, as a repeated sample's are), right votes,
     and problems whose first rollout or sample was right. Tells a tree whose draws
@@ -341,8 +349,11 @@ def rollout_votes(store: RunStore, rep: RunReport) -> dict[str, int]:
     rollouts = votes = right = first_right = 0
     for row in rep.rows:
         if rep.run.strategy == "mcts":
-            nodes = (store.tree(rep.run.id, row.problem_id) or {}).get("nodes", [])
-            ends = [n for n in nodes if n["terminal"] and n["terminal_reason"] == "answer"]
+            ends = [
+                n
+                for n in trees[row.problem_id]
+                if n["terminal"] and n["terminal_reason"] == "answer"
+            ]
             rollouts += int(row.extra.get("rollouts", 0))
             votes += sum(n["visits"] for n in ends)
             right += sum(n["visits"] for n in ends if n["correct"])
@@ -358,12 +369,12 @@ def rollout_votes(store: RunStore, rep: RunReport) -> dict[str, int]:
             "first_right": first_right, "n": len(rep.rows)}  # fmt: skip
 
 
-def crashing_branches(store: RunStore, rep: RunReport) -> dict[str, int]:
+def crashing_branches(rep: RunReport, trees: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
     """mcts: rollouts that ended without an answer, and those that ended below a node
     still at N = 0 (a branch whose rollouts only crashed, under the local rule)."""
     ended = below_unvisited = 0
     for row in rep.rows:
-        nodes = (store.tree(rep.run.id, row.problem_id) or {}).get("nodes", [])
+        nodes = trees[row.problem_id]
         visits = {node["id"]: node["visits"] for node in nodes}
         for node in nodes:
             if node["terminal"] and node["terminal_reason"] != "answer":
@@ -527,13 +538,14 @@ def main() -> None:
             entry["confident_replay"] = replay_confident(
                 rep.rows, SearchConfig().settle_token_probability
             )
+        trees = tree_nodes(store, rep) if rep.run.strategy == "mcts" else {}
         if rep.run.strategy in ("sc", "mcts") and not is_adaptive(rep.run):
-            entry["rollout_votes"] = rollout_votes(store, rep)
+            entry["rollout_votes"] = rollout_votes(rep, trees)
         if rep.run.strategy in ("sc", "mcts"):
             entry["answers_found"] = answers_found(rep)
             entry["confidence_tie_break"] = confidence_tie_break(rep)
         if rep.run.strategy == "mcts" and entry["kind"] != "mcts-old":
-            entry["crashing_branches"] = crashing_branches(store, rep)
+            entry["crashing_branches"] = crashing_branches(rep, trees)
         entries.append(entry)
 
     out_path = Path(args.out)
