@@ -64,7 +64,9 @@ run() {
 # ties, no resampling, an invalid ending's -1 on its node, temperature 0.7, full expansion.
 OLD=(--agreement earlier --tie-break first --resample 0 --invalid-backup local --temperature 0.7
      --c-uct 2.0 --no-unvisited-first --expand all)
-MCTS=(--strategy mcts --rollouts 4 --k 3 --seed 0)
+# The default mcts@4 of these runs until independent rollouts became the default
+# (lazy expansion at k = 3, the local invalid backup), named in full so a rerun finds them.
+MCTS=(--strategy mcts --rollouts 4 --k 3 --invalid-backup local --seed 0)
 
 case "$phase" in
 tune)
@@ -154,7 +156,7 @@ seeds)
     # here and 29 in issue 5 under one fingerprint): the targets' runs on the default
     # model again with seed 1, so each comparison can also be made over 100 pairs of
     # (problem, seed) instead of 50.
-    for options in "--strategy sc --samples 4" "--strategy mcts --rollouts 4 --k 3" \
+    for options in "--strategy sc --samples 4" "--strategy mcts --rollouts 4 --k 3 --invalid-backup local" \
                    "--strategy sc --samples 4 --settle confident"; do
         # shellcheck disable=SC2086  # the options are words on purpose
         run --benchmark gsm8k --split test --limit 50 --model default $options --seed 1
@@ -176,7 +178,7 @@ breadth)
     for options in "--benchmark gsm8k --split train --offset 7000 --limit 20" \
                    "--benchmark gsm8k --split test --limit 50"; do
         # shellcheck disable=SC2086  # the options are words on purpose
-        run $options --model default --strategy mcts --rollouts 4 --k 4 --seed 0
+        run $options --model default --strategy mcts --rollouts 4 --k 4 --invalid-backup local --seed 0
     done
     # k = 4 alone answered 32 of test's 50 against sc@4's 37, with more rollouts lost
     # below a crashing first step (at N = 0 it ties with a new one under local backup).
@@ -187,7 +189,7 @@ breadth)
     # Both k = 4 runs answered 32, tying sc@4's seed-1 run (32) and losing to its
     # seed-0 one (37): k = 4 with seed 1 pools the comparison over 100 pairs.
     run --benchmark gsm8k --split test --limit 50 --model default --strategy mcts \
-        --rollouts 4 --k 4 --seed 1
+        --rollouts 4 --k 4 --invalid-backup local --seed 1
     ;;
 independent)
     # With k = 4 and visits backup each lazy rollout samples a new first step (or repeats
@@ -198,7 +200,7 @@ independent)
     # runs; seed 2 adds a third set of pairs for sc@4, these trees and the default.
     INDEPENDENT="--strategy mcts --rollouts 4 --k 4 --invalid-backup visits"
     for options in "$INDEPENDENT --seed 1" "--strategy sc --samples 4 --seed 2" \
-                   "$INDEPENDENT --seed 2" "--strategy mcts --rollouts 4 --k 3 --seed 2"; do
+                   "$INDEPENDENT --seed 2" "--strategy mcts --rollouts 4 --k 3 --invalid-backup local --seed 2"; do
         # shellcheck disable=SC2086  # the options are words on purpose
         run --benchmark gsm8k --split test --limit 50 --model default $options
     done
@@ -214,7 +216,8 @@ fastseeds)
     # judge whether one setting is level with sc@4 on both models over 150 pairs.
     INDEPENDENT="--strategy mcts --rollouts 4 --k 4 --invalid-backup visits"
     for seed in 1 2; do
-        for options in "--strategy sc --samples 4" "$INDEPENDENT" "--strategy mcts --rollouts 4 --k 3"; do
+        for options in "--strategy sc --samples 4" "$INDEPENDENT" \
+                       "--strategy mcts --rollouts 4 --k 3 --invalid-backup local"; do
             # shellcheck disable=SC2086  # the options are words on purpose
             run --benchmark gsm8k --split test --limit 50 --model fast $options --seed "$seed"
         done

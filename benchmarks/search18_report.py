@@ -37,7 +37,7 @@ from typing import Any
 from report_common import WANTED, complete_runs, run_entry, tree_pass
 from thinktree.eval.metrics import dominance, pairwise
 from thinktree.eval.report import RunReport, build_reports, plot_accuracy_vs_tokens
-from thinktree.search.config import LEGACY_VALUES, SearchConfig
+from thinktree.search.config import DEFAULT_K, LEGACY_VALUES, SearchConfig
 from thinktree.search.mcts.search import MCTSSearch
 from thinktree.search.registry import run_identity
 from thinktree.search.settle import settled, token_probability, wave_size
@@ -83,6 +83,17 @@ def default_setting() -> dict[str, Any]:
     return tuned({**defaults.model_dump(), **run_identity(defaults, scored=False)})
 
 
+def default_k(samples: int) -> int:
+    """The k an MCTS run of ``samples`` rollouts made now with the defaults has."""
+    return int(run_identity(SearchConfig(strategy="mcts", samples=samples), scored=False)["k"])
+
+
+def previous_setting() -> dict[str, Any]:
+    """The default before independent rollouts (2026-12-03): lazy expansion at k = 3 with
+    the local invalid backup."""
+    return {**default_setting(), "invalid_backup": "local"}
+
+
 def seed_of(run: RunRecord) -> int:
     return int(run.config.get("search", {}).get("seed", 0))
 
@@ -91,28 +102,37 @@ def is_adaptive(run: RunRecord) -> bool:
     return search_of(run)["settle"] != "off"
 
 
-def kind(run: RunRecord) -> str:
-    """greedy, sc, mcts-default, mcts-old, mcts-other, an MCTS run at another width
-    than the default k named by it (mcts-default-k4), or an adaptive run named by its
-    rule (sc-settle-decided, sc-settle-agree, mcts-settle-agree, sc-settle-confident,
-    sc-settle-confident-0.88 where that threshold is no longer the default...)."""
+def mcts_base(run: RunRecord) -> str:
+    """What an MCTS run's setting is: default (today's defaults, k included), previous
+    (the default before independent rollouts: k = 3, local backup), old (before issue
+    18) or other; previous and old at another k than 3 are named by it."""
     search = search_of(run)
-    # An MCTS run at another width than the default k is named by it.
-    width = f"-k{search['k']}" if run.strategy == "mcts" and search["k"] != SearchConfig().k else ""
+    if setting(run) == default_setting():
+        if search["k"] == default_k(search["samples"]):
+            return "default"
+        return f"other-k{search['k']}"
+    known = ((previous_setting(), "previous"), (OLD_SETTING, "old"))
+    base = next((name for rule, name in known if setting(run) == rule), "other")
+    return base + (f"-k{search['k']}" if search["k"] != DEFAULT_K else "")
+
+
+def kind(run: RunRecord) -> str:
+    """greedy, sc, an MCTS run named by :func:`mcts_base` (mcts-default, mcts-previous,
+    mcts-previous-k4, mcts-old, mcts-other...), or an adaptive run named by its rule
+    (sc-settle-decided, sc-settle-agree, sc-settle-confident, sc-settle-confident-0.88
+    where that threshold is no longer the default, mcts-settle-agree-previous...)."""
+    search = search_of(run)
     if is_adaptive(run):
         name = f"{run.strategy}-settle-{search['settle']}"
         # A confident run away from today's threshold is named by its own.
         threshold = search["settle_token_probability"]
         if search["settle"] == "confident" and threshold != SearchConfig().settle_token_probability:
             name += f"-{threshold}"
-        # Adaptive mcts is weighed against the default it stops early.
-        other = run.strategy == "mcts" and setting(run) != default_setting()
-        return name + ("-other" if other else "") + width
+        # Adaptive mcts is weighed against the setting it stops early.
+        return name + (f"-{mcts_base(run)}" if run.strategy == "mcts" else "")
     if run.strategy != "mcts":
         return run.strategy
-    if setting(run) == default_setting():
-        return "mcts-default" + width
-    return ("mcts-old" if setting(run) == OLD_SETTING else "mcts-other") + width
+    return f"mcts-{mcts_base(run)}"
 
 
 def budget_used(rep: RunReport) -> dict[str, Any]:
@@ -430,11 +450,14 @@ def tune_rows(store: RunStore) -> list[dict[str, Any]]:
 
 def slice_comparisons(reports: list[RunReport]) -> list[dict[str, Any]]:
     wanted = [("mcts-default", "mcts-old"), ("mcts-default", "sc"), ("mcts-default", "greedy"),
+              ("mcts-default", "mcts-previous"), ("mcts-previous", "mcts-old"),
+              ("mcts-previous", "sc"), ("mcts-previous", "greedy"),
               ("mcts-old", "sc"), ("sc-settle-decided", "sc"), ("sc-settle-agree", "sc"),
               ("sc-settle-confident", "sc"), ("sc-settle-confident-0.88", "sc"),
-              ("mcts-settle-agree", "mcts-default"), ("mcts-settle-agree", "sc"),
-              ("mcts-default-k4", "sc"), ("mcts-default-k4", "mcts-default"),
-              ("mcts-other-k4", "sc"), ("mcts-other-k4", "mcts-default-k4")]  # fmt: skip
+              ("mcts-settle-agree-previous", "mcts-previous"),
+              ("mcts-settle-agree-previous", "sc"),
+              ("mcts-previous-k4", "sc"), ("mcts-previous-k4", "mcts-previous"),
+              ("mcts-default", "mcts-previous-k4")]  # fmt: skip
     out = []
     for model in sorted({rep.run.model for rep in reports}):
         by_kind: dict[str, RunReport] = {}
@@ -450,14 +473,14 @@ def slice_comparisons(reports: list[RunReport]) -> list[dict[str, Any]]:
 
 SEED_PAIRS = (
     ("mcts-default", "sc"),
+    ("mcts-previous", "sc"),
+    ("mcts-default", "mcts-previous"),
     ("sc-settle-confident", "sc"),
     ("sc-settle-confident-0.88", "sc"),
-    ("mcts-default", "sc-settle-confident"),
     ("mcts-default", "sc-settle-confident-0.88"),
-    ("mcts-default-k4", "sc"),
-    ("mcts-default-k4", "mcts-default"),
-    ("mcts-other-k4", "sc"),
-    ("mcts-other-k4", "mcts-default"),
+    ("mcts-previous", "sc-settle-confident-0.88"),
+    ("mcts-previous-k4", "sc"),
+    ("mcts-previous-k4", "mcts-previous"),
 )
 
 
@@ -524,7 +547,8 @@ def main() -> None:
             entry["default"] = True
         full = next((r for r in reports if kind(r.run) == "sc" and r.run.model == rep.run.model
                      and seed_of(r.run) == seed_of(rep.run)), None)  # fmt: skip
-        if entry["kind"] in ("mcts-default", "mcts-default-k4") and full is not None:
+        compared = ("mcts-default", "mcts-previous", "mcts-previous-k4")
+        if entry["kind"] in compared and full is not None:
             entry["lost_to_sc"] = lost_to(rep, full)
         if is_adaptive(rep.run):
             entry["adaptive"] = True

@@ -59,24 +59,35 @@ def test_search_options_reach_the_config(monkeypatch, command: list[str]) -> Non
 
 
 @pytest.mark.parametrize(
-    ("args", "expand", "unvisited_first", "temperature"),
+    ("args", "expand", "unvisited_first", "temperature", "k", "invalid_backup"),
     [
-        ([], "lazy", True, 0.7),
-        (["--scorer", "outcome"], "all", False, None),
-        (["--expand", "all"], "all", False, None),
-        (["--expand", "all", "--unvisited-first"], "all", True, None),
-        (["--expand", "lazy", "--no-unvisited-first"], "lazy", False, 0.7),
-        (["--scorer", "outcome", "--expand", "lazy"], "lazy", True, 0.7),
-        (["--scorer", "outcome", "--no-unvisited-first"], "all", False, None),
-        (["--temperature", "1.0"], "lazy", True, 1.0),
+        ([], "lazy", True, 0.7, 4, "visits"),
+        (["--rollouts", "8"], "lazy", True, 0.7, 8, "visits"),
+        (["--rollouts", "2"], "lazy", True, 0.7, 3, "visits"),
+        (["--scorer", "outcome"], "all", False, None, 3, "local"),
+        (["--expand", "all"], "all", False, None, 3, "local"),
+        (["--expand", "all", "--unvisited-first"], "all", True, None, 3, "local"),
+        (["--expand", "lazy", "--no-unvisited-first"], "lazy", False, 0.7, 4, "visits"),
+        (["--scorer", "outcome", "--expand", "lazy"], "lazy", True, 0.7, 4, "visits"),
+        (["--scorer", "outcome", "--no-unvisited-first"], "all", False, None, 3, "local"),
+        (["--temperature", "1.0"], "lazy", True, 1.0, 4, "visits"),
+        (["--k", "3", "--invalid-backup", "local"], "lazy", True, 0.7, 3, "local"),
+        (["--scorer", "outcome", "--k", "5"], "all", False, None, 5, "local"),
     ],
 )
 def test_expansion_defaults_are_decided_by_the_scorer(
-    monkeypatch, args: list[str], expand: str, unvisited_first: bool, temperature
+    monkeypatch,
+    args: list[str],
+    expand: str,
+    unvisited_first: bool,
+    temperature,
+    k: int,
+    invalid_backup: str,
 ) -> None:
     """Without a scorer MCTS expands lazily with the unsampled sibling first, at
-    temperature 0.7; with one it expands fully under rStar's rule, at MCTS's default
-    (None: 1.0); a value given on the command line stands."""
+    temperature 0.7, k as wide as the rollouts (at least 3) and visits backup; with one
+    it expands fully under rStar's rule, at MCTS's default (None: 1.0), k = 3 and the
+    local rule; a value given on the command line stands."""
     seen: list[SearchConfig] = []
 
     def capture(config: SearchConfig) -> int:
@@ -88,6 +99,7 @@ def test_expansion_defaults_are_decided_by_the_scorer(
     assert out.exit_code == 2 and "error: captured" in out.stderr, out.output
     assert (seen[0].expand, seen[0].unvisited_first) == (expand, unvisited_first)
     assert seen[0].temperature == temperature
+    assert (seen[0].k, seen[0].invalid_backup) == (k, invalid_backup)
 
 
 def test_an_unknown_scorer_is_said_before_the_search_is_built() -> None:
@@ -120,14 +132,22 @@ def test_resolution_is_per_strategy_and_idempotent() -> None:
     auto = SearchConfig(strategy="mcts")
     assert (auto.expand, auto.unvisited_first, auto.is_resolved) == ("auto", None, False)
     lazy = resolved(auto, scored=False)
-    assert (lazy.expand, lazy.unvisited_first) == ("lazy", True)
+    assert (lazy.expand, lazy.unvisited_first, lazy.k, lazy.invalid_backup) == (
+        "lazy", True, 4, "visits"
+    )  # fmt: skip
     assert resolved(lazy, scored=True) is lazy
     full = resolved(auto, scored=True)
-    assert (full.expand, full.unvisited_first) == ("all", False)
-    # Strategies that read neither field get the values their stored runs had.
+    assert (full.expand, full.unvisited_first, full.k, full.invalid_backup) == (
+        "all", False, 3, "local"
+    )  # fmt: skip
+    # Strategies that read none of these get the values their stored runs had.
     for strategy in ("greedy", "sc", "best_of_n", "beam"):
         other = resolved(SearchConfig(strategy=strategy), scored=False)
-        assert (other.expand, other.unvisited_first) == ("all", False)
+        assert (other.expand, other.unvisited_first, other.k, other.invalid_backup) == (
+            "all", False, 3, "local"
+        )  # fmt: skip
+    # Half a resolution (a width without the rest) is still unresolved.
+    assert not SearchConfig(strategy="mcts", expand="lazy", unvisited_first=True, k=3).is_resolved
     with pytest.raises(ValueError, match="resolve it first"):
         auto.identity(())
     with pytest.raises(ValueError, match="resolve the config first"):
@@ -140,6 +160,8 @@ def test_resolution_is_per_strategy_and_idempotent() -> None:
         (["--tie-break", "sideways"], "tie_break: Input should be 'first' or 'random'"),
         (["--settle-m", "1"], "settle_m: Input should be greater than or equal to 2"),
         (["--top-p", "0"], "top_p: Input should be greater than 0"),
+        (["--invalid-backup", "up"], "invalid_backup: Input should be 'local', 'path' or 'visits'"),
+        (["--k", "0"], "k: Input should be greater than or equal to 1"),
     ],
 )
 def test_bad_search_options_are_one_line(args: list[str], message: str) -> None:
@@ -166,7 +188,7 @@ def test_identity_keeps_old_fingerprints() -> None:
         assert set(run_identity(config, scored=True)) == OLD_FIELDS
     # The new defaults change MCTS's results: such runs get a new identity.
     assert set(run_identity(SearchConfig(strategy="mcts"), scored=False)) == OLD_FIELDS | {
-        "agreement", "tie_break", "expand", "repeat_answers"
+        "agreement", "tie_break", "expand", "repeat_answers", "invalid_backup"
     }  # fmt: skip
     assert run_identity(SearchConfig(strategy="mcts"), scored=False)["repeat_answers"] == "vote"
     dropping = SearchConfig(strategy="mcts", repeat_answers="drop")

@@ -376,15 +376,31 @@ def test_lazy_expansion_moves_on_from_a_crashing_branch(
 
 
 def test_a_crashing_branch_keeps_lazy_selection_under_the_local_rule(sandbox, grader) -> None:
-    """The same script under the local rule (the default): x = 1 keeps N = 0 after each
-    invalid ending, so as an unvisited child it wins selection every rollout until its
-    three requests are spent, and the search ends with no answer. (Path backup avoids
-    this but lost on the fast model's tuning slice, 6 right against 9: BENCHMARKS.md.)"""
+    """The same script under the local rule (full expansion's default, lazy expansion's
+    until the visits rule): x = 1 keeps N = 0 after each invalid ending, so as an
+    unvisited child it wins selection every rollout until its three requests are spent,
+    and the search ends with no answer."""
     (result,), engine = solve_scripted(
         crashing_first_branch(), sandbox, grader, [PROBLEM],
-        strategy="mcts", samples=3, k=3, tie_break="first",
+        strategy="mcts", samples=3, k=3, tie_break="first", invalid_backup="local",
     )  # fmt: skip
     assert [n["parent"] for n in result.tree["nodes"]] == [None, 0, 1, 1, 1]
     assert result.tree["nodes"][1]["visits"] == 0
     assert result.answer is None and len(engine.calls) == 4
+    assert check_invariants(deserialize(result.tree)) == []
+
+
+def test_lazy_rollouts_without_a_scorer_each_start_a_new_first_step(sandbox, grader) -> None:
+    """The default without a scorer: k resolves to the rollouts (4) and invalid endings
+    back up a visit. Rollout 1 crashes under x = 1, which then has N = 1; each later
+    rollout samples a new root child (x = 2, 3, 4), so the four rollouts are four
+    independent samples drawn step by step, as sc's are, and the three answers vote."""
+    (result,), engine = solve_scripted(
+        crashing_first_branch(), sandbox, grader, [PROBLEM], strategy="mcts", samples=4,
+    )  # fmt: skip
+    nodes = result.tree["nodes"]
+    assert [n["parent"] for n in nodes] == [None, 0, 1, 0, 3, 0, 5, 0, 7]
+    assert [n["answer"] for n in nodes if n["answer"]] == ["6", "6", "6"]
+    assert nodes[1]["visits"] == 1 and nodes[0]["visits"] == 4
+    assert result.answer == "6" and len(engine.calls) == 8
     assert check_invariants(deserialize(result.tree)) == []

@@ -18,7 +18,8 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Collection, Mapping
-from typing import Annotated, Any, Literal, get_args, get_origin
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import typer
 from pydantic import BaseModel
@@ -42,6 +43,18 @@ _BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
 """Bound attributes of a field's metadata (pydantic's ``Field(ge=...)``), as shown in help."""
 
 
+def _literal_of(annotation: Any) -> Any:
+    """The ``Literal`` of a choice field (``Literal[...]`` or ``Literal[...] | None``)."""
+    if get_origin(annotation) is Literal:
+        return annotation
+    if get_origin(annotation) in (Union, UnionType):
+        literals = [a for a in get_args(annotation) if get_origin(a) is Literal]
+        rest = [a for a in get_args(annotation) if get_origin(a) is not Literal]
+        if len(literals) == 1 and rest == [type(None)]:
+            return literals[0]
+    return None
+
+
 def _option_for(
     name: str, info: FieldInfo, panel: str, decls: tuple[str, ...] | None, metavar: str | None
 ) -> tuple[Any, Any]:
@@ -57,9 +70,10 @@ def _option_for(
     decls = decls or (flag,)
     if annotation in (bool, bool | None):
         decls = (f"{flag}/--no-{flag[2:]}",)
-    if get_origin(annotation) is Literal:
-        metavar = metavar or "|".join(str(choice) for choice in get_args(annotation))
-        annotation = str
+    choices = _literal_of(annotation)
+    if choices is not None:
+        metavar = metavar or "|".join(str(choice) for choice in get_args(choices))
+        annotation = str if choices is annotation else str | None
     if metavar:
         kwargs["metavar"] = metavar
     bounds = [

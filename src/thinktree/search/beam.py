@@ -21,11 +21,11 @@ from thinktree.steps import Step, StepKind
 class BeamSearch(ProblemSearch):
     @classmethod
     def width(cls, config: SearchConfig) -> int:
-        return config.samples * config.k
+        return config.samples * config.candidates
 
     @classmethod
     def trajectories(cls, config: SearchConfig) -> float:
-        return float(config.samples * config.k)
+        return float(config.samples * config.candidates)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -39,7 +39,9 @@ class BeamSearch(ProblemSearch):
         if len(self.finished) >= self.config.samples:
             return []
         expansions = [
-            self.expansion(beam, self.config.k, "beam", len(beam), i, tag=i, want_scores=True)
+            self.expansion(
+                beam, self.config.candidates, "beam", len(beam), i, tag=i, want_scores=True
+            )
             for i, beam in enumerate(self.beams)
         ]
         for expansion in expansions:

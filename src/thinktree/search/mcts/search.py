@@ -34,7 +34,9 @@ selection, and its ancestors' Q are not pulled towards −1; the terminal's Q is
 then −1/2).
 
 Lazy expansion (``expand = "lazy"``, the default without a scorer, where
-``unvisited_first`` then defaults to on; :meth:`MCTSSearch.resolve`;
+``unvisited_first`` then defaults to on, ``k`` to the rollouts (at least 3) and
+``invalid_backup`` to ``"visits"``, so that every rollout starts a new first step
+unless it repeats one; :meth:`MCTSSearch.resolve`;
 :class:`~thinktree.search.mcts.tree.LazyWidth`): a request asks for one candidate
 (seeded by node id, ``"lazy"``, the node's request count). A new child is valued
 like any other and the rollout goes on below it, one step per round, until a
@@ -125,14 +127,14 @@ class MCTSSearch(ProblemSearch):
 
     @classmethod
     def width(cls, config: SearchConfig) -> int:
-        return 1 if _lazy(config) else config.k
+        return 1 if _lazy(config) else config.candidates
 
     @classmethod
     def trajectories(cls, config: SearchConfig) -> float:
         if _lazy(config):
             return float(config.samples)  # about one sampled solution a rollout
         # The first rollout expands k candidates per depth; later ones fewer new nodes.
-        return (1 + 0.5 * (config.samples - 1)) * config.k
+        return (1 + 0.5 * (config.samples - 1)) * config.candidates
 
     @classmethod
     def unread_fields(cls, config: SearchConfig, scored: bool) -> frozenset[str]:
@@ -157,7 +159,7 @@ class MCTSSearch(ProblemSearch):
         self.outcome_terminals = isinstance(self.ctx.scorer, NeedsGold)
         self.revalues = self.mode == "none" and self.config.agreement == "all"
         self.lazy = (
-            LazyWidth(self.config.k, self.config.k + self.config.resample)
+            LazyWidth(self.config.candidates, self.config.candidates + self.config.resample)
             if self.config.expand == "lazy"
             else None
         )
@@ -198,7 +200,7 @@ class MCTSSearch(ProblemSearch):
         if node.expanded:  # a resampling round of a node left short by deduplication
             expansion = self.expansion(
                 node.steps(),
-                self.config.k - len(node.children),
+                self.config.candidates - len(node.children),
                 node.id,
                 "resample",
                 self.resample_round,
@@ -208,7 +210,7 @@ class MCTSSearch(ProblemSearch):
             expansion.seen = frozenset(dedupe_key(c.step) for c in node.children if c.step)
         else:
             expansion = self.expansion(
-                node.steps(), self.config.k, node.id, tag=node, want_scores=want_scores
+                node.steps(), self.config.candidates, node.id, tag=node, want_scores=want_scores
             )
         expansion.dedupe = True
         return [expansion]
@@ -283,7 +285,10 @@ class MCTSSearch(ProblemSearch):
             self.rollouts += 1
             self.frontier = None
             return
-        if len(node.children) < self.config.k and self.resample_round < self.config.resample:
+        if (
+            len(node.children) < self.config.candidates
+            and self.resample_round < self.config.resample
+        ):
             self.resample_round += 1
             return
         self.resample_round = 0

@@ -6,8 +6,8 @@ Semantics (after rStar-Math), written down because they surprise:
   ``Q = W / N`` (0 when ``N == 0``).
 - Local updates stay at one node and are not propagated: the PPM score that
   initialises a new non-terminal node (its first update), and, with
-  ``invalid_backup = "local"`` (the default), the −1 of an invalid terminal (no
-  answer, too deep, too many consecutive errors). With ``"path"`` (rStar's code)
+  ``invalid_backup = "local"`` (full expansion's default), the −1 of an invalid
+  terminal (no answer, too deep, too many consecutive errors). With ``"path"`` (rStar's code)
   an invalid terminal's −1 is backed up like an answer's value; with ``"visits"``
   it stays local and a value of 0 is backed up from the terminal (N grows along
   the path, W does not).
