@@ -13,10 +13,11 @@
 # breadth: the default model's mcts@4 with k = 4 (every rollout may sample a new first
 #       step) on the slice, then on test[:50].
 # independent: the default model on test[:50] with seeds 1 and 2: mcts@4 whose every
-#       rollout is an independent sample (k = 4, visits backup), sc@4 and the default
-#       mcts@4; then those trees on the fast model, seed 0.
+#       rollout is an independent sample (k = 4, visits backup; today's default), sc@4
+#       and the previous default mcts@4 (k = 3, local backup); then those trees on the
+#       fast model, seed 0.
 # fastseeds: the fast model on test[:50] with seeds 1 and 2: sc@4, the independent
-#       trees and the default mcts@4, so its comparisons pool 150 pairs as the 1.5B's do.
+#       trees and the previous default, so its comparisons pool 150 pairs as the 1.5B's do.
 # Every eval resumes its stored run. Exports travel in git (benchmarks/search18/,
 # written by `benchmarks/run_search18.sh save`), so a fresh machine resumes too.
 set -euo pipefail

@@ -15,8 +15,8 @@ budget each problem used and how many stopped because their answers settled.
 samples through the library's settle rules (``confident_scan``); each test sc@4 run
 gets the same replay at the default threshold (``confident_replay``), which separates
 what the rule does from the waves' other samples.
-Seeds (``benchmarks/run_search18.sh seeds`` and ``independent``): where a kind of
-run exists on the default model with more than one seed, each seed's figures, the
+Seeds (``benchmarks/run_search18.sh seeds``, ``independent`` and ``fastseeds``): where
+a kind of run exists on a model with more than one seed, each seed's figures, the
 comparisons over every (problem, seed) pair, and each kind's runs against each
 other, seed by seed (how far one configuration's runs differ). ``rollout_votes``
 says what each rollout or sample gave the vote.

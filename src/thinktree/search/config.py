@@ -66,19 +66,20 @@ still holding ``"auto"`` or a null ``unvisited_first``, ``k`` or
   scaled down for a CPU (its bootstrap round samples 12 candidates a step), as
   issue 5 measured it. Lazy expansion: the rollouts, at least 3, neither rStar's
   paper nor its code. Without a scorer a rollout's value is its answer's
-  agreement with the others, so a rollout that selection sends below a sampled first step is drawn
-  towards the answers already found and the vote loses an independent sample (at
-  k = 3 the fourth of four rollouts always is). With the root as wide as the
-  rollouts, and the visits backup below, every rollout starts a new first step (or
-  goes on below one it repeats, as a sample may): independent samples drawn step by
-  step, as sc's are. On gsm8k test[:50] over seeds 0, 1 and 2 (150 pairs) the 1.5B
-  answered 67.3 % against sc@4's 67.3 % (won 15, lost 15) at 98 % of its tokens,
-  where k = 3 with the local backup (the default before) answered 58.7 % (against
-  sc@4 won 9, lost 22, p = 0.029; against these trees won 8, lost 21, p = 0.024);
-  on the 0.5B both settings answered 30 of 150 (won 11, lost 11 against each
-  other), the independent rollouts at 116 % of k = 3's tokens, and both two below
-  sc@4's 32 (won 10, lost 12; and won 13, lost 15). The default model decided; on the
-  0.5B the rule costs 16 % more tokens and no accuracy. The slice did not choose
+  agreement with the others, so a rollout that selection sends below a sampled
+  first step is drawn towards the answers already found and the vote loses an
+  independent sample (at k = 3 the fourth of four rollouts always is). With the
+  root as wide as the rollouts, and the visits backup below, every rollout starts
+  a new first step (or goes on below one it repeats, as a sample may):
+  independent samples drawn step by step, as sc's are. On gsm8k test[:50] over
+  seeds 0, 1 and 2 (150 pairs) the 1.5B answered 67.3 % against sc@4's 67.3 %
+  (won 15, lost 15) at 98 % of its tokens, where k = 3 with the local backup (the
+  default before) answered 58.7 % (against sc@4 won 9, lost 22, p = 0.029;
+  against these trees won 8, lost 21, p = 0.024); on the 0.5B both settings
+  answered 30 of 150 (won 11, lost 11 against each other), the independent
+  rollouts at 116 % of k = 3's tokens, and both two below sc@4's 32 (won 10, lost
+  12; and won 13, lost 15). The default model decided; on the 0.5B the rule costs
+  16 % more tokens and no accuracy. The slice did not choose
   this (k = 4 with the local backup answered 12 of its 20 against k = 3's 15, and
   no slice row had both): it was chosen on test, by the seeds above.
 - ``invalid_backup = None``: follows the expansion. Full expansion: ``"local"``,
