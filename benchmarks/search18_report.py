@@ -14,7 +14,9 @@ budget each problem used and how many stopped because their answers settled.
 ``settle = "confident"``'s threshold is scanned by replaying each slice sc@4 run's own
 samples through the library's settle rules (``confident_scan``); each test sc@4 run
 gets the same replay at the default threshold (``confident_replay``), which separates
-what the rule does from the waves' other samples.
+what the rule does from the waves' other samples; ``confidence_measures`` gives other
+measures of a first sample's confidence their threshold on train the same way and
+replays them on test's sc@4 samples.
 Seeds (``benchmarks/run_search18.sh seeds``, ``independent`` and ``fastseeds``): where
 a kind of run exists on a model with more than one seed, each seed's figures, the
 comparisons over every (problem, seed) pair, and each kind's runs against each
@@ -29,6 +31,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+from collections.abc import Callable
 from dataclasses import replace
 from itertools import combinations
 from pathlib import Path
@@ -51,6 +55,9 @@ CONFIDENT_SCAN = (0.85, 0.86, 0.87, 0.88, 0.89, 0.9, 0.92)
 # The slice and the 80 problems after it, where the confident threshold is chosen.
 SCAN_IDS = {f"gsm8k/train/{i}" for i in range(7000, 7100)}
 THRESHOLDS = tuple(round(0.70 + i / 100, 2) for i in range(26))
+# The confidence measures' scan reaches lower: a step's probability runs below the mean's.
+MEASURE_THRESHOLDS = tuple(round(0.50 + i / 100, 2) for i in range(50))
+DEFAULT_MODEL = "qwen2.5-coder-1.5b-instruct"
 # The exploration fields issue 18 measures; a run's "setting" is their values.
 TUNED = ("temperature", "c_uct", "unvisited_first", "tie_break", "resample",
          "invalid_backup", "agreement", "expand", "repeat_answers")  # fmt: skip
@@ -208,11 +215,40 @@ def vote_right(labels: list[str | None], correct: list[bool]) -> bool:
     return answer is not None and bool(correct[labels.index(answer)])
 
 
-def replay_confident(rows: list[ResultRow], threshold: float) -> dict[str, Any]:
+def step_probabilities(steps: list[Step]) -> list[tuple[int, float]]:
+    """(tokens, mean log-probability) of each step that has both."""
+    return [(s.tokens, s.mean_logprob) for s in steps if s.mean_logprob is not None and s.tokens]
+
+
+def weighted_probability(parts: list[tuple[int, float]]) -> float | None:
+    tokens = sum(n for n, _ in parts)
+    return math.exp(sum(n * lp for n, lp in parts) / tokens) if tokens else None
+
+
+# A first sample's confidence, other ways than the library's geometric mean over all its
+# tokens (``token_probability``): its least confident step (after DeepConf's lowest
+# group confidence), its last step (the answer), its last two, its two least confident.
+CONFIDENCE_MEASURES: dict[str, Callable[[list[Step]], float | None]] = {
+    "mean": token_probability,
+    "lowest_step": lambda steps: weighted_probability(
+        sorted(step_probabilities(steps), key=lambda p: p[1])[:1]
+    ),
+    "last_step": lambda steps: weighted_probability(step_probabilities(steps)[-1:]),
+    "last_two_steps": lambda steps: weighted_probability(step_probabilities(steps)[-2:]),
+    "two_lowest_steps": lambda steps: weighted_probability(
+        sorted(step_probabilities(steps), key=lambda p: p[1])[:2]
+    ),
+}
+
+
+def replay_confident(
+    rows: list[ResultRow], threshold: float, measure: str = "mean"
+) -> dict[str, Any]:
     """sc@N: ``settle = "confident"`` replayed on the rows' own samples in order, waves
-    drawn as sampling.py draws them and the library's rules deciding: problems right
-    (the full vote's beside it), problems stopped after one sample, and the share of
-    the rows' tokens spent."""
+    drawn as sampling.py draws them and the library's rules deciding, the first sample's
+    confidence taken by ``measure`` (:data:`CONFIDENCE_MEASURES`): problems right (the
+    full vote's beside it), problems stopped after one sample, and the share of the
+    rows' tokens spent."""
     right = full_right = alone = 0
     spent = 0.0
     same = str.__eq__
@@ -222,7 +258,8 @@ def replay_confident(rows: list[ResultRow], threshold: float) -> dict[str, Any]:
         labels = [None if c is None else str(c) for c in classes]
         first = None
         if row.trajectories:
-            first = token_probability([Step.from_dict(s) for s in row.trajectories[0]["steps"]])
+            steps = [Step.from_dict(s) for s in row.trajectories[0]["steps"]]
+            first = CONFIDENCE_MEASURES[measure](steps)
         n = len(labels)
         drawn = wave_size([], same, "confident", 2, n)
         while drawn < n and not settled(
@@ -251,16 +288,9 @@ def confident_scan(store: RunStore) -> list[dict[str, Any]]:
     return out
 
 
-def threshold_choice(store: RunStore) -> list[dict[str, Any]]:
-    """The confident threshold chosen on train[7000:7100] (``run_search18.sh scan``).
-
-    Each model's stored sc@4 samples there (seed 0, no settling; the slice's run and the
-    scan's, pooled by problem) are replayed at every threshold of THRESHOLDS. The rule,
-    fixed before the scan's 80 problems were drawn: the lowest threshold at which this
-    and every higher threshold keep the full vote's right answers within two problems
-    (one in 50, the issue's "within one problem" on test[:50]). Nothing on test takes
-    part in the choice.
-    """
+def scan_rows(store: RunStore) -> dict[str, list[ResultRow]]:
+    """Each model's stored sc@4 samples on train[7000:7100] (seed 0, no settling; the
+    slice's run and the scan's, pooled by problem), in problem order."""
     pooled: dict[str, dict[str, ResultRow]] = {}
     for run in store.list_runs():
         search = search_of(run)
@@ -271,16 +301,63 @@ def threshold_choice(store: RunStore) -> list[dict[str, Any]]:
         for row in store.results(run.id):
             if row.problem_id in SCAN_IDS:
                 by_problem.setdefault(row.problem_id, row)
+    return {
+        model: [by_problem[p] for p in sorted(by_problem, key=problem_index)]
+        for model, by_problem in sorted(pooled.items())
+    }
+
+
+def chosen_threshold(scan: list[dict[str, Any]]) -> float | None:
+    """threshold_choice's rule over a scan in rising thresholds: the lowest at which it
+    and every higher one keep the full vote's right answers within two problems."""
+    chosen = None
+    for replay in reversed(scan):
+        if replay["right"] < replay["full_vote_right"] - 2:
+            break
+        chosen = replay["token_probability"]
+    return chosen
+
+
+def confidence_measures(store: RunStore, reports: list[RunReport]) -> list[dict[str, Any]]:
+    """Other first-sample confidences than the geometric mean (CONFIDENCE_MEASURES), each
+    given its threshold by threshold_choice's rule on the 1.5B's train[7000:7100], then
+    replayed on every test sc@4 run's own samples (both models, every seed): whether
+    any of them reaches the adaptive target (within one problem of sc@4 at no more than
+    60 % of its tokens) on samples the choice never saw."""
+    rows = scan_rows(store).get(DEFAULT_MODEL, [])
+    if len(rows) != len(SCAN_IDS):
+        return []
+    full = [rep for rep in reports if kind(rep.run) == "sc"]
     out = []
-    for model, by_problem in sorted(pooled.items()):
-        rows = [by_problem[p] for p in sorted(by_problem, key=problem_index)]
+    for measure in CONFIDENCE_MEASURES:
+        scan = [replay_confident(rows, t, measure) for t in MEASURE_THRESHOLDS]
+        threshold = chosen_threshold(scan)
+        entry: dict[str, Any] = {"measure": measure, "threshold": threshold}
+        if threshold is not None:
+            entry["train"] = next(r for r in scan if r["token_probability"] == threshold)
+            entry["test"] = [
+                {"run_id": rep.run.id, "model": rep.run.model, "seed": seed_of(rep.run),
+                 **replay_confident(rep.rows, threshold, measure)}
+                for rep in full
+            ]  # fmt: skip
+        out.append(entry)
+    return out
+
+
+def threshold_choice(store: RunStore) -> list[dict[str, Any]]:
+    """The confident threshold chosen on train[7000:7100] (``run_search18.sh scan``).
+
+    Each model's stored sc@4 samples there (seed 0, no settling; the slice's run and the
+    scan's, pooled by problem) are replayed at every threshold of THRESHOLDS. The rule,
+    fixed before the scan's 80 problems were drawn: the lowest threshold at which this
+    and every higher threshold keep the full vote's right answers within two problems
+    (one in 50, the issue's "within one problem" on test[:50]). Nothing on test takes
+    part in the choice.
+    """
+    out = []
+    for model, rows in scan_rows(store).items():
         scan = [replay_confident(rows, t) for t in THRESHOLDS]
-        chosen = None
-        if len(rows) == len(SCAN_IDS):
-            for replay in reversed(scan):
-                if replay["right"] < replay["full_vote_right"] - 2:
-                    break
-                chosen = replay["token_probability"]
+        chosen = chosen_threshold(scan) if len(rows) == len(SCAN_IDS) else None
         out.append({"model": model, "n": len(rows), "chosen": chosen, "scan": scan})
     return out
 
@@ -583,6 +660,7 @@ def main() -> None:
         "tune": tune_rows(store),
         "confident_scan": confident_scan(store),
         "confident_threshold": threshold_choice(store),
+        "confidence_measures": confidence_measures(store, reports),
         "comparisons": slice_comparisons(reports),
         "seeds": seeds(reports),
     }
