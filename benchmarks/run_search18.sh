@@ -67,7 +67,12 @@ OLD=(--agreement earlier --tie-break first --resample 0 --invalid-backup local -
      --c-uct 2.0 --no-unvisited-first --expand all)
 # The default mcts@4 of these runs until independent rollouts became the default
 # (lazy expansion at k = 3, the local invalid backup), named in full so a rerun finds them.
-MCTS=(--strategy mcts --rollouts 4 --k 3 --invalid-backup local --seed 0)
+PREVIOUS="--strategy mcts --rollouts 4 --k 3 --invalid-backup local"
+# shellcheck disable=SC2206  # the options are words on purpose
+MCTS=($PREVIOUS --seed 0)
+# Independent rollouts (today's default mcts@4 without a scorer), named in full as the
+# runs that measured them were made.
+INDEPENDENT="--strategy mcts --rollouts 4 --k 4 --invalid-backup visits"
 
 case "$phase" in
 tune)
@@ -157,7 +162,7 @@ seeds)
     # here and 29 in issue 5 under one fingerprint): the targets' runs on the default
     # model again with seed 1, so each comparison can also be made over 100 pairs of
     # (problem, seed) instead of 50.
-    for options in "--strategy sc --samples 4" "--strategy mcts --rollouts 4 --k 3 --invalid-backup local" \
+    for options in "--strategy sc --samples 4" "$PREVIOUS" \
                    "--strategy sc --samples 4 --settle confident"; do
         # shellcheck disable=SC2086  # the options are words on purpose
         run --benchmark gsm8k --split test --limit 50 --model default $options --seed 1
@@ -199,9 +204,8 @@ independent)
     # Whether such trees still answer below sc@4 (d250a4: 32 against 37 on seed 0)
     # decides whether the gap is the requests' seeding and batching or the spread between
     # runs; seed 2 adds a third set of pairs for sc@4, these trees and the default.
-    INDEPENDENT="--strategy mcts --rollouts 4 --k 4 --invalid-backup visits"
     for options in "$INDEPENDENT --seed 1" "--strategy sc --samples 4 --seed 2" \
-                   "$INDEPENDENT --seed 2" "--strategy mcts --rollouts 4 --k 3 --invalid-backup local --seed 2"; do
+                   "$INDEPENDENT --seed 2" "$PREVIOUS --seed 2"; do
         # shellcheck disable=SC2086  # the options are words on purpose
         run --benchmark gsm8k --split test --limit 50 --model default $options
     done
@@ -215,10 +219,9 @@ fastseeds)
     # default 12: differences a single seed cannot tell from the spread between seeds
     # (the 1.5B's sc@4 moved from 37 to 32 with another seed). Seeds 1 and 2 of all three
     # judge whether one setting is level with sc@4 on both models over 150 pairs.
-    INDEPENDENT="--strategy mcts --rollouts 4 --k 4 --invalid-backup visits"
     for seed in 1 2; do
         for options in "--strategy sc --samples 4" "$INDEPENDENT" \
-                       "--strategy mcts --rollouts 4 --k 3 --invalid-backup local"; do
+                       "$PREVIOUS"; do
             # shellcheck disable=SC2086  # the options are words on purpose
             run --benchmark gsm8k --split test --limit 50 --model fast $options --seed "$seed"
         done

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from collections.abc import Callable
 from dataclasses import replace
 from itertools import combinations
@@ -215,29 +214,25 @@ def vote_right(labels: list[str | None], correct: list[bool]) -> bool:
     return answer is not None and bool(correct[labels.index(answer)])
 
 
-def step_probabilities(steps: list[Step]) -> list[tuple[int, float]]:
-    """(tokens, mean log-probability) of each step that has both."""
-    return [(s.tokens, s.mean_logprob) for s in steps if s.mean_logprob is not None and s.tokens]
+def scored_steps(steps: list[Step]) -> list[Step]:
+    """The steps that have tokens and a mean log-probability, in order."""
+    return [s for s in steps if s.mean_logprob is not None and s.tokens]
 
 
-def weighted_probability(parts: list[tuple[int, float]]) -> float | None:
-    tokens = sum(n for n, _ in parts)
-    return math.exp(sum(n * lp for n, lp in parts) / tokens) if tokens else None
+def least_confident(steps: list[Step], count: int) -> list[Step]:
+    return sorted(scored_steps(steps), key=lambda s: s.mean_logprob or 0.0)[:count]
 
 
 # A first sample's confidence, other ways than the library's geometric mean over all its
-# tokens (``token_probability``): its least confident step (after DeepConf's lowest
-# group confidence), its last step (the answer), its last two, its two least confident.
+# tokens (``token_probability``, which each measure applies to a part of the steps): its
+# least confident step (after DeepConf's lowest group confidence), its last step (the
+# answer), its last two, its two least confident.
 CONFIDENCE_MEASURES: dict[str, Callable[[list[Step]], float | None]] = {
     "mean": token_probability,
-    "lowest_step": lambda steps: weighted_probability(
-        sorted(step_probabilities(steps), key=lambda p: p[1])[:1]
-    ),
-    "last_step": lambda steps: weighted_probability(step_probabilities(steps)[-1:]),
-    "last_two_steps": lambda steps: weighted_probability(step_probabilities(steps)[-2:]),
-    "two_lowest_steps": lambda steps: weighted_probability(
-        sorted(step_probabilities(steps), key=lambda p: p[1])[:2]
-    ),
+    "lowest_step": lambda steps: token_probability(least_confident(steps, 1)),
+    "last_step": lambda steps: token_probability(scored_steps(steps)[-1:]),
+    "last_two_steps": lambda steps: token_probability(scored_steps(steps)[-2:]),
+    "two_lowest_steps": lambda steps: token_probability(least_confident(steps, 2)),
 }
 
 
@@ -318,13 +313,15 @@ def chosen_threshold(scan: list[dict[str, Any]]) -> float | None:
     return chosen
 
 
-def confidence_measures(store: RunStore, reports: list[RunReport]) -> list[dict[str, Any]]:
+def confidence_measures(
+    scan_by_model: dict[str, list[ResultRow]], reports: list[RunReport]
+) -> list[dict[str, Any]]:
     """Other first-sample confidences than the geometric mean (CONFIDENCE_MEASURES), each
     given its threshold by threshold_choice's rule on the 1.5B's train[7000:7100], then
     replayed on every test sc@4 run's own samples (both models, every seed): whether
     any of them reaches the adaptive target (within one problem of sc@4 at no more than
     60 % of its tokens) on samples the choice never saw."""
-    rows = scan_rows(store).get(DEFAULT_MODEL, [])
+    rows = scan_by_model.get(DEFAULT_MODEL, [])
     if len(rows) != len(SCAN_IDS):
         return []
     full = [rep for rep in reports if kind(rep.run) == "sc"]
@@ -344,7 +341,7 @@ def confidence_measures(store: RunStore, reports: list[RunReport]) -> list[dict[
     return out
 
 
-def threshold_choice(store: RunStore) -> list[dict[str, Any]]:
+def threshold_choice(scan_by_model: dict[str, list[ResultRow]]) -> list[dict[str, Any]]:
     """The confident threshold chosen on train[7000:7100] (``run_search18.sh scan``).
 
     Each model's stored sc@4 samples there (seed 0, no settling; the slice's run and the
@@ -355,7 +352,7 @@ def threshold_choice(store: RunStore) -> list[dict[str, Any]]:
     part in the choice.
     """
     out = []
-    for model, rows in scan_rows(store).items():
+    for model, rows in scan_by_model.items():
         scan = [replay_confident(rows, t) for t in THRESHOLDS]
         chosen = chosen_threshold(scan) if len(rows) == len(SCAN_IDS) else None
         out.append({"model": model, "n": len(rows), "chosen": chosen, "scan": scan})
@@ -649,6 +646,7 @@ def main() -> None:
             entry["crashing_branches"] = crashing_branches(rep, trees)
         entries.append(entry)
 
+    scan_by_model = scan_rows(store)
     out_path = Path(args.out)
     doc = json.loads(out_path.read_text()) if out_path.exists() else {"runs": []}
     ours = {e["run_id"] for e in entries}
@@ -659,8 +657,8 @@ def main() -> None:
         "old": OLD_SETTING,
         "tune": tune_rows(store),
         "confident_scan": confident_scan(store),
-        "confident_threshold": threshold_choice(store),
-        "confidence_measures": confidence_measures(store, reports),
+        "confident_threshold": threshold_choice(scan_by_model),
+        "confidence_measures": confidence_measures(scan_by_model, reports),
         "comparisons": slice_comparisons(reports),
         "seeds": seeds(reports),
     }
