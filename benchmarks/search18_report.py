@@ -16,7 +16,8 @@ samples through the library's settle rules (``confident_scan``); each test sc@4 
 gets the same replay at the default threshold (``confident_replay``), which separates
 what the rule does from the waves' other samples; ``confidence_measures`` gives other
 measures of a first sample's confidence their threshold on train the same way and
-replays them on test's sc@4 samples.
+replays them on test's sc@4 samples; ``adaptive_bounds`` sets beside them what an
+oracle stopping rule would spend on the same samples.
 Seeds (``benchmarks/run_search18.sh seeds``, ``independent`` and ``fastseeds``): where
 a kind of run exists on a model with more than one seed, each seed's figures, the
 comparisons over every (problem, seed) pair, and each kind's runs against each
@@ -341,6 +342,59 @@ def confidence_measures(
     return out
 
 
+def oracle_stop(labels: list[str | None], correct: list[bool]) -> int:
+    """Samples an oracle that knows the answers would draw (in order): the fewest whose
+    vote is right where the full vote is, a single one where the full vote is wrong."""
+    if not vote_right(labels, correct):
+        return 1
+    return next(k for k in range(1, len(labels) + 1) if vote_right(labels[:k], correct))
+
+
+def adaptive_bound(rows: list[ResultRow], threshold: float) -> dict[str, Any]:
+    """How far a stopping rule could go on the rows' own sc samples: the share of their
+    tokens an oracle spends (:func:`oracle_stop`, which keeps every right vote), the
+    problems whose first sample is right (the ones a stop after one sample may keep), and
+    how many first samples the mean token probability trusts at ``threshold``, and how
+    many of those are right: a first-sample signal's recall and precision."""
+    spent = 0.0
+    first_right = trusted = trusted_right = 0
+    for row in rows:
+        classes = row.samples.get("classes") or []
+        correct = [bool(c) for c in row.samples.get("correct") or []]
+        labels = [None if c is None else str(c) for c in classes]
+        if not labels:
+            continue
+        spent += tokens_of_first(row, oracle_stop(labels, correct))
+        first_right += correct[0] and labels[0] is not None
+        steps = (
+            [Step.from_dict(s) for s in row.trajectories[0]["steps"]] if row.trajectories else []
+        )
+        probability = token_probability(steps)
+        if labels[0] is not None and probability is not None and probability >= threshold:
+            trusted += 1
+            trusted_right += correct[0]
+    total = sum(row.generated_tokens for row in rows)
+    return {"oracle_token_share": spent / total, "first_right": first_right,
+            "trusted": trusted, "trusted_right": trusted_right, "n": len(rows)}  # fmt: skip
+
+
+def adaptive_bounds(
+    scan_by_model: dict[str, list[ResultRow]], reports: list[RunReport]
+) -> list[dict[str, Any]]:
+    """:func:`adaptive_bound` on each model's train[7000:7100] samples and on every test
+    sc@4 run, at the confident rule's default threshold: whether the adaptive target
+    (60 % of sc@4's tokens) lies beyond any stopping rule, or beyond the signal."""
+    threshold = SearchConfig().settle_token_probability
+    sources = [(model, "gsm8k:train[7000:7100]", 0, rows) for model, rows in scan_by_model.items()]
+    sources += [(rep.run.model, "gsm8k:test[:50]", seed_of(rep.run), rep.rows)
+                for rep in reports if kind(rep.run) == "sc"]  # fmt: skip
+    return [
+        {"model": model, "slice": where, "seed": seed, "token_probability": threshold,
+         **adaptive_bound(rows, threshold)}
+        for model, where, seed, rows in sources
+    ]  # fmt: skip
+
+
 def threshold_choice(scan_by_model: dict[str, list[ResultRow]]) -> list[dict[str, Any]]:
     """The confident threshold chosen on train[7000:7100] (``run_search18.sh scan``).
 
@@ -659,6 +713,7 @@ def main() -> None:
         "confident_scan": confident_scan(store),
         "confident_threshold": threshold_choice(scan_by_model),
         "confidence_measures": confidence_measures(scan_by_model, reports),
+        "adaptive_bounds": adaptive_bounds(scan_by_model, reports),
         "comparisons": slice_comparisons(reports),
         "seeds": seeds(reports),
     }
