@@ -238,13 +238,16 @@ CONFIDENCE_MEASURES: dict[str, Callable[[list[Step]], float | None]] = {
 
 
 def replay_confident(
-    rows: list[ResultRow], threshold: float, measure: str = "mean"
+    rows: list[ResultRow],
+    threshold: float,
+    measure: str = "mean",
+    first_confidence: Callable[[ResultRow], float | None] | None = None,
 ) -> dict[str, Any]:
     """sc@N: ``settle = "confident"`` replayed on the rows' own samples in order, waves
     drawn as sampling.py draws them and the library's rules deciding, the first sample's
-    confidence taken by ``measure`` (:data:`CONFIDENCE_MEASURES`): problems right (the
-    full vote's beside it), problems stopped after one sample, and the share of the
-    rows' tokens spent."""
+    confidence taken by ``measure`` (:data:`CONFIDENCE_MEASURES`) or, where given, by
+    ``first_confidence`` of the row: problems right (the full vote's beside it), problems
+    stopped after one sample, and the share of the rows' tokens spent."""
     right = full_right = alone = 0
     spent = 0.0
     same = str.__eq__
@@ -253,7 +256,9 @@ def replay_confident(
         correct = row.samples.get("correct") or []
         labels = [None if c is None else str(c) for c in classes]
         first = None
-        if row.trajectories:
+        if first_confidence is not None:
+            first = first_confidence(row)
+        elif row.trajectories:
             steps = [Step.from_dict(s) for s in row.trajectories[0]["steps"]]
             first = CONFIDENCE_MEASURES[measure](steps)
         n = len(labels)
@@ -350,10 +355,19 @@ def oracle_stop(labels: list[str | None], correct: list[bool]) -> int:
     return next(k for k in range(1, len(labels) + 1) if vote_right(labels[:k], correct))
 
 
+def first_sample_right(row: ResultRow) -> float:
+    """1 where the row's first sample is right, else 0: a first-sample confidence that
+    never errs."""
+    correct = row.samples.get("correct") or []
+    return float(bool(correct) and bool(correct[0]))
+
+
 def adaptive_bound(rows: list[ResultRow], threshold: float) -> dict[str, Any]:
     """How far a stopping rule could go on the rows' own sc samples: the share of their
-    tokens an oracle spends (:func:`oracle_stop`, which keeps every right vote), the
-    problems whose first sample is right (the ones a stop after one sample may keep), and
+    tokens an oracle spends (:func:`oracle_stop`, which keeps every right vote); the
+    confident rule with a first-sample signal that never errs (``perfect_trust``: it
+    stops after one sample exactly where that sample is right, and otherwise waits
+    for a decided vote as the rule does); the problems whose first sample is right, and
     how many first samples the mean token probability trusts at ``threshold``, and how
     many of those are right: a first-sample signal's recall and precision."""
     spent = 0.0
@@ -374,8 +388,12 @@ def adaptive_bound(rows: list[ResultRow], threshold: float) -> dict[str, Any]:
             trusted += 1
             trusted_right += correct[0]
     total = sum(row.generated_tokens for row in rows)
-    return {"oracle_token_share": spent / total, "first_right": first_right,
-            "trusted": trusted, "trusted_right": trusted_right, "n": len(rows)}  # fmt: skip
+    perfect = replay_confident(rows, 0.5, first_confidence=first_sample_right)
+    return {"oracle_token_share": spent / total,
+            "perfect_trust": {"right": perfect["right"], "full_vote_right": perfect["full_vote_right"],
+                              "token_share": perfect["token_share"]},
+            "first_right": first_right, "trusted": trusted, "trusted_right": trusted_right,
+            "n": len(rows)}  # fmt: skip
 
 
 def adaptive_bounds(
