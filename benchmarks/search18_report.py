@@ -242,11 +242,13 @@ def replay_confident(
     threshold: float,
     measure: str = "mean",
     first_confidence: Callable[[ResultRow], float | None] | None = None,
+    give_up: Callable[[list[str | None]], bool] | None = None,
 ) -> dict[str, Any]:
     """sc@N: ``settle = "confident"`` replayed on the rows' own samples in order, waves
     drawn as sampling.py draws them and the library's rules deciding, the first sample's
     confidence taken by ``measure`` (:data:`CONFIDENCE_MEASURES`) or, where given, by
-    ``first_confidence`` of the row: problems right (the full vote's beside it), problems
+    ``first_confidence`` of the row; ``give_up``, where given, also stops a problem once
+    it holds for the answers drawn. Problems right (the full vote's beside it), problems
     stopped after one sample, and the share of the rows' tokens spent."""
     right = full_right = alone = 0
     spent = 0.0
@@ -266,7 +268,7 @@ def replay_confident(
         while drawn < n and not settled(
             labels[:drawn], same, "confident", 2, remaining=n - drawn,
             first_probability=first, trusted_probability=threshold,
-        ):  # fmt: skip
+        ) and not (give_up and give_up(labels[:drawn])):  # fmt: skip
             drawn += wave_size(labels[:drawn], same, "confident", 2, n)
         drawn = min(drawn, n)
         right += vote_right(labels[:drawn], correct)
@@ -362,6 +364,25 @@ def first_sample_right(row: ResultRow) -> float:
     return float(bool(correct) and bool(correct[0]))
 
 
+def first_unanswered(labels: list[str | None]) -> bool:
+    """Give up once the first sample has no answer."""
+    return labels[0] is None
+
+
+def three_apart(labels: list[str | None]) -> bool:
+    """Give up once three samples are drawn and no two of them share an answer."""
+    found = [label for label in labels if label is not None]
+    return len(labels) >= 3 and len(set(found)) == len(found)
+
+
+# Rules that stop spending on a problem the vote looks likely to lose, replayed beside
+# the confident rule: not built, since each loses problems on some test runs.
+GIVE_UP_RULES: dict[str, Callable[[list[str | None]], bool]] = {
+    "first_unanswered": first_unanswered,
+    "three_apart": three_apart,
+}
+
+
 def adaptive_bound(rows: list[ResultRow], threshold: float) -> dict[str, Any]:
     """How far a stopping rule could go on the rows' own sc samples: the share of their
     tokens an oracle spends (:func:`oracle_stop`, which keeps every right vote); the
@@ -369,7 +390,8 @@ def adaptive_bound(rows: list[ResultRow], threshold: float) -> dict[str, Any]:
     stops after one sample exactly where that sample is right, and otherwise waits
     for a decided vote as the rule does); the problems whose first sample is right, and
     how many first samples the mean token probability trusts at ``threshold``, and how
-    many of those are right: a first-sample signal's recall and precision."""
+    many of those are right: a first-sample signal's recall and precision; and the
+    confident rule at ``threshold`` with each of :data:`GIVE_UP_RULES`."""
     spent = 0.0
     first_right = trusted = trusted_right = 0
     for row in rows:
@@ -393,6 +415,9 @@ def adaptive_bound(rows: list[ResultRow], threshold: float) -> dict[str, Any]:
             "perfect_trust": {"right": perfect["right"], "full_vote_right": perfect["full_vote_right"],
                               "token_share": perfect["token_share"]},
             "first_right": first_right, "trusted": trusted, "trusted_right": trusted_right,
+            "give_up": {name: {key: replay[key] for key in ("right", "full_vote_right", "token_share")}
+                        for name, rule in GIVE_UP_RULES.items()
+                        for replay in [replay_confident(rows, threshold, give_up=rule)]},
             "n": len(rows)}  # fmt: skip
 
 
