@@ -17,8 +17,10 @@ gets the same replay at the default threshold (``confident_replay``), which sepa
 what the rule does from the waves' other samples; ``confidence_measures`` gives other
 measures of a first sample's confidence their threshold on train the same way and
 replays them on test's sc@4 samples; ``adaptive_bounds`` sets beside them what an
-oracle stopping rule would spend on the same samples.
-Seeds (``benchmarks/run_search18.sh seeds``, ``independent`` and ``fastseeds``): where
+oracle stopping rule, the confident rule with a first-sample signal that never errs,
+and the confident rule with two give-up rules would spend on the same samples.
+Seeds (``benchmarks/run_search18.sh seeds``, ``independent``, ``fastseeds`` and
+``fastmore``): where
 a kind of run exists on a model with more than one seed, each seed's figures, the
 comparisons over every (problem, seed) pair, and each kind's runs against each
 other, seed by seed (how far one configuration's runs differ). ``rollout_votes``
@@ -350,8 +352,8 @@ def confidence_measures(
 
 
 def oracle_stop(labels: list[str | None], correct: list[bool]) -> int:
-    """Samples an oracle that knows the answers would draw (in order): the fewest whose
-    vote is right where the full vote is, a single one where the full vote is wrong."""
+    """How many samples, drawn in order, an oracle that knows which are right draws: the
+    fewest whose vote is right where the full vote is, one where the full vote is wrong."""
     if not vote_right(labels, correct):
         return 1
     return next(k for k in range(1, len(labels) + 1) if vote_right(labels[:k], correct))
@@ -370,7 +372,8 @@ def first_unanswered(labels: list[str | None]) -> bool:
 
 
 def three_apart(labels: list[str | None]) -> bool:
-    """Give up once three samples are drawn and no two of them share an answer."""
+    """Give up once three samples are drawn and no two of them share an answer (none
+    answering counts)."""
     found = [label for label in labels if label is not None]
     return len(labels) >= 3 and len(set(found)) == len(found)
 
