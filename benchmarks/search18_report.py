@@ -210,6 +210,16 @@ def first_two_agree(rep: RunReport) -> dict[str, Any]:
     return {"problems": agree, "n": len(rep.rows), "token_share_if_stopped": spent / total}
 
 
+def sample_labels(row: ResultRow) -> list[str | None]:
+    """An sc row's samples' vote classes in sample order, as labels (None: no answer)."""
+    return [None if c is None else str(c) for c in row.samples.get("classes") or []]
+
+
+def first_sample_steps(row: ResultRow) -> list[Step]:
+    """The steps of an sc row's first sample (none if it stored no trajectories)."""
+    return [Step.from_dict(s) for s in row.trajectories[0]["steps"]] if row.trajectories else []
+
+
 def vote_right(labels: list[str | None], correct: list[bool]) -> bool:
     """Whether the vote over sample class ``labels`` picks a class whose first sample
     (hence every sample) is right."""
@@ -256,15 +266,13 @@ def replay_confident(
     spent = 0.0
     same = str.__eq__
     for row in rows:
-        classes = row.samples.get("classes") or []
         correct = row.samples.get("correct") or []
-        labels = [None if c is None else str(c) for c in classes]
-        first = None
+        labels = sample_labels(row)
         if first_confidence is not None:
             first = first_confidence(row)
-        elif row.trajectories:
-            steps = [Step.from_dict(s) for s in row.trajectories[0]["steps"]]
-            first = CONFIDENCE_MEASURES[measure](steps)
+        else:
+            steps = first_sample_steps(row)
+            first = CONFIDENCE_MEASURES[measure](steps) if steps else None
         n = len(labels)
         drawn = wave_size([], same, "confident", 2, n)
         while drawn < n and not settled(
@@ -398,17 +406,13 @@ def adaptive_bound(rows: list[ResultRow], threshold: float) -> dict[str, Any]:
     spent = 0.0
     first_right = trusted = trusted_right = 0
     for row in rows:
-        classes = row.samples.get("classes") or []
         correct = [bool(c) for c in row.samples.get("correct") or []]
-        labels = [None if c is None else str(c) for c in classes]
+        labels = sample_labels(row)
         if not labels:
             continue
         spent += tokens_of_first(row, oracle_stop(labels, correct))
         first_right += correct[0] and labels[0] is not None
-        steps = (
-            [Step.from_dict(s) for s in row.trajectories[0]["steps"]] if row.trajectories else []
-        )
-        probability = token_probability(steps)
+        probability = token_probability(first_sample_steps(row))
         if labels[0] is not None and probability is not None and probability >= threshold:
             trusted += 1
             trusted_right += correct[0]
