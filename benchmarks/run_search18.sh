@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 18's runs, resumable across sittings and machines.
-#   benchmarks/run_search18.sh tune|test|seeds|scan|breadth|independent|fastseeds|fastmore|save [--max-minutes M]
+#   benchmarks/run_search18.sh tune|test|seeds|scan|breadth|independent|fastseeds|fastmore|prelude|save [--max-minutes M]
 # tune: mcts@4 on a 20-problem slice of gsm8k train (offset 7000, clear of the evolve
 #       pool at the start of train), one run per setting below (the 0.5B; the 1.5B
 #       where a row says so) and sc@4 on the slice as the reference;
@@ -20,6 +20,8 @@
 #       trees and the previous default, so its comparisons pool 150 pairs as the 1.5B's do.
 # fastmore: the fast model on test[:50] with seeds 3 and 4: sc@4 and the default mcts@4
 #       (the independent trees), fixed before they ran and reported whatever they show.
+# prelude: seed 0 of sc@4 and the default mcts@4 on test[:50] again, fast model first,
+#       with the cell prelude (Fraction, fractions, math and sympy bound up front).
 # Every eval resumes its stored run. Exports travel in git (benchmarks/search18/,
 # written by `benchmarks/run_search18.sh save`), so a fresh machine resumes too.
 set -euo pipefail
@@ -27,7 +29,7 @@ cd "$(dirname "$0")/.."
 STORE=runs/search18/runs.db
 EXPORTS=benchmarks/search18
 mkdir -p runs/search18
-phase=${1:?usage: run_search18.sh tune|test|seeds|scan|breadth|independent|fastseeds|fastmore|save [--max-minutes M]}
+phase=${1:?usage: run_search18.sh tune|test|seeds|scan|breadth|independent|fastseeds|fastmore|prelude|save [--max-minutes M]}
 shift
 minutes=0
 if [ "${1:-}" = "--max-minutes" ]; then minutes=$2; fi
@@ -240,8 +242,22 @@ fastmore)
         done
     done
     ;;
+prelude)
+    # 20-28 of the fast model's 200 sc@4 samples per run ended unanswered after a
+    # NameError on Fraction, which the prompt's second example imports in its first
+    # step and the model copies without the import. Seeded as the runs before, a sample
+    # follows the same draws until a cell's output differs, so each pair isolates what
+    # binding the names up front changes.
+    for model in fast default; do
+        for options in "--strategy sc --samples 4" "$INDEPENDENT"; do
+            # shellcheck disable=SC2086  # the options are words on purpose
+            run --benchmark gsm8k --split test --limit 50 --model "$model" $options --seed 0 \
+                --cell-prelude
+        done
+    done
+    ;;
 *)
-    echo "unknown phase: $phase (tune, test, seeds, scan, breadth, independent, fastseeds, fastmore or save)" >&2
+    echo "unknown phase: $phase (tune, test, seeds, scan, breadth, independent, fastseeds, fastmore, prelude or save)" >&2
     exit 2
     ;;
 esac

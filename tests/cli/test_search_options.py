@@ -232,6 +232,20 @@ def test_a_changed_default_temperature_is_named_in_the_fingerprint() -> None:
     assert stored_aliases(SearchConfig(strategy="sc", temperature=0.7), scored=False) == []
 
 
+def test_the_cell_prelude_is_in_the_fingerprint_only_when_on() -> None:
+    """Runs stored before the prelude existed ran without it: off keeps their identity."""
+    for strategy in ("greedy", "sc", "mcts"):
+        assert "cell_prelude" not in run_identity(SearchConfig(strategy=strategy), scored=False)
+        on = SearchConfig(strategy=strategy, cell_prelude=True)
+        assert run_identity(on, scored=False)["cell_prelude"] is True
+
+
+def test_the_cell_prelude_is_an_eval_option() -> None:
+    out = runner.invoke(app, ["eval", "--help"], env={"COLUMNS": "200"})
+    assert out.exit_code == 0
+    assert "--cell-prelude" in out.stdout and "--no-cell-prelude" in out.stdout
+
+
 def test_help_comes_from_the_field_docstrings() -> None:
     out = runner.invoke(app, ["eval", "--help"], env={"COLUMNS": "200"})
     assert out.exit_code == 0

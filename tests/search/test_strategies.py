@@ -51,6 +51,33 @@ def test_greedy_error_is_fed_back_and_repaired(sandbox, grader) -> None:
     assert result.answer == "12"
 
 
+PRELUDE_NAMES = (
+    "print(Fraction(3, 4) * 48, math.floor(2.5), sympy.Integer(2) + 1, fractions.Fraction(1, 2))"
+)
+
+
+def test_the_cell_prelude_binds_the_names_the_prompt_offers(sandbox, grader) -> None:
+    """With the prelude a cell may use Fraction, fractions, math and sympy unimported (the
+    prompt says it may); without it such a cell fails. The prompt is the same either way."""
+
+    def script(request, index):
+        return [cell(PRELUDE_NAMES), cell("print(Fraction(1, 3) + 1)"), answer("36")][
+            depth_of(request.prompt)
+        ]
+
+    name_error = "NameError: name 'Fraction' is not defined"
+    runs = {}
+    for prelude in (True, False):
+        (result,), engine = solve_scripted(
+            script, sandbox, grader, [PROBLEM], strategy="greedy", cell_prelude=prelude
+        )
+        runs[prelude] = ([s.output for s in result.trajectories[0].steps], result.answer)
+        runs[prelude, "prompt"] = engine.calls[0][0].prompt
+    assert runs[True] == (["36 2 3 1/2", "4/3", ""], "36")
+    assert runs[False] == ([name_error, name_error], None)  # two errors end the branch
+    assert runs[True, "prompt"] == runs[False, "prompt"]
+
+
 def test_greedy_stops_after_two_consecutive_errors(sandbox, grader) -> None:
     (result,), engine = solve_scripted(
         lambda r, i: cell("raise ValueError('no')"), sandbox, grader, [PROBLEM], strategy="greedy"

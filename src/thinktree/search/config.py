@@ -152,6 +152,7 @@ LEGACY_VALUES: dict[str, Any] = {
     "settle_m": 3,
     "settle_confidence": 0.95,
     "settle_token_probability": 0.88,
+    "cell_prelude": False,
 }
 
 
@@ -232,6 +233,9 @@ class SearchConfig(BaseModel):
     """Consecutive code errors that end a branch."""
     exec_timeout: float = Field(10.0, gt=0)
     """Seconds a code cell may run."""
+    cell_prelude: bool = False
+    """Run each trajectory's cells after a prelude that binds math, fractions, Fraction
+    and sympy, the names the step prompt offers (thinktree.steps.CELL_PRELUDE)."""
     seed: int = 0
     """Run seed; every request's seed derives from it."""
     logprobs: bool = True

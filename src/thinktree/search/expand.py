@@ -16,6 +16,7 @@ from thinktree.engines.base import Completion, CompletionRequest, Engine
 from thinktree.reward.base import ScoreItem, StepScorer
 from thinktree.search.config import SearchConfig
 from thinktree.steps import (
+    CELL_PRELUDE,
     STOP_STRINGS,
     Step,
     StepKind,
@@ -158,6 +159,8 @@ class StepExpander:
             expansion.cached_tokens = sum(c.cached_tokens for c in completions)
             expansion.generated_tokens = sum(c.generated_tokens for c in completions)
             state = executed_cells(expansion.steps)
+            if self.config.cell_prelude:
+                state = [CELL_PRELUDE, *state]
             for step in expansion.candidates:
                 if step.kind is StepKind.CODE and step.code is not None:
                     pending.append((step, [*state, step.code]))

@@ -2,6 +2,7 @@
 
 from thinktree.steps.parse import ParsedStep, parse_step
 from thinktree.steps.prompt import (
+    CELL_PRELUDE,
     OUTPUT_MARKER,
     STOP_STRINGS,
     PromptStyle,
@@ -22,6 +23,7 @@ from thinktree.steps.step import (
 )
 
 __all__ = [
+    "CELL_PRELUDE",
     "OUTPUT_MARKER",
     "STOP_STRINGS",
     "ParsedStep",
