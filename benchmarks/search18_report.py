@@ -129,7 +129,14 @@ def kind(run: RunRecord) -> str:
     """greedy, sc, an MCTS run named by :func:`mcts_base` (mcts-default, mcts-previous,
     mcts-previous-k4, mcts-old, mcts-other...), or an adaptive run named by its rule
     (sc-settle-decided, sc-settle-agree, sc-settle-confident, sc-settle-confident-0.88
-    where that threshold is no longer the default, mcts-settle-agree-previous...)."""
+    where that threshold is no longer the default, mcts-settle-agree-previous...), with
+    "-prelude" where its cells ran after the cell prelude (sc-prelude...)."""
+    prelude = "-prelude" if search_of(run)["cell_prelude"] else ""
+    return base_kind(run) + prelude
+
+
+def base_kind(run: RunRecord) -> str:
+    """:func:`kind` before the cell prelude's suffix."""
     search = search_of(run)
     if is_adaptive(run):
         name = f"{run.strategy}-settle-{search['settle']}"
@@ -435,13 +442,15 @@ def adaptive_bounds(
     sc@4 run, at the confident rule's default threshold: whether the adaptive target
     (60 % of sc@4's tokens) lies beyond any stopping rule, or beyond the signal."""
     threshold = SearchConfig().settle_token_probability
-    sources = [(model, "gsm8k:train[7000:7100]", 0, rows) for model, rows in scan_by_model.items()]
-    sources += [(rep.run.model, "gsm8k:test[:50]", seed_of(rep.run), rep.rows)
-                for rep in reports if kind(rep.run) == "sc"]  # fmt: skip
+    sources = [(model, "gsm8k:train[7000:7100]", 0, {}, rows)
+               for model, rows in scan_by_model.items()]  # fmt: skip
+    sources += [(rep.run.model, "gsm8k:test[:50]", seed_of(rep.run),
+                 {"cell_prelude": True} if kind(rep.run) == "sc-prelude" else {}, rep.rows)
+                for rep in reports if kind(rep.run) in ("sc", "sc-prelude")]  # fmt: skip
     return [
-        {"model": model, "slice": where, "seed": seed, "token_probability": threshold,
+        {"model": model, "slice": where, "seed": seed, **marks, "token_probability": threshold,
          **adaptive_bound(rows, threshold)}
-        for model, where, seed, rows in sources
+        for model, where, seed, marks, rows in sources
     ]  # fmt: skip
 
 
@@ -704,6 +713,45 @@ def seeds(reports: list[RunReport]) -> list[dict[str, Any]]:
     return out
 
 
+PRELUDE_NAMES = ("Fraction", "fractions", "math", "sympy")
+
+
+def prelude_name_errors(rep: RunReport, trees: dict[str, list[dict[str, Any]]]) -> int:
+    """Steps that failed on a NameError for a name the cell prelude binds, in the run's
+    samples (sc) or tree nodes (mcts)."""
+    if rep.run.strategy == "mcts":
+        steps = [node["step"] for nodes in trees.values() for node in nodes if node["step"]]
+    else:
+        steps = [step for row in rep.rows for t in row.trajectories for step in t["steps"]]
+    wanted = {f"NameError: name '{name}' is not defined" for name in PRELUDE_NAMES}
+    return sum(step.get("error") in wanted for step in steps)
+
+
+def prelude_pairs(store: RunStore, reports: list[RunReport]) -> list[dict[str, Any]]:
+    """Each run made with the cell prelude against the run of its model, kind and seed
+    made without it (``run_search18.sh prelude``): a seeded sample follows the same
+    draws until a cell's output differs, so the pair shows what binding the names
+    changes; with the steps that failed on an unbound prelude name, and what the
+    samples or rollouts gave the vote."""
+    out = []
+    for rep in reports:
+        if not kind(rep.run).endswith("-prelude"):
+            continue
+        base = next((r for r in reports if r.run.model == rep.run.model
+                     and kind(r.run) == base_kind(rep.run) and seed_of(r.run) == seed_of(rep.run)),
+                    None)  # fmt: skip
+        if base is None:
+            continue
+        pair: dict[str, Any] = {"model": rep.run.model, "kind": base_kind(rep.run),
+                                "seed": seed_of(rep.run), **compare(rep, base)}  # fmt: skip
+        for side, run_report in (("a", rep), ("b", base)):
+            trees = tree_nodes(store, run_report) if run_report.run.strategy == "mcts" else {}
+            pair[f"name_errors_{side}"] = prelude_name_errors(run_report, trees)
+            pair[f"votes_{side}"] = rollout_votes(run_report, trees)
+        out.append(pair)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--store", default=str(ROOT / "runs" / "search18" / "runs.db"))
@@ -735,7 +783,7 @@ def main() -> None:
                 entry["same_answers_as_sc"] = {"run_id": full.run.id,
                                                "problems": same_answers(rep, full)}  # fmt: skip
                 entry["stopped_after_one"] = stopped_after_one(rep, full)
-        elif entry["kind"] == "sc":
+        elif entry["kind"] in ("sc", "sc-prelude"):
             entry["first_two_agree"] = first_two_agree(rep)
             entry["confident_replay"] = replay_confident(
                 rep.rows, SearchConfig().settle_token_probability
@@ -766,6 +814,7 @@ def main() -> None:
         "adaptive_bounds": adaptive_bounds(scan_by_model, reports),
         "comparisons": slice_comparisons(reports),
         "seeds": seeds(reports),
+        "prelude": prelude_pairs(store, reports),
     }
     out_path.write_text(json.dumps(doc, indent=2) + "\n")
     plot_accuracy_vs_tokens(reports, out_path.parent / "search18_accuracy_vs_tokens.png")
