@@ -26,7 +26,9 @@ comparisons over every (problem, seed) pair, and each kind's runs against each
 other, seed by seed (how far one configuration's runs differ). ``rollout_votes``
 says what each rollout or sample gave the vote.
 Every sc and mcts run also gets its vote's ties broken by confidence
-(``confidence_tie_break``), replayed on its stored answers.
+(``confidence_tie_break``), replayed on its stored answers. Runs made with the cell
+prelude (``run_search18.sh prelude``) are named ``...-prelude`` and paired with their
+seed's runs without it (``prelude``).
 Nothing is re-run: every figure comes from stored results.
 """
 
@@ -644,7 +646,7 @@ def slice_comparisons(reports: list[RunReport]) -> list[dict[str, Any]]:
               ("mcts-settle-agree-previous", "mcts-previous"),
               ("mcts-settle-agree-previous", "sc"),
               ("mcts-previous-k4", "sc"), ("mcts-previous-k4", "mcts-previous"),
-              ("mcts-default", "mcts-previous-k4")]  # fmt: skip
+              ("mcts-default", "mcts-previous-k4"), ("mcts-default-prelude", "sc-prelude")]  # fmt: skip
     out = []
     for model in sorted({rep.run.model for rep in reports}):
         by_kind: dict[str, RunReport] = {}
