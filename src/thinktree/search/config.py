@@ -119,6 +119,20 @@ still holding ``"auto"`` or a null ``unvisited_first``, ``k`` or
   problems stopping after one sample); 0.86 kept 68, 0.88 70 at 57 %. It was 0.88,
   chosen on the 20-problem tuning slice alone; runs stored at 0.88 keep their
   fingerprints.
+- ``cell_prelude = False``: neither rStar's paper nor its code. With it, each
+  trajectory's cells run after ``import math``, ``import fractions``, ``from
+  fractions import Fraction`` and ``import sympy``, the names the step prompt
+  offers: its second example imports ``Fraction`` in a step the 0.5B copies
+  without the import. On gsm8k test[:50], seed 0 (``benchmarks/run_search18.sh
+  prelude``), the 0.5B's sc@4 answered 11 with it against 10 (won 3, lost 2), its
+  mcts@4 12 against 9 (won 5, lost 2), both at 107 % of the tokens: samples that
+  died of the NameError run on and answer more often (156 of 200 against 129),
+  few of them rightly (32 right samples against 28). The 1.5B's sc@4 answered 31
+  against 37 (won 1, lost 7, p = 0.07) at the same tokens, with as many right
+  samples (104 of 200 each); its sc@4 runs without the prelude spread as far
+  between seeds (37, 32, 32). Off until the rule fixed before the 1.5B's runs decides: on by
+  default unless the four runs (the 1.5B's mcts@4 still to come) together answer
+  fewer than their pairs without it; three of them answer 54 against 56.
 
 Run fingerprints: :meth:`SearchConfig.identity` leaves out a field added after
 runs were stored while its value reproduces what those runs did (or where the

@@ -39,8 +39,9 @@ CELL_PRELUDE = "import math\nimport fractions\nfrom fractions import Fraction\ni
 """Run before a trajectory's cells (``SearchConfig.cell_prelude``), so the names the
 instruction offers are bound: the second example imports ``Fraction`` in its first
 step, and small models copy ``Fraction(...)`` without the import (on gsm8k test[:50]
-20-28 of the 0.5B's 200 sc@4 samples ended unanswered after a NameError on it). The
-prelude makes the instruction's offer true without changing the prompt."""
+each of the 0.5B's sc runs had 20-28 samples, of at most 200, end unanswered after
+a NameError on it). The prelude makes the instruction's offer true without
+changing the prompt."""
 
 EXAMPLES: tuple[str, ...] = (
     """Question: Cupcakes cost 2 dollars each and cookies cost 1 dollar each. Mia buys 5 cupcakes and 3 cookies and pays with a 20-dollar bill. How much change does she get?
