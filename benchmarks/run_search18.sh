@@ -245,11 +245,12 @@ fastmore)
 prelude)
     # 20-28 of the fast model's 200 sc@4 samples per run ended unanswered after a
     # NameError on Fraction, which the prompt's second example imports in its first
-    # step and the model copies without the import. Seeded as the runs before, a sample
-    # follows the same draws until a cell's output differs, so each pair isolates what
-    # binding the names up front changes. Decided before the 1.5B's runs: the prelude
-    # becomes the default unless these four runs together answer fewer problems than
-    # their pairs without it (it repairs a promise the prompt makes, so a tie keeps it).
+    # step and the model copies without the import. Each run is its seed's run again
+    # but for the prelude (not a paired draw: the batches' floating point differs
+    # between sittings, so samples part even where no cell met the error). Fixed after
+    # the fast sc@4 run, before the other three: the prelude becomes the default
+    # unless these four runs together answer fewer problems than their pairs without
+    # it (it repairs a promise the prompt makes, so a tie keeps it).
     for model in fast default; do
         for options in "--strategy sc --samples 4" "$INDEPENDENT"; do
             # shellcheck disable=SC2086  # the options are words on purpose

@@ -731,10 +731,10 @@ def prelude_name_errors(rep: RunReport, trees: dict[str, list[dict[str, Any]]]) 
 
 def prelude_pairs(store: RunStore, reports: list[RunReport]) -> list[dict[str, Any]]:
     """Each run made with the cell prelude against the run of its model, kind and seed
-    made without it (``run_search18.sh prelude``): a seeded sample follows the same
-    draws until a cell's output differs, so the pair shows what binding the names
-    changes; with the steps that failed on an unbound prelude name, and what the
-    samples or rollouts gave the vote."""
+    made without it (``run_search18.sh prelude``): one configuration but for the
+    prelude, one seed (not a paired draw: the batches' floating point differs between
+    sittings, so samples part even where no cell met the error); with the steps that
+    failed on an unbound prelude name, and what the samples or rollouts gave the vote."""
     out = []
     for rep in reports:
         if not kind(rep.run).endswith("-prelude"):
