@@ -250,7 +250,8 @@ prelude)
     # between sittings, so samples part even where no cell met the error). Fixed after
     # the fast sc@4 run, before the other three: the prelude becomes the default
     # unless these four runs together answer fewer problems than their pairs without
-    # it (it repairs a promise the prompt makes, so a tie keeps it).
+    # it (it repairs a promise the prompt makes, so a tie keeps it). Decided on
+    # 2026-12-03: 86 against 88, so it stays off (search.json, issue18.prelude_rule).
     for model in fast default; do
         for options in "--strategy sc --samples 4" "$INDEPENDENT"; do
             # shellcheck disable=SC2086  # the options are words on purpose

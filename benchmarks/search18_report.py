@@ -28,7 +28,8 @@ says what each rollout or sample gave the vote.
 Every sc and mcts run also gets its vote's ties broken by confidence
 (``confidence_tie_break``), replayed on its stored answers. Runs made with the cell
 prelude (``run_search18.sh prelude``) are named ``...-prelude`` and paired with their
-seed's runs without it (``prelude``).
+seed's runs without it (``prelude``), and ``prelude_rule`` applies the rule that
+decides its default.
 Nothing is re-run: every figure comes from stored results.
 """
 
@@ -43,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from report_common import WANTED, complete_runs, run_entry, tree_pass
-from thinktree.eval.metrics import dominance, pairwise
+from thinktree.eval.metrics import dominance, pairwise, sign_test
 from thinktree.eval.report import RunReport, build_reports, plot_accuracy_vs_tokens
 from thinktree.search.config import DEFAULT_K, LEGACY_VALUES, SearchConfig
 from thinktree.search.mcts.search import MCTSSearch
@@ -754,6 +755,23 @@ def prelude_pairs(store: RunStore, reports: list[RunReport]) -> list[dict[str, A
     return out
 
 
+# The prelude's runs (run_search18.sh prelude): sc@4 and the default mcts@4 on each model.
+PRELUDE_RUNS = 4
+
+
+def prelude_rule(pairs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The rule fixed in run_search18.sh before three of the four prelude runs: the
+    prelude becomes the default unless its runs together answer fewer problems than
+    their pairs without it (decided once all four are stored)."""
+    right_with = sum(round(p["accuracy_a"] * p["common"]) for p in pairs)
+    right_without = sum(round(p["accuracy_b"] * p["common"]) for p in pairs)
+    won, lost = sum(p["won"] for p in pairs), sum(p["lost"] for p in pairs)
+    decided = len(pairs) == PRELUDE_RUNS
+    return {"runs": len(pairs), "right_with": right_with, "right_without": right_without,
+            "won": won, "lost": lost, "sign_test_p": sign_test(won, lost),
+            "on_by_default": right_with >= right_without if decided else None}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--store", default=str(ROOT / "runs" / "search18" / "runs.db"))
@@ -818,6 +836,7 @@ def main() -> None:
         "seeds": seeds(reports),
         "prelude": prelude_pairs(store, reports),
     }
+    doc["issue18"]["prelude_rule"] = prelude_rule(doc["issue18"]["prelude"])
     out_path.write_text(json.dumps(doc, indent=2) + "\n")
     plot_accuracy_vs_tokens(reports, out_path.parent / "search18_accuracy_vs_tokens.png")
     print(json.dumps(doc["issue18"], indent=2))
