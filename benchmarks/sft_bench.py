@@ -1,13 +1,16 @@
 """How fast LoRA SFT of the fast 0.5B trains on this CPU: fp32 against bf16 autocast.
 
     python benchmarks/sft_bench.py [--store runs/evolve/runs.db --run RUN] [--steps 4]
+        [--max-length 2048] [--out benchmarks/results/sft.json]
 
 Builds real SFT examples (the zero-shot format, masks as in training) from the
 verified trajectories of a stored MCTS run, or from GSM8K's converted reference
 solutions when no run is given, wraps the model in the LoRA evolve trains
 (r 16, attention and MLP projections), and times forward + backward +
 optimizer step per example for each precision, side by side in one process
-after one warm-up step each. Writes ``benchmarks/results/sft.json``.
+after one warm-up step each. Writes ``benchmarks/results/sft.json`` (or ``--out``),
+with the CPU's capability and whether torch finds native bfloat16 on it
+(``thinktree.train.sft.native_bf16``, which decides the SFT default).
 """
 
 from __future__ import annotations
@@ -49,6 +52,10 @@ def main() -> None:
     parser.add_argument("--store")
     parser.add_argument("--run")
     parser.add_argument("--steps", type=int, default=4, help="Timed examples per precision.")
+    parser.add_argument(
+        "--max-length", type=int, default=2048, help="Skip examples longer than this (tokens)."
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
     import torch
@@ -56,11 +63,14 @@ def main() -> None:
 
     from thinktree.models import resolve_model
     from thinktree.train.hf_gguf import load_hf_from_gguf
-    from thinktree.train.sft import TARGET_MODULES, build_examples
+    from thinktree.train.sft import TARGET_MODULES, build_examples, native_bf16
 
-    items = trajectories(args.store, args.run, args.steps + 1)
+    # Four times as many as needed, so examples over --max-length can be skipped.
+    items = trajectories(args.store, args.run, 4 * (args.steps + 1))
     model, tokenizer = load_hf_from_gguf(resolve_model("fast").path)
-    examples, _ = build_examples(items, tokenizer, 2048)
+    examples = build_examples(items, tokenizer, args.max_length)[0][: args.steps + 1]
+    if len(examples) < 2:
+        raise SystemExit(f"fewer than 2 examples fit in --max-length {args.max_length}")
     lora = LoraConfig(
         r=16, lora_alpha=32, target_modules=list(TARGET_MODULES), task_type="CAUSAL_LM"
     )
@@ -71,6 +81,8 @@ def main() -> None:
         "model": "qwen2.5-coder-0.5b-instruct (dequantised from Q4_K_M)",
         "lora_rank": 16,
         "torch_threads": torch.get_num_threads(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "native_bf16": native_bf16(),
         "examples": len(examples),
         "mean_tokens_per_example": sum(len(e.input_ids) for e in examples) / len(examples),
     }
@@ -94,7 +106,7 @@ def main() -> None:
         result["bf16_autocast_tokens_per_second"] / result["fp32_tokens_per_second"],
         2,  # type: ignore[operator]
     )
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 

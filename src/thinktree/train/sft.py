@@ -69,10 +69,32 @@ class SFTConfig(BaseModel):
     holdout_fraction: float = Field(0.05, ge=0.0, lt=1.0)
     save_steps: int = Field(20, ge=1)
     seed: int = 0
-    bf16: bool = True
-    """bfloat16 autocast (weights and LoRA stay float32): 1.52x the float32 speed on
-    this machine's AVX512-BF16 CPU (benchmarks/sft_bench.py); set false on a CPU
-    without native bfloat16, where it is emulated and slower."""
+    bf16: bool | None = None
+    """bfloat16 autocast (weights and LoRA stay float32). None: on where the hardware
+    computes bfloat16 natively (:func:`native_bf16`), where it ran at 1.52x the float32
+    speed (an AVX512-BF16 CPU, benchmarks/sft_bench.py); off elsewhere, where torch
+    emulates it far slower than float32. A resumed run keeps its first sitting's choice."""
+
+
+def native_bf16() -> bool:
+    """Whether this machine's training device computes bfloat16 natively: a CUDA GPU
+    that supports it, or a CPU with AVX512-BF16 or AMX (torch's own CPU probe)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return bool(torch.cuda.is_bf16_supported())
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def settle_precision(config: SFTConfig, saved: dict[str, Any] | None) -> SFTConfig:
+    """``config`` with ``bf16`` decided: as given, else as the checkpoints' first
+    sitting decided it (so a run moved to other hardware still resumes), else by
+    :func:`native_bf16`."""
+    if config.bf16 is not None:
+        return config
+    if saved is not None and saved.get("bf16") is not None:
+        return config.model_copy(update={"bf16": bool(saved["bf16"])})
+    return config.model_copy(update={"bf16": native_bf16()})
 
 
 @dataclass
@@ -88,6 +110,9 @@ class SFTReport:
     holdout_loss_before: float | None
     holdout_loss_after: float | None
     adapter_dir: str
+    bf16: bool | None = None
+    """Whether it trained under bfloat16 autocast (None in reports written before
+    this was recorded)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -251,6 +276,7 @@ def train_policy_lora(
     resume = complete_checkpoint(checkpoints)
     state_path = out_dir / "sft_state.json"
     state = json.loads(state_path.read_text()) if state_path.is_file() else {}
+    config = settle_precision(config, state.get("config"))
     check_resumable(state, config, out_dir)
     state["config"] = config.model_dump(mode="json")
 
@@ -345,6 +371,7 @@ def train_policy_lora(
         holdout_loss_before=state["holdout_loss_before"],
         holdout_loss_after=after,
         adapter_dir=str(adapter_dir),
+        bf16=config.bf16,
     )
     tmp_report = report_path.with_suffix(".json.tmp")
     tmp_report.write_text(json.dumps(report.to_dict(), indent=2))
