@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from thinktree.train import sft
-from thinktree.train.sft import SFTConfig, check_resumable, settle_precision
+from thinktree.train.sft import SFTConfig, check_resumable, native_bf16, settle_precision
 
 torch = pytest.importorskip("torch", reason="needs the train extra")
 
@@ -26,14 +25,14 @@ def test_a_cpu_computes_bf16_natively_with_avx512_bf16_or_amx(
     monkeypatch: pytest.MonkeyPatch, avx512_bf16: bool, amx: bool, native: bool
 ) -> None:
     cpu_with(monkeypatch, avx512_bf16, amx)
-    assert sft.native_bf16() is native
+    assert native_bf16() is native
 
 
 def test_a_gpu_answers_for_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     cpu_with(monkeypatch, avx512_bf16=True, amx=True)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
-    assert sft.native_bf16() is False
+    assert native_bf16() is False
 
 
 def test_unset_follows_the_hardware(monkeypatch: pytest.MonkeyPatch) -> None:
