@@ -220,6 +220,41 @@ def first_two_agree(rep: RunReport) -> dict[str, Any]:
     return {"problems": agree, "n": len(rep.rows), "token_share_if_stopped": spent / total}
 
 
+def first_step_kind(steps: list[dict[str, Any]]) -> str:
+    """How a sample's first step ended: a cell (``cell``, run or failed), an answer with
+    no cell (``answer_without_cell``: the problem solved in prose), text with neither
+    cut at max_step_tokens (``cut``), or other text with neither (``other``)."""
+    first = steps[0] if steps else {}
+    if first.get("code"):
+        return "cell"
+    if first.get("kind") == "final":
+        return "answer_without_cell"
+    return "cut" if first.get("finish_reason") == "length" else "other"
+
+
+def first_steps(rep: RunReport) -> dict[str, dict[str, Any]]:
+    """sc: the run's samples by how their first step ended (:func:`first_step_kind`),
+    each kind with its samples, right samples and share of the run's sample tokens.
+    Where the tokens of samples that never answer go."""
+    kinds: dict[str, dict[str, Any]] = {}
+    total = 0
+    for row in rep.rows:
+        correct = row.samples.get("correct") or []
+        for index, (trajectory, tokens) in enumerate(
+            zip(row.trajectories, sample_tokens(row), strict=True)
+        ):
+            entry = kinds.setdefault(first_step_kind(trajectory["steps"]),
+                                     {"samples": 0, "right": 0, "tokens": 0})  # fmt: skip
+            entry["samples"] += 1
+            entry["right"] += index < len(correct) and bool(correct[index])
+            entry["tokens"] += tokens
+            total += tokens
+    return {
+        name: {"samples": e["samples"], "right": e["right"], "token_share": e["tokens"] / total}
+        for name, e in sorted(kinds.items())
+    }
+
+
 def sample_labels(row: ResultRow) -> list[str | None]:
     """An sc row's samples' vote classes in sample order, as labels (None: no answer)."""
     return [None if c is None else str(c) for c in row.samples.get("classes") or []]
@@ -264,13 +299,13 @@ def replay_confident(
     threshold: float,
     measure: str = "mean",
     first_confidence: Callable[[ResultRow], float | None] | None = None,
-    give_up: Callable[[list[str | None]], bool] | None = None,
+    give_up: GiveUp | None = None,
 ) -> dict[str, Any]:
     """sc@N: ``settle = "confident"`` replayed on the rows' own samples in order, waves
     drawn as sampling.py draws them and the library's rules deciding, the first sample's
     confidence taken by ``measure`` (:data:`CONFIDENCE_MEASURES`) or, where given, by
     ``first_confidence`` of the row; ``give_up``, where given, also stops a problem once
-    it holds for the answers drawn. Problems right (the full vote's beside it), problems
+    it holds for the answers drawn and the first sample's confidence. Problems right (the full vote's beside it), problems
     stopped after one sample, and the share of the rows' tokens spent."""
     right = full_right = alone = 0
     spent = 0.0
@@ -288,7 +323,7 @@ def replay_confident(
         while drawn < n and not settled(
             labels[:drawn], same, "confident", 2, remaining=n - drawn,
             first_probability=first, trusted_probability=threshold,
-        ) and not (give_up and give_up(labels[:drawn])):  # fmt: skip
+        ) and not (give_up and give_up(labels[:drawn], first)):  # fmt: skip
             drawn += wave_size(labels[:drawn], same, "confident", 2, n)
         drawn = min(drawn, n)
         right += vote_right(labels[:drawn], correct)
@@ -384,27 +419,59 @@ def first_sample_right(row: ResultRow) -> float:
     return float(bool(correct) and bool(correct[0]))
 
 
-def first_unanswered(labels: list[str | None]) -> bool:
+# A give-up rule: whether to stop spending on a problem, given its answers drawn so far
+# (sample order; None: no answer) and its first sample's confidence (None: unknown).
+GiveUp = Callable[[list[str | None], float | None], bool]
+
+
+def first_unanswered(labels: list[str | None], first: float | None) -> bool:
     """Give up once the first sample has no answer."""
     return labels[0] is None
 
 
-def three_apart(labels: list[str | None]) -> bool:
+def three_apart(labels: list[str | None], first: float | None) -> bool:
     """Give up once three samples are drawn and no two of them share an answer (none
     answering counts)."""
     found = [label for label in labels if label is not None]
     return len(labels) >= 3 and len(set(found)) == len(found)
 
 
+def first_unsure(limit: float) -> GiveUp:
+    """Give up after the first sample where its mean token probability is below
+    ``limit`` (or unknown): the confident rule's trust turned round, a first sample so
+    unsure that the problem looks lost."""
+    return lambda labels, first: len(labels) == 1 and (first is None or first < limit)
+
+
 # Rules that stop spending on a problem the vote looks likely to lose, replayed beside
 # the confident rule: not built, since each loses problems on some test runs.
-GIVE_UP_RULES: dict[str, Callable[[list[str | None]], bool]] = {
+GIVE_UP_RULES: dict[str, GiveUp] = {
     "first_unanswered": first_unanswered,
     "three_apart": three_apart,
 }
 
 
-def adaptive_bound(rows: list[ResultRow], threshold: float) -> dict[str, Any]:
+def unsure_limit(rows: list[ResultRow], threshold: float) -> dict[str, Any]:
+    """first_unsure's limit, chosen on the 1.5B's train[7000:7100] as threshold_choice
+    chooses the trust threshold, turned round: the confident rule at ``threshold`` with
+    the give-up is replayed at every limit of MEASURE_THRESHOLDS below it, and the limit
+    is the highest at which it and every lower one keep the full vote's right answers
+    within two problems. (Chosen on 2026-12-03 after test's samples had been replayed at
+    a few limits by hand, none of which met the target: the choice can only flatter it.)"""
+    limits = [limit for limit in MEASURE_THRESHOLDS if limit < threshold]
+    scan = [{"limit": limit, **replay_confident(rows, threshold, give_up=first_unsure(limit))}
+            for limit in limits]  # fmt: skip
+    chosen = None
+    for replay in scan:
+        if replay["right"] < replay["full_vote_right"] - 2:
+            break
+        chosen = replay["limit"]
+    return {"token_probability": threshold, "chosen": chosen, "n": len(rows), "scan": scan}
+
+
+def adaptive_bound(
+    rows: list[ResultRow], threshold: float, give_up: dict[str, GiveUp]
+) -> dict[str, Any]:
     """How far a stopping rule could go on the rows' own sc samples: the share of their
     tokens an oracle spends (:func:`oracle_stop`, which keeps every right vote); the
     confident rule with a first-sample signal that never errs (``perfect_trust``: it
@@ -412,7 +479,7 @@ def adaptive_bound(rows: list[ResultRow], threshold: float) -> dict[str, Any]:
     for a decided vote as the rule does); the problems whose first sample is right, and
     how many first samples the mean token probability trusts at ``threshold``, and how
     many of those are right: a first-sample signal's recall and precision; and the
-    confident rule at ``threshold`` with each of :data:`GIVE_UP_RULES`."""
+    confident rule at ``threshold`` with each rule of ``give_up``."""
     spent = 0.0
     first_right = trusted = trusted_right = 0
     for row in rows:
@@ -433,18 +500,22 @@ def adaptive_bound(rows: list[ResultRow], threshold: float) -> dict[str, Any]:
                               "token_share": perfect["token_share"]},
             "first_right": first_right, "trusted": trusted, "trusted_right": trusted_right,
             "give_up": {name: {key: replay[key] for key in ("right", "full_vote_right", "token_share")}
-                        for name, rule in GIVE_UP_RULES.items()
+                        for name, rule in give_up.items()
                         for replay in [replay_confident(rows, threshold, give_up=rule)]},
             "n": len(rows)}  # fmt: skip
 
 
 def adaptive_bounds(
-    scan_by_model: dict[str, list[ResultRow]], reports: list[RunReport]
+    scan_by_model: dict[str, list[ResultRow]], reports: list[RunReport], unsure: float | None
 ) -> list[dict[str, Any]]:
     """:func:`adaptive_bound` on each model's train[7000:7100] samples and on every test
-    sc@4 run, at the confident rule's default threshold: whether the adaptive target
-    (60 % of sc@4's tokens) lies beyond any stopping rule, or beyond the signal."""
+    sc@4 run, at the confident rule's default threshold, with :data:`GIVE_UP_RULES` and
+    first_unsure at the ``unsure`` limit (:func:`unsure_limit`): whether the adaptive
+    target (60 % of sc@4's tokens) lies beyond any stopping rule, or beyond the signal."""
     threshold = SearchConfig().settle_token_probability
+    give_up = dict(GIVE_UP_RULES)
+    if unsure is not None:
+        give_up["first_unsure"] = first_unsure(unsure)
     sources = [(model, "gsm8k:train[7000:7100]", 0, {}, rows)
                for model, rows in scan_by_model.items()]  # fmt: skip
     sources += [(rep.run.model, "gsm8k:test[:50]", seed_of(rep.run),
@@ -452,7 +523,7 @@ def adaptive_bounds(
                 for rep in reports if kind(rep.run) in ("sc", "sc-prelude")]  # fmt: skip
     return [
         {"model": model, "slice": where, "seed": seed, **marks, "token_probability": threshold,
-         **adaptive_bound(rows, threshold)}
+         **adaptive_bound(rows, threshold, give_up)}
         for model, where, seed, marks, rows in sources
     ]  # fmt: skip
 
@@ -551,12 +622,13 @@ def tree_nodes(store: RunStore, rep: RunReport) -> dict[str, list[dict[str, Any]
     }
 
 
-def rollout_votes(rep: RunReport, trees: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
-    """What each rollout (mcts) or sample (sc) gave the vote: rollouts, votes for an
-    answer (a tree's repeat votes counted, as a repeated sample's are), right votes,
-    and problems whose first rollout or sample was right. Tells a tree whose draws
-    are as good as sc's but fewer or more alike from one whose draws are worse."""
-    rollouts = votes = right = first_right = 0
+def votes_by_problem(
+    rep: RunReport, trees: dict[str, list[dict[str, Any]]]
+) -> dict[str, tuple[int, int, int, bool]]:
+    """Per problem, what its rollouts (mcts) or samples (sc) gave the vote: rollouts,
+    votes for an answer (a tree's repeat votes counted, as a repeated sample's are),
+    right votes, and whether the first rollout or sample was right."""
+    out = {}
     for row in rep.rows:
         if rep.run.strategy == "mcts":
             ends = [
@@ -564,17 +636,30 @@ def rollout_votes(rep: RunReport, trees: dict[str, list[dict[str, Any]]]) -> dic
                 for n in trees[row.problem_id]
                 if n["terminal"] and n["terminal_reason"] == "answer"
             ]
-            rollouts += int(row.extra.get("rollouts", 0))
-            votes += sum(n["visits"] for n in ends)
-            right += sum(n["visits"] for n in ends if n["correct"])
-            first_right += bool(ends and min(ends, key=lambda n: n["id"])["correct"])
+            out[row.problem_id] = (
+                int(row.extra.get("rollouts", 0)),
+                sum(n["visits"] for n in ends),
+                sum(n["visits"] for n in ends if n["correct"]),
+                bool(ends and min(ends, key=lambda n: n["id"])["correct"]),
+            )
         else:
             answers = row.samples.get("answers") or []
             correct = row.samples.get("correct") or []
-            rollouts += len(answers)
-            votes += sum(a is not None for a in answers)
-            right += sum(bool(c) for c in correct)
-            first_right += bool(correct and correct[0])
+            out[row.problem_id] = (
+                len(answers),
+                sum(a is not None for a in answers),
+                sum(bool(c) for c in correct),
+                bool(correct and correct[0]),
+            )
+    return out
+
+
+def rollout_votes(rep: RunReport, trees: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
+    """What a run's rollouts (mcts) or samples (sc) gave the vote, summed over its
+    problems (:func:`votes_by_problem`). Tells a tree whose draws are as good as sc's but
+    fewer or more alike from one whose draws are worse."""
+    per_problem = votes_by_problem(rep, trees).values()
+    rollouts, votes, right, first_right = (sum(column) for column in zip(*per_problem, strict=True))
     return {"rollouts": rollouts, "answer_votes": votes, "right_votes": right,
             "first_right": first_right, "n": len(rep.rows)}  # fmt: skip
 
@@ -680,9 +765,33 @@ def seeded_rows(rep: RunReport) -> list[ResultRow]:
     return [replace(row, problem_id=f"{seed_of(rep.run)}:{row.problem_id}") for row in rep.rows]
 
 
-def seeds(reports: list[RunReport]) -> list[dict[str, Any]]:
+def right_votes_paired(
+    pairs: list[tuple[RunReport, RunReport]], trees: dict[str, dict[str, list[dict[str, Any]]]]
+) -> dict[str, Any]:
+    """Two full-budget kinds' runs, seed by seed: their rollouts' or samples' right votes
+    (:func:`votes_by_problem`) summed, and a sign test over the (problem, seed) pairs on
+    which side's draws were right more often. Whether one kind's draws are worse than the
+    other's where the votes' sign test cannot tell."""
+    rollouts_a = rollouts_b = right_a = right_b = more = fewer = 0
+    for rep_a, rep_b in pairs:
+        votes_a = votes_by_problem(rep_a, trees.get(rep_a.run.id, {}))
+        votes_b = votes_by_problem(rep_b, trees.get(rep_b.run.id, {}))
+        for problem in votes_a.keys() & votes_b.keys():
+            (drawn_a, _, a, _), (drawn_b, _, b, _) = votes_a[problem], votes_b[problem]
+            rollouts_a, rollouts_b = rollouts_a + drawn_a, rollouts_b + drawn_b
+            right_a, right_b = right_a + a, right_b + b
+            more, fewer = more + (a > b), fewer + (a < b)
+    return {"rollouts_a": rollouts_a, "rollouts_b": rollouts_b, "right_votes_a": right_a,
+            "right_votes_b": right_b, "more_right": more, "fewer_right": fewer,
+            "sign_test_p": sign_test(more, fewer)}  # fmt: skip
+
+
+def seeds(
+    reports: list[RunReport], trees: dict[str, dict[str, list[dict[str, Any]]]]
+) -> list[dict[str, Any]]:
     """Per model, the kinds run with more than one seed: each seed's run, the kinds
-    compared over every (problem, seed) pair, and each kind's seeds against each other."""
+    compared over every (problem, seed) pair (full-budget kinds also by their draws'
+    right votes, :func:`right_votes_paired`), and each kind's seeds against each other."""
     out = []
     for model in sorted({rep.run.model for rep in reports}):
         by_kind: dict[str, dict[int, RunReport]] = {}
@@ -705,8 +814,12 @@ def seeds(reports: list[RunReport]) -> list[dict[str, Any]]:
                 rows_a = [row for s in shared for row in seeded_rows(seeded[a][s])]
                 rows_b = [row for s in shared for row in seeded_rows(seeded[b][s])]
                 d = dominance(rows_a, rows_b)
-                pooled.append({"pair": f"{a} vs {b}", "seeds": shared, **d,
-                               "token_ratio": d["tokens_a"] / d["tokens_b"]})  # fmt: skip
+                entry = {"pair": f"{a} vs {b}", "seeds": shared, **d,
+                         "token_ratio": d["tokens_a"] / d["tokens_b"]}  # fmt: skip
+                if not any(name.startswith(("sc-settle", "mcts-settle")) for name in (a, b)):
+                    runs_of = [(seeded[a][s], seeded[b][s]) for s in shared]
+                    entry["right_votes"] = right_votes_paired(runs_of, trees)
+                pooled.append(entry)
         between = {
             name: {f"{b} vs {a}": pairwise(by_seed[b].rows, by_seed[a].rows)
                    for a, b in combinations(sorted(by_seed), 2)}
@@ -730,7 +843,9 @@ def prelude_name_errors(rep: RunReport, trees: dict[str, list[dict[str, Any]]]) 
     return sum(step.get("error") in wanted for step in steps)
 
 
-def prelude_pairs(store: RunStore, reports: list[RunReport]) -> list[dict[str, Any]]:
+def prelude_pairs(
+    reports: list[RunReport], trees: dict[str, dict[str, list[dict[str, Any]]]]
+) -> list[dict[str, Any]]:
     """Each run made with the cell prelude against the run of its model, kind and seed
     made without it (``run_search18.sh prelude``): one configuration but for the
     prelude, one seed (not a paired draw: the batches' floating point differs between
@@ -748,9 +863,9 @@ def prelude_pairs(store: RunStore, reports: list[RunReport]) -> list[dict[str, A
         pair: dict[str, Any] = {"model": rep.run.model, "kind": base_kind(rep.run),
                                 "seed": seed_of(rep.run), **compare(rep, base)}  # fmt: skip
         for side, run_report in (("a", rep), ("b", base)):
-            trees = tree_nodes(store, run_report) if run_report.run.strategy == "mcts" else {}
-            pair[f"name_errors_{side}"] = prelude_name_errors(run_report, trees)
-            pair[f"votes_{side}"] = rollout_votes(run_report, trees)
+            nodes = trees.get(run_report.run.id, {})
+            pair[f"name_errors_{side}"] = prelude_name_errors(run_report, nodes)
+            pair[f"votes_{side}"] = rollout_votes(run_report, nodes)
         out.append(pair)
     return out
 
@@ -782,6 +897,8 @@ def main() -> None:
         KindReport(rep.run, rep.rows, rep.summary)
         for rep in complete_runs(store, lambda run: run.config.get("scorer") in (None, "none"))
     ]
+    # Every mcts run's tree nodes, read once for every figure of them.
+    trees = {rep.run.id: tree_nodes(store, rep) for rep in reports if rep.run.strategy == "mcts"}
     entries = []
     for rep in reports:
         entry = {**run_entry(rep), "kind": kind(rep.run), "setting": setting(rep.run)}
@@ -805,20 +922,24 @@ def main() -> None:
                 entry["stopped_after_one"] = stopped_after_one(rep, full)
         elif entry["kind"] in ("sc", "sc-prelude"):
             entry["first_two_agree"] = first_two_agree(rep)
+            entry["first_steps"] = first_steps(rep)
             entry["confident_replay"] = replay_confident(
                 rep.rows, SearchConfig().settle_token_probability
             )
-        trees = tree_nodes(store, rep) if rep.run.strategy == "mcts" else {}
+        nodes = trees.get(rep.run.id, {})
         if rep.run.strategy in ("sc", "mcts") and not is_adaptive(rep.run):
-            entry["rollout_votes"] = rollout_votes(rep, trees)
+            entry["rollout_votes"] = rollout_votes(rep, nodes)
         if rep.run.strategy in ("sc", "mcts"):
             entry["answers_found"] = answers_found(rep)
             entry["confidence_tie_break"] = confidence_tie_break(rep)
         if rep.run.strategy == "mcts" and entry["kind"] != "mcts-old":
-            entry["crashing_branches"] = crashing_branches(rep, trees)
+            entry["crashing_branches"] = crashing_branches(rep, nodes)
         entries.append(entry)
 
     scan_by_model = scan_rows(store)
+    train_rows = scan_by_model.get(DEFAULT_MODEL, [])
+    unsure = (unsure_limit(train_rows, SearchConfig().settle_token_probability)
+              if len(train_rows) == len(SCAN_IDS) else None)  # fmt: skip
     out_path = Path(args.out)
     doc = json.loads(out_path.read_text()) if out_path.exists() else {"runs": []}
     ours = {e["run_id"] for e in entries}
@@ -831,10 +952,11 @@ def main() -> None:
         "confident_scan": confident_scan(store),
         "confident_threshold": threshold_choice(scan_by_model),
         "confidence_measures": confidence_measures(scan_by_model, reports),
-        "adaptive_bounds": adaptive_bounds(scan_by_model, reports),
+        "unsure_limit": unsure,
+        "adaptive_bounds": adaptive_bounds(scan_by_model, reports, unsure and unsure["chosen"]),
         "comparisons": slice_comparisons(reports),
-        "seeds": seeds(reports),
-        "prelude": prelude_pairs(store, reports),
+        "seeds": seeds(reports, trees),
+        "prelude": prelude_pairs(reports, trees),
     }
     doc["issue18"]["prelude_rule"] = prelude_rule(doc["issue18"]["prelude"])
     out_path.write_text(json.dumps(doc, indent=2) + "\n")
