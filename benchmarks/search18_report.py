@@ -18,13 +18,17 @@ what the rule does from the waves' other samples; ``confidence_measures`` gives 
 measures of a first sample's confidence their threshold on train the same way and
 replays them on test's sc@4 samples; ``adaptive_bounds`` sets beside them what an
 oracle stopping rule, the confident rule with a first-sample signal that never errs,
-and the confident rule with two give-up rules would spend on the same samples.
-Seeds (``benchmarks/run_search18.sh seeds``, ``independent``, ``fastseeds`` and
-``fastmore``): where
+and the confident rule with three give-up rules would spend on the same samples (the
+third, giving up on an unsure first sample, at a limit chosen on train as the trust
+threshold is: ``unsure_limit``). ``first_steps`` sorts each full sc run's samples by how
+their first step ended (a cell, an answer in prose, text cut at max_step_tokens).
+Seeds (``benchmarks/run_search18.sh seeds``, ``independent``, ``fastseeds``, ``fastmore``
+and ``confseeds``): where
 a kind of run exists on a model with more than one seed, each seed's figures, the
 comparisons over every (problem, seed) pair, and each kind's runs against each
-other, seed by seed (how far one configuration's runs differ). ``rollout_votes``
-says what each rollout or sample gave the vote.
+other, seed by seed (how far one configuration's runs differ); full-budget kinds are
+also compared by their draws' right votes, pair by pair. ``rollout_votes`` says what
+each rollout or sample gave the vote.
 Every sc and mcts run also gets its vote's ties broken by confidence
 (``confidence_tie_break``), replayed on its stored answers. Runs made with the cell
 prelude (``run_search18.sh prelude``) are named ``...-prelude`` and paired with their
@@ -751,6 +755,8 @@ SEED_PAIRS = (
     ("mcts-previous", "sc"),
     ("mcts-default", "mcts-previous"),
     ("sc-settle-confident", "sc"),
+    ("mcts-default", "sc-settle-confident"),
+    ("sc-settle-confident", "sc-settle-confident-0.88"),
     ("sc-settle-confident-0.88", "sc"),
     ("mcts-default", "sc-settle-confident-0.88"),
     ("mcts-previous", "sc-settle-confident-0.88"),
