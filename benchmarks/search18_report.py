@@ -309,8 +309,9 @@ def replay_confident(
     drawn as sampling.py draws them and the library's rules deciding, the first sample's
     confidence taken by ``measure`` (:data:`CONFIDENCE_MEASURES`) or, where given, by
     ``first_confidence`` of the row; ``give_up``, where given, also stops a problem once
-    it holds for the answers drawn and the first sample's confidence. Problems right (the full vote's beside it), problems
-    stopped after one sample, and the share of the rows' tokens spent."""
+    it holds for the answers drawn and the first sample's confidence. Problems right
+    (the full vote's beside it), problems stopped after one sample, and the share of
+    the rows' tokens spent."""
     right = full_right = alone = 0
     spent = 0.0
     same = str.__eq__
