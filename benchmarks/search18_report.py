@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from itertools import combinations
 from pathlib import Path
@@ -370,15 +370,21 @@ def scan_rows(store: RunStore) -> dict[str, list[ResultRow]]:
     }
 
 
+def last_within_two(replays: Iterable[dict[str, Any]], key: str) -> float | None:
+    """Walking ``replays`` in order, the ``key`` of the last one before the first that
+    loses more than two of the full vote's right answers (None if the first does)."""
+    chosen = None
+    for replay in replays:
+        if replay["right"] < replay["full_vote_right"] - 2:
+            break
+        chosen = replay[key]
+    return chosen
+
+
 def chosen_threshold(scan: list[dict[str, Any]]) -> float | None:
     """threshold_choice's rule over a scan in rising thresholds: the lowest at which it
     and every higher one keep the full vote's right answers within two problems."""
-    chosen = None
-    for replay in reversed(scan):
-        if replay["right"] < replay["full_vote_right"] - 2:
-            break
-        chosen = replay["token_probability"]
-    return chosen
+    return last_within_two(reversed(scan), "token_probability")
 
 
 def confidence_measures(
@@ -466,12 +472,8 @@ def unsure_limit(rows: list[ResultRow], threshold: float) -> dict[str, Any]:
     limits = [limit for limit in MEASURE_THRESHOLDS if limit < threshold]
     scan = [{"limit": limit, **replay_confident(rows, threshold, give_up=first_unsure(limit))}
             for limit in limits]  # fmt: skip
-    chosen = None
-    for replay in scan:
-        if replay["right"] < replay["full_vote_right"] - 2:
-            break
-        chosen = replay["limit"]
-    return {"token_probability": threshold, "chosen": chosen, "n": len(rows), "scan": scan}
+    return {"token_probability": threshold, "chosen": last_within_two(scan, "limit"),
+            "n": len(rows), "scan": scan}  # fmt: skip
 
 
 def adaptive_bound(
