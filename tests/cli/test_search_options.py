@@ -108,15 +108,16 @@ def test_an_unknown_scorer_is_said_before_the_search_is_built() -> None:
     assert out.stderr.strip().splitlines()[0].startswith("error: unknown scorer 'oracle'")
 
 
-def test_settling_by_a_decided_vote_is_refused_for_mcts() -> None:
-    args = ["solve", "2+2?", "--strategy", "mcts", "--settle", "decided"]
+def test_settling_by_a_decided_vote_is_refused_for_a_fully_expanded_tree() -> None:
+    args = ["solve", "2+2?", "--strategy", "mcts", "--settle", "decided", "--expand", "all"]
     out = runner.invoke(app, args)
     assert out.exit_code == 2
     assert out.stderr.strip().splitlines() == [
-        "error: --settle decided is for sc; with mcts use agree or beta"
+        "error: --settle decided needs mcts to answer by vote, one answer a rollout: "
+        "no scorer, lazy expansion and --agreement all (or use agree or beta)"
     ]
-    with pytest.raises(ValueError, match="is for sc"):
-        resolved(SearchConfig(strategy="mcts", settle="decided"), scored=False)
+    with pytest.raises(ValueError, match="one answer a rollout"):
+        resolved(SearchConfig(strategy="mcts", settle="decided", expand="all"), scored=False)
 
 
 def test_settling_on_confidence_without_log_probabilities_is_refused() -> None:

@@ -404,3 +404,86 @@ def test_lazy_rollouts_without_a_scorer_each_start_a_new_first_step(sandbox, gra
     assert nodes[1]["visits"] == 1 and nodes[0]["visits"] == 4
     assert result.answer == "6" and len(engine.calls) == 8
     assert check_invariants(deserialize(result.tree)) == []
+
+
+def one_step_rollouts(texts: list[str]):
+    """Each request (lazy: one a rollout, all at the root) gets the next of ``texts``:
+    an answer, or with a leading ``!`` prose with none (an invalid ending)."""
+    queue = list(texts)
+
+    def script(request, index):
+        text = queue.pop(0)
+        return text[1:] if text.startswith("!") else answer(text)
+
+    return script
+
+
+LAZY_VOTE = {"strategy": "mcts", "samples": 4, "k": 4, "expand": "lazy",
+             "unvisited_first": True, "invalid_backup": "visits", "temperature": 0.7}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("texts", "logprob", "rule", "rollouts", "reason", "chosen"),
+    [
+        # 6 6 of 4 cannot be outvoted (2 against 2 goes to 6, found first)
+        (["6", "6"], -0.5, "decided", 2, "settled", "6"),
+        # two rollouts end without an answer: with one left, 6 alone is decided
+        (["6", "!I am not sure.", "!Let me think."], -0.5, "decided", 3, "settled", "6"),
+        # 6 7 8 leaves 7 able to pass 6: the last rollout decides
+        (["6", "7", "8", "7"], -0.5, "decided", 4, "done", "7"),
+        # exp(-0.1) = 0.905 >= 0.87: the first rollout's answer alone
+        (["7"], -0.1, "confident", 1, "settled", "7"),
+        # exp(-0.5) = 0.61: then as decided (7 6 7: 6 can at most tie, and 7 came first)
+        (["7", "6", "7"], -0.5, "confident", 3, "settled", "7"),
+        # a confident first rollout that ends without an answer is not trusted
+        (["!No idea.", "6", "6"], -0.1, "confident", 3, "settled", "6"),
+    ],
+)  # fmt: skip
+def test_lazy_mcts_settles_on_the_vote_after_each_rollout(
+    sandbox, grader, texts, logprob, rule, rollouts, reason, chosen
+) -> None:
+    """``decided`` and ``confident`` in a lazy, scorer-free tree: each rollout adds at
+    most one answer (a repeat is a vote for the child it repeats), so the rollouts left
+    bound the answers to come, and the search stops once they cannot change the vote."""
+    (result,), engine = solve_scripted(
+        one_step_rollouts(texts), sandbox, grader, [PROBLEM], settle=rule,
+        logprob=lambda request, index: logprob, **LAZY_VOTE,
+    )  # fmt: skip
+    assert len(engine.calls) == len(texts) == rollouts
+    assert (result.stop_reason, result.answer) == (reason, chosen)
+    assert result.extra["rollouts"] == rollouts
+    assert result.extra["answers_found"] == sum(not t.startswith("!") for t in texts)
+    assert check_invariants(deserialize(result.tree)) == []
+
+
+def test_the_vote_rules_keep_the_full_budgets_answer(sandbox, grader) -> None:
+    """Settled by ``decided``, the tree answers what all four rollouts would have."""
+    texts = ["6", "7", "6", "6"]
+    (full,), _ = solve_scripted(one_step_rollouts(texts), sandbox, grader, [PROBLEM], **LAZY_VOTE)
+    (early,), engine = solve_scripted(
+        one_step_rollouts(texts), sandbox, grader, [PROBLEM], settle="decided", **LAZY_VOTE
+    )
+    assert (full.answer, full.extra["rollouts"]) == ("6", 4)
+    assert (early.answer, early.extra["rollouts"], early.stop_reason) == ("6", 3, "settled")
+    assert len(engine.calls) == 3
+
+
+@pytest.mark.parametrize(
+    ("config", "scored", "message"),
+    [
+        ({"expand": "all"}, False, "needs mcts to answer by vote, one answer a rollout"),
+        ({}, True, "needs mcts to answer by vote"),  # a scorer: full expansion, no vote
+        ({"agreement": "earlier"}, False, "needs mcts to answer by vote"),
+        ({"logprobs": False}, False, "drop --no-logprobs"),
+    ],
+)
+def test_the_vote_rules_are_refused_where_mcts_does_not_answer_by_vote(
+    config, scored, message
+) -> None:
+    from thinktree.search import SearchConfig
+    from thinktree.search.registry import resolved
+
+    with pytest.raises(ValueError, match=message):
+        resolved(SearchConfig(strategy="mcts", settle="confident", **config), scored=scored)
+    lazy = resolved(SearchConfig(strategy="mcts", settle="decided"), scored=False)
+    assert (lazy.expand, lazy.k, lazy.settle) == ("lazy", 4, "decided")

@@ -212,8 +212,8 @@ def test_confident_sc_draws_one_sample_first(
 def test_confident_needs_log_probabilities() -> None:
     with pytest.raises(ValueError, match="drop --no-logprobs"):
         resolved(SearchConfig(strategy="sc", settle="confident", logprobs=False), scored=False)
-    with pytest.raises(ValueError, match="--settle confident is for sc"):
-        resolved(SearchConfig(strategy="mcts", settle="confident"), scored=False)
+    with pytest.raises(ValueError, match="drop --no-logprobs"):
+        resolved(SearchConfig(strategy="mcts", settle="confident", logprobs=False), scored=False)
 
 
 @pytest.mark.parametrize(

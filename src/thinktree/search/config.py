@@ -234,16 +234,17 @@ class SearchConfig(BaseModel):
     settle: Literal["off", "agree", "beta", "decided", "confident"] = "off"
     """Stop a problem early (sc, mcts) once its answers settle: the first settle_m agree
     (agree), the leader beats the runner-up with posterior probability
-    settle_confidence (beta), or (sc only) the samples left cannot change the vote
+    settle_confidence (beta), or the samples (rollouts) left cannot change the vote
     (decided: the full budget's answer at fewer tokens), or that or a first sample
-    whose token probability reaches settle_token_probability (confident)."""
+    whose token probability reaches settle_token_probability (confident); mcts takes
+    the last two with lazy expansion and no scorer."""
     settle_m: int = Field(3, ge=2, le=1024)
     """Answers needed before settling; sc samples in waves of this size when settling."""
     settle_confidence: float = Field(0.95, gt=0.5, lt=1.0)
     """Posterior probability that the leading answer beats the runner-up (settle=beta)."""
     settle_token_probability: float = Field(0.87, gt=0.0, lt=1.0)
-    """Geometric-mean token probability at which a first sample's answer is trusted
-    alone (settle=confident; needs logprobs)."""
+    """Geometric-mean token probability at which a first sample's (rollout's) answer is
+    trusted alone (settle=confident; needs logprobs)."""
     errors_threshold: int = Field(2, ge=1)
     """Consecutive code errors that end a branch."""
     exec_timeout: float = Field(10.0, gt=0)

@@ -14,20 +14,23 @@ samples or branches that ended without one, do not count):
   ``P(Binomial(a + b + 1, 1/2) <= a)``. For example 3 agreeing answers give
   0.9375, 4 give 0.96875, 4 against 1 give 0.890625.
 
-- ``"decided"`` (self-consistency only): settled once no answers the ``remaining``
-  samples could give would change what the vote over all of them picks; ``m`` is
-  not used. The vote's answer is then the one the full budget would have voted
-  for from the same samples, so stopping loses nothing: a run's accuracy stays
-  that of the full budget's, up to sampling noise. (Waves draw other samples
-  than one call for all N would: later waves have seeds of their own, and with
-  several slots llama.cpp's batched logits differ in the last bits. So a settled
-  run and an sc@N run agree in expectation, not problem by problem.)
-- ``"confident"`` (self-consistency only; after DeepConf, Fu et al. 2025, which stops
-  on a trace's token confidence): settled as under ``"decided"``, or once the first
-  sample has an answer and its token probability (:func:`token_probability`) is at
-  least ``trusted_probability``. The one rule that can stop after a single sample, so
-  the only one that can spend less than half of sc@N's tokens; what a confident
-  wrong first sample costs is the vote the other samples would have cast.
+- ``"decided"`` (self-consistency, and MCTS where each rollout ends in at most one
+  answer and the vote picks the answer: lazy expansion, no scorer, ``agreement =
+  "all"``): settled once no answers the ``remaining`` samples (rollouts) could give
+  would change what the vote over all of them picks; ``m`` is not used. The vote's
+  answer is then the one the full budget would have voted for from the same
+  samples, so stopping loses nothing: a run's accuracy stays that of the full
+  budget's, up to sampling noise. (Waves draw other samples than one call for all
+  N would: later waves have seeds of their own, and with several slots llama.cpp's
+  batched logits differ in the last bits. So a settled run and an sc@N run agree
+  in expectation, not problem by problem.)
+- ``"confident"`` (where ``"decided"`` applies; after DeepConf, Fu et al. 2025, which
+  stops on a trace's token confidence): settled as under ``"decided"``, or once the
+  first sample (MCTS: the first rollout) has an answer and its token probability
+  (:func:`token_probability`) is at least ``trusted_probability``. The one rule
+  that can stop after a single sample, so the only one that can spend less than
+  half of sc@N's tokens; what a confident wrong first sample costs is the vote the
+  other samples would have cast.
 
 Classes are formed as :func:`thinktree.search.voting.majority_vote` forms them
 (named by their first member, ties to the class found first), so the settled
@@ -42,9 +45,10 @@ from collections.abc import Callable, Sequence
 from thinktree.search.voting import majority_vote
 from thinktree.steps import Step
 
-# The rules that reason about the answers still to come, which only self-consistency
-# knows in advance (a tree's answers to come are not bounded by its rollouts left).
-SC_ONLY_RULES = ("decided", "confident")
+# The rules that reason about the answers still to come: they need those bounded by
+# the draws left (one answer a sample, or a lazy rollout; a fully expanded tree can
+# find several a rollout) and the answer to be the vote's (no scorer).
+VOTE_RULES = ("decided", "confident")
 
 
 def leader_confidence(a: int, b: int) -> float:
@@ -113,7 +117,7 @@ def wave_size(
     remaining = total - len(answers)
     if rule == "confident" and not answers:
         return 1  # a confident first sample settles alone
-    if rule in SC_ONLY_RULES:
+    if rule in VOTE_RULES:
         return max(1, draws_to_decide(class_sizes(answers, same), remaining))
     found = sum(1 for a in answers if a is not None)
     hopeless = rule == "agree" and found >= m
@@ -137,7 +141,7 @@ def settled(
     ``trusted_probability`` (None: never)."""
     if rule == "off":
         return False
-    if rule in SC_ONLY_RULES:
+    if rule in VOTE_RULES:
         if remaining is None:
             raise ValueError(f"settle {rule!r} needs the number of answers still to come")
         confident = (

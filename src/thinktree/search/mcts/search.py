@@ -56,10 +56,17 @@ than ``k`` children, dropping repeats of the children it has. That includes a no
 whose candidates all state one answer: resampling costs tokens there too, which the
 measurements of ``resample`` should weigh.
 
-Adaptive compute (``settle``): after every expansion the answers found so far,
-in discovery order, are checked by :func:`thinktree.search.settle.settled`; when
-they have settled the search stops with ``stop_reason = "settled"``. A rollout cut
-short by settling counts as used in ``extra["rollouts"]``.
+Adaptive compute (``settle``): after every expansion that finds an answer (under
+``agree`` and ``beta``) or after every rollout (``decided`` and ``confident``) the
+answers found so far, in discovery order, are checked by
+:func:`thinktree.search.settle.settled`; when they have settled the search stops
+with ``stop_reason = "settled"``. A rollout cut short by settling counts as used in
+``extra["rollouts"]``. ``decided`` and ``confident`` need the answers still to come
+bounded by the rollouts left and the answer to be the vote's, so they are refused
+unless expansion is lazy, there is no scorer and ``agreement = "all"``: then the
+rollouts are drawn one at a time, as sc's samples would be in waves of one, and
+``confident`` trusts the first rollout's answer alone when its token probability
+reaches ``settle_token_probability``.
 """
 
 from __future__ import annotations
@@ -85,7 +92,7 @@ from thinktree.search.mcts.tree import (
 )
 from thinktree.search.result import SolveResult, Trajectory
 from thinktree.search.seeds import derive_seed
-from thinktree.search.settle import SC_ONLY_RULES, settled
+from thinktree.search.settle import VOTE_RULES, settled, token_probability
 from thinktree.steps import dedupe_key
 
 
@@ -107,6 +114,20 @@ def _lazy(config: SearchConfig) -> bool:
     return config.expand == "lazy"
 
 
+def check_vote_rule(config: SearchConfig, scored: bool) -> None:
+    """``settle = "decided"`` or ``"confident"`` reasons about the answers still to come
+    and the vote over them, so it needs a tree whose rollouts each end in at most one
+    answer (lazy expansion) and whose answer is the vote's (no scorer, agreement all)."""
+    rule = config.settle
+    if scored or config.expand != "lazy" or config.agreement != "all":
+        raise ValueError(
+            f"--settle {rule} needs mcts to answer by vote, one answer a rollout: "
+            "no scorer, lazy expansion and --agreement all (or use agree or beta)"
+        )
+    if rule == "confident" and not config.logprobs:
+        raise ValueError("--settle confident reads token log-probabilities; drop --no-logprobs")
+
+
 class MCTSSearch(ProblemSearch):
     # Full expansion: rStar's later rounds; lazy expansion resolves to lazy_temperature.
     # Both measured in issue 18 (config.py).
@@ -116,10 +137,10 @@ class MCTSSearch(ProblemSearch):
 
     @classmethod
     def resolve(cls, config: SearchConfig, scored: bool) -> SearchConfig:
-        if config.settle in SC_ONLY_RULES:
-            raise ValueError(f"--settle {config.settle} is for sc; with mcts use agree or beta")
         # A scorer compares siblings and training rollouts pair them: full expansion.
         decided = config.decided("all" if scored else "lazy")
+        if config.settle in VOTE_RULES:
+            check_vote_rule(decided, scored)
         if decided.expand == "lazy" and decided.temperature is None:
             # One sibling at a time: each sample's own accuracy counts, not their spread.
             return decided.model_copy(update={"temperature": cls.lazy_temperature})
@@ -154,6 +175,8 @@ class MCTSSearch(ProblemSearch):
         self.repeats = 0
         self.answers_found: list[Node] = []
         self.settled = False
+        self.first_probability: float | None = None
+        """The first rollout's token probability, where it ended in an answer (confident)."""
         self.mode = scorer_mode(self.ctx.scorer)
         self.unvisited_first = self.config.unvisited_first is True  # resolved: a bool
         self.outcome_terminals = isinstance(self.ctx.scorer, NeedsGold)
@@ -235,7 +258,7 @@ class MCTSSearch(ProblemSearch):
         """Re-value the answers and check whether they have settled."""
         if self.revalues:
             self._revalue_answers()
-        if self.config.settle != "off":
+        if self.config.settle not in ("off", *VOTE_RULES):
             self.settled = settled(
                 [n.answer for n in self.answers_found],
                 self.ctx.judge.same,
@@ -265,11 +288,33 @@ class MCTSSearch(ProblemSearch):
             else:
                 child = self._add_child(node, expansion, 0)
                 if self._evaluate(child):
+                    if self.rollouts == 0:
+                        self.first_probability = token_probability(child.steps())
                     self._answers_grew()
                 if not child.terminal and not self.settled:
                     self.frontier = child
         if self.frontier is None:
             self.rollouts += 1
+            if self.config.settle in VOTE_RULES:
+                self._settle_on_the_vote()
+
+    def _settle_on_the_vote(self) -> None:
+        """After a lazy rollout (``decided``, ``confident``): settled when the rollouts
+        left cannot change the vote, each adding at most one answer, or (confident)
+        when the first rollout's answer is trusted alone."""
+        remaining = self.config.samples - self.rollouts
+        if remaining <= 0:  # the full budget is spent: done, not settled
+            return
+        self.settled = settled(
+            [n.answer for n in self.answers_found],
+            self.ctx.judge.same,
+            self.config.settle,
+            self.config.settle_m,
+            self.config.settle_confidence,
+            remaining,
+            self.first_probability,
+            self.config.settle_token_probability,
+        )
 
     def _absorb_all(self, expansion: Expansion) -> None:
         node: Node = expansion.tag
