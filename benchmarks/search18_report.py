@@ -9,7 +9,8 @@ Test: every complete run on gsm8k test[:50], both models, entered in search.json
 ``runs`` with ``"default": true`` (mcts made with the current SearchConfig
 defaults) or ``"adaptive": true`` (settle on), and compared pair-wise (sign test)
 and by tokens: default mcts against old mcts, sc@4 and greedy; adaptive sc against
-sc@4; adaptive mcts against default mcts. Adaptive runs also say how much of the
+sc@4; adaptive mcts against default mcts (today's default with a confident first rollout
+also against sc@4 and confident sc). Adaptive runs also say how much of the
 budget each problem used and how many stopped because their answers settled.
 ``settle = "confident"``'s threshold is scanned by replaying each slice sc@4 run's own
 samples through the library's settle rules (``confident_scan``); each test sc@4 run
@@ -22,8 +23,8 @@ and the confident rule with three give-up rules would spend on the same samples 
 third, giving up on an unsure first sample, at a limit chosen on train as the trust
 threshold is: ``unsure_limit``). ``first_steps`` sorts each full sc run's samples by how
 their first step ended (a cell, an answer in prose, text cut at max_step_tokens).
-Seeds (``benchmarks/run_search18.sh seeds``, ``independent``, ``fastseeds``, ``fastmore``
-and ``confseeds``): where
+Seeds (``benchmarks/run_search18.sh seeds``, ``independent``, ``fastseeds``, ``fastmore``,
+``confseeds`` and ``mctsconf``): where
 a kind of run exists on a model with more than one seed, each seed's figures, the
 comparisons over every (problem, seed) pair, and each kind's runs against each
 other, seed by seed (how far one configuration's runs differ); full-budget kinds are
@@ -730,6 +731,15 @@ def tune_rows(store: RunStore) -> list[dict[str, Any]]:
     return out
 
 
+# The default mcts@4 with a confident first rollout (run_search18.sh mctsconf) against the
+# trees it stops early, sc@4 and the confident sc@4 it mirrors.
+ADAPTIVE_MCTS_PAIRS = (
+    ("mcts-settle-confident-default", "mcts-default"),
+    ("mcts-settle-confident-default", "sc"),
+    ("mcts-settle-confident-default", "sc-settle-confident"),
+)
+
+
 def slice_comparisons(reports: list[RunReport]) -> list[dict[str, Any]]:
     wanted = [("mcts-default", "mcts-old"), ("mcts-default", "sc"), ("mcts-default", "greedy"),
               ("mcts-default", "mcts-previous"), ("mcts-previous", "mcts-old"),
@@ -739,7 +749,8 @@ def slice_comparisons(reports: list[RunReport]) -> list[dict[str, Any]]:
               ("mcts-settle-agree-previous", "mcts-previous"),
               ("mcts-settle-agree-previous", "sc"),
               ("mcts-previous-k4", "sc"), ("mcts-previous-k4", "mcts-previous"),
-              ("mcts-default", "mcts-previous-k4"), ("mcts-default-prelude", "sc-prelude")]  # fmt: skip
+              ("mcts-default", "mcts-previous-k4"), ("mcts-default-prelude", "sc-prelude"),
+              *ADAPTIVE_MCTS_PAIRS]  # fmt: skip
     out = []
     for model in sorted({rep.run.model for rep in reports}):
         by_kind: dict[str, RunReport] = {}
@@ -754,6 +765,7 @@ def slice_comparisons(reports: list[RunReport]) -> list[dict[str, Any]]:
 
 
 SEED_PAIRS = (
+    *ADAPTIVE_MCTS_PAIRS,
     ("mcts-default", "sc"),
     ("mcts-previous", "sc"),
     ("mcts-default", "mcts-previous"),

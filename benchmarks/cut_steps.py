@@ -1,0 +1,133 @@
+"""What a first step cut at max_step_tokens would have given with more room.
+
+On the default 1.5B about one sc@4 sample in ten writes "Step 2: ..." prose inside its
+first step until the 256-token cap cuts it, with neither a cell nor an answer
+(search.json, ``first_steps``): 10-13 % of sc@4's tokens for no vote. This continues
+each such step of the full sc@4 runs on gsm8k test[:50] (run_search18.sh's store)
+from its stored text, with the run's sampling settings, for up to three more calls of
+the run's max_step_tokens, parses the whole step, and votes each problem again with
+the continued answers in place: what a larger cap for such steps would buy, and cost.
+
+    cd benchmarks && ../.venv/bin/python cut_steps.py [--store ../runs/search18/runs.db]
+
+Writes benchmarks/results/cut_steps.json. The model generates here (one slot, seeded
+per sample and call), so a rerun may differ where the first digits of a logit do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.progress import Progress
+
+from report_common import complete_runs
+from search18_report import DEFAULT_MODEL, ROOT, first_step_kind, kind, sample_tokens, seed_of
+from thinktree.engines.base import CompletionRequest, Engine
+from thinktree.engines.factory import EngineConfig, create_engine
+from thinktree.grading.grader import Grader
+from thinktree.search.judge import GraderJudge
+from thinktree.search.registry import strategy_class
+from thinktree.search.seeds import derive_seed
+from thinktree.search.voting import majority_vote
+from thinktree.steps import STOP_STRINGS, parse_step
+from thinktree.steps.prompt import build_step_prompt
+from thinktree.store import ResultRow, RunStore
+
+MORE_CALLS = 3
+
+
+def continue_step(
+    engine: Engine, row: ResultRow, text: str, search: dict[str, Any], seed: int, index: int
+) -> tuple[str | None, int, int]:
+    """The cut first step ``text`` generated on: (its answer, tokens added, calls made)."""
+    prompt = build_step_prompt(row.question, engine.render_chat).prompt([]) + text
+    temperature = search["temperature"]
+    if temperature is None:  # stored as the strategy's default
+        temperature = strategy_class("sc").default_temperature
+    added = calls = 0
+    for call in range(MORE_CALLS):
+        (completion,) = engine.complete([CompletionRequest(
+            prompt=prompt, max_tokens=search["max_step_tokens"],
+            temperature=temperature, top_p=search["top_p"], stop=STOP_STRINGS,
+            seed=derive_seed(seed, row.problem_id, "cut", index, call), n=1, logprobs=0,
+        )])[0]  # fmt: skip
+        prompt, text = prompt + completion.text, text + completion.text
+        added, calls = added + completion.generated_tokens, calls + 1
+        if completion.finish_reason != "length":
+            break
+    return parse_step(text).answer, added, calls
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--store", default=str(ROOT / "runs" / "search18" / "runs.db"))
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cut_steps.json"))
+    args = parser.parse_args()
+    store = RunStore(args.store, create=False)
+    reports = [
+        rep for rep in complete_runs(store, lambda run: run.config.get("scorer") in (None, "none"))
+        if kind(rep.run) == "sc" and rep.run.model == DEFAULT_MODEL
+    ]  # fmt: skip
+    cut = [
+        (rep, row, index, trajectory["steps"][0]["text"])
+        for rep in reports for row in rep.rows
+        for index, trajectory in enumerate(row.trajectories)
+        if first_step_kind(trajectory["steps"]) == "cut"
+    ]  # fmt: skip
+    engine = create_engine(EngineConfig(parallel=1))
+    grader = Grader()
+    judge = GraderJudge(grader)
+    continued: dict[tuple[str, str, int], tuple[str | None, int, int]] = {}
+    with Progress() as progress:
+        task = progress.add_task("continuing cut first steps", total=len(cut))
+        for rep, row, index, text in cut:
+            search = rep.run.config["search"]
+            continued[(rep.run.id, row.problem_id, index)] = continue_step(
+                engine, row, text, search, seed_of(rep.run), index
+            )
+            progress.advance(task)
+    runs = []
+    for rep in reports:
+        samples = answered = right = added = won = lost = right_before = right_after = 0
+        for row in rep.rows:
+            answers = list(row.samples.get("answers") or [])
+            before = list(answers)
+            for index in range(len(answers)):
+                found = continued.get((rep.run.id, row.problem_id, index))
+                if found is None:
+                    continue
+                answer, tokens, _ = found
+                samples, added = samples + 1, added + tokens
+                answers[index] = answer
+                if answer is not None:
+                    answered += 1
+                    right += judge.correct(answer, row.gold or "")
+            was = voted_right(before, row, judge)
+            now = voted_right(answers, row, judge)
+            right_before, right_after = right_before + was, right_after + now
+            won, lost = won + (now and not was), lost + (was and not now)
+        run_tokens = sum(sum(sample_tokens(row)) for row in rep.rows)
+        runs.append({
+            "run_id": rep.run.id, "seed": seed_of(rep.run), "cut_samples": samples,
+            "answered": answered, "right": right, "tokens_added": added,
+            "token_share_added": added / run_tokens, "right_before": right_before,
+            "right_after": right_after, "won": won, "lost": lost, "n": len(rep.rows),
+        })  # fmt: skip
+    grader.close()
+    engine.close()
+    out = {"model": DEFAULT_MODEL, "slice": "gsm8k:test[:50]", "more_calls": MORE_CALLS,
+           "runs": runs}  # fmt: skip
+    Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
+    print(json.dumps(runs, indent=1))
+
+
+def voted_right(answers: list[str | None], row: ResultRow, judge: GraderJudge) -> bool:
+    answer, _ = majority_vote(answers, judge.same)
+    return answer is not None and judge.correct(answer, row.gold or "")
+
+
+if __name__ == "__main__":
+    main()
