@@ -559,11 +559,13 @@ def problem_index(problem_id: str) -> int:
 
 
 def stopped_after_one(a: RunReport, full: RunReport) -> dict[str, int]:
-    """Adaptive sc: problems that stopped after one sample, how many of them it got
-    right, and how many of them the full sc run got right; and the problems it lost
-    to the full run (right there, wrong here), to set beside other rules' losses."""
+    """Adaptive sc (or confident mcts): problems that stopped after one sample (rollout),
+    how many of them it got right, and how many of them the full sc run got right; and
+    the problems it lost to the full run (right there, wrong here), to set beside other
+    rules' losses."""
     full_right = {row.problem_id: bool(row.correct) for row in full.rows}
-    alone = [row for row in a.rows if row.extra.get("samples") == 1]
+    used = "rollouts" if a.run.strategy == "mcts" else "samples"
+    alone = [row for row in a.rows if row.extra.get(used) == 1]
     return {
         "problems": len(alone),
         "right": sum(bool(row.correct) for row in alone),
@@ -940,6 +942,10 @@ def main() -> None:
             if rep.run.strategy == "sc" and full is not None:
                 entry["same_answers_as_sc"] = {"run_id": full.run.id,
                                                "problems": same_answers(rep, full)}  # fmt: skip
+            # Every adaptive sc run says it (none stop after one but confident ones); mcts under
+            # confident, the one rule that can stop a tree after its first rollout.
+            single_stops = rep.run.strategy == "sc" or search_of(rep.run)["settle"] == "confident"
+            if single_stops and full is not None:
                 entry["stopped_after_one"] = stopped_after_one(rep, full)
         elif entry["kind"] in ("sc", "sc-prelude"):
             entry["first_two_agree"] = first_two_agree(rep)
