@@ -259,13 +259,21 @@ class MCTSSearch(ProblemSearch):
         if self.revalues:
             self._revalue_answers()
         if self.config.settle not in ("off", *VOTE_RULES):
-            self.settled = settled(
-                [n.answer for n in self.answers_found],
-                self.ctx.judge.same,
-                self.config.settle,
-                self.config.settle_m,
-                self.config.settle_confidence,
-            )
+            self.settled = self._answers_settled(remaining=None)
+
+    def _answers_settled(self, remaining: int | None) -> bool:
+        """:func:`settled` over the answers found so far, in discovery order."""
+        cfg = self.config
+        return settled(
+            [n.answer for n in self.answers_found],
+            self.ctx.judge.same,
+            cfg.settle,
+            cfg.settle_m,
+            cfg.settle_confidence,
+            remaining,
+            self.first_probability,
+            cfg.settle_token_probability,
+        )
 
     def _absorb_one(self, expansion: Expansion) -> None:
         """Lazy expansion: add the node's one candidate, or follow the child it repeats."""
@@ -303,18 +311,8 @@ class MCTSSearch(ProblemSearch):
         left cannot change the vote, each adding at most one answer, or (confident)
         when the first rollout's answer is trusted alone."""
         remaining = self.config.samples - self.rollouts
-        if remaining <= 0:  # the full budget is spent: done, not settled
-            return
-        self.settled = settled(
-            [n.answer for n in self.answers_found],
-            self.ctx.judge.same,
-            self.config.settle,
-            self.config.settle_m,
-            self.config.settle_confidence,
-            remaining,
-            self.first_probability,
-            self.config.settle_token_probability,
-        )
+        if remaining > 0:  # the full budget spent is done, not settled
+            self.settled = self._answers_settled(remaining)
 
     def _absorb_all(self, expansion: Expansion) -> None:
         node: Node = expansion.tag
