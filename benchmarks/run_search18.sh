@@ -285,6 +285,9 @@ mctsconf)
     # chosen for sc's first sample on train) or a decided vote. Fixed before they ran, in
     # this order, reported as they fall: both models' seed 0, then the default model's
     # seeds 1 and 2 against its default mcts@4 and sc@4 of the same seeds.
+    # Ran 2026-12-03/04: the fast model 12 right (the full trees 9); the default model 28,
+    # 26 and 33, over seeds 0-2 58.0 % against the full trees' 67.3 % at 71 % of their
+    # tokens (search.json, issue18.seeds).
     for model_and_seed in "fast 0" "default 0" "default 1" "default 2"; do
         read -r model seed <<< "$model_and_seed"
         # shellcheck disable=SC2086  # the options are words on purpose
