@@ -129,6 +129,15 @@ def test_settling_on_confidence_without_log_probabilities_is_refused() -> None:
     ]
 
 
+def test_a_step_floor_is_refused_where_there_are_no_sc_samples_to_drop() -> None:
+    out = runner.invoke(app, ["solve", "2+2?", "--strategy", "mcts", "--step-floor", "0.69"])
+    assert out.exit_code == 2
+    assert out.stderr.strip().splitlines() == [
+        "error: --step-floor drops unsure sc samples; mcts has none to drop"
+        " (use --strategy sc or leave it out)"
+    ]
+
+
 def test_resolution_is_per_strategy_and_idempotent() -> None:
     auto = SearchConfig(strategy="mcts")
     assert (auto.expand, auto.unvisited_first, auto.is_resolved) == ("auto", None, False)
@@ -163,6 +172,7 @@ def test_resolution_is_per_strategy_and_idempotent() -> None:
         (["--top-p", "0"], "top_p: Input should be greater than 0"),
         (["--invalid-backup", "up"], "invalid_backup: Input should be 'local', 'path' or 'visits'"),
         (["--k", "0"], "k: Input should be greater than or equal to 1"),
+        (["--step-floor", "1"], "step_floor: Input should be less than 1"),
     ],
 )
 def test_bad_search_options_are_one_line(args: list[str], message: str) -> None:

@@ -68,6 +68,9 @@ class ProblemSearch(ABC):
     independent_samples: ClassVar[bool] = False
     """Its trajectories are independent samples of the question, so a scorer may pick
     among stored ones afterwards (``thinktree rescore``)."""
+    drops_unsure_samples: ClassVar[bool] = False
+    """It reads ``step_floor`` (drops a sample at its first unsure step); any other
+    strategy refuses the field rather than ignore it."""
 
     @classmethod
     def width(cls, config: SearchConfig) -> int:
@@ -85,7 +88,22 @@ class ProblemSearch(ABC):
         """``config`` with its scorer-dependent defaults decided, for a search with a
         scorer (``scored``) or without. A strategy that reads neither ``expand`` nor
         ``unvisited_first`` gets the values its stored runs were fingerprinted with."""
+        cls.check_step_floor(config)
         return config.decided("all")
+
+    @classmethod
+    def check_step_floor(cls, config: SearchConfig) -> None:
+        """A one-line ValueError where ``step_floor`` is set for a strategy that has no
+        samples to drop, or without the log-probabilities it reads."""
+        if config.step_floor is None:
+            return
+        if not cls.drops_unsure_samples:
+            raise ValueError(
+                f"--step-floor drops unsure sc samples; {config.strategy} has none to drop"
+                " (use --strategy sc or leave it out)"
+            )
+        if not config.logprobs:
+            raise ValueError("--step-floor reads token log-probabilities; drop --no-logprobs")
 
     @classmethod
     def unread_fields(cls, config: SearchConfig, scored: bool) -> frozenset[str]:

@@ -119,6 +119,13 @@ still holding ``"auto"`` or a null ``unvisited_first``, ``k`` or
   problems stopping after one sample); 0.86 kept 68, 0.88 70 at 57 %. It was 0.88,
   chosen on the 20-problem tuning slice alone; runs stored at 0.88 keep their
   fingerprints.
+- ``step_floor = None``: neither rStar's paper nor its code (after DeepConf's online
+  mode, which ends a trace once its confidence falls below a threshold). Replayed on
+  stored sc@4 samples (``benchmarks/search18_report.py``, ``step_floor``) with the
+  confident rule, a floor of 0.69 chosen on the 1.5B's gsm8k train[7000:7100] cut the
+  0.5B's tokens from 76-84 % of sc@4's to 61-71 % within one problem of its vote on
+  five seeds of test[:50], and the 1.5B's by 0-3 points; off by default until live
+  runs measure it.
 - ``cell_prelude = False``: neither rStar's paper nor its code. With it, each
   trajectory's cells run after ``import math``, ``import fractions``, ``from
   fractions import Fraction`` and ``import sympy``, the names the step prompt
@@ -168,6 +175,7 @@ LEGACY_VALUES: dict[str, Any] = {
     "settle_confidence": 0.95,
     "settle_token_probability": 0.88,
     "cell_prelude": False,
+    "step_floor": None,
 }
 
 
@@ -245,6 +253,9 @@ class SearchConfig(BaseModel):
     settle_token_probability: float = Field(0.87, gt=0.0, lt=1.0)
     """Geometric-mean token probability at which a first sample's (rollout's) answer is
     trusted alone (settle=confident; needs logprobs)."""
+    step_floor: float | None = Field(None, gt=0.0, lt=1.0)
+    """sc: drop a sample at its first step whose mean token probability is below this:
+    it answers nothing and spends no more tokens (None: never; needs logprobs)."""
     errors_threshold: int = Field(2, ge=1)
     """Consecutive code errors that end a branch."""
     exec_timeout: float = Field(10.0, gt=0)

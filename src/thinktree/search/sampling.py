@@ -18,6 +18,11 @@ over all N (N/2 rounded up first, for example), so no drawn sample could have be
 spared. Under ``"confident"`` the first wave is one sample, settled alone when its
 token probability is high enough; then waves as under ``"decided"``. Best-of-N never
 settles: its scorer, not a vote, picks the answer.
+
+Dropping unsure samples (``step_floor``, self-consistency only, with or without
+settling): a sample ends at its first step whose mean token probability is below
+the floor and answers nothing, so the vote and the settle rules see no answer from
+it; ``extra["dropped"]`` counts them.
 """
 
 from __future__ import annotations
@@ -66,6 +71,22 @@ class SamplingSearch(ProblemSearch):
         self.waves = self.settles and self.config.settle != "off"
         self.settled = False
 
+    def branch_ends(self, steps: list[Step]) -> bool:
+        return super().branch_ends(steps) or self.dropped(steps)
+
+    def dropped(self, steps: list[Step]) -> bool:
+        """Whether a sample ends at its last step for being unsure (``step_floor``):
+        every earlier step passed the floor, or the sample would have ended there."""
+        floor = self.config.step_floor
+        if floor is None or not steps:
+            return False
+        probability = token_probability(steps[-1:])
+        return probability is not None and probability < floor
+
+    def answer_of(self, steps: list[Step]) -> str | None:
+        """A sample's answer for the vote: its final answer, none where it was dropped."""
+        return None if self.dropped(steps) else final_answer(steps)
+
     def next_expansions(self) -> list[Expansion]:
         if not self.samples:
             size = self._wave_size([]) if self.waves else self.config.samples
@@ -84,7 +105,7 @@ class SamplingSearch(ProblemSearch):
         return wanted
 
     def _next_wave(self) -> list[Expansion]:
-        answers = [final_answer(s) for s in self.samples]
+        answers = [self.answer_of(s) for s in self.samples]
         cfg = self.config
         remaining = cfg.samples - len(self.samples)
         if remaining <= 0:  # the full budget is spent: done, not settled
@@ -124,10 +145,13 @@ class SamplingSearch(ProblemSearch):
         return majority_vote(answers, self.ctx.judge.same)
 
     def result(self, stop_reason: str) -> SolveResult:
-        answers = [final_answer(s) for s in self.samples]
+        answers = [self.answer_of(s) for s in self.samples]
         answer, votes = self.choose(answers)
         if stop_reason == "done" and self.settled:
             stop_reason = "settled"
+        extra: dict[str, object] = {"samples": len(self.samples)} if self.waves else {}
+        if self.config.step_floor is not None:
+            extra["dropped"] = sum(map(self.dropped, self.samples))
         trajectories = [
             Trajectory(steps, a, self.final_scores.get(i))
             for i, (steps, a) in enumerate(zip(self.samples, answers, strict=True))
@@ -138,7 +162,7 @@ class SamplingSearch(ProblemSearch):
             trajectories,
             answers,
             votes=votes,
-            extra={"samples": len(self.samples)} if self.waves else {},
+            extra=extra,
         )
 
     def progress(self) -> dict[str, object]:
@@ -148,6 +172,7 @@ class SamplingSearch(ProblemSearch):
 
 class SelfConsistencySearch(SamplingSearch):
     settles = True
+    drops_unsure_samples = True
 
 
 class BestOfNSearch(SamplingSearch):

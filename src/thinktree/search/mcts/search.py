@@ -137,6 +137,7 @@ class MCTSSearch(ProblemSearch):
 
     @classmethod
     def resolve(cls, config: SearchConfig, scored: bool) -> SearchConfig:
+        cls.check_step_floor(config)
         # A scorer compares siblings and training rollouts pair them: full expansion.
         decided = config.decided("all" if scored else "lazy")
         if config.settle in VOTE_RULES:
