@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 18's runs, resumable across sittings and machines.
-#   benchmarks/run_search18.sh tune|test|seeds|scan|breadth|independent|fastseeds|fastmore|prelude|confseeds|mctsconf|save [--max-minutes M]
+#   benchmarks/run_search18.sh tune|test|seeds|scan|breadth|independent|fastseeds|fastmore|prelude|confseeds|mctsconf|stepfloor|save [--max-minutes M]
 # tune: mcts@4 on a 20-problem slice of gsm8k train (offset 7000, clear of the evolve
 #       pool at the start of train), one run per setting below (the 0.5B; the 1.5B
 #       where a row says so) and sc@4 on the slice as the reference;
@@ -27,6 +27,9 @@
 # mctsconf: the default mcts@4 (independent rollouts) with --settle confident, which mcts
 #       takes since its lazy rollouts end in one answer each: both models, seed 0, then
 #       the default model's seeds 1 and 2.
+# stepfloor: the confident sc@4 with every sample dropped at its first step less sure than
+#       0.69 (--step-floor, the floor chosen on train by replaying stored samples):
+#       the fast model's seeds 0-2 and the default model's, interleaved.
 # Every eval resumes its stored run. Exports travel in git (benchmarks/search18/,
 # written by `benchmarks/run_search18.sh save`), so a fresh machine resumes too.
 set -euo pipefail
@@ -34,7 +37,7 @@ cd "$(dirname "$0")/.."
 STORE=runs/search18/runs.db
 EXPORTS=benchmarks/search18
 mkdir -p runs/search18
-phase=${1:?usage: run_search18.sh tune|test|seeds|scan|breadth|independent|fastseeds|fastmore|prelude|confseeds|mctsconf|save [--max-minutes M]}
+phase=${1:?usage: run_search18.sh tune|test|seeds|scan|breadth|independent|fastseeds|fastmore|prelude|confseeds|mctsconf|stepfloor|save [--max-minutes M]}
 shift
 minutes=0
 if [ "${1:-}" = "--max-minutes" ]; then minutes=$2; fi
@@ -295,8 +298,21 @@ mctsconf)
             --settle confident --seed "$seed"
     done
     ;;
+stepfloor)
+    # Replayed on stored sc@4 samples (search18_report.py, step_floor), the floor of 0.69
+    # cut the fast model's tokens from 76-84 % of sc@4's to 61-71 % within one problem of
+    # its vote on five seeds, and the default model's by 0-3 points. These runs draw their
+    # own samples. Fixed before they ran, in this order, reported as they fall: seed 0 of
+    # each model, then the fast model's seeds 1 and 2, then the default model's, each
+    # against sc@4 and the confident sc@4 of its seed.
+    for model_and_seed in "fast 0" "default 0" "fast 1" "fast 2" "default 1" "default 2"; do
+        read -r model seed <<< "$model_and_seed"
+        run --benchmark gsm8k --split test --limit 50 --model "$model" --strategy sc --samples 4 \
+            --settle confident --step-floor 0.69 --seed "$seed"
+    done
+    ;;
 *)
-    echo "unknown phase: $phase (tune, test, seeds, scan, breadth, independent, fastseeds, fastmore, prelude, confseeds, mctsconf or save)" >&2
+    echo "unknown phase: $phase (tune, test, seeds, scan, breadth, independent, fastseeds, fastmore, prelude, confseeds, mctsconf, stepfloor or save)" >&2
     exit 2
     ;;
 esac

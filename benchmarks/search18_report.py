@@ -140,9 +140,13 @@ def kind(run: RunRecord) -> str:
     mcts-previous-k4, mcts-old, mcts-other...), or an adaptive run named by its rule
     (sc-settle-decided, sc-settle-agree, sc-settle-confident, sc-settle-confident-0.88
     where that threshold is no longer the default, mcts-settle-agree-previous...), with
-    "-prelude" where its cells ran after the cell prelude (sc-prelude...)."""
-    prelude = "-prelude" if search_of(run)["cell_prelude"] else ""
-    return base_kind(run) + prelude
+    "-floor" and its step floor where unsure samples were dropped
+    (sc-settle-confident-floor0.69) and "-prelude" where its cells ran after the cell
+    prelude (sc-prelude...)."""
+    search = search_of(run)
+    floor = f"-floor{search['step_floor']}" if search["step_floor"] is not None else ""
+    prelude = "-prelude" if search["cell_prelude"] else ""
+    return base_kind(run) + floor + prelude
 
 
 def base_kind(run: RunRecord) -> str:
@@ -788,6 +792,14 @@ ADAPTIVE_MCTS_PAIRS = (
 )
 
 
+# The confident sc@4 with unsure samples dropped at the floor chosen on train
+# (run_search18.sh stepfloor) against sc@4 and the confident sc@4 without the floor.
+STEP_FLOOR_PAIRS = (
+    ("sc-settle-confident-floor0.69", "sc"),
+    ("sc-settle-confident-floor0.69", "sc-settle-confident"),
+)
+
+
 def slice_comparisons(reports: list[RunReport]) -> list[dict[str, Any]]:
     wanted = [("mcts-default", "mcts-old"), ("mcts-default", "sc"), ("mcts-default", "greedy"),
               ("mcts-default", "mcts-previous"), ("mcts-previous", "mcts-old"),
@@ -798,7 +810,7 @@ def slice_comparisons(reports: list[RunReport]) -> list[dict[str, Any]]:
               ("mcts-settle-agree-previous", "sc"),
               ("mcts-previous-k4", "sc"), ("mcts-previous-k4", "mcts-previous"),
               ("mcts-default", "mcts-previous-k4"), ("mcts-default-prelude", "sc-prelude"),
-              *ADAPTIVE_MCTS_PAIRS]  # fmt: skip
+              *ADAPTIVE_MCTS_PAIRS, *STEP_FLOOR_PAIRS]  # fmt: skip
     out = []
     for model in sorted({rep.run.model for rep in reports}):
         by_kind: dict[str, RunReport] = {}
@@ -813,6 +825,7 @@ def slice_comparisons(reports: list[RunReport]) -> list[dict[str, Any]]:
 
 
 SEED_PAIRS = (
+    *STEP_FLOOR_PAIRS,
     *ADAPTIVE_MCTS_PAIRS,
     ("mcts-default", "sc"),
     ("mcts-previous", "sc"),
@@ -993,6 +1006,8 @@ def main() -> None:
             single_stops = rep.run.strategy == "sc" or search_of(rep.run)["settle"] == "confident"
             if single_stops and full is not None:
                 entry["stopped_after_one"] = stopped_after_one(rep, full)
+            if search_of(rep.run)["step_floor"] is not None:
+                entry["dropped_samples"] = sum(int(r.extra.get("dropped", 0)) for r in rep.rows)
         elif entry["kind"] in ("sc", "sc-prelude"):
             entry["first_two_agree"] = first_two_agree(rep)
             entry["first_steps"] = first_steps(rep)
