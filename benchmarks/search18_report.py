@@ -26,7 +26,8 @@ sample dropped at its first unsure step, its floor chosen on train the same way.
 ``first_steps`` sorts each full sc run's samples by how
 their first step ended (a cell, an answer in prose, text cut at max_step_tokens).
 Seeds (``benchmarks/run_search18.sh seeds``, ``independent``, ``fastseeds``, ``fastmore``,
-``confseeds`` and ``mctsconf``): where
+``confseeds``, ``mctsconf`` and ``stepfloor``, whose confident sc@4 runs with a
+step floor are named ``-floor0.69`` and count their ``dropped_samples``): where
 a kind of run exists on a model with more than one seed, each seed's figures, the
 comparisons over every (problem, seed) pair, and each kind's runs against each
 other, seed by seed (how far one configuration's runs differ); full-budget kinds are
