@@ -305,9 +305,8 @@ stepfloor)
     # own samples. Fixed before they ran, in this order, reported as they fall: seed 0 of
     # each model, then the fast model's seeds 1 and 2, then the default model's, each
     # against sc@4 and the confident sc@4 of its seed.
-    # Ran 2026-12-04 up to the fast model's seed 2: the fast model 11, 10 and 9 (sc@4: 10,
-    # 11, 11) at 68 % of sc@4's tokens pooled; the default model's seed 0 30 (sc@4: 37) at
-    # 64 %. Its seeds 1 and 2 are still to run (this phase resumes them).
+    # Ran 2026-12-04: the fast model 11, 10 and 9 (sc@4: 10, 11, 11) at 68 % of sc@4's
+    # tokens pooled; the default model 30, 31 and 30 (sc@4: 37, 32, 32) at 64 %.
     for model_and_seed in "fast 0" "default 0" "fast 1" "fast 2" "default 1" "default 2"; do
         read -r model seed <<< "$model_and_seed"
         run --benchmark gsm8k --split test --limit 50 --model "$model" --strategy sc --samples 4 \

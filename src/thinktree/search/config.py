@@ -125,9 +125,10 @@ still holding ``"auto"`` or a null ``unvisited_first``, ``k`` or
   confident rule, a floor of 0.69 chosen on the 1.5B's gsm8k train[7000:7100] cut the
   0.5B's tokens from 76-84 % of sc@4's to 61-71 % within one problem of its vote on
   five seeds of test[:50], and the 1.5B's by 0-3 points. Live (``run_search18.sh
-  stepfloor``) the 0.5B answered 30 of 150 against sc@4's 32 over seeds 0-2 at 68 %
-  of its tokens, and the 1.5B 30 of 50 against 37 at 64 % (seed 0): off by default,
-  since neither run keeps sc@4's accuracy at 60 % of its tokens.
+  stepfloor``), over seeds 0-2 of test[:50], the 0.5B answered 30 of 150 against
+  sc@4's 32 at 68 % of its tokens, and the 1.5B 91 against 101 at 64 % (the
+  confident rule alone: 92 at 69 %): off by default, since neither keeps sc@4's
+  accuracy at 60 % of its tokens.
 - ``cell_prelude = False``: neither rStar's paper nor its code. With it, each
   trajectory's cells run after ``import math``, ``import fractions``, ``from
   fractions import Fraction`` and ``import sympy``, the names the step prompt
