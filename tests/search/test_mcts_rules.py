@@ -10,7 +10,10 @@ import pytest
 from tests.conftest import answer, assistant_part, cell, depth_of
 from tests.search.helpers import solve_scripted
 from thinktree.problems import Problem
+from thinktree.search import SearchConfig
 from thinktree.search.mcts import check_invariants, deserialize
+from thinktree.search.mcts.search import MCTSSearch
+from thinktree.search.registry import resolved
 from thinktree.search.seeds import derive_seed
 from thinktree.search.voting import majority_vote
 
@@ -318,9 +321,6 @@ def test_a_repeated_answer_counts_towards_settling(sandbox, grader) -> None:
 
 
 def test_lazy_expansion_is_sized_as_one_sample_a_rollout() -> None:
-    from thinktree.search import SearchConfig
-    from thinktree.search.mcts.search import MCTSSearch
-
     lazy = SearchConfig(strategy="mcts", samples=4, k=3, expand="lazy")
     assert MCTSSearch.width(lazy) == 1 and MCTSSearch.trajectories(lazy) == 4.0
     full = SearchConfig(strategy="mcts", samples=4, k=3, expand="all")
@@ -480,9 +480,6 @@ def test_the_vote_rules_keep_the_full_budgets_answer(sandbox, grader) -> None:
 def test_the_vote_rules_are_refused_where_mcts_does_not_answer_by_vote(
     config, scored, message
 ) -> None:
-    from thinktree.search import SearchConfig
-    from thinktree.search.registry import resolved
-
     with pytest.raises(ValueError, match=message):
         resolved(SearchConfig(strategy="mcts", settle="confident", **config), scored=scored)
     lazy = resolved(SearchConfig(strategy="mcts", settle="decided"), scored=False)
