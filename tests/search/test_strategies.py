@@ -193,6 +193,12 @@ def test_beam_keeps_the_best_partial_solutions(sandbox, grader) -> None:
         ({"strategy": "greedy"}, 1, 4, 4),
         ({"strategy": "sc", "samples": 8}, 8, 8, 1),
         ({"strategy": "sc", "samples": 64}, 64, 16, 1),
+        # Settling sc asks for its first wave at once, so more problems fill the slots.
+        ({"strategy": "sc", "samples": 4, "settle": "confident"}, 1, 4, 4),
+        ({"strategy": "sc", "samples": 4, "settle": "decided"}, 2, 4, 2),
+        ({"strategy": "sc", "samples": 8, "settle": "agree", "settle_m": 3}, 3, 4, 1),
+        ({"strategy": "sc", "samples": 8, "settle": "beta", "settle_m": 2}, 2, 4, 2),
+        ({"strategy": "best_of_n", "samples": 4, "settle": "confident"}, 4, 4, 1),
         ({"strategy": "mcts", "samples": 16, "k": 3, "expand": "all"}, 3, 4, 1),
         ({"strategy": "mcts", "samples": 16, "k": 3, "expand": "lazy"}, 1, 4, 4),
         ({"strategy": "beam", "samples": 2, "k": 3}, 6, 6, 1),
