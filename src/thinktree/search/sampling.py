@@ -58,8 +58,13 @@ class SamplingSearch(ProblemSearch):
         return super().resolve(config, scored)
 
     @classmethod
+    def draws_waves(cls, config: SearchConfig) -> bool:
+        """Whether samples are drawn in waves: a self-consistency that settles."""
+        return cls.settles and config.settle != "off"
+
+    @classmethod
     def width(cls, config: SearchConfig) -> int:
-        if cls.settles and config.settle != "off":
+        if cls.draws_waves(config):
             # A settling search asks for its first wave at once (one sample under
             # "confident"), so eval's default window fills the slots with more
             # problems; later waves that outgrow them queue. Measured on 2 cores
@@ -77,7 +82,7 @@ class SamplingSearch(ProblemSearch):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.samples: list[list[Step]] = []
         self.final_scores: dict[int, float] = {}
-        self.waves = self.settles and self.config.settle != "off"
+        self.waves = self.draws_waves(self.config)
         self.settled = False
 
     def branch_ends(self, steps: list[Step]) -> bool:
@@ -98,8 +103,7 @@ class SamplingSearch(ProblemSearch):
 
     def next_expansions(self) -> list[Expansion]:
         if not self.samples:
-            size = self._wave_size([]) if self.waves else self.config.samples
-            wanted = [self.expansion([], size, "first", tag=0)]
+            wanted = [self.expansion([], self.width(self.config), "first", tag=0)]
         else:
             wanted = [
                 self.expansion(steps, 1, "sample", i, len(steps), tag=i)
