@@ -99,6 +99,17 @@ def main() -> None:
     args = parser.parse_args()
     if not 1 <= args.problems <= 50:
         parser.error("--problems must be 1 to 50 (the slice is gsm8k test[:50])")
+    # Seeds accumulate in one file (one model and slice); a layout run again replaces
+    # its seed's entry. Checked before the hour of measuring, so a file holding another
+    # model's or slice's timings is never overwritten.
+    slice_name = f"gsm8k:test[:{args.problems}]"
+    out = json.loads(OUT.read_text()) if OUT.exists() else {}
+    if out and (out.get("model"), out.get("slice")) != (args.model, slice_name):
+        parser.error(
+            f"{OUT.relative_to(ROOT)} holds {out.get('model')} on {out.get('slice')}; "
+            "move it aside to time another model or slice"
+        )
+    out = out or {"model": args.model, "slice": slice_name, "slots": SLOTS, "seeds": {}}
     test = load_benchmark("gsm8k", split="test")
     problems, warm_up = test[: args.problems], test[WARM_UP]
     layouts: dict[str, dict[str, Any]] = {}
@@ -106,12 +117,6 @@ def main() -> None:
         fields, window, _ = LAYOUTS[name]
         layouts[name] = measure(args.model, problems, warm_up, fields, window, args.seed)
         print(name, json.dumps(layouts[name]), flush=True)
-    # Seeds accumulate in one file (one model and slice); a layout run again replaces
-    # its seed's entry.
-    slice_name = f"gsm8k:test[:{args.problems}]"
-    out = json.loads(OUT.read_text()) if OUT.exists() else {}
-    if (out.get("model"), out.get("slice")) != (args.model, slice_name):
-        out = {"model": args.model, "slice": slice_name, "slots": SLOTS, "seeds": {}}
     entry = out["seeds"].setdefault(str(args.seed), {"commands": [], "layouts": {}})
     command = (
         f"python benchmarks/adaptive_timing.py --model {args.model} --problems {args.problems}"
