@@ -256,36 +256,3 @@ def test_close_mid_execution_leaves_nothing(mode: Mode, secrets_in_environment: 
     assert results and results[0].error is not None
     assert marked_processes(mark=mark) == [], "processes outlived close()"
     assert not any(os.path.exists(d) for d in jobs_dirs)
-
-
-def test_two_threads_killing_one_worker_take_turns(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A pool closing while a run's thread kills the same worker: the second kill
-    must not wait on the supervisor pidfd the first has closed (EBADF, seen in CI)."""
-    import types
-
-    from thinktree.sandbox import _process
-
-    mode = next((m for m in MODES if m.namespaces), None)
-    if mode is None:
-        pytest.skip("no namespace mode here")
-    box = start_sandbox(mode.config(mark=f"{MARK}-kill-race", timeout=10.0))
-    worker = next((w for w in box._workers if w.supervisor_pidfd is not None), None)
-    if worker is None:
-        box.close()
-        pytest.skip("the worker has no supervisor pidfd (namespaces unavailable)")
-    other = threading.Thread(target=worker.kill)
-    real_select = _process.select.select
-
-    def select_while_another_thread_kills(*args: object) -> object:
-        if other.ident is None:  # first wait on the pidfd: the other kill runs now
-            other.start()
-            other.join(0.5)
-        return real_select(*args)
-
-    monkeypatch.setattr(
-        _process, "select", types.SimpleNamespace(select=select_while_another_thread_kills)
-    )
-    worker.kill()
-    other.join(10)
-    assert not other.is_alive() and worker.supervisor_pidfd is None
-    box.close()
