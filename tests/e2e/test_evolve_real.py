@@ -16,8 +16,8 @@ from thinktree.cli import app
 from thinktree.engines.base import CompletionRequest
 from thinktree.engines.factory import EngineConfig
 from thinktree.engines.scripted import ScriptedEngine
-from thinktree.train.evolve import Evolution
-from thinktree.train.evolve_config import load_evolve_config
+from thinktree.train.evolve.config import load_evolve_config
+from thinktree.train.evolve.loop import Evolution
 
 # One fixture builds the whole round (~4 min on a quiet 2-core machine).
 pytestmark = [pytest.mark.model, pytest.mark.timeout(1800)]
@@ -159,7 +159,7 @@ def test_summary_files(evolved, tmp_path) -> None:
 def test_a_shipped_round_is_the_embedded_evolved_model(evolved, tmp_path, monkeypatch) -> None:
     from thinktree.models import policy as policy_module
     from thinktree.models import resolve as resolve_module
-    from thinktree.train.ship import ship_round
+    from thinktree.train.export.ship import ship_round
 
     out, *_ = evolved
     package = tmp_path / "evolved"

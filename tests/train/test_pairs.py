@@ -6,7 +6,7 @@ from pathlib import Path
 
 from thinktree.search.mcts.tree import Node, add_local, backup, serialize
 from thinktree.steps import Step, StepKind
-from thinktree.train.pairs import (
+from thinktree.train.ppm.pairs import (
     is_validation,
     pairs_from_tree,
     read_jsonl,

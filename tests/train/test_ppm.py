@@ -16,7 +16,7 @@ from thinktree.reward.ppm import PPMError, head_forward, load_ppm
 from thinktree.search.mcts.tree import serialize
 from thinktree.steps import Step, StepKind
 from thinktree.store import ResultRow, RunStore
-from thinktree.train.ppm_head import HeadConfig, pairwise_accuracy, pairwise_loss, train_head
+from thinktree.train.ppm.head import HeadConfig, pairwise_accuracy, pairwise_loss, train_head
 
 torch = pytest.importorskip("torch", reason="needs the train extra")
 
@@ -127,7 +127,7 @@ def _store_with_trees(path: Path, problems: int) -> tuple[RunStore, str]:
 
 
 def test_train_ppm_end_to_end_with_handcrafted_features(tmp_path: Path) -> None:
-    from thinktree.train.ppm import train_ppm
+    from thinktree.train.ppm.training import train_ppm
 
     store, run_id = _store_with_trees(tmp_path / "runs.db", 30)
     with store:
@@ -171,7 +171,7 @@ def test_train_ppm_end_to_end_with_handcrafted_features(tmp_path: Path) -> None:
 
 
 def test_train_ppm_refuses_runs_without_trees(tmp_path: Path) -> None:
-    from thinktree.train.ppm import train_ppm
+    from thinktree.train.ppm.training import train_ppm
 
     with RunStore(tmp_path / "runs.db") as store:
         run = store.create_run(
@@ -208,7 +208,7 @@ def test_embedding_ppm_trains_loads_and_scores(tmp_path: Path) -> None:
     """Embedding features from the real fast model, end to end: train, load, score."""
     from thinktree.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
     from thinktree.models import resolve_model
-    from thinktree.train.ppm import train_ppm
+    from thinktree.train.ppm.training import train_ppm
 
     store, run_id = _store_with_trees(tmp_path / "runs.db", 12)
     spec = FeatureSpec(("embedding",), "fast", "last", backend="llamacpp")
@@ -231,7 +231,7 @@ def test_embedding_ppm_trains_loads_and_scores(tmp_path: Path) -> None:
 
 
 def _toy_pairs(problems: int, per_problem: int = 2) -> list:
-    from thinktree.train.pairs import PreferencePair
+    from thinktree.train.ppm.pairs import PreferencePair
 
     good = Step(text="\n```python\nx = 4\nprint(x)\n```\n", kind=StepKind.CODE, code="x = 4",
                 output="4")  # fmt: skip
@@ -245,7 +245,7 @@ def _toy_pairs(problems: int, per_problem: int = 2) -> list:
 
 
 def test_fold_of_is_deterministic_balanced_and_independent_of_the_validation_split() -> None:
-    from thinktree.train.pairs import fold_of, is_validation
+    from thinktree.train.ppm.pairs import fold_of, is_validation
 
     ids = [f"gsm8k/train/{i}" for i in range(500)]
     folds = [fold_of(i, 5) for i in ids]
@@ -261,8 +261,8 @@ def test_fold_of_is_deterministic_balanced_and_independent_of_the_validation_spl
 def test_cross_validation_never_scores_a_pair_with_a_head_that_saw_its_problem(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import thinktree.train.ppm as ppm_module
-    from thinktree.train.pairs import fold_of
+    import thinktree.train.ppm.training as ppm_module
+    from thinktree.train.ppm.pairs import fold_of
 
     pairs = _toy_pairs(40)
     x = (np.ones((80, 1), dtype=np.float32), np.zeros((80, 1), dtype=np.float32))
@@ -294,7 +294,7 @@ def test_cross_validation_never_scores_a_pair_with_a_head_that_saw_its_problem(
 
 
 def test_cross_validation_refuses_too_few_problems() -> None:
-    from thinktree.train.ppm import cross_validate
+    from thinktree.train.ppm.training import cross_validate
 
     pairs = _toy_pairs(1, per_problem=3)
     x = (np.ones((3, 1), dtype=np.float32), np.zeros((3, 1), dtype=np.float32))

@@ -17,7 +17,7 @@ from thinktree.problems import Problem, load_benchmark
 from thinktree.sandbox import ExecResult
 from thinktree.search.judge import GraderJudge
 from thinktree.steps import StepKind, parse_step, solution_text
-from thinktree.train.reference import (
+from thinktree.train.sft.reference import (
     ConversionReport,
     Rejection,
     convert_references,

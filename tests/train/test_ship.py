@@ -12,10 +12,10 @@ import pytest
 from thinktree.models import ModelError, find_embedded
 from thinktree.models.policy import Policy, read_policy, write_policy
 from thinktree.reward import registry
-from thinktree.train.evolve import Evolution
-from thinktree.train.evolve_config import EvolveConfig
-from thinktree.train.ledger import RoundLedger
-from thinktree.train.ship import restore_shipped_round, ship_round
+from thinktree.train.evolve.config import EvolveConfig
+from thinktree.train.evolve.ledger import RoundLedger
+from thinktree.train.evolve.loop import Evolution
+from thinktree.train.export.ship import restore_shipped_round, ship_round
 
 FAST = find_embedded("fast")
 assert FAST is not None

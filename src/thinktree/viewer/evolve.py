@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from thinktree.train.evolve_report import COLUMNS, table_rows
-from thinktree.train.ledger import MANIFEST_FILE
+from thinktree.train.evolve.ledger import MANIFEST_FILE
+from thinktree.train.evolve.report import COLUMNS, table_rows
 
 STAGE_ORDER = (
     "sft_data",

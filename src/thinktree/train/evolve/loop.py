@@ -8,10 +8,10 @@ Round r ≥ 1, in order, each stage recorded in ``OUT/round-r/manifest.json``:
 
 1. ``sft_data``: per problem the top trajectories by mean Q, then minimum Q,
    correct and error-free, from the pool searches of all earlier rounds
-   (:mod:`thinktree.train.sft_data`), plus converted reference solutions when
+   (:mod:`thinktree.train.sft.data`), plus converted reference solutions when
    ``reference.enabled``;
 2. ``sft``: LoRA fine-tuning of the policy from its base on all of that data
-   (:mod:`thinktree.train.sft`), zero-shot format, prompt and sandbox outputs
+   (:mod:`thinktree.train.sft.training`), zero-shot format, prompt and sandbox outputs
    masked, 2 epochs, resumable by checkpoints;
 3. ``export``: the adapter as a llama.cpp GGUF adapter over the unchanged
    base file, and ``policy.json``, so ``--model OUT/round-r`` serves it;
@@ -62,10 +62,9 @@ from thinktree.reward.registry import load_scorer, spec_is_scored
 from thinktree.search import SearchConfig
 from thinktree.search.registry import default_slots, default_window, resolved
 from thinktree.store import ResultRow, RunStore
-from thinktree.train.evolve_config import EvolveConfig
-from thinktree.train.ledger import MANIFEST_FILE, RoundLedger
-from thinktree.train.sft import ADAPTER_DIR, SFTReport, is_holdout, train_policy_lora
-from thinktree.train.sft_data import (
+from thinktree.train.evolve.config import EvolveConfig
+from thinktree.train.evolve.ledger import MANIFEST_FILE, RoundLedger
+from thinktree.train.sft.data import (
     Trajectory,
     read_trajectories,
     search_trajectories,
@@ -73,6 +72,7 @@ from thinktree.train.sft_data import (
     with_references,
     write_trajectories,
 )
+from thinktree.train.sft.training import ADAPTER_DIR, SFTReport, is_holdout, train_policy_lora
 
 FEATURE_SELECTION = ("gsm8k:train", 100)
 """The default PPM's features were chosen on pairs of gsm8k train[:100] (issue 6,
@@ -456,7 +456,7 @@ class Evolution:
         from thinktree.grading import Grader
         from thinktree.sandbox import Sandbox, SandboxConfig
         from thinktree.search.judge import GraderJudge
-        from thinktree.train.reference import convert_references
+        from thinktree.train.sft.reference import convert_references
 
         problems, _, _ = self.pool()
         start = self.config.pool.offset
@@ -506,7 +506,7 @@ class Evolution:
         self._check_time()
         self.reporter.stage(index, "export", None)
         from thinktree.models.assemble import sha256_file
-        from thinktree.train.lora_gguf import export_lora_gguf
+        from thinktree.train.export.lora_gguf import export_lora_gguf
 
         base = resolve_model(self.policy_model.name)
         adapter = export_lora_gguf(peft, base.path, directory / ADAPTER_FILE)
@@ -545,10 +545,10 @@ class Evolution:
         self.reporter.stage(index, "parity", None)
         from dataclasses import asdict
 
-        from thinktree.train.hf_gguf import load_tokenizer_from_gguf
-        from thinktree.train.parity import measure_adapter_parity
-        from thinktree.train.sft import chat_renderer
-        from thinktree.train.sft_format import segments
+        from thinktree.train.export.hf_gguf import load_tokenizer_from_gguf
+        from thinktree.train.export.parity import measure_adapter_parity
+        from thinktree.train.sft.format import segments
+        from thinktree.train.sft.training import chat_renderer
 
         fraction = self.config.sft.holdout_fraction
         holdout = [t for t in trajectories if is_holdout(t.problem_id, fraction)]
@@ -578,7 +578,7 @@ class Evolution:
             return
         self._check_time()
         self.reporter.stage(index, "ppm", None)
-        from thinktree.train.ppm_round import train_round_ppm
+        from thinktree.train.ppm.round import train_round_ppm
 
         runs = self.pool_run_ids(index)
         known = self._known_problem_ids(index)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-MANIFEST_FILE = "manifest.json"
+from thinktree.train.rounds import MANIFEST_FILE
 
 
 @dataclass

@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from thinktree.eval.fanout.config import FanoutConfig
 from thinktree.search.config import SearchConfig
 from thinktree.search.registry import checked
-from thinktree.train.sft import SFTConfig
+from thinktree.train.ppm.round import PPMRoundConfig
+from thinktree.train.sft.training import SFTConfig
 
 
 def _mcts(**fields: Any) -> SearchConfig:
@@ -81,15 +82,6 @@ class ReferenceConfig(BaseModel):
     enabled: bool = False
     problems: int | None = Field(None, ge=1)
     """How many pool-source problems to convert (from ``pool.offset``); None: the pool."""
-
-
-class PPMRoundConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    ensemble: int = Field(5, ge=1)
-    epochs: int = Field(400, ge=1)
-    hidden: int = Field(32, ge=1)
-    seed: int = 0
 
 
 class EngineSettings(BaseModel):
