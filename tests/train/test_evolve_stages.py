@@ -302,3 +302,10 @@ def test_a_ledger_without_its_rounds_weights_stops_with_what_to_do(tmp_path) -> 
         f"missing); copy {paths.round_dir(1)} here, or delete its manifest.json to train the "
         "round again"
     )
+
+
+def test_the_results_list_stages_in_the_order_the_loop_runs_them() -> None:
+    from thinktree.train.evolve.results import STAGE_ORDER
+
+    names = [stage.name for stage in round_stages(1, EvolveConfig(rounds=2))]
+    assert tuple(names) == STAGE_ORDER
