@@ -35,7 +35,7 @@ def trajectories(store: str | None, run: str | None, count: int):
     from thinktree.sandbox import Sandbox, SandboxConfig
     from thinktree.search.judge import GraderJudge
     from thinktree.train.sft.data import Trajectory
-    from thinktree.train.sft.reference import convert_references
+    from thinktree.train.sft.reference_check import convert_references
 
     problems = load_benchmark("gsm8k", "train")[: count * 2]
     with Sandbox(SandboxConfig(workers=2)) as box, Grader(workers=1) as grader:

@@ -95,7 +95,7 @@ def default_trainers(config: EvolveConfig, base_name: str, base_sha256: str) -> 
         from thinktree.grading import Grader
         from thinktree.sandbox import Sandbox, SandboxConfig
         from thinktree.search.judge import GraderJudge
-        from thinktree.train.sft.reference import convert_references
+        from thinktree.train.sft.reference_check import convert_references
 
         with Sandbox(SandboxConfig(workers=2)) as sandbox, Grader(workers=1) as grader:
             report = convert_references(problems, sandbox, GraderJudge(grader), progress=progress)
