@@ -10,6 +10,8 @@ Edges are every import statement, inside functions too (see test_imports).
 
 from __future__ import annotations
 
+import ast
+
 from tests.layout.test_imports import _under, import_graph
 
 RESULTS = "thinktree.train.evolve.results"
@@ -49,3 +51,18 @@ def test_a_forbidden_edge_is_seen() -> None:
     assert edges(graph, "thinktree.train.sft", "thinktree.train.ppm") == [
         ("thinktree.train.sft.data", "thinktree.train.ppm.pairs")
     ]
+
+
+def test_train_names_no_strategy_by_a_string_of_its_own() -> None:
+    """Strategy names come from thinktree.search.registry, so a rename reaches train."""
+
+    from tests.layout.test_imports import ROOT
+    from thinktree.search.registry import STRATEGIES
+
+    found = sorted(
+        (str(path.relative_to(ROOT)), node.lineno)
+        for path in (ROOT / "thinktree" / "train").rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Constant) and node.value in STRATEGIES
+    )
+    assert found == []
