@@ -226,8 +226,7 @@ def test_embedding_ppm_trains_loads_and_scores(tmp_path: Path) -> None:
         ppm = load_ppm(tmp_path / "ppm", embedder=emb)
         item = ScoreItem("How many?", [Step(text="\nI think we are done here.",
                                             kind=StepKind.INVALID)])  # fmt: skip
-        (value,) = ppm.score([item])
-        assert -1.0 <= value <= 1.0
+        assert len(ppm.score([item])) == 1
 
 
 def _toy_pairs(problems: int, per_problem: int = 2) -> list:
@@ -249,9 +248,9 @@ def test_fold_of_is_deterministic_balanced_and_independent_of_the_validation_spl
 
     ids = [f"gsm8k/train/{i}" for i in range(500)]
     folds = [fold_of(i, 5) for i in ids]
-    assert folds == [fold_of(i, 5) for i in ids]
-    counts = [folds.count(f) for f in range(5)]
-    assert min(counts) >= 70 and max(counts) <= 130
+    # A hash of the id alone: the same folds in every run and on every machine.
+    assert folds[:12] == [1, 3, 4, 1, 4, 1, 3, 2, 3, 0, 2, 3]
+    assert [folds.count(f) for f in range(5)] == [90, 94, 103, 109, 104]
     # Every fold's problems split into fitting and early-stopping sides.
     for f in range(5):
         stopping = [is_validation(i) for i, g in zip(ids, folds, strict=True) if g == f]
@@ -322,12 +321,16 @@ def test_cli_ppm_train_defaults_to_the_measured_best_and_scores(tmp_path: Path) 
     assert record["features"]["handcrafted"] == list(HANDCRAFTED_NAMES)
     assert record["pairs"] == 150
     steps = tmp_path / "steps.json"
-    steps.write_text(json.dumps([{"code": "x = 4\nprint(x)", "output": "4"}]))
-    scored = runner.invoke(app, ["ppm", "score", str(tmp_path / "ppm"), "--question", "How many?",
-                                 "--steps", str(steps)])  # fmt: skip
-    assert scored.exit_code == 0, scored.output
-    (value,) = json.loads(scored.stdout)["scores"]
-    assert -1.0 <= value <= 1.0
+    scores = []
+    for step in ({"code": "x = 4\nprint(x)", "output": "4"},
+                 {"code": "x = 4 / 0\nprint(x)", "error": "ZeroDivisionError: division by zero"}):  # fmt: skip
+        steps.write_text(json.dumps([step]))
+        scored = runner.invoke(app, ["ppm", "score", str(tmp_path / "ppm"), "--question",
+                                     "How many?", "--steps", str(steps)])  # fmt: skip
+        assert scored.exit_code == 0, scored.output
+        scores.extend(json.loads(scored.stdout)["scores"])
+    # Trained on trees where the step that printed 4 beat the one that raised.
+    assert scores == [pytest.approx(0.992371, abs=1e-3), -1.0]
 
 
 def test_cli_ppm_train_reports_the_mean_over_seed_repeats(tmp_path: Path) -> None:
