@@ -28,8 +28,8 @@ from pathlib import Path
 
 from thinktree.reward.features import HANDCRAFTED_V1, FeatureSpec
 from thinktree.store import RunStore
-from thinktree.train.ppm import train_ppm
-from thinktree.train.ppm_head import HeadConfig
+from thinktree.train.ppm.head import HeadConfig
+from thinktree.train.ppm.training import train_ppm
 
 ROOT = Path(__file__).resolve().parents[1]
 HAND = FeatureSpec(("handcrafted",))

@@ -31,10 +31,10 @@ from thinktree.models import resolve_model
 from thinktree.reward.features import FeatureSpec, Featurizer
 from thinktree.reward.ppm import PPM_FILE
 from thinktree.steps import solution_text
-from thinktree.train.pairs import PreferencePair, fold_of, is_validation, read_jsonl
-from thinktree.train.ppm import accuracies, score_held_out
-from thinktree.train.ppm_data import pair_features
-from thinktree.train.ppm_head import HeadConfig
+from thinktree.train.ppm.data import pair_features
+from thinktree.train.ppm.head import HeadConfig
+from thinktree.train.ppm.pairs import PreferencePair, fold_of, is_validation, read_jsonl
+from thinktree.train.ppm.training import accuracies, score_held_out
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from thinktree.models.assemble import ModelError
 from thinktree.models.policy import embedded_policy_dir
-from thinktree.train.ship import restore_shipped_round
+from thinktree.train.export.ship import restore_shipped_round
 
 
 def main() -> None:

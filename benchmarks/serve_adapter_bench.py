@@ -41,7 +41,7 @@ from thinktree.models.policy import embedded_policy_dir, read_policy
 from thinktree.models.resolve import resolve_policy
 from thinktree.problems.loaders import load_benchmark
 from thinktree.steps.prompt import PromptStyle, build_step_prompt
-from thinktree.train.merge_gguf import merge_lora_gguf
+from thinktree.train.export.merge_gguf import merge_lora_gguf
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "serve_adapter.json"

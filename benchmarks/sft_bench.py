@@ -26,7 +26,7 @@ RESULTS = Path(__file__).parent / "results" / "sft.json"
 def trajectories(store: str | None, run: str | None, count: int):
     if store and run:
         from thinktree.store import RunStore
-        from thinktree.train.sft_data import search_trajectories, select_top
+        from thinktree.train.sft.data import search_trajectories, select_top
 
         with RunStore(store, create=False) as db:
             return select_top(search_trajectories(db, [run]))[:count]
@@ -34,8 +34,8 @@ def trajectories(store: str | None, run: str | None, count: int):
     from thinktree.problems import load_benchmark
     from thinktree.sandbox import Sandbox, SandboxConfig
     from thinktree.search.judge import GraderJudge
-    from thinktree.train.reference import convert_references
-    from thinktree.train.sft_data import Trajectory
+    from thinktree.train.sft.data import Trajectory
+    from thinktree.train.sft.reference_check import convert_references
 
     problems = load_benchmark("gsm8k", "train")[: count * 2]
     with Sandbox(SandboxConfig(workers=2)) as box, Grader(workers=1) as grader:
@@ -62,8 +62,8 @@ def main() -> None:
     from peft import LoraConfig, get_peft_model
 
     from thinktree.models import resolve_model
-    from thinktree.train.hf_gguf import load_hf_from_gguf
-    from thinktree.train.sft import TARGET_MODULES, build_examples, native_bf16
+    from thinktree.train.export.hf_gguf import load_hf_from_gguf
+    from thinktree.train.sft.training import TARGET_MODULES, build_examples, native_bf16
 
     # Four times as many as needed, so examples over --max-length can be skipped.
     items = trajectories(args.store, args.run, 4 * (args.steps + 1))

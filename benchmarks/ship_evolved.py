@@ -15,7 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from thinktree.train.ship import ship_round
+from thinktree.train.export.ship import ship_round
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1] / "src" / "thinktree" / "models" / "evolved"
 

@@ -16,8 +16,8 @@ from thinktree.cli import app
 from thinktree.engines.base import CompletionRequest
 from thinktree.engines.factory import EngineConfig
 from thinktree.engines.scripted import ScriptedEngine
-from thinktree.train.evolve import Evolution
-from thinktree.train.evolve_config import load_evolve_config
+from thinktree.train.evolve.config import load_evolve_config
+from thinktree.train.evolve.loop import Evolution
 
 # One fixture builds the whole round (~4 min on a quiet 2-core machine).
 pytestmark = [pytest.mark.model, pytest.mark.timeout(1800)]
@@ -143,23 +143,29 @@ def test_the_round_is_a_model_everywhere_and_the_adapter_changes_it(evolved) -> 
          "--max-steps", "3", "--json"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "answer" in json.loads(result.stdout.strip().splitlines()[-1])
+    solved = json.loads(result.stdout.strip().splitlines()[-1])
+    # Served under the round's own name (its run fingerprints depend on it).
+    assert (solved["model"], solved["strategy"]) == ("out/round-1", "greedy")
 
 
 def test_summary_files(evolved, tmp_path) -> None:
-    out, *_ = evolved
+    out, rows, *_ = evolved
     result = CliRunner().invoke(app, ["evolve", "--out", str(out), "--config",
                                       str(Path(out).parent / "evolve.yaml")])  # fmt: skip
     # The CLI's own opener cannot serve the "scripted" bootstrap, but every stage is done.
     assert result.exit_code == 0, result.output
-    assert (out / "summary.json").is_file() and (out / "dev_accuracy.png").is_file()
-    assert "round" in (out / "summary.md").read_text()
+    assert (out / "dev_accuracy.png").is_file()
+    assert json.loads((out / "summary.json").read_text()) == rows
+    summary = (out / "summary.md").read_text()
+    assert f"| {100 * rows[1]['dev_greedy']:.1f} % |" in summary
+    versus = rows[1]["dev_greedy_vs_round0"]
+    assert f"won {versus['won']}, lost {versus['lost']}" in summary
 
 
 def test_a_shipped_round_is_the_embedded_evolved_model(evolved, tmp_path, monkeypatch) -> None:
     from thinktree.models import policy as policy_module
     from thinktree.models import resolve as resolve_module
-    from thinktree.train.ship import ship_round
+    from thinktree.train.export.ship import ship_round
 
     out, *_ = evolved
     package = tmp_path / "evolved"
@@ -173,7 +179,7 @@ def test_a_shipped_round_is_the_embedded_evolved_model(evolved, tmp_path, monkey
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     shipped = json.loads(result.stdout.strip().splitlines()[-1])
-    assert "answer" in shipped and shipped["model"] == "evolved"
+    assert (shipped["model"], shipped["strategy"]) == ("evolved", "greedy")
 
 
 def test_a_merged_round_serves_what_the_adapter_serves(evolved, tmp_path) -> None:

@@ -219,8 +219,8 @@ def _evolve_round_0(tmp_path: Path, name: str, *, ray_workers: int | None) -> di
     from tests.eval.ray_helpers import SumRecipe, sum_script
     from thinktree.api import open_runtime
     from thinktree.engines.scripted import ScriptedEngine
-    from thinktree.train.evolve import Evolution
-    from thinktree.train.evolve_config import load_evolve_config
+    from thinktree.train.evolve.config import load_evolve_config
+    from thinktree.train.evolve.loop import Evolution
 
     pool = tmp_path / "pool.jsonl"
     pool.write_text(

@@ -12,7 +12,7 @@ from thinktree.cli import app
 from thinktree.eval.fanout import FanoutConfig
 from thinktree.eval.fanout.worker import ProblemQueue
 from thinktree.problems import Problem
-from thinktree.train.evolve_config import load_evolve_config
+from thinktree.train.evolve.config import load_evolve_config
 
 HINT = "pip install 'thinktree[ray]'"
 

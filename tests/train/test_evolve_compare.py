@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from thinktree.store import ResultRow, RunStore
-from thinktree.train.evolve import Evolution
-from thinktree.train.evolve_config import EvolveConfig
-from thinktree.train.evolve_report import markdown_summary
+from thinktree.train.evolve.config import EvolveConfig
+from thinktree.train.evolve.loop import Evolution
+from thinktree.train.evolve.report import markdown_summary
 
 
 def stored_run(store: RunStore, name: str, verdicts: str) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from thinktree.cli.evolve_cmd import parse_set
-from thinktree.train.evolve_config import EvolveConfig, load_evolve_config
-from thinktree.train.ledger import RoundLedger
+from thinktree.train.evolve.config import EvolveConfig, load_evolve_config
+from thinktree.train.evolve.ledger import RoundLedger
 
 
 def test_defaults_have_rstar_shape_scaled_down() -> None:

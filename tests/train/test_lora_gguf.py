@@ -18,13 +18,13 @@ from safetensors.torch import save_file  # noqa: E402
 from thinktree.engines.base import CompletionRequest, EngineError  # noqa: E402
 from thinktree.engines.llamacpp import LlamaCppEngine, LlamaCppOptions  # noqa: E402
 from thinktree.models import resolve_model  # noqa: E402
-from thinktree.train.hf_gguf import load_hf_from_gguf, tokenizer_cache_dir  # noqa: E402
-from thinktree.train.lora_gguf import (  # noqa: E402
+from thinktree.train.export.hf_gguf import load_hf_from_gguf, tokenizer_cache_dir  # noqa: E402
+from thinktree.train.export.lora_gguf import (  # noqa: E402
     export_lora_gguf,
     gguf_tensor_name,
     read_base_info,
 )
-from thinktree.train.parity import (  # noqa: E402
+from thinktree.train.export.parity import (  # noqa: E402
     measure_adapter_parity,
     split_text,
     teacher_forced_agreement,

@@ -11,7 +11,7 @@ gguf = pytest.importorskip("gguf")
 
 from gguf.quants import dequantize, quantize  # noqa: E402
 
-from thinktree.train.merge_gguf import merge_lora_gguf, read_gguf_adapter  # noqa: E402
+from thinktree.train.export.merge_gguf import merge_lora_gguf, read_gguf_adapter  # noqa: E402
 
 Q8 = gguf.GGMLQuantizationType.Q8_0
 F32 = gguf.GGMLQuantizationType.F32

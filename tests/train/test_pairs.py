@@ -6,7 +6,7 @@ from pathlib import Path
 
 from thinktree.search.mcts.tree import Node, add_local, backup, serialize
 from thinktree.steps import Step, StepKind
-from thinktree.train.pairs import (
+from thinktree.train.ppm.pairs import (
     is_validation,
     pairs_from_tree,
     read_jsonl,
@@ -102,5 +102,12 @@ def test_jsonl_round_trip_and_trl_format(tmp_path: Path) -> None:
 def test_validation_split_is_by_problem_and_stable() -> None:
     ids = [f"gsm8k/train/{i}" for i in range(1000)]
     held = [i for i in ids if is_validation(i)]
-    assert 150 < len(held) < 250
-    assert held == [i for i in ids if is_validation(i)]
+    # A salted hash of the id alone: the same problems in every run and on every machine.
+    assert len(held) == 193
+    assert held[:5] == [
+        "gsm8k/train/6",
+        "gsm8k/train/10",
+        "gsm8k/train/12",
+        "gsm8k/train/19",
+        "gsm8k/train/31",
+    ]

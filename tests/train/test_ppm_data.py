@@ -9,8 +9,8 @@ import numpy as np
 
 from thinktree.reward.features import FeatureSpec, Featurizer
 from thinktree.steps import Step, StepKind
-from thinktree.train.pairs import PreferencePair
-from thinktree.train.ppm_data import EmbeddingCache, pair_features
+from thinktree.train.ppm.data import EmbeddingCache, pair_features
+from thinktree.train.ppm.pairs import PreferencePair
 
 
 class CountingEmbedder:

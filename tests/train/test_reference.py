@@ -17,12 +17,10 @@ from thinktree.problems import Problem, load_benchmark
 from thinktree.sandbox import ExecResult
 from thinktree.search.judge import GraderJudge
 from thinktree.steps import StepKind, parse_step, solution_text
-from thinktree.train.reference import (
+from thinktree.train.sft.reference import Rejection, convert_solution, reference_steps
+from thinktree.train.sft.reference_check import (
     ConversionReport,
-    Rejection,
     convert_references,
-    convert_solution,
-    reference_steps,
     verify_reference,
 )
 

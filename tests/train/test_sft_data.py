@@ -5,7 +5,7 @@ from __future__ import annotations
 from thinktree.engines.scripted import ScriptedEngine
 from thinktree.search.mcts.tree import Node, serialize
 from thinktree.steps import Step, StepKind
-from thinktree.train.sft_data import (
+from thinktree.train.sft.data import (
     Trajectory,
     read_trajectories,
     select_top,
@@ -13,7 +13,7 @@ from thinktree.train.sft_data import (
     with_references,
     write_trajectories,
 )
-from thinktree.train.sft_format import IGNORE_INDEX, segments, tokenize
+from thinktree.train.sft.format import IGNORE_INDEX, segments, tokenize
 
 
 def code(text: str, output: str = "1", error: str | None = None) -> Step:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from thinktree.train.sft import SFTConfig, check_resumable, native_bf16, settle_precision
+from thinktree.train.sft.training import SFTConfig, check_resumable, native_bf16, settle_precision
 
 torch = pytest.importorskip("torch", reason="needs the train extra")
 

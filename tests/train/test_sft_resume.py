@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from thinktree.train.sft import SFTConfig, check_resumable
+from thinktree.train.sft.training import SFTConfig, check_resumable
 
 
 def test_same_or_unrecorded_settings_resume() -> None:

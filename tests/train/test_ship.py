@@ -12,10 +12,7 @@ import pytest
 from thinktree.models import ModelError, find_embedded
 from thinktree.models.policy import Policy, read_policy, write_policy
 from thinktree.reward import registry
-from thinktree.train.evolve import Evolution
-from thinktree.train.evolve_config import EvolveConfig
-from thinktree.train.ledger import RoundLedger
-from thinktree.train.ship import restore_shipped_round, ship_round
+from thinktree.train.export.ship import restore_shipped_round, ship_round
 
 FAST = find_embedded("fast")
 assert FAST is not None
@@ -215,11 +212,3 @@ def test_restore_with_nothing_shipped_or_no_ledger_does_nothing(tmp_path) -> Non
     ship_round(trained, shipped)
     assert restore_shipped_round(tmp_path / "b", shipped) is None  # no round-1 ledger there
     assert not (tmp_path / "b").exists()
-
-
-def test_a_ledger_without_its_rounds_weights_stops_with_what_to_do(tmp_path) -> None:
-    evolution = Evolution(EvolveConfig(), tmp_path / "evolve")
-    ledger = RoundLedger.open(evolution.paths.round_dir(1), 1, {"parent": 0})
-    ledger.finish("sft", {"sft_tokens": 10})
-    with pytest.raises(ValueError, match="round 1's trained adapter is not on this machine"):
-        evolution._export(1, ledger)

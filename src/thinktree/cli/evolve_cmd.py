@@ -102,9 +102,10 @@ def evolve_command(
 ) -> None:
     """Self-evolution: search the pool, fine-tune the small policy and train the PPM,
     round after round; kill it and run it again to resume."""
-    from thinktree.train.evolve import Evolution, EvolveStopped
-    from thinktree.train.evolve_config import load_evolve_config
-    from thinktree.train.evolve_report import (
+    from thinktree.train.evolve.config import load_evolve_config
+    from thinktree.train.evolve.context import EvolveStopped
+    from thinktree.train.evolve.loop import Evolution
+    from thinktree.train.evolve.report import (
         COLUMNS,
         markdown_summary,
         plot_dev_accuracy,

@@ -154,7 +154,7 @@ def merge(
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())) and not _is_merge(dest):
         fail(f"{dest} exists and is not an earlier merge; choose a new directory")
     try:
-        from thinktree.train.merge_gguf import merge_policy
+        from thinktree.train.export.merge_gguf import merge_policy
     except ImportError as exc:
         fail(
             f"merging needs the training extras ({exc.name} is missing): pip install 'thinktree[train]'"

@@ -37,8 +37,8 @@ def pairs(
 ) -> None:
     """Export preference pairs extracted from stored MCTS trees."""
     from thinktree.store import RunStore
-    from thinktree.train.pairs import trl_record, write_jsonl
-    from thinktree.train.ppm_data import collect_pairs
+    from thinktree.train.ppm.data import collect_pairs
+    from thinktree.train.ppm.pairs import trl_record, write_jsonl
 
     def run() -> int:
         with RunStore(store, create=False) as db:
@@ -93,7 +93,7 @@ def train(
     from thinktree.embedding import BACKENDS
     from thinktree.reward.features import FeatureSpec
     from thinktree.store import RunStore
-    from thinktree.train.ppm_head import HeadConfig
+    from thinktree.train.ppm.head import HeadConfig
 
     kinds = tuple(features.split("+"))
     if not kinds or any(k not in ("embedding", "handcrafted") for k in kinds):
@@ -108,7 +108,7 @@ def train(
 
     def run():
         try:
-            from thinktree.train.ppm import train_ppm
+            from thinktree.train.ppm.training import train_ppm
         except ImportError as exc:
             raise ValueError(
                 f"training needs the train extra: pip install 'thinktree[train]' ({exc})"

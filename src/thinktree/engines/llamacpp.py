@@ -20,7 +20,7 @@ Surprises, measured on xllamacpp 2026.10.11549:
 - Output is exactly reproducible with one slot at temperature 0. With several
   slots, batched matrix products can change the last bits of logits, so sampled
   output may differ between runs even with the same seeds.
-- LoRA adapters (GGUF, see ``thinktree.train.lora_gguf``) are loaded with the
+- LoRA adapters (GGUF, see ``thinktree.train.export.lora_gguf``) are loaded with the
   model and applied to every request; a request can change their scale (llama.cpp's
   ``lora`` field), but requests with different scales are not batched together and
   a slot whose scale changes loses its prefix cache. Two traps, both measured: a

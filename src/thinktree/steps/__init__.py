@@ -13,6 +13,7 @@ from thinktree.steps.prompt import (
     solution_text,
     user_message,
 )
+from thinktree.steps.render import code_step_text, final_step_text
 from thinktree.steps.step import (
     Step,
     StepKind,
@@ -32,10 +33,12 @@ __all__ = [
     "StepKind",
     "StepPrompt",
     "build_step_prompt",
+    "code_step_text",
     "consecutive_errors",
     "dedupe_key",
     "end_reason",
     "executed_cells",
+    "final_step_text",
     "format_output",
     "parse_step",
     "prompt_style",

@@ -1,36 +1,20 @@
 """An evolve directory's rounds as the evolve page shows them.
 
-Read on every request from what ``thinktree evolve`` writes, so the page follows
-a live evolution: each ``round-N/manifest.json`` (the round's ledger: finished
-stages with their figures, and the runs of stages under way in ``data``) and,
-when a sitting has ended, ``summary.json`` (one row per round, the table
-``thinktree evolve`` prints). A damaged manifest is reported on its round, not
-raised: the writer replaces files atomically, so it means a real fault.
+Read on every request through :func:`thinktree.train.evolve.results.read_results`
+(the rounds' ledgers and, when a sitting has ended, the summary table), so the
+page follows a live evolution; this module only formats what it returns. A
+damaged manifest is reported on its round, not raised.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from thinktree.train.evolve_report import COLUMNS, table_rows
-from thinktree.train.ledger import MANIFEST_FILE
-
-STAGE_ORDER = (
-    "sft_data",
-    "sft",
-    "export",
-    "parity",
-    "ppm",
-    "dev_greedy",
-    "dev_mcts",
-    "pool_search",
-)
-_ROUND = re.compile(r"round-(\d+)")
+from thinktree.train.evolve.results import RoundResult, read_results
 
 
 @dataclass(frozen=True)
@@ -63,43 +47,19 @@ class EvolveView:
 
 def read_evolve(directory: Path) -> EvolveView:
     """The rounds found in ``directory``; ValueError if it is not a directory."""
-    if not directory.is_dir():
-        raise ValueError(f"the evolve directory {directory} does not exist")
-    found = [
-        (int(m.group(1)), path)
-        for path in directory.iterdir()
-        if path.is_dir() and (m := _ROUND.fullmatch(path.name))
-    ]
-    rounds = [_read_round(index, path) for index, path in sorted(found)]
-    summary, error = _read_summary(directory / "summary.json")
-    return EvolveView(directory, rounds, [title for _, title in COLUMNS], summary, error)
+    results = read_results(directory)
+    rounds = [_round(r) for r in results.rounds]
+    return EvolveView(directory, rounds, results.columns, results.summary, results.summary_error)
 
 
-def _read_round(index: int, path: Path) -> RoundView:
-    manifest = path / MANIFEST_FILE
-    if not manifest.is_file():
-        return RoundView(index, error="no manifest yet")
-    try:
-        data = json.loads(manifest.read_text())
-        stages = data.get("stages", {})
-        runs = data.get("data", {})
-        if not isinstance(stages, dict) or not isinstance(runs, dict):
-            raise ValueError("stages or data is not an object")
-    except (OSError, ValueError) as exc:
-        return RoundView(index, error=f"{manifest.name} is unreadable ({exc})")
-    order = {name: i for i, name in enumerate(STAGE_ORDER)}
-    names = sorted(stages, key=lambda s: (order.get(s, len(order)), s))
-    under_way = [
-        (key.removesuffix("_run"), str(value))
-        for key, value in sorted(runs.items())
-        if key.endswith("_run") and key.removesuffix("_run") not in stages
-    ]
+def _round(result: RoundResult) -> RoundView:
     return RoundView(
-        index=index,
-        parent=data.get("parent"),
-        policy_base=data.get("policy_base"),
-        stages=[_stage(name, stages[name]) for name in names],
-        under_way=under_way,
+        index=result.index,
+        parent=result.parent,
+        policy_base=result.policy_base,
+        stages=[_stage(name, figures) for name, figures in result.stages],
+        under_way=result.under_way,
+        error=result.error,
     )
 
 
@@ -123,15 +83,3 @@ def _figure(value: Any) -> str:
     if isinstance(value, dict | list):
         return json.dumps(value, sort_keys=True)
     return str(value)
-
-
-def _read_summary(path: Path) -> tuple[list[list[str]] | None, str | None]:
-    if not path.is_file():
-        return None, None
-    try:
-        rows = json.loads(path.read_text())
-        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-            raise ValueError("not a list of rounds")
-        return table_rows(rows), None
-    except (OSError, ValueError, TypeError, KeyError) as exc:
-        return None, f"summary.json is unreadable ({exc})"

@@ -16,16 +16,27 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from thinktree.reward.features import FeatureSpec, Featurizer
 from thinktree.store import RunStore
-from thinktree.train.evolve_config import PPMRoundConfig
-from thinktree.train.pairs import is_validation
-from thinktree.train.ppm import accuracies, score_held_out, train_ppm
-from thinktree.train.ppm_data import collect_pairs, pair_features
-from thinktree.train.ppm_head import HeadConfig
+from thinktree.train.ppm.data import collect_pairs, pair_features
+from thinktree.train.ppm.head import HeadConfig
+from thinktree.train.ppm.pairs import is_validation
+from thinktree.train.ppm.training import accuracies, score_held_out, train_ppm
 
 FEATURES = FeatureSpec(("handcrafted",))
+
+
+class PPMRoundConfig(BaseModel):
+    """The round PPM's ensemble of MLP heads (``evolve`` config field ``ppm``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    ensemble: int = Field(5, ge=1)
+    epochs: int = Field(400, ge=1)
+    hidden: int = Field(32, ge=1)
+    seed: int = 0
 
 
 def head_config(config: PPMRoundConfig) -> HeadConfig:

@@ -28,9 +28,9 @@ import numpy as np
 from thinktree.reward.features import FeatureSpec, Featurizer
 from thinktree.reward.ppm import HEAD_FILE, PPM_FILE, head_forward
 from thinktree.store import RunStore
-from thinktree.train.pairs import PreferencePair, fold_of, is_validation, write_jsonl
-from thinktree.train.ppm_data import EmbeddingCache, collect_pairs, pair_features
-from thinktree.train.ppm_head import HeadConfig, pairwise_accuracy, train_head
+from thinktree.train.ppm.data import EmbeddingCache, collect_pairs, pair_features
+from thinktree.train.ppm.head import HeadConfig, pairwise_accuracy, train_head
+from thinktree.train.ppm.pairs import PreferencePair, fold_of, is_validation, write_jsonl
 
 Progress = Callable[[str, int, int], None]
 

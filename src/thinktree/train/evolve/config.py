@@ -19,12 +19,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from thinktree.eval.fanout.config import FanoutConfig
 from thinktree.search.config import SearchConfig
-from thinktree.search.registry import checked
-from thinktree.train.sft import SFTConfig
+from thinktree.search.greedy import GreedySearch
+from thinktree.search.mcts.search import MCTSSearch
+from thinktree.search.registry import checked, strategy_name
+from thinktree.train.ppm.round import PPMRoundConfig
+from thinktree.train.sft.training import SFTConfig
+
+MCTS = strategy_name(MCTSSearch)
+"""The searches that give training data: their trees hold the pairs and trajectories."""
+GREEDY = strategy_name(GreedySearch)
 
 
 def _mcts(**fields: Any) -> SearchConfig:
-    return SearchConfig(strategy="mcts", samples=4, k=3, **fields)
+    return SearchConfig(strategy=MCTS, samples=4, k=3, **fields)
 
 
 class PoolConfig(BaseModel):
@@ -67,7 +74,7 @@ class DevConfig(BaseModel):
     split: str = "test"
     greedy_limit: int = Field(100, ge=0)
     mcts_limit: int = Field(50, ge=0)
-    greedy: SearchConfig = Field(default_factory=lambda: SearchConfig(strategy="greedy"))
+    greedy: SearchConfig = Field(default_factory=lambda: SearchConfig(strategy=GREEDY))
     mcts: SearchConfig = Field(default_factory=lambda: _mcts(expand="all"))
     """Full expansion in every round: round 0 has no PPM yet, and without a scorer MCTS
     would expand lazily, so its figures would not compare with later rounds'."""
@@ -81,15 +88,6 @@ class ReferenceConfig(BaseModel):
     enabled: bool = False
     problems: int | None = Field(None, ge=1)
     """How many pool-source problems to convert (from ``pool.offset``); None: the pool."""
-
-
-class PPMRoundConfig(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    ensemble: int = Field(5, ge=1)
-    epochs: int = Field(400, ge=1)
-    hidden: int = Field(32, ge=1)
-    seed: int = 0
 
 
 class EngineSettings(BaseModel):
@@ -141,8 +139,8 @@ class EvolveConfig(BaseModel):
         for search in (self.bootstrap_search, self.evolved_search, self.dev.greedy, self.dev.mcts):
             checked(search)
         for name in ("bootstrap_search", "evolved_search"):
-            if getattr(self, name).strategy != "mcts":
-                raise ValueError(f"{name}.strategy must be mcts (trees give the training data)")
+            if getattr(self, name).strategy != MCTS:
+                raise ValueError(f"{name}.strategy must be {MCTS} (trees give the training data)")
         return self
 
 

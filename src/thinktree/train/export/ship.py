@@ -27,8 +27,8 @@ from thinktree.models.policy import (
     write_policy,
 )
 from thinktree.reward.ppm import PPM_FILES, is_trained_ppm
-from thinktree.train.ledger import MANIFEST_FILE
-from thinktree.train.staged import staged_dir
+from thinktree.train.export.staged import staged_dir
+from thinktree.train.rounds import MANIFEST_FILE
 
 MAX_ADAPTER_BYTES = 40 * 10**6
 """The embedded adapter's bound (issue 17: at most 40 MB of package data)."""

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-MANIFEST_FILE = "manifest.json"
+from thinktree.train.rounds import MANIFEST_FILE
 
 
 @dataclass
@@ -38,6 +38,18 @@ class RoundLedger:
         ledger = cls(path, {"round": round_index, **base, "stages": {}, "data": {}})
         ledger.save()
         return ledger
+
+    @classmethod
+    def read(cls, directory: Path, round_index: int) -> RoundLedger | None:
+        """The round's ledger as stored; None when the round has not begun."""
+        if not (directory / MANIFEST_FILE).is_file():
+            return None
+        return cls.open(directory, round_index, {})
+
+    @property
+    def directory(self) -> Path:
+        """The round's directory (where its artifacts are)."""
+        return self.path.parent
 
     def done(self, stage: str) -> bool:
         return stage in self.data["stages"]

@@ -66,8 +66,10 @@ def write_summary(rows: Sequence[dict[str, Any]], out: Path) -> Path:
 def plot_dev_accuracy(rows: Sequence[dict[str, Any]], path: Path) -> Path | None:
     """Dev greedy and MCTS accuracy by round (None when no round has a figure yet)."""
     series = {
-        label: [(r["round"], 100 * r[key]) for r in rows if r.get(key) is not None]
-        for key, label in (("dev_greedy", "greedy"), ("dev_mcts", "mcts"))
+        key.removeprefix("dev_"): [
+            (r["round"], 100 * r[key]) for r in rows if r.get(key) is not None
+        ]
+        for key in ("dev_greedy", "dev_mcts")
     }
     if not any(series.values()):
         return None

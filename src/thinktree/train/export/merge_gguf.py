@@ -1,7 +1,7 @@
 """Merge a GGUF LoRA adapter into its base model file: one GGUF that needs no adapter.
 
 The evolve run serves a round as the unchanged base file plus ``adapter.gguf``
-(:mod:`thinktree.train.lora_gguf`); this module writes the alternative served
+(:mod:`thinktree.train.export.lora_gguf`); this module writes the alternative served
 from one file (measured against it in BENCHMARKS.md): every adapted projection
 becomes ``W + alpha / rank * B @ A`` (what llama.cpp computes at scale 1) and is
 stored at ``Q8_0``; every other tensor (embeddings, norms, the output head) is
@@ -30,8 +30,8 @@ from thinktree.models.assemble import sha256_file
 from thinktree.models.policy import PPM_SUBDIR, Policy, read_policy, write_policy
 from thinktree.models.resolve import resolve_policy
 from thinktree.reward.ppm import is_trained_ppm
-from thinktree.train.ship import copy_ppm
-from thinktree.train.staged import staged_dir, staged_file
+from thinktree.train.export.ship import copy_ppm
+from thinktree.train.export.staged import staged_dir, staged_file
 
 ADAPTER_SUFFIXES = (".lora_a", ".lora_b")
 MERGED_FILE = "merged-q8_0.gguf"

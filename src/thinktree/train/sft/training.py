@@ -33,8 +33,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from thinktree.train.sft_data import Trajectory
-from thinktree.train.sft_format import IGNORE_INDEX, SFTExample, segments, tokenize
+from thinktree.train.sft.data import Trajectory
+from thinktree.train.sft.format import IGNORE_INDEX, SFTExample, segments, tokenize
 
 TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 COMPLETE_MARKER = "thinktree-complete"
@@ -247,7 +247,7 @@ def train_policy_lora(
     from peft import LoraConfig, get_peft_model
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
-    from thinktree.train.hf_gguf import load_hf_from_gguf
+    from thinktree.train.export.hf_gguf import load_hf_from_gguf
 
     out_dir.mkdir(parents=True, exist_ok=True)
     if progress:

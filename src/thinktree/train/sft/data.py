@@ -12,7 +12,7 @@ every stored tree of the given runs:
   then minimum Q (both descending), then by source and node id so the order is
   deterministic; the top ``per_problem`` (2) with distinct texts are kept.
 
-Converted reference solutions (:mod:`thinktree.train.reference`) carry no Q;
+Converted reference solutions (:mod:`thinktree.train.sft.reference`) carry no Q;
 they are added beside the search trajectories, one per problem, and never
 displace them.
 """

@@ -13,7 +13,7 @@ import numpy as np
 from thinktree.reward.base import ScoreItem
 from thinktree.reward.features import Featurizer
 from thinktree.store import RunStore
-from thinktree.train.pairs import PreferencePair, pairs_from_tree
+from thinktree.train.ppm.pairs import PreferencePair, pairs_from_tree
 
 CACHE_CHUNK = 64
 

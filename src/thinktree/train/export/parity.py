@@ -159,7 +159,7 @@ def measure_adapter_parity(
     from peft import PeftModel
 
     from thinktree.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
-    from thinktree.train.hf_gguf import load_hf_from_gguf
+    from thinktree.train.export.hf_gguf import load_hf_from_gguf
 
     if not texts or max_positions < 1:  # refused before the slow load, not after
         raise ValueError("parity needs at least one text and max_positions >= 1")

@@ -1,7 +1,7 @@
 """Convert a PEFT LoRA adapter into a llama.cpp GGUF adapter.
 
 The adapter is served by llama.cpp over the unchanged quantised base file, so
-training (on weights dequantised from that file, see :mod:`thinktree.train.hf_gguf`)
+training (on weights dequantised from that file, see :mod:`thinktree.train.export.hf_gguf`)
 and serving share one set of base weights.
 
 What is written: the base file's ``general.architecture``, ``general.type`` =
@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from thinktree.train.staged import staged_file
+from thinktree.train.export.staged import staged_file
 
 HF_TO_GGUF: dict[str, str] = {
     "self_attn.q_proj": "attn_q",

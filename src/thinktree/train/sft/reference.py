@@ -3,9 +3,9 @@
 A GSM8K worked solution is prose with calculator annotations,
 ``Natalia sold 48/2 = <<48/2=24>>24 clips in May.``, and a last line
 ``#### 72``. :func:`convert_solution` rewrites it in the step format, as the
-policy would have written it; :func:`verify_reference` and
-:func:`convert_references` run the cells in the sandbox and keep a trajectory
-only when it reaches the gold answer.
+policy would have written it; :mod:`thinktree.train.sft.reference_check` runs
+the cells in the sandbox and keeps a trajectory only when it reaches the gold
+answer.
 
 Rules
 -----
@@ -34,8 +34,9 @@ Rules
 - Step texts are exactly what the policy generates after ``Step n:``: a code
   step is ``"\\n```python\\n<code>\\n```\\n"`` (generation stops at
   ``Output:``) and the last step is ``"\\nAnswer: \\\\boxed{<gold>}"``, with the
-  gold answer as the loader gives it (commas removed). ``parse_step`` of each
-  text gives back its kind, code and answer: checked for every step.
+  gold answer as the loader gives it (commas removed), rendered by
+  :mod:`thinktree.steps.render`. ``parse_step`` of each text gives back its
+  kind, code and answer: checked for every step.
 
 What is rejected, and why (:class:`Rejection`)
 ----------------------------------------------
@@ -55,14 +56,7 @@ What is rejected, and why (:class:`Rejection`)
   the gold answer by the judge; typically the last annotated line is not the
   final answer (the answer is stated in prose, or an earlier line holds it).
 
-Outputs come from the sandbox, never from the annotations: the ``result``
-after ``=`` is not copied anywhere (it only decides whether a line is
-well-formed), so a writer's slip can never enter a trajectory as an output.
-Cells run as search runs them (:mod:`thinktree.search.expand`): each after the
-earlier cells of its trajectory, the output cut by ``format_output``.
-The usual float noise of ``/`` stays in outputs (``0.1 * 3`` prints
-``0.30000000000000004``), as it would for a model's cell; the judge decides
-whether the last one is the gold answer.
+Cells are run and judged by :mod:`thinktree.train.sft.reference_check`.
 """
 
 from __future__ import annotations
@@ -73,21 +67,19 @@ import keyword
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from fractions import Fraction
 
 from thinktree.problems import Problem
-from thinktree.search.base import AnswerJudge
-from thinktree.search.expand import CellRunner, record_execution
-from thinktree.steps import STOP_STRINGS, Step, StepKind, executed_cells, parse_step
-
-EXEC_TIMEOUT = 10.0
-"""Seconds per execution, as ``SearchConfig.exec_timeout``."""
-
-BATCH_PROBLEMS = 256
-"""Problems whose cells go to the sandbox in one ``run_batch`` call."""
+from thinktree.steps import (
+    STOP_STRINGS,
+    Step,
+    StepKind,
+    code_step_text,
+    final_step_text,
+    parse_step,
+)
 
 MAX_EXPRESSION_CHARS = 200
 
@@ -136,35 +128,6 @@ class Rejection(StrEnum):
     WRONG_ANSWER = "wrong-answer"
 
 
-@dataclass
-class ConversionReport:
-    """Kept trajectories by problem id (in input order) and the rejected problems."""
-
-    trajectories: dict[str, list[Step]] = field(default_factory=dict)
-    rejected: dict[str, Rejection] = field(default_factory=dict)
-
-    @property
-    def total(self) -> int:
-        return len(self.trajectories) + len(self.rejected)
-
-    @property
-    def converted(self) -> int:
-        return len(self.trajectories)
-
-    @property
-    def counts(self) -> dict[Rejection, int]:
-        """Rejections by reason, every reason listed (0 when none)."""
-        counts = dict.fromkeys(Rejection, 0)
-        for reason in self.rejected.values():
-            counts[reason] += 1
-        return counts
-
-    def summary(self) -> str:
-        """``"812 of 1000 converted (no-annotation 18, ...)"``."""
-        reasons = ", ".join(f"{reason.value} {n}" for reason, n in self.counts.items())
-        return f"{self.converted} of {self.total} converted ({reasons})"
-
-
 class _Unsafe(Exception):
     """An annotation or a line that cannot become a step."""
 
@@ -177,7 +140,8 @@ class _Annotation:
     name_hint: str | None
 
 
-def _solution(problem: Problem) -> tuple[str, str]:
+def reference_solution(problem: Problem) -> tuple[str, str]:
+    """(GSM8K worked solution, gold answer); ValueError when the problem has neither."""
     solution = problem.meta.get("solution")
     if not isinstance(solution, str) or problem.answer is None:
         raise ValueError(
@@ -358,16 +322,6 @@ class _ReplaceLiterals(ast.NodeTransformer):
         return node if name is None else ast.Name(id=name, ctx=ast.Load())
 
 
-def code_text(code: str) -> str:
-    """A code step's text as the policy generates it after ``Step n:``."""
-    return f"\n```python\n{code}\n```\n"
-
-
-def answer_text(answer: str) -> str:
-    """A final step's text as the policy generates it after ``Step n:``."""
-    return f"\nAnswer: \\boxed{{{answer}}}"
-
-
 def convert_solution(problem: Problem) -> list[Step] | Rejection:
     """The problem's reference solution as unexecuted steps, or why it cannot be.
 
@@ -375,7 +329,7 @@ def convert_solution(problem: Problem) -> list[Step] | Rejection:
     with the gold answer. Raises ValueError for a problem without a reference
     solution and gold answer (not a GSM8K problem).
     """
-    solution, gold = _solution(problem)
+    solution, gold = reference_solution(problem)
     body = solution.rsplit("####", 1)[0]
     namer = _Namer(_question_values(problem.question))
     cells: list[tuple[list[str], list[str]]] = []  # (comment lines, code lines)
@@ -408,8 +362,8 @@ def convert_solution(problem: Problem) -> list[Step] | Rejection:
     steps = []
     for comments, code in cells:
         source = "\n".join([*comments, *code])
-        steps.append(Step(text=code_text(source), kind=StepKind.CODE, code=source))
-    steps.append(Step(text=answer_text(gold), kind=StepKind.FINAL, answer=gold))
+        steps.append(Step(text=code_step_text(source), kind=StepKind.CODE, code=source))
+    steps.append(Step(text=final_step_text(gold), kind=StepKind.FINAL, answer=gold))
     for step in steps:
         _check_round_trip(step)
     return steps
@@ -430,84 +384,3 @@ def reference_steps(problem: Problem) -> list[Step] | None:
     """The reference solution as unexecuted steps; ``None`` when it cannot be converted."""
     steps = convert_solution(problem)
     return None if isinstance(steps, Rejection) else steps
-
-
-def _execute(items: Sequence[list[Step]], runner: CellRunner, timeout: float) -> None:
-    """Run every code step of every trajectory in one sandbox batch; fill outputs.
-
-    Each cell runs after the earlier cells of its trajectory. All are sent at
-    once, so a later cell also runs after an earlier one that raised; such a
-    trajectory is rejected anyway.
-    """
-    pending: list[tuple[Step, list[str]]] = []
-    for steps in items:
-        for i, step in enumerate(steps):
-            if step.kind is StepKind.CODE and step.code is not None:
-                pending.append((step, [*executed_cells(steps[:i]), step.code]))
-    if not pending:
-        return
-    outcomes = runner.run_batch([cells for _, cells in pending], timeout=timeout)
-    for (step, _), outcome in zip(pending, outcomes, strict=True):
-        record_execution(step, outcome, timeout, outcome.seconds)
-
-
-def _verdict(steps: list[Step], gold: str, judge: AnswerJudge) -> Rejection | None:
-    """Why executed steps are rejected, ``None`` when they are kept."""
-    if any(s.kind is StepKind.ERROR for s in steps):
-        return Rejection.CELL_ERROR
-    executed = [s for s in steps if s.executed]
-    if not executed:
-        return Rejection.NO_ANNOTATION
-    return None if judge.correct(executed[-1].output, gold) else Rejection.WRONG_ANSWER
-
-
-def verify_reference(
-    problem: Problem,
-    steps: list[Step],
-    runner: CellRunner,
-    judge: AnswerJudge,
-    timeout: float = EXEC_TIMEOUT,
-) -> list[Step] | None:
-    """Run ``steps`` (from :func:`reference_steps`) in the sandbox, filling each code
-    step's ``output``, ``error`` and kind in place; ``steps`` when no cell raised and
-    the last cell's output is the gold answer by ``judge``, else ``None``."""
-    _, gold = _solution(problem)
-    _execute([steps], runner, timeout)
-    return steps if _verdict(steps, gold, judge) is None else None
-
-
-def convert_references(
-    problems: Sequence[Problem],
-    runner: CellRunner,
-    judge: AnswerJudge,
-    progress: Callable[[int, int], None] | None = None,
-    timeout: float = EXEC_TIMEOUT,
-    batch_problems: int = BATCH_PROBLEMS,
-) -> ConversionReport:
-    """Convert and verify many reference solutions, ``batch_problems`` problems' cells
-    per sandbox call; ``progress(done, total)`` after each call.
-
-    Raises ValueError for a problem without a reference solution, before any
-    cell runs.
-    """
-    converted = [(p, convert_solution(p)) for p in problems]
-    report = ConversionReport()
-    outcome: dict[str, list[Step] | Rejection] = {}
-    for start in range(0, len(converted), batch_problems):
-        chunk = converted[start : start + batch_problems]
-        runnable = [(p, s) for p, s in chunk if not isinstance(s, Rejection)]
-        _execute([s for _, s in runnable], runner, timeout)
-        for problem, steps in chunk:
-            if isinstance(steps, Rejection):
-                outcome[problem.id] = steps
-            else:
-                reason = _verdict(steps, _solution(problem)[1], judge)
-                outcome[problem.id] = steps if reason is None else reason
-        if progress is not None:
-            progress(min(start + batch_problems, len(converted)), len(converted))
-    for problem_id, result in outcome.items():
-        if isinstance(result, Rejection):
-            report.rejected[problem_id] = result
-        else:
-            report.trajectories[problem_id] = result
-    return report
