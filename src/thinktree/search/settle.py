@@ -45,6 +45,9 @@ from collections.abc import Callable, Sequence
 from thinktree.search.voting import leading, majority_vote
 from thinktree.steps import Step
 
+SETTLE_RULES = frozenset({"off", "agree", "beta", "decided", "confident"})
+"""Every rule above (a strategy declares those it honours)."""
+
 # The rules that reason about the answers still to come: they need those bounded by
 # the draws left (one answer a sample, or a lazy rollout; a fully expanded tree can
 # find several a rollout) and the answer to be the vote's (no scorer).
