@@ -98,6 +98,13 @@ class ProblemSearch(ABC):
         return config if config.k is not None else config.model_copy(update={"k": DEFAULT_K})
 
     @classmethod
+    def check_scorer(cls, name: str, scorer: Scorer) -> None:
+        """A one-line ValueError where this strategy (registered as ``name``) needs a
+        learned scorer and ``scorer`` is none."""
+        if cls.needs_learned_scorer and step_scorer(scorer) is None:
+            raise ValueError(f"{name} needs a learned scorer, e.g. --scorer ppm:DIR")
+
+    @classmethod
     def unread_fields(cls, config: BaseSearchConfig, scored: bool) -> frozenset[str]:
         """Fields of ``config`` (resolved) added after runs were stored that this
         strategy never reads with a scorer (``scored``) or without: run fingerprints
@@ -109,10 +116,7 @@ class ProblemSearch(ABC):
         self.prompt = prompt
         self.ctx = ctx
         self.config = self.resolve(ctx.config, scored=is_scored(ctx.scorer))
-        if self.needs_learned_scorer and step_scorer(ctx.scorer) is None:
-            raise ValueError(
-                f"{self.config.strategy} needs a learned scorer, e.g. --scorer ppm:DIR"
-            )
+        self.check_scorer(self.config.strategy, ctx.scorer)
         self.usage = Usage()
         self.started = time.perf_counter()
 

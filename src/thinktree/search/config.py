@@ -34,7 +34,13 @@ from pydantic import (
 
 from thinktree.search.identity import leaves_run_as_is
 from thinktree.search.options import BaseSearchConfig
-from thinktree.search.registry import STRATEGIES, owners, settling, strategy_class
+from thinktree.search.registry import (
+    DEFAULT_STRATEGY,
+    STRATEGIES,
+    owners,
+    settling,
+    strategy_class,
+)
 
 SHARED = frozenset(BaseSearchConfig.model_fields) - {"options"}
 
@@ -42,11 +48,14 @@ SHARED = frozenset(BaseSearchConfig.model_fields) - {"options"}
 class SearchConfig(BaseSearchConfig):
     """A search: the shared fields and the strategy's own ``options``, named flat."""
 
+    strategy: str = DEFAULT_STRATEGY
+    """The search strategy: a name registered in thinktree.search.registry."""
+
     @model_validator(mode="wrap")
     @classmethod
     def _route(cls, data: Any, handler: ModelWrapValidatorHandler[SearchConfig]) -> SearchConfig:
         """Route flat names into the strategy's options; refuse what it does not read."""
-        name = data.get("strategy", "greedy") if isinstance(data, dict) else None
+        name = data.get("strategy", DEFAULT_STRATEGY) if isinstance(data, dict) else None
         if not isinstance(name, str) or "options" in data:
             return handler(data)
         strategy = strategy_class(name)

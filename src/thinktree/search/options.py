@@ -52,8 +52,9 @@ class BaseSearchConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
-    strategy: str = "greedy"
-    """The search strategy: a name registered in thinktree.search.registry."""
+    strategy: str
+    """The search strategy: a name registered in thinktree.search.registry (default:
+    its DEFAULT_STRATEGY, set by SearchConfig)."""
     samples: int = Field(4, ge=1, le=1024)
     """Samples (sc, best_of_n), rollouts (mcts) or beams kept (beam)."""
     # Rule: rStar's code scaled down for a CPU; lazy MCTS: thinktree. Measured: § k.

@@ -29,6 +29,9 @@ STRATEGIES: dict[str, type[ProblemSearch]] = {
     "mcts": MCTSSearch,
 }
 
+DEFAULT_STRATEGY = "greedy"
+"""The strategy of a config that names none."""
+
 MAX_SLOTS = 16
 
 
