@@ -43,6 +43,28 @@ from thinktree.search.registry import (
 )
 
 SHARED = frozenset(BaseSearchConfig.model_fields) - {"options"}
+"""The flat names that stay in the shared config; any other is some strategy's option."""
+
+FOREIGN = (
+    "{flag} is an option of {owners}; {strategy} does not read it"
+    " (use --strategy {owner} or leave it out)"
+)
+"""The line that refuses another strategy's option (unless its model says more)."""
+
+
+def check_foreign(strategy: str, name: str, value: Any) -> None:
+    """Validate ``value`` of ``name``, an option that ``strategy`` does not own, by the
+    model that owns it, and refuse it unless it leaves the run as it is."""
+    names = owners(name)
+    model = STRATEGIES[names[0]].options_model
+    value = getattr(model.model_validate({name: value}), name)
+    if leaves_run_as_is(name, value, model.model_fields[name].get_default()):
+        return
+    line = model.refusals.get(name, FOREIGN)
+    flag = "--" + name.replace("_", "-")
+    raise ValueError(
+        line.format(flag=flag, strategy=strategy, owners=", ".join(names), owner=names[0])
+    )
 
 
 class SearchConfig(BaseSearchConfig):
@@ -55,35 +77,19 @@ class SearchConfig(BaseSearchConfig):
     @classmethod
     def _route(cls, data: Any, handler: ModelWrapValidatorHandler[SearchConfig]) -> SearchConfig:
         """Route flat names into the strategy's options; refuse what it does not read."""
-        name = data.get("strategy", DEFAULT_STRATEGY) if isinstance(data, dict) else None
-        if not isinstance(name, str) or "options" in data:
-            return handler(data)
+        if not isinstance(data, dict) or not isinstance(data.get("strategy", ""), str):
+            return handler(data)  # a SearchConfig already, or a type error to report
+        if "options" in data:
+            raise ValueError("name the strategy's options flat (c_uct=..., not options=...)")
+        name = data.get("strategy", DEFAULT_STRATEGY)
         strategy = strategy_class(name)
         model = strategy.options_model
         own = {key: value for key, value in data.items() if key in model.model_fields}
-        rest = {key: value for key, value in data.items() if key not in own}
-        for key in [key for key in rest if key not in SHARED]:
-            others = [STRATEGIES[owner].options_model for owner in owners(key)]
-            if not others:
-                continue  # not a field at all: the shared model says so
-            other = others[0]
-            value = getattr(other.model_validate({key: rest.pop(key)}), key)
-            if not leaves_run_as_is(key, value, other.model_fields[key].get_default()):
-                flag = "--" + key.replace("_", "-")
-                refusal = other.refusals.get(
-                    key,
-                    "{flag} is an option of {owners}; {strategy} does not read it"
-                    " (use --strategy {owner} or leave it out)",
-                )
-                raise ValueError(
-                    refusal.format(
-                        flag=flag,
-                        strategy=name,
-                        owners=", ".join(owners(key)),
-                        owner=owners(key)[0],
-                    )
-                )
-        config = handler({**rest, "options": model.model_validate(own)})
+        shared = {key: value for key, value in data.items() if key not in own}
+        for key in [key for key in shared if key not in SHARED and owners(key)]:
+            check_foreign(name, key, shared.pop(key))
+        # Names that are nobody's field stay in ``shared``: its model refuses them.
+        config = handler({**shared, "options": model.model_validate(own)})
         if config.settle not in strategy.settle_rules:
             raise ValueError(
                 f"--settle {config.settle}: {name} does not settle early"
