@@ -338,3 +338,40 @@ def test_problem_source_options_reach_the_slice(tmp_path) -> None:
     assert out.stderr.strip().splitlines() == [
         "error: limit: Input should be greater than or equal to 1"
     ]
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "sc", "best_of_n", "beam", "mcts"])
+def test_a_config_dumps_flat_and_builds_again(strategy: str) -> None:
+    """Flat names in, flat names out: a dump (stored manifests, the evolve YAML, the
+    Python API's ``config`` plus keyword options) builds the same config."""
+    config = SearchConfig(strategy=strategy, samples=6, seed=3)
+    assert "options" not in config.model_dump()
+    assert SearchConfig(**config.model_dump()) == config
+    resolved_config = resolved(config, scored=False)
+    assert SearchConfig(**resolved_config.model_dump()) == resolved_config
+
+
+def test_a_config_written_out_whole_still_loads() -> None:
+    """benchmarks/evolve.yaml's greedy dev search names MCTS's fields at values that
+    change nothing for greedy: they load, and greedy's fingerprint is as it was."""
+    pinned = {"strategy": "greedy", "samples": 4, "k": 3, "temperature": None, "top_p": 0.95,
+              "c_uct": 2.0, "unvisited_first": False, "expand": "all", "errors_threshold": 2,
+              "agreement": "all", "tie_break": "first", "resample": 0,
+              "invalid_backup": "local", "settle": "off", "seed": 0}  # fmt: skip
+    config = SearchConfig(**pinned)
+    assert config.options == SearchConfig().options  # greedy has no options of its own
+    assert set(run_identity(config, scored=False)) == OLD_FIELDS
+
+
+def test_another_strategys_option_is_refused_in_one_line() -> None:
+    out = runner.invoke(app, ["solve", "2+2?", "--strategy", "sc", "--c-uct", "1.5"])
+    assert out.exit_code == 2
+    assert out.stderr.strip().splitlines() == [
+        "error: --c-uct is an option of mcts; sc does not read it"
+        " (use --strategy mcts or leave it out)"
+    ]
+    out = runner.invoke(app, ["solve", "2+2?", "--strategy", "greedy", "--settle", "agree"])
+    assert out.stderr.strip().splitlines() == [
+        "error: --settle agree: greedy does not settle early"
+        " (use --strategy sc or mcts or leave it out)"
+    ]
