@@ -63,7 +63,8 @@ class ProblemSearch(ABC):
 
     options_model: ClassVar[type[StrategyOptions]] = StrategyOptions
     """The model of this strategy's own options (``config.options``); a field of
-    another strategy's model is refused for it (:class:`thinktree.search.config.SearchConfig`)."""
+    another strategy's model is refused for it
+    (:class:`thinktree.search.config.SearchConfig`)."""
     settle_rules: ClassVar[frozenset[str]] = frozenset({"off"})
     """The ``settle`` rules this strategy honours; any other is refused."""
     needs_learned_scorer: ClassVar[bool] = False
