@@ -10,7 +10,10 @@ from thinktree.cli import app
 from thinktree.engines.factory import EngineConfig
 from thinktree.problems import ProblemSource
 from thinktree.search import SearchConfig
-from thinktree.search.registry import default_slots, resolved, run_identity, stored_aliases
+from thinktree.search.identity import identity_of, run_identity, stored_aliases
+from thinktree.search.mcts.options import MCTSOptions
+from thinktree.search.registry import default_slots, resolved
+from thinktree.search.sampling import SelfConsistencyOptions
 
 runner = CliRunner()
 OLD_FIELDS = {
@@ -24,8 +27,10 @@ OLD_FIELDS = {
 def test_every_search_config_field_is_an_option(command: str) -> None:
     click_command = typer.main.get_command(app).commands[command]  # type: ignore[attr-defined]
     params = {p.name: p for p in click_command.params}
-    assert set(SearchConfig.model_fields) <= set(params)
-    for name in SearchConfig.model_fields:
+    fields = {*SearchConfig.model_fields, *MCTSOptions.model_fields,
+              *SelfConsistencyOptions.model_fields} - {"options"}  # fmt: skip
+    assert len(fields) == 27 and fields <= set(params)
+    for name in fields:
         assert "--" + name.replace("_", "-") in params[name].opts + params[name].secondary_opts
     assert params["samples"].opts == ["--samples", "--rollouts"]
     assert params["logprobs"].secondary_opts == ["--no-logprobs"]
@@ -49,7 +54,7 @@ def test_search_options_reach_the_config(monkeypatch, command: list[str]) -> Non
                               "--max-step-tokens", "128"])  # fmt: skip
     assert out.exit_code == 2 and "error: captured" in out.stderr, out.output
     assert seen[0].model_dump() == {
-        **SearchConfig().model_dump(),
+        **SearchConfig(strategy="mcts").model_dump(),
         "strategy": "mcts", "samples": 6, "k": 2, "tie_break": "random", "resample": 2,
         "invalid_backup": "path", "agreement": "earlier", "settle": "beta", "settle_m": 4,
         "settle_confidence": 0.9, "c_uct": 1.5, "unvisited_first": True, "top_p": 0.8,
@@ -97,9 +102,10 @@ def test_expansion_defaults_are_decided_by_the_scorer(
     monkeypatch.setattr("thinktree.search.registry.default_slots", capture)
     out = runner.invoke(app, ["eval", "--benchmark", "gsm8k", "--strategy", "mcts", *args])
     assert out.exit_code == 2 and "error: captured" in out.stderr, out.output
-    assert (seen[0].expand, seen[0].unvisited_first) == (expand, unvisited_first)
+    options = seen[0].options
+    assert (options.expand, options.unvisited_first) == (expand, unvisited_first)
     assert seen[0].temperature == temperature
-    assert (seen[0].k, seen[0].invalid_backup) == (k, invalid_backup)
+    assert (seen[0].k, options.invalid_backup) == (k, invalid_backup)
 
 
 def test_an_unknown_scorer_is_said_before_the_search_is_built() -> None:
@@ -140,26 +146,28 @@ def test_a_step_floor_is_refused_where_there_are_no_sc_samples_to_drop() -> None
 
 def test_resolution_is_per_strategy_and_idempotent() -> None:
     auto = SearchConfig(strategy="mcts")
-    assert (auto.expand, auto.unvisited_first, auto.is_resolved) == ("auto", None, False)
-    lazy = resolved(auto, scored=False)
-    assert (lazy.expand, lazy.unvisited_first, lazy.k, lazy.invalid_backup) == (
-        "lazy", True, 4, "visits"
+    assert (auto.options.expand, auto.options.unvisited_first, auto.is_resolved) == (
+        "auto", None, False
     )  # fmt: skip
+    lazy = resolved(auto, scored=False)
+    assert (lazy.options.expand, lazy.options.unvisited_first, lazy.k) == ("lazy", True, 4)
+    assert lazy.options.invalid_backup == "visits"
     assert resolved(lazy, scored=True) is lazy
     full = resolved(auto, scored=True)
-    assert (full.expand, full.unvisited_first, full.k, full.invalid_backup) == (
-        "all", False, 3, "local"
-    )  # fmt: skip
-    # Strategies that read none of these get the values their stored runs had.
+    assert (full.options.expand, full.options.unvisited_first, full.k) == ("all", False, 3)
+    assert full.options.invalid_backup == "local"
+    # Strategies without MCTS's options resolve only k, and their stored runs record
+    # MCTS's two original fields as they always did.
     for strategy in ("greedy", "sc", "best_of_n", "beam"):
         other = resolved(SearchConfig(strategy=strategy), scored=False)
-        assert (other.expand, other.unvisited_first, other.k, other.invalid_backup) == (
-            "all", False, 3, "local"
-        )  # fmt: skip
+        assert (other.k, other.is_resolved) == (3, True)
+        identity = run_identity(other, scored=False)
+        assert (identity["c_uct"], identity["unvisited_first"]) == (2.0, False)
     # Half a resolution (a width without the rest) is still unresolved.
-    assert not SearchConfig(strategy="mcts", expand="lazy", unvisited_first=True, k=3).is_resolved
+    half = SearchConfig(strategy="mcts", expand="lazy", unvisited_first=True, k=3)
+    assert not half.is_resolved
     with pytest.raises(ValueError, match="resolve it first"):
-        auto.identity(())
+        identity_of(auto, frozenset())
     with pytest.raises(ValueError, match="resolve the config first"):
         default_slots(auto)
 
@@ -192,10 +200,15 @@ def test_identity_keeps_old_fingerprints() -> None:
     scored_rule = SearchConfig(strategy="mcts", tie_break="first")
     assert set(run_identity(scored_rule, scored=True)) == OLD_FIELDS
     assert run_identity(scored_rule, scored=True)["unvisited_first"] is False
-    # Ties, resampling, lazy expansion and invalid backup are MCTS's: others ignore them.
-    mcts_rules = {"tie_break": "random", "resample": 2, "invalid_backup": "path", "expand": "lazy"}
+    # Ties, resampling, lazy expansion and invalid backup are MCTS's: others refuse them
+    # where they would change anything, and keep their identity at the values that do not.
+    mcts_rules = {"resample": 2, "invalid_backup": "path", "expand": "lazy", "c_uct": 1.0}
     for strategy in ("greedy", "sc", "best_of_n", "beam"):
-        config = SearchConfig(strategy=strategy, agreement="earlier", **mcts_rules)
+        for name, value in mcts_rules.items():
+            with pytest.raises(ValueError, match=f"{strategy} does not read it"):
+                SearchConfig(strategy=strategy, **{name: value})
+        inert = {"tie_break": "first", "agreement": "earlier", "expand": "all", "c_uct": 2.0}
+        config = SearchConfig(strategy=strategy, unvisited_first=False, **inert)
         assert set(run_identity(config, scored=True)) == OLD_FIELDS
     # The new defaults change MCTS's results: such runs get a new identity.
     assert set(run_identity(SearchConfig(strategy="mcts"), scored=False)) == OLD_FIELDS | {
@@ -324,4 +337,41 @@ def test_problem_source_options_reach_the_slice(tmp_path) -> None:
     out = runner.invoke(app, ["eval", "--data", str(data), "--limit", "0"])
     assert out.stderr.strip().splitlines() == [
         "error: limit: Input should be greater than or equal to 1"
+    ]
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "sc", "best_of_n", "beam", "mcts"])
+def test_a_config_dumps_flat_and_builds_again(strategy: str) -> None:
+    """Flat names in, flat names out: a dump (stored manifests, the evolve YAML, the
+    Python API's ``config`` plus keyword options) builds the same config."""
+    config = SearchConfig(strategy=strategy, samples=6, seed=3)
+    assert "options" not in config.model_dump()
+    assert SearchConfig(**config.model_dump()) == config
+    resolved_config = resolved(config, scored=False)
+    assert SearchConfig(**resolved_config.model_dump()) == resolved_config
+
+
+def test_a_config_written_out_whole_still_loads() -> None:
+    """benchmarks/evolve.yaml's greedy dev search names MCTS's fields at values that
+    change nothing for greedy: they load, and greedy's fingerprint is as it was."""
+    pinned = {"strategy": "greedy", "samples": 4, "k": 3, "temperature": None, "top_p": 0.95,
+              "c_uct": 2.0, "unvisited_first": False, "expand": "all", "errors_threshold": 2,
+              "agreement": "all", "tie_break": "first", "resample": 0,
+              "invalid_backup": "local", "settle": "off", "seed": 0}  # fmt: skip
+    config = SearchConfig(**pinned)
+    assert config.options == SearchConfig().options  # greedy has no options of its own
+    assert set(run_identity(config, scored=False)) == OLD_FIELDS
+
+
+def test_another_strategys_option_is_refused_in_one_line() -> None:
+    out = runner.invoke(app, ["solve", "2+2?", "--strategy", "sc", "--c-uct", "1.5"])
+    assert out.exit_code == 2
+    assert out.stderr.strip().splitlines() == [
+        "error: --c-uct is an option of mcts; sc does not read it"
+        " (use --strategy mcts or leave it out)"
+    ]
+    out = runner.invoke(app, ["solve", "2+2?", "--strategy", "greedy", "--settle", "agree"])
+    assert out.stderr.strip().splitlines() == [
+        "error: --settle agree: greedy does not settle early"
+        " (use --strategy sc or mcts or leave it out)"
     ]

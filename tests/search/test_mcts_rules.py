@@ -483,4 +483,4 @@ def test_the_vote_rules_are_refused_where_mcts_does_not_answer_by_vote(
     with pytest.raises(ValueError, match=message):
         resolved(SearchConfig(strategy="mcts", settle="confident", **config), scored=scored)
     lazy = resolved(SearchConfig(strategy="mcts", settle="decided"), scored=False)
-    assert (lazy.expand, lazy.k, lazy.settle) == ("lazy", 4, "decided")
+    assert (lazy.options.expand, lazy.k, lazy.settle) == ("lazy", 4, "decided")

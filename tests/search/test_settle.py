@@ -20,6 +20,7 @@ from thinktree.search.settle import (
     vote_decided,
     wave_size,
 )
+from thinktree.search.voting import leading
 from thinktree.steps import Step, StepKind
 
 PROBLEM = Problem(id="p1", question="What is 3 * 2?", answer="6")
@@ -231,3 +232,18 @@ def test_confident_needs_log_probabilities() -> None:
 )
 def test_wave_size(answers, rule, expected) -> None:
     assert wave_size(answers, same, rule, 2, 8) == expected
+
+
+@pytest.mark.parametrize(
+    ("weights", "expected"),
+    [
+        ([], None),
+        ([2.0], 0),
+        ([1.0, 3.0, 3.0], 1),  # a tie goes to the class found first
+        ([2.0, 2.0], 0),
+        ([0.5, 0.25, 0.75], 2),
+    ],
+)
+def test_the_one_tie_rule(weights: list[float], expected: int | None) -> None:
+    """Every vote (majority, settling, MCTS's answer, maj@k) picks with ``leading``."""
+    assert leading(weights) == expected

@@ -11,7 +11,8 @@ from tests.conftest import answer, cell, depth_of
 from tests.search.helpers import solve_scripted
 from thinktree.problems import Problem
 from thinktree.search import SearchConfig
-from thinktree.search.registry import resolved, run_identity
+from thinktree.search.identity import run_identity
+from thinktree.search.registry import resolved
 
 PROBLEM = Problem(id="p1", question="What is 3 * 2?", answer="6")
 SURE, UNSURE = -0.1, -0.5  # exp: 0.905 and 0.607, either side of a floor of 0.69

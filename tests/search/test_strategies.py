@@ -198,7 +198,7 @@ def test_beam_keeps_the_best_partial_solutions(sandbox, grader) -> None:
         ({"strategy": "sc", "samples": 4, "settle": "decided"}, 2, 4, 2),
         ({"strategy": "sc", "samples": 8, "settle": "agree", "settle_m": 3}, 3, 4, 1),
         ({"strategy": "sc", "samples": 8, "settle": "beta", "settle_m": 2}, 2, 4, 2),
-        ({"strategy": "best_of_n", "samples": 4, "settle": "confident"}, 4, 4, 1),
+        ({"strategy": "best_of_n", "samples": 4}, 4, 4, 1),
         ({"strategy": "mcts", "samples": 16, "k": 3, "expand": "all"}, 3, 4, 1),
         ({"strategy": "mcts", "samples": 16, "k": 3, "expand": "lazy"}, 1, 4, 4),
         ({"strategy": "beam", "samples": 2, "k": 3}, 6, 6, 1),
@@ -211,6 +211,13 @@ def test_default_slots_and_window(options: dict, width: int, slots: int, window:
     config = SearchConfig(**options)
     assert (search_width(config), default_slots(config), default_window(config, slots)) == (
         width, slots, window)  # fmt: skip
+
+
+@pytest.mark.parametrize("strategy", ["greedy", "best_of_n", "beam"])
+def test_a_settle_rule_is_refused_by_a_strategy_that_never_settles(strategy: str) -> None:
+    """Best-of-N's scorer, not a vote, picks its answer: it draws every sample."""
+    with pytest.raises(ValueError, match=f"--settle confident: {strategy} does not settle early"):
+        SearchConfig(strategy=strategy, samples=4, settle="confident")
 
 
 def test_beam_with_some_solutions_finished_keeps_searching(sandbox, grader) -> None:

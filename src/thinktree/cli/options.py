@@ -3,7 +3,8 @@
 No option that mirrors a config field is written here by hand. :func:`config_options`
 gives a command one option per field of a pydantic model, with the field's
 docstring as help, its type, choices and bounds; the decorators below apply it to
-:class:`~thinktree.search.SearchConfig` (``solve``, ``eval``),
+:class:`~thinktree.search.SearchConfig` (``solve``, ``eval``: its shared fields and
+every registered strategy's own options, each model in its own help panel),
 :class:`~thinktree.engines.factory.EngineConfig` (``solve``, ``eval``, ``serve``),
 :class:`~thinktree.problems.ProblemSource` (``eval``) and
 :class:`~thinktree.eval.fanout.config.FanoutConfig` (``eval``'s Ray options). A new config field is
@@ -27,8 +28,8 @@ from pydantic.fields import FieldInfo
 
 from thinktree.engines.factory import EngineConfig
 from thinktree.problems.source import ProblemSource
-from thinktree.search.config import SearchConfig
-from thinktree.search.registry import STRATEGIES, checked, resolved
+from thinktree.search.config import SHARED, SearchConfig
+from thinktree.search.registry import STRATEGIES, options_models, resolved
 
 ConfigFields = dict[str, Any]
 """The values of one config's generated options, by field name."""
@@ -105,16 +106,28 @@ def config_options(
     (the field docstrings) all come from the model; ``names`` gives other option
     names. Decorators for different configs stack; their fields must not clash.
     """
-    fields = {name: info for name, info in model.model_fields.items() if name not in exclude}
+    fields = {n: (info, panel) for n, info in model.model_fields.items() if n not in exclude}
+    return _fields_options(fields, param, model.__name__, names, metavars)
+
+
+def _fields_options(
+    fields: Mapping[str, tuple[FieldInfo, str]],
+    param: str,
+    owner: str,
+    names: Mapping[str, tuple[str, ...]] | None,
+    metavars: Mapping[str, str] | None,
+) -> Callable[[Command], Command]:
+    """:func:`config_options` for ``fields`` (name: field and its help panel) of one or
+    more models (``owner`` names them in a clash)."""
 
     def decorate(command: Command) -> Command:
         signature = inspect.signature(command, eval_str=True)
         own = [p for p in signature.parameters.values() if p.name != param]
         clash = sorted({p.name for p in own} & set(fields))
         if clash:
-            raise TypeError(f"{command.__name__} declares {model.__name__} fields: {clash}")
+            raise TypeError(f"{command.__name__} declares {owner} fields: {clash}")
         generated = []
-        for name, info in fields.items():
+        for name, (info, panel) in fields.items():
             annotation, default = _option_for(
                 name, info, panel, (names or {}).get(name), (metavars or {}).get(name)
             )
@@ -137,14 +150,26 @@ def config_options(
     return decorate
 
 
-search_options = config_options(
-    SearchConfig,
+def search_fields() -> dict[str, tuple[FieldInfo, str]]:
+    """Every field a search can be given, with its help panel: the shared ones
+    (:class:`SearchConfig`), then each registered strategy's own options model's."""
+    shared = SearchConfig.model_fields
+    fields = {name: (shared[name], "Search (SearchConfig)") for name in shared if name in SHARED}
+    for model in options_models():
+        panel = f"Search: {model.__name__}"
+        fields.update({name: (info, panel) for name, info in model.model_fields.items()})
+    return fields
+
+
+search_options = _fields_options(
+    search_fields(),
     "search",
-    panel="Search (SearchConfig)",
+    "SearchConfig",
     names=SEARCH_NAMES,
     metavars={"strategy": "|".join(STRATEGIES)},
 )
-"""``solve``'s and ``eval``'s search: every :class:`SearchConfig` field."""
+"""``solve``'s and ``eval``'s search: every field of :class:`SearchConfig` and of the
+strategies' own options, named flat (the config routes them)."""
 
 engine_options = config_options(
     EngineConfig, "engine", panel="Engine (EngineConfig)", names=ENGINE_NAMES, exclude={"api_key"}
@@ -172,7 +197,7 @@ def search_config(fields: ConfigFields | None, scorer: str | None) -> SearchConf
     from thinktree.reward.registry import spec_is_scored
 
     scored = spec_is_scored(scorer)
-    return resolved(checked(SearchConfig(**(fields or {}))), scored)
+    return resolved(SearchConfig(**(fields or {})), scored)
 
 
 def engine_config(fields: ConfigFields | None, slots: Callable[[], int]) -> EngineConfig:

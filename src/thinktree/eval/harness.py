@@ -26,7 +26,8 @@ from thinktree.problems import Problem
 from thinktree.reward.base import is_scored
 from thinktree.search import AnswerJudge, SearchConfig, SolveResult, run_search
 from thinktree.search.base import ProblemSearch, SearchContext
-from thinktree.search.registry import resolved, run_identity, stored_aliases, strategy_class
+from thinktree.search.identity import run_identity, stored_aliases
+from thinktree.search.registry import budget_label, resolved, strategy_class
 from thinktree.store import ResultRow, RunRecord, RunStore
 
 # Rough generated tokens per trajectory, used only for the up-front estimate
@@ -265,8 +266,7 @@ class Evaluation:
                 dataset_hash=dataset_hash,
                 seed=search_config.seed,
             )
-            budget = strategy_class(search_config.strategy).budget_field
-            size = "" if budget is None else str(getattr(search_config, budget))
+            size = budget_label(search_config.strategy, search_config.model_dump())
             run_name = f"{dataset.replace(':', '-')}-{search_config.strategy}{size}-{fp[:6]}"
             run = store.create_run(
                 run_name,

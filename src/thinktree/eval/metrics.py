@@ -4,7 +4,8 @@
 - pass@k with the unbiased estimator of Chen et al. (2021):
   ``1 − C(n − c, k) / C(n, k)`` for ``n`` samples of which ``c`` are correct;
 - maj@k: the majority answer of the first ``k`` samples (equivalence classes
-  stored per sample; ties go to the class seen first) is correct;
+  stored per sample; ties go to the class seen first, by
+  :func:`thinktree.search.voting.leading`) is correct;
 - an MCTS tree's Q-weighted vote (stored beside its best-mean answer) is correct;
 - tokens generated, prompt tokens evaluated vs reused from cache, wall time;
 - problems stored as failed (workers died on them, see :mod:`.failed`), which
@@ -20,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from thinktree.eval.failed import FAILED
+from thinktree.search.voting import leading
 from thinktree.store import ResultRow
 
 
@@ -46,10 +48,11 @@ def majority_correct(classes: Sequence[int | None], class_correct: dict[str, boo
     for cls in classes[:k]:
         if cls is not None:
             counts[cls] = counts.get(cls, 0) + 1
-    if not counts:
+    found = sorted(counts)  # class ids count up in the order the run found them
+    lead = leading([counts[c] for c in found])
+    if lead is None:
         return False
-    best = max(counts, key=lambda c: (counts[c], -c))
-    return bool(class_correct.get(str(best), False))
+    return bool(class_correct.get(str(found[lead]), False))
 
 
 def vote_correct(votes: dict[str, float], samples: dict[str, Any]) -> bool:
@@ -58,9 +61,10 @@ def vote_correct(votes: dict[str, float], samples: dict[str, Any]) -> bool:
     ``votes`` maps an answer to its weight, ``samples`` holds each answer's class and
     whether each class is correct, as a result row stores them.
     """
-    if not votes:
+    lead = leading(list(votes.values()))
+    if lead is None:
         return False
-    top = max(votes, key=lambda answer: votes[answer])
+    top = list(votes)[lead]
     answers = samples.get("answers", [])
     if top not in answers:
         return False

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from thinktree.eval.metrics import dominance, pairwise, summarize
-from thinktree.search.registry import STRATEGIES
+from thinktree.search.registry import run_label
 from thinktree.store import ResultRow, RunRecord
 
 
@@ -26,22 +26,10 @@ class RunReport:
 
     @property
     def label(self) -> str:
-        config = self.run.config.get("search", {})
-        strategy = self.run.strategy
-        budget = budget_field(strategy)
-        if budget is not None:
-            strategy += f"@{config.get(budget)}"
-        scorer = self.run.config.get("scorer", "none")
-        if scorer not in ("none", ""):
-            strategy += f"+{scorer.split(':')[0]}"
-        return f"{self.run.model} {strategy}"
-
-
-def budget_field(strategy: str) -> str | None:
-    """The config field that sizes a stored run's search; ``samples`` for a strategy
-    no longer registered, the field every sized strategy has used so far."""
-    registered = STRATEGIES.get(strategy)
-    return "samples" if registered is None else registered.budget_field
+        """The model and the run's label (:func:`thinktree.search.registry.run_label`)."""
+        config = self.run.config
+        label = run_label(self.run.strategy, config.get("search", {}), config.get("scorer"))
+        return f"{self.run.model} {label}"
 
 
 def build_reports(

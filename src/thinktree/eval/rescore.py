@@ -17,7 +17,7 @@ from thinktree.eval.harness import fingerprint, sample_record, verdict
 from thinktree.eval.metrics import summarize
 from thinktree.reward.base import ScoreItem, StepScorer
 from thinktree.search import AnswerJudge, Trajectory
-from thinktree.search.registry import strategy_class, strategy_name
+from thinktree.search.registry import STRATEGIES, strategy_class, strategy_name
 from thinktree.search.sampling import BestOfNSearch, best_scored
 from thinktree.store import ResultRow, RunRecord, RunStore
 
@@ -32,10 +32,12 @@ def rescore(
 ) -> RunRecord:
     source = store.get_run(source_id)
     if not strategy_class(source.strategy).independent_samples:
+        sampling = ", ".join(n for n, s in STRATEGIES.items() if s.independent_samples)
         raise ValueError(
-            f"run {source.id} is {source.strategy}; rescoring needs a sampling run (sc)"
+            f"run {source.id} is {source.strategy}; rescoring needs a sampling run ({sampling})"
         )
     strategy = strategy_name(BestOfNSearch)
+    BestOfNSearch.check_scorer(strategy, scorer)
     identity = {**source.config, "rescored_from": source.id, "scorer": scorer_id}
     identity["search"] = {**source.config.get("search", {}), "strategy": strategy}
     fp = fingerprint(identity)

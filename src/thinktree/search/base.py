@@ -16,9 +16,9 @@ from typing import Any, ClassVar, Protocol
 
 from thinktree.engines.base import Engine
 from thinktree.problems import Problem
-from thinktree.reward.base import NullScorer, Scorer, is_scored
-from thinktree.search.config import SearchConfig
+from thinktree.reward.base import NullScorer, Scorer, is_scored, step_scorer
 from thinktree.search.expand import CellRunner, Expansion
+from thinktree.search.options import DEFAULT_K, BaseSearchConfig, StrategyOptions
 from thinktree.search.result import SolveResult, Trajectory, Usage
 from thinktree.search.seeds import derive_seed
 from thinktree.steps import PromptStyle, Step, StepPrompt, end_reason
@@ -36,7 +36,8 @@ class AnswerJudge(Protocol):
 class SearchContext:
     engine: Engine
     sandbox: CellRunner
-    config: SearchConfig
+    config: BaseSearchConfig
+    """The search (a :class:`thinktree.search.config.SearchConfig`)."""
     judge: AnswerJudge
     scorer: Scorer = field(default_factory=NullScorer)
     prompt_style: PromptStyle = PromptStyle.FEW_SHOT
@@ -47,89 +48,76 @@ class ProblemSearch(ABC):
     """The state of one strategy on one problem.
 
     Besides the per-problem methods, a strategy declares, as class-level facts read
-    before any search runs: its :meth:`width` (engine slots and lock-step window),
-    its :meth:`trajectories` (up-front token and time estimates), its
-    :attr:`budget_field` (run names, report labels), whether its trajectories are
-    :attr:`independent_samples` (``rescore``), which late config fields it never
-    reads (:meth:`unread_fields`, run fingerprints) and how the defaults that depend
-    on the scorer are decided (:meth:`resolve`). Its name is the one it is
-    registered under in :data:`thinktree.search.registry.STRATEGIES`.
+    before any search runs: its own options (:attr:`options_model`), the settle
+    rules it accepts (:attr:`settle_rules`), whether it needs a learned scorer
+    (:attr:`needs_learned_scorer`), its :meth:`width` (engine slots and lock-step
+    window), its :meth:`trajectories` (up-front token and time estimates), its
+    :attr:`budget_field` (run names, report labels:
+    :func:`thinktree.search.registry.run_label`), whether its trajectories are
+    :attr:`independent_samples` (``rescore``), which late fields it never reads
+    (:meth:`unread_fields`, run fingerprints: :mod:`thinktree.search.identity`) and
+    how the defaults that depend on the scorer are decided (:meth:`resolve`). Its
+    name is the one it is registered under in
+    :data:`thinktree.search.registry.STRATEGIES`.
     """
 
+    options_model: ClassVar[type[StrategyOptions]] = StrategyOptions
+    """The model of this strategy's own options (``config.options``); a field of
+    another strategy's model is refused for it
+    (:class:`thinktree.search.config.SearchConfig`)."""
+    settle_rules: ClassVar[frozenset[str]] = frozenset({"off"})
+    """The ``settle`` rules this strategy honours; any other is refused."""
+    needs_learned_scorer: ClassVar[bool] = False
+    """It cannot choose without a scorer that values steps (a PPM)."""
     default_temperature: ClassVar[float] = 0.7
     stored_default_temperature: ClassVar[float | None] = None
     """The default temperature this strategy's stored runs were made with, where the
     default has changed since (None: it never has). A stored run's null temperature
-    means that value, so a run at the new default names its temperature in its
-    fingerprint (:meth:`fingerprint_temperature`)."""
+    means that value (:mod:`thinktree.search.identity`)."""
     budget_field: ClassVar[str | None] = "samples"
-    """The SearchConfig field that sizes this search (``samples``: samples, rollouts or
+    """The config field that sizes this search (``samples``: samples, rollouts or
     beams), shown in run names and report labels; None for a search of fixed size."""
     independent_samples: ClassVar[bool] = False
     """Its trajectories are independent samples of the question, so a scorer may pick
     among stored ones afterwards (``thinktree rescore``)."""
-    drops_unsure_samples: ClassVar[bool] = False
-    """It reads ``step_floor`` (drops a sample at its first unsure step); any other
-    strategy refuses the field rather than ignore it."""
 
     @classmethod
-    def width(cls, config: SearchConfig) -> int:
+    def width(cls, config: BaseSearchConfig) -> int:
         """Completions one problem asks for at once (the siblings of one round)."""
         return 1
 
     @classmethod
-    def trajectories(cls, config: SearchConfig) -> float:
+    def trajectories(cls, config: BaseSearchConfig) -> float:
         """Trajectories one problem is expected to cost: the up-front estimate of its
         tokens is this many times a data set's typical trajectory."""
         return 1.0
 
     @classmethod
-    def resolve(cls, config: SearchConfig, scored: bool) -> SearchConfig:
+    def resolve(cls, config: BaseSearchConfig, scored: bool) -> BaseSearchConfig:
         """``config`` with its scorer-dependent defaults decided, for a search with a
-        scorer (``scored``) or without. A strategy that reads neither ``expand`` nor
-        ``unvisited_first`` gets the values its stored runs were fingerprinted with."""
-        cls.check_step_floor(config)
-        return config.decided("all")
+        scorer (``scored``) or without: here only ``k``, at :data:`DEFAULT_K`."""
+        return config if config.k is not None else config.model_copy(update={"k": DEFAULT_K})
 
     @classmethod
-    def check_step_floor(cls, config: SearchConfig) -> None:
-        """A one-line ValueError where ``step_floor`` is set for a strategy that has no
-        samples to drop, or without the log-probabilities it reads."""
-        if config.step_floor is None:
-            return
-        if not cls.drops_unsure_samples:
-            raise ValueError(
-                f"--step-floor drops unsure sc samples; {config.strategy} has none to drop"
-                " (use --strategy sc or leave it out)"
-            )
-        if not config.logprobs:
-            raise ValueError("--step-floor reads token log-probabilities; drop --no-logprobs")
+    def check_scorer(cls, name: str, scorer: Scorer) -> None:
+        """A one-line ValueError where this strategy (registered as ``name``) needs a
+        learned scorer and ``scorer`` is none."""
+        if cls.needs_learned_scorer and step_scorer(scorer) is None:
+            raise ValueError(f"{name} needs a learned scorer, e.g. --scorer ppm:DIR")
 
     @classmethod
-    def unread_fields(cls, config: SearchConfig, scored: bool) -> frozenset[str]:
-        """Fields added to SearchConfig after runs were stored that this strategy never
-        reads with ``config`` (resolved), with a scorer (``scored``) or without: run
-        fingerprints leave them out (:meth:`SearchConfig.identity`). Ties, resampling,
-        lazy expansion, invalid backup and repeated answers are MCTS's rules;
-        ``agreement`` is read only by MCTS without a scorer."""
-        return frozenset(
-            {"tie_break", "resample", "expand", "invalid_backup", "agreement", "repeat_answers"}
-        )
-
-    @classmethod
-    def fingerprint_temperature(cls, config: SearchConfig) -> float | None:
-        """The temperature a run fingerprint records: the config's, except that a null
-        one is resolved once this strategy's default differs from what stored runs used."""
-        changed = cls.stored_default_temperature not in (None, cls.default_temperature)
-        if config.temperature is None and changed:
-            return cls.default_temperature
-        return config.temperature
+    def unread_fields(cls, config: BaseSearchConfig, scored: bool) -> frozenset[str]:
+        """Fields of ``config`` (resolved) added after runs were stored that this
+        strategy never reads with a scorer (``scored``) or without: run fingerprints
+        leave them out (:mod:`thinktree.search.identity`)."""
+        return frozenset()
 
     def __init__(self, problem: Problem, prompt: StepPrompt, ctx: SearchContext) -> None:
         self.problem = problem
         self.prompt = prompt
         self.ctx = ctx
         self.config = self.resolve(ctx.config, scored=is_scored(ctx.scorer))
+        self.check_scorer(self.config.strategy, ctx.scorer)
         self.usage = Usage()
         self.started = time.perf_counter()
 

@@ -10,27 +10,26 @@ is left; the answer is the finished solution with the highest score.
 
 from __future__ import annotations
 
-from thinktree.reward.base import StepScorer
 from thinktree.search.base import ProblemSearch
-from thinktree.search.config import SearchConfig
 from thinktree.search.expand import Expansion
+from thinktree.search.options import BaseSearchConfig
 from thinktree.search.result import SolveResult, Trajectory
 from thinktree.steps import Step, StepKind
 
 
 class BeamSearch(ProblemSearch):
+    needs_learned_scorer = True
+
     @classmethod
-    def width(cls, config: SearchConfig) -> int:
+    def width(cls, config: BaseSearchConfig) -> int:
         return config.samples * config.candidates
 
     @classmethod
-    def trajectories(cls, config: SearchConfig) -> float:
+    def trajectories(cls, config: BaseSearchConfig) -> float:
         return float(config.samples * config.candidates)
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        if not isinstance(self.ctx.scorer, StepScorer):
-            raise ValueError("beam needs a learned scorer, e.g. --scorer ppm:DIR")
         self.beams: list[list[Step]] = [[]]
         self.finished: list[tuple[list[Step], float]] = []
         self.dropped: list[tuple[list[Step], float]] = []

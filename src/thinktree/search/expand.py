@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from thinktree.engines.base import Completion, CompletionRequest, Engine
 from thinktree.reward.base import ScoreItem, StepScorer
-from thinktree.search.config import SearchConfig
+from thinktree.search.options import BaseSearchConfig
 from thinktree.steps import (
     CELL_PRELUDE,
     STOP_STRINGS,
@@ -120,7 +120,7 @@ class StepExpander:
         self,
         engine: Engine,
         sandbox: CellRunner,
-        config: SearchConfig,
+        config: BaseSearchConfig,
         scorer: StepScorer | None = None,
     ) -> None:
         self.engine = engine

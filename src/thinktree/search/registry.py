@@ -1,21 +1,24 @@
 """Strategies by name, and what a name decides before any search runs.
 
 Adding a strategy: a module with a :class:`ProblemSearch` subclass that declares
-its own facts (width, estimates, budget field), one line in :data:`STRATEGIES`.
-This dict is the only list of strategies: the CLI, the server's model names,
-the harness and the reports read it.
+its own facts (options model, settle rules, scorer, width, estimates, budget
+field), one line in :data:`STRATEGIES`. This dict is the only list of strategies:
+the config's routing of options, the CLI, the server's model names, the harness,
+run identities (:mod:`thinktree.search.identity`) and the reports and run pages
+(:func:`run_label`) read it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from thinktree.engines.factory import MIN_SLOTS
 from thinktree.search.base import ProblemSearch
 from thinktree.search.beam import BeamSearch
-from thinktree.search.config import SearchConfig
 from thinktree.search.greedy import GreedySearch
 from thinktree.search.mcts.search import MCTSSearch
+from thinktree.search.options import BaseSearchConfig, StrategyOptions
 from thinktree.search.sampling import BestOfNSearch, SelfConsistencySearch
 
 STRATEGIES: dict[str, type[ProblemSearch]] = {
@@ -25,6 +28,9 @@ STRATEGIES: dict[str, type[ProblemSearch]] = {
     "beam": BeamSearch,
     "mcts": MCTSSearch,
 }
+
+DEFAULT_STRATEGY = "greedy"
+"""The strategy of a config that names none."""
 
 MAX_SLOTS = 16
 
@@ -46,48 +52,70 @@ def strategy_name(strategy: type[ProblemSearch]) -> str:
     raise ValueError(f"{strategy.__name__} is not a registered strategy")
 
 
-def checked(config: SearchConfig) -> SearchConfig:
+Config = TypeVar("Config", bound=BaseSearchConfig)
+
+
+def checked(config: Config) -> Config:
     """``config`` once its strategy is known to the registry (raises ValueError if not)."""
     strategy_class(config.strategy)
     return config
 
 
-def width(config: SearchConfig) -> int:
+def options_models() -> list[type[StrategyOptions]]:
+    """The options models of the registered strategies, each once, in registry order."""
+    models: list[type[StrategyOptions]] = []
+    for strategy in STRATEGIES.values():
+        if strategy.options_model is not StrategyOptions and strategy.options_model not in models:
+            models.append(strategy.options_model)
+    return models
+
+
+def owners(field: str) -> list[str]:
+    """The strategies whose own options hold ``field``."""
+    return [name for name, s in STRATEGIES.items() if field in s.options_model.model_fields]
+
+
+def settling(rule: str) -> list[str]:
+    """The strategies that honour the settle rule ``rule``."""
+    return [name for name, s in STRATEGIES.items() if rule in s.settle_rules]
+
+
+def width(config: BaseSearchConfig) -> int:
     """Completions one problem of this search asks for at once."""
     return strategy_class(config.strategy).width(config)
 
 
-def resolved(config: SearchConfig, scored: bool) -> SearchConfig:
+def resolved(config: Config, scored: bool) -> Config:
     """``config`` with the defaults that depend on the scorer decided, for a search with
     a scorer (``scored``) or without (:meth:`ProblemSearch.resolve`)."""
-    return strategy_class(config.strategy).resolve(config, scored)
+    return strategy_class(config.strategy).resolve(config, scored)  # type: ignore[return-value]
 
 
-def run_identity(config: SearchConfig, scored: bool) -> dict[str, Any]:
-    """The search's part of a run fingerprint (see :meth:`SearchConfig.identity`)."""
-    strategy = strategy_class(config.strategy)
-    config = strategy.resolve(config, scored)
-    identity = config.identity(strategy.unread_fields(config, scored))
-    return {**identity, "temperature": strategy.fingerprint_temperature(config)}
+def budget_label(strategy: str, search: Mapping[str, Any]) -> str:
+    """The size of a (stored) search as its run name and label show it: the value of its
+    strategy's ``budget_field`` (``"4"``), or nothing for a search of fixed size. A
+    strategy no longer registered is sized by ``samples``, as every sized one has been."""
+    registered = STRATEGIES.get(strategy)
+    budget = "samples" if registered is None else registered.budget_field
+    return "" if budget is None or search.get(budget) is None else str(search[budget])
 
 
-def stored_aliases(config: SearchConfig, scored: bool) -> list[dict[str, Any]]:
-    """Other identities that runs of this same search were stored under: a run made at
-    the strategy's former default temperature wrote it as null, so a search at that
-    temperature also finds such a run."""
-    strategy = strategy_class(config.strategy)
-    former = strategy.stored_default_temperature
-    if former is None or config.sampling_temperature(strategy.default_temperature) != former:
-        return []
-    return [{**run_identity(config, scored), "temperature": None}]
+def run_label(strategy: str, search: Mapping[str, Any], scorer: str | None = None) -> str:
+    """A run's label in reports and on the runs page: its strategy, its size and its
+    scorer's kind, ``mcts@4+ppm``, ``sc@8``, ``greedy``."""
+    size = budget_label(strategy, search)
+    label = f"{strategy}@{size}" if size else strategy
+    if scorer not in (None, "none", ""):
+        label += "+" + str(scorer).split(":")[0]
+    return label
 
 
-def default_slots(config: SearchConfig) -> int:
+def default_slots(config: BaseSearchConfig) -> int:
     """Engine slots for a search: room for one problem's siblings, at least 4, at most 16."""
     return max(MIN_SLOTS, min(MAX_SLOTS, width(config)))
 
 
-def default_window(config: SearchConfig, slots: int) -> int:
+def default_window(config: BaseSearchConfig, slots: int) -> int:
     """Problems searched in lock step: as many as fill the slots with their siblings.
 
     Problems beyond that would queue on the slots: measured on 2 cores

@@ -17,7 +17,8 @@ at once. Under ``"decided"`` a wave is the fewest samples that could decide the 
 over all N (N/2 rounded up first, for example), so no drawn sample could have been
 spared. Under ``"confident"`` the first wave is one sample, settled alone when its
 token probability is high enough; then waves as under ``"decided"``. Best-of-N never
-settles: its scorer, not a vote, picks the answer.
+settles (its ``settle_rules`` hold only ``"off"``): its scorer, not a vote, picks the
+answer.
 
 Dropping unsure samples (``step_floor``, self-consistency only, with or without
 settling): a sample ends at its first step whose mean token probability is below
@@ -29,13 +30,15 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Sequence
+from typing import ClassVar
 
-from thinktree.reward.base import StepScorer
+from pydantic import Field
+
 from thinktree.search.base import ProblemSearch
-from thinktree.search.config import SearchConfig
 from thinktree.search.expand import Expansion
+from thinktree.search.options import BaseSearchConfig, StrategyOptions
 from thinktree.search.result import SolveResult, Trajectory
-from thinktree.search.settle import settled, token_probability, wave_size
+from thinktree.search.settle import SETTLE_RULES, settled, token_probability, wave_size
 from thinktree.search.voting import majority_vote
 from thinktree.steps import Step, StepKind
 
@@ -46,24 +49,37 @@ def final_answer(steps: list[Step]) -> str | None:
     return None
 
 
+class SelfConsistencyOptions(StrategyOptions):
+    """The option only self-consistency reads."""
+
+    refusals: ClassVar[dict[str, str]] = {
+        "step_floor": "--step-floor drops unsure sc samples; {strategy} has none to drop"
+        " (use --strategy sc or leave it out)"
+    }
+
+    # Rule: thinktree, after DeepConf's online mode. Measured: § step_floor (BENCHMARKS.md).
+    step_floor: float | None = Field(None, gt=0.0, lt=1.0)
+    """sc: drop a sample at its first step whose mean token probability is below this:
+    it answers nothing and spends no more tokens (None: never; needs logprobs)."""
+
+
 class SamplingSearch(ProblemSearch):
     score_finals = False
-    settles = False
     independent_samples = True
 
     @classmethod
-    def resolve(cls, config: SearchConfig, scored: bool) -> SearchConfig:
+    def resolve(cls, config: BaseSearchConfig, scored: bool) -> BaseSearchConfig:
         if config.settle == "confident" and not config.logprobs:
             raise ValueError("--settle confident reads token log-probabilities; drop --no-logprobs")
         return super().resolve(config, scored)
 
     @classmethod
-    def draws_waves(cls, config: SearchConfig) -> bool:
-        """Whether samples are drawn in waves: a self-consistency that settles."""
-        return cls.settles and config.settle != "off"
+    def draws_waves(cls, config: BaseSearchConfig) -> bool:
+        """Whether samples are drawn in waves: a search that settles (sc)."""
+        return config.settle != "off" and config.settle in cls.settle_rules
 
     @classmethod
-    def width(cls, config: SearchConfig) -> int:
+    def width(cls, config: BaseSearchConfig) -> int:
         if cls.draws_waves(config):
             # A settling search asks for its first wave at once (one sample under
             # "confident"), so eval's default window fills the slots with more
@@ -75,8 +91,12 @@ class SamplingSearch(ProblemSearch):
         return config.samples
 
     @classmethod
-    def trajectories(cls, config: SearchConfig) -> float:
+    def trajectories(cls, config: BaseSearchConfig) -> float:
         return float(config.samples)
+
+    def step_floor(self) -> float | None:
+        """The floor below which a sample is dropped (``step_floor``; None: never)."""
+        return None
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -91,7 +111,7 @@ class SamplingSearch(ProblemSearch):
     def dropped(self, steps: list[Step]) -> bool:
         """Whether a sample ends at its last step for being unsure (``step_floor``):
         every earlier step passed the floor, or the sample would have ended there."""
-        floor = self.config.step_floor
+        floor = self.step_floor()
         if floor is None or not steps:
             return False
         probability = token_probability(steps[-1:])
@@ -163,7 +183,7 @@ class SamplingSearch(ProblemSearch):
         if stop_reason == "done" and self.settled:
             stop_reason = "settled"
         extra: dict[str, object] = {"samples": len(self.samples)} if self.waves else {}
-        if self.config.step_floor is not None:
+        if self.step_floor() is not None:
             extra["dropped"] = sum(map(self.dropped, self.samples))
         trajectories = [
             Trajectory(steps, a, self.final_scores.get(i))
@@ -184,19 +204,29 @@ class SamplingSearch(ProblemSearch):
 
 
 class SelfConsistencySearch(SamplingSearch):
-    settles = True
-    drops_unsure_samples = True
+    options_model = SelfConsistencyOptions
+    settle_rules = SETTLE_RULES
+
+    @classmethod
+    def resolve(cls, config: BaseSearchConfig, scored: bool) -> BaseSearchConfig:
+        if cls.floor_of(config) is not None and not config.logprobs:
+            raise ValueError("--step-floor reads token log-probabilities; drop --no-logprobs")
+        return super().resolve(config, scored)
+
+    @staticmethod
+    def floor_of(config: BaseSearchConfig) -> float | None:
+        options = config.options
+        return options.step_floor if isinstance(options, SelfConsistencyOptions) else None
+
+    def step_floor(self) -> float | None:
+        return self.floor_of(self.config)
 
 
 class BestOfNSearch(SamplingSearch):
     """N samples; the scorer's value of each final answer picks the winner."""
 
     score_finals = True
-
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)
-        if not isinstance(self.ctx.scorer, StepScorer):
-            raise ValueError("best_of_n needs a learned scorer, e.g. --scorer ppm:DIR")
+    needs_learned_scorer = True
 
     def choose(self, answers: list[str | None]) -> tuple[str | None, dict[str, float]]:
         return best_scored(

@@ -33,8 +33,8 @@ samples or branches that ended without one, do not count):
   other samples would have cast.
 
 Classes are formed as :func:`thinktree.search.voting.majority_vote` forms them
-(named by their first member, ties to the class found first), so the settled
-leader is the answer the vote picks.
+(named by their first member) and led by :func:`thinktree.search.voting.leading`
+(ties to the class found first), so the settled leader is the answer the vote picks.
 """
 
 from __future__ import annotations
@@ -42,8 +42,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from thinktree.search.voting import majority_vote
+from thinktree.search.voting import leading, majority_vote
 from thinktree.steps import Step
+
+SETTLE_RULES = frozenset({"off", "agree", "beta", "decided", "confident"})
+"""Every rule above (a strategy declares those it honours)."""
 
 # The rules that reason about the answers still to come: they need those bounded by
 # the draws left (one answer a sample, or a lazy rollout; a fully expanded tree can
@@ -76,9 +79,9 @@ def class_sizes(answers: Sequence[str | None], same: Callable[[str, str], bool])
 def vote_decided(sizes: Sequence[int], remaining: int) -> bool:
     """Whether ``remaining`` more answers cannot change the vote's winner among classes
     of ``sizes`` (in the order found; ties go to the class found first)."""
-    if not sizes:
+    lead = leading(sizes)
+    if lead is None:
         return remaining == 0
-    lead = max(range(len(sizes)), key=lambda j: (sizes[j], -j))
     top = sizes[lead]
     if remaining > top:  # a new class, found last, could outvote the leader
         return False
@@ -93,7 +96,7 @@ def draws_to_decide(sizes: Sequence[int], remaining: int) -> int:
     """The fewest further answers after which the vote could be decided (if they all
     join the leader, or found the first class): where fewer cannot decide it, drawing
     that many at once wastes nothing."""
-    lead = max(range(len(sizes)), key=lambda j: (sizes[j], -j)) if sizes else None
+    lead = leading(sizes)
     for draws in range(remaining + 1):
         grown = list(sizes) if lead is not None else [draws] if draws else []
         if lead is not None:

@@ -26,7 +26,7 @@ from thinktree.eval.manifest import build_manifest
 from thinktree.eval.metrics import summarize
 from thinktree.problems import Problem
 from thinktree.search import AnswerJudge, SearchConfig, SolveResult
-from thinktree.search.registry import run_identity
+from thinktree.search.identity import run_identity
 from thinktree.store import RunStore
 
 DATASET = "chat"

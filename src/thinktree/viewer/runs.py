@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from thinktree.eval.metrics import summarize
+from thinktree.search.registry import run_label
 from thinktree.store import ResultRow, RunRecord, RunStore
 
 FINISHED = ("complete", "stopped")
@@ -42,15 +43,10 @@ class RunSummary:
 
     @property
     def label(self) -> str:
-        """The strategy with its budget and scorer: ``mcts@4+ppm``, ``greedy``."""
-        search = self.run.config.get("search", {})
-        label = self.run.strategy
-        if label != "greedy" and search.get("samples") is not None:
-            label += f"@{search['samples']}"
-        scorer = str(self.run.config.get("scorer", "none"))
-        if scorer not in ("none", ""):
-            label += "+" + scorer.split(":")[0]
-        return label
+        """The strategy with its budget and scorer: ``mcts@4+ppm``, ``greedy``
+        (:func:`thinktree.search.registry.run_label`)."""
+        config = self.run.config
+        return run_label(self.run.strategy, config.get("search", {}), config.get("scorer"))
 
     @property
     def started(self) -> str:

@@ -73,8 +73,8 @@ from __future__ import annotations
 
 from thinktree.reward.base import NeedsGold, Scorer, StepScorer
 from thinktree.search.base import ProblemSearch
-from thinktree.search.config import SearchConfig
 from thinktree.search.expand import Expansion
+from thinktree.search.mcts.options import MCTSOptions, check_vote_rule, decided, mcts_options
 from thinktree.search.mcts.tree import (
     LazyWidth,
     Node,
@@ -90,6 +90,7 @@ from thinktree.search.mcts.tree import (
     select_leaf,
     serialize,
 )
+from thinktree.search.options import BaseSearchConfig
 from thinktree.search.result import SolveResult, Trajectory
 from thinktree.search.seeds import derive_seed
 from thinktree.search.settle import VOTE_RULES, settled, token_probability
@@ -105,63 +106,41 @@ def scorer_mode(scorer: Scorer) -> str:
     return "none"
 
 
-def _lazy(config: SearchConfig) -> bool:
-    if config.expand == "auto":
-        raise ValueError(
-            "expand=auto depends on the scorer: resolve the config first "
-            "(thinktree.search.registry.resolved)"
-        )
-    return config.expand == "lazy"
-
-
-def check_vote_rule(config: SearchConfig, scored: bool) -> None:
-    """``settle = "decided"`` or ``"confident"`` reasons about the answers still to come
-    and the vote over them, so it needs a tree whose rollouts each end in at most one
-    answer (lazy expansion) and whose answer is the vote's (no scorer, agreement all)."""
-    rule = config.settle
-    if scored or config.expand != "lazy" or config.agreement != "all":
-        raise ValueError(
-            f"--settle {rule} needs mcts to answer by vote, one answer a rollout: "
-            "no scorer, lazy expansion and --agreement all (or use agree or beta)"
-        )
-    if rule == "confident" and not config.logprobs:
-        raise ValueError("--settle confident reads token log-probabilities; drop --no-logprobs")
-
-
 class MCTSSearch(ProblemSearch):
+    options_model = MCTSOptions
+    settle_rules = frozenset({"off", "agree", "beta", *VOTE_RULES})
     # Full expansion: rStar's later rounds; lazy expansion resolves to lazy_temperature.
-    # Both measured in issue 18 (config.py).
+    # Both measured in issue 18 (BENCHMARKS.md, search defaults, "MCTS temperature").
     default_temperature = 1.0
     stored_default_temperature = 0.7
     lazy_temperature = 0.7
 
     @classmethod
-    def resolve(cls, config: SearchConfig, scored: bool) -> SearchConfig:
-        cls.check_step_floor(config)
+    def resolve(cls, config: BaseSearchConfig, scored: bool) -> BaseSearchConfig:
         # A scorer compares siblings and training rollouts pair them: full expansion.
-        decided = config.decided("all" if scored else "lazy")
+        chosen = decided(config, "all" if scored else "lazy")
         if config.settle in VOTE_RULES:
-            check_vote_rule(decided, scored)
-        if decided.expand == "lazy" and decided.temperature is None:
+            check_vote_rule(chosen, scored)
+        if mcts_options(chosen).lazy and chosen.temperature is None:
             # One sibling at a time: each sample's own accuracy counts, not their spread.
-            return decided.model_copy(update={"temperature": cls.lazy_temperature})
-        return decided
+            return chosen.model_copy(update={"temperature": cls.lazy_temperature})
+        return chosen
 
     @classmethod
-    def width(cls, config: SearchConfig) -> int:
-        return 1 if _lazy(config) else config.candidates
+    def width(cls, config: BaseSearchConfig) -> int:
+        return 1 if mcts_options(config).lazy else config.candidates
 
     @classmethod
-    def trajectories(cls, config: SearchConfig) -> float:
-        if _lazy(config):
+    def trajectories(cls, config: BaseSearchConfig) -> float:
+        if mcts_options(config).lazy:
             return float(config.samples)  # about one sampled solution a rollout
         # The first rollout expands k candidates per depth; later ones fewer new nodes.
         return (1 + 0.5 * (config.samples - 1)) * config.candidates
 
     @classmethod
-    def unread_fields(cls, config: SearchConfig, scored: bool) -> frozenset[str]:
+    def unread_fields(cls, config: BaseSearchConfig, scored: bool) -> frozenset[str]:
         unread = {"agreement"} if scored else set()
-        if config.expand == "all":
+        if mcts_options(config).expand == "all":
             unread.add("repeat_answers")  # only a lazy rollout samples an answer again
         return frozenset(unread)
 
@@ -179,12 +158,13 @@ class MCTSSearch(ProblemSearch):
         self.first_probability: float | None = None
         """The first rollout's token probability, where it ended in an answer (confident)."""
         self.mode = scorer_mode(self.ctx.scorer)
-        self.unvisited_first = self.config.unvisited_first is True  # resolved: a bool
+        self.options = mcts_options(self.config)
+        self.unvisited_first = self.options.unvisited_first is True  # resolved: a bool
         self.outcome_terminals = isinstance(self.ctx.scorer, NeedsGold)
-        self.revalues = self.mode == "none" and self.config.agreement == "all"
+        self.revalues = self.mode == "none" and self.options.agreement == "all"
         self.lazy = (
-            LazyWidth(self.config.candidates, self.config.candidates + self.config.resample)
-            if self.config.expand == "lazy"
+            LazyWidth(self.config.candidates, self.config.candidates + self.options.resample)
+            if self.options.expand == "lazy"
             else None
         )
         if self.outcome_terminals and self.problem.answer is None:
@@ -193,17 +173,17 @@ class MCTSSearch(ProblemSearch):
     # -- rounds --------------------------------------------------------------------------
 
     def _tie_seed(self) -> TieSeed | None:
-        if self.config.tie_break != "random":
+        if self.options.tie_break != "random":
             return None
         rollout = self.rollouts
         return lambda node: derive_seed(self.config.seed, self.problem.id, "tie", rollout, node.id)
 
     def _select_child(self, node: Node) -> Node | None:
-        return select_child(node, self.config.c_uct, self.unvisited_first, self._tie_seed())
+        return select_child(node, self.options.c_uct, self.unvisited_first, self._tie_seed())
 
     def _select_leaf(self, node: Node) -> Node | None:
         return select_leaf(
-            node, self.config.c_uct, self.unvisited_first, self._tie_seed(), self.lazy
+            node, self.options.c_uct, self.unvisited_first, self._tie_seed(), self.lazy
         )
 
     def next_expansions(self) -> list[Expansion]:
@@ -290,7 +270,7 @@ class MCTSSearch(ProblemSearch):
             )
             if twin is not None:
                 self.repeats += 1
-                if twin.answer is not None and self.config.repeat_answers == "vote":
+                if twin.answer is not None and self.options.repeat_answers == "vote":
                     self._vote_again(twin)
                 else:
                     self.frontier = self._select_leaf(twin)
@@ -331,7 +311,7 @@ class MCTSSearch(ProblemSearch):
             return
         if (
             len(node.children) < self.config.candidates
-            and self.resample_round < self.config.resample
+            and self.resample_round < self.options.resample
         ):
             self.resample_round += 1
             return
@@ -353,11 +333,11 @@ class MCTSSearch(ProblemSearch):
         child.terminal = True
         child.terminal_reason = reason
         if reason != "answer":
-            if self.config.invalid_backup == "path":
+            if self.options.invalid_backup == "path":
                 backup(child, -1.0)
             else:
                 add_local(child, -1.0)
-                if self.config.invalid_backup == "visits":
+                if self.options.invalid_backup == "visits":
                     backup(child, 0.0)
             return False
         backup(child, self._answer_value(child))
@@ -415,7 +395,7 @@ class MCTSSearch(ProblemSearch):
         }
         if self.lazy is not None:
             extra["repeats"] = self.repeats
-        elif self.config.resample:
+        elif self.options.resample:
             extra["resampled"] = self.resampled
         if self.config.settle != "off":
             extra["answers_found"] = len(self.answers_found)

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from thinktree.grading.voting import answer_classes
+from thinktree.search.voting import leading
 from thinktree.steps import Step
 
 
@@ -297,16 +298,14 @@ def choose_answer(
     """
     means: dict[str, float] = {}
     votes: dict[str, float] = {}
-    best: str | None = None
-    best_mean = -math.inf
+    unrounded: list[float] = []
     for group in groups:
         answer = group[0].answer or ""
-        mean = sum(n.q_value for n in group) / len(group)
-        means[answer] = round(mean, 6)
+        unrounded.append(sum(n.q_value for n in group) / len(group))
+        means[answer] = round(unrounded[-1], 6)
         votes[answer] = round(sum((n.q_value + 1) / 2 * backups(n) for n in group), 6)
-        if mean > best_mean:
-            best, best_mean = answer, mean
-    return best, means, votes
+    best = leading(unrounded)
+    return (None if best is None else groups[best][0].answer or ""), means, votes
 
 
 def serialize(root: Node) -> dict[str, Any]:
