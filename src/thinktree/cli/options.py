@@ -10,7 +10,8 @@ docstring as help, its type, choices and bounds; the decorators below apply it t
 thus a new option of every command that takes the config. Only other option names
 (:data:`SEARCH_NAMES`, :data:`ENGINE_NAMES`) and fields kept off the command line
 (the engine's API key: an environment variable, not a visible argument) are
-written here.
+written here. The other commands' options are generated the same way, in
+:mod:`thinktree.cli.job_options`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import typer
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from thinktree.cli.fields import fields_of
 from thinktree.engines.factory import EngineConfig
 from thinktree.problems.source import ProblemSource
 from thinktree.search.config import SearchConfig
@@ -56,20 +58,28 @@ def _literal_of(annotation: Any) -> Any:
 
 
 def _option_for(
-    name: str, info: FieldInfo, panel: str, decls: tuple[str, ...] | None, metavar: str | None
+    name: str,
+    info: FieldInfo,
+    panel: str | None,
+    decls: tuple[str, ...] | None,
+    metavar: str | None,
+    envvar: str | None = None,
 ) -> tuple[Any, Any]:
     """(annotation, default) of the Typer option for one config field.
 
-    ``bool`` fields become a ``--name/--no-name`` pair. Choices (``Literal``) and
-    bounds are shown in the help but checked by the config, so a value out of range
-    is a one-line error like any other."""
+    ``bool`` fields become a ``--name/--no-name`` pair unless ``decls`` names them.
+    Choices (``Literal``) and bounds are shown in the help but checked by the config,
+    so a value out of range is a one-line error like any other. ``envvar`` is read
+    when the option is not given."""
     annotation = info.annotation
     kwargs: dict[str, Any] = {"help": " ".join((info.description or "").split())}
     kwargs["rich_help_panel"] = panel
+    if envvar:
+        kwargs["envvar"] = envvar
     flag = "--" + name.replace("_", "-")
-    decls = decls or (flag,)
-    if annotation in (bool, bool | None):
+    if decls is None and annotation in (bool, bool | None):
         decls = (f"{flag}/--no-{flag[2:]}",)
+    decls = decls or (flag,)
     choices = _literal_of(annotation)
     if choices is not None:
         metavar = metavar or "|".join(str(choice) for choice in get_args(choices))
@@ -88,24 +98,27 @@ def _option_for(
 
 
 def config_options(
-    model: type[BaseModel],
+    model: type[BaseModel] | type,
     param: str,
     *,
     panel: str,
     names: Mapping[str, tuple[str, ...]] | None = None,
     metavars: Mapping[str, str] | None = None,
+    envvars: Mapping[str, str] | None = None,
     exclude: Collection[str] = (),
 ) -> Callable[[Command], Command]:
-    """A decorator giving a command one option per field of ``model`` (but ``exclude``).
+    """A decorator giving a command one option per field of ``model`` (but ``exclude``),
+    a pydantic model or a dataclass (:func:`~thinktree.cli.fields.fields_of`).
 
     The command declares a parameter ``param: ConfigFields`` (not an option); it
     receives the generated options' values by field name, to build the config with
     ``model(**fields)`` where errors become one-line user errors. Names, types,
     choices and bounds (shown in the help, checked by the config), defaults and help
     (the field docstrings) all come from the model; ``names`` gives other option
-    names. Decorators for different configs stack; their fields must not clash.
+    names and ``envvars`` environment variables read when an option is not given.
+    Decorators for different configs stack; their fields must not clash.
     """
-    fields = {name: info for name, info in model.model_fields.items() if name not in exclude}
+    fields = {name: info for name, info in fields_of(model).items() if name not in exclude}
 
     def decorate(command: Command) -> Command:
         signature = inspect.signature(command, eval_str=True)
@@ -116,7 +129,12 @@ def config_options(
         generated = []
         for name, info in fields.items():
             annotation, default = _option_for(
-                name, info, panel, (names or {}).get(name), (metavars or {}).get(name)
+                name,
+                info,
+                panel,
+                (names or {}).get(name),
+                (metavars or {}).get(name),
+                (envvars or {}).get(name),
             )
             generated.append(
                 inspect.Parameter(
@@ -135,6 +153,18 @@ def config_options(
         return wrapper
 
     return decorate
+
+
+def field_option(
+    model: type[BaseModel] | type,
+    name: str,
+    *,
+    decls: tuple[str, ...] | None = None,
+    panel: str | None = None,
+) -> tuple[Any, Any]:
+    """(annotation, default) of the option for one field of ``model``, for a command that
+    takes that one field as a plain parameter (every command's ``--store``)."""
+    return _option_for(name, fields_of(model)[name], panel, decls, None)
 
 
 search_options = config_options(
