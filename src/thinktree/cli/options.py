@@ -211,21 +211,3 @@ def engine_config(fields: ConfigFields | None, slots: Callable[[], int]) -> Engi
     if config.parallel is not None:
         return config
     return config.model_copy(update={"parallel": slots()})
-
-
-# -- options of the commands that serve pages (serve, view) ----------------------------------
-
-EvolveDirOpt = Annotated[
-    str | None, typer.Option("--evolve", help="An evolve directory whose rounds to show.")
-]
-ApiKeyOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--api-key",
-        envvar="THINKTREE_API_KEY",
-        help="Require the key (Bearer, or a browser's sign-in with the key as password).",
-    ),
-]
-NoAuthOpt = Annotated[
-    bool, typer.Option("--no-auth", help="Allow a non-loopback bind without a key.")
-]

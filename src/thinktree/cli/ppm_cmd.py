@@ -13,6 +13,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from thinktree.cli.app import app
 from thinktree.cli.errors import fail, user_errors
+from thinktree.cli.job_options import StoreOpt
+from thinktree.store import DEFAULT_STORE
 
 ppm_app = typer.Typer(
     help="Process preference model: pairs, training, scoring.", no_args_is_help=True
@@ -20,7 +22,6 @@ ppm_app = typer.Typer(
 app.add_typer(ppm_app, name="ppm")
 
 RunsOpt = Annotated[list[str], typer.Option("--runs", help="Runs whose trees give the pairs.")]
-StoreOpt = Annotated[str, typer.Option("--store", help="Run store (SQLite).")]
 
 
 def _guard(action):
@@ -32,7 +33,7 @@ def _guard(action):
 def pairs(
     runs: RunsOpt,
     out: Annotated[str, typer.Option(help="JSONL file to write.")],
-    store: StoreOpt = "thinktree-runs.db",
+    store: StoreOpt = DEFAULT_STORE,
     trl: Annotated[bool, typer.Option(help="Write TRL's prompt/chosen/rejected format.")] = False,
 ) -> None:
     """Export preference pairs extracted from stored MCTS trees."""
@@ -58,7 +59,7 @@ def pairs(
 def train(
     runs: RunsOpt,
     out: Annotated[str, typer.Option(help="Directory for the trained PPM.")],
-    store: StoreOpt = "thinktree-runs.db",
+    store: StoreOpt = DEFAULT_STORE,
     features: Annotated[
         str,
         typer.Option(

@@ -1,0 +1,59 @@
+"""The options of the commands other than solve's and eval's, generated from their configs.
+
+Each command's options come from the config model of the layer that owns its job,
+through :func:`~thinktree.cli.options.config_options` (help: the field docstrings;
+bounds and choices checked by the model, so a bad value is a one-line error):
+
+- every command that takes a run store: ``--store`` (:class:`~thinktree.store.StoreConfig`);
+- ``serve`` and ``view``: :class:`~thinktree.server.ServeConfig`,
+  :class:`~thinktree.server.ViewConfig`;
+- ``grade``: :class:`~thinktree.grading.GradeConfig`;
+- ``exec``: the ``timeout`` of :class:`~thinktree.sandbox.SandboxConfig` (one cell, one worker);
+
+What a command takes that is not a config (a run id, a file, ``--json``) is plain Typer.
+"""
+
+from __future__ import annotations
+
+from thinktree.cli.fields import fields_of
+from thinktree.cli.options import config_options, field_option
+from thinktree.grading.config import GradeConfig
+from thinktree.sandbox.config import SandboxConfig
+from thinktree.server.config import ServeConfig, ViewConfig
+from thinktree.store.config import StoreConfig
+
+StoreOpt, _ = field_option(StoreConfig, "path", decls=("--store",))
+"""The ``--store`` option of every command that takes a run store; its default is
+:data:`~thinktree.store.DEFAULT_STORE` (``StoreConfig().path``)."""
+
+_BIND_NAMES = {"no_auth": ("--no-auth",)}
+_BIND_ENV = {"api_key": "THINKTREE_API_KEY"}
+
+serve_options = config_options(
+    ServeConfig, "serving", panel="Server (ServeConfig)", names=_BIND_NAMES, envvars=_BIND_ENV
+)
+"""``serve``'s options: every :class:`ServeConfig` field (the key also from THINKTREE_API_KEY)."""
+
+view_options = config_options(
+    ViewConfig, "viewing", panel="Viewer (ViewConfig)", names=_BIND_NAMES, envvars=_BIND_ENV
+)
+"""``view``'s options: every :class:`ViewConfig` field."""
+
+grade_options = config_options(GradeConfig, "grading", panel="Grader (GradeConfig)")
+"""``grade``'s options: every :class:`GradeConfig` field."""
+
+exec_options = config_options(
+    SandboxConfig,
+    "sandbox",
+    panel="Sandbox (SandboxConfig)",
+    exclude=set(fields_of(SandboxConfig)) - {"timeout"},
+)
+"""``exec``'s sandbox: its ``timeout``; the other limits keep SandboxConfig's safe defaults."""
+
+__all__ = [
+    "StoreOpt",
+    "exec_options",
+    "grade_options",
+    "serve_options",
+    "view_options",
+]
