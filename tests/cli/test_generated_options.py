@@ -43,6 +43,25 @@ HELP = {
         "--workers": "Grader worker processes (one for a single --pred/--gold pair). [>= 1]",
     },
     ("exec",): {"--timeout": "Default wall-clock limit of one execution, in seconds."},
+    ("evolve",): {
+        "--rounds": "Rounds after round 0: 2 means rounds 0, 1 and 2. [>= 0, <= 32]",
+        "--policy": "The embedded model being evolved (its LoRA is trained from this base).",
+        "--bootstrap": "Round 0's searcher: an embedded model or a .gguf path.",
+        "--pool-size": "Problems round 0 searches (offset .. offset + size). [>= 1]",
+        "--pool-grow": "New problems each later round searches, after those of earlier rounds."
+        " [>= 0]",
+        "--pool-run": "An existing run in ``store`` to adopt as round 0's pool search (its "
+        "problems are not searched again), e.g. one made with ``thinktree eval --scorer "
+        "outcome``.",
+        "--reference": "Converted reference solutions (GSM8K's calculator annotations) as extra"
+        " SFT data.",
+        "--store": "Run store; default ``OUT/runs.db``.",
+        "--ray": "Search on Ray workers: auto (this machine's running cluster, else a new local"
+        " one) or a cluster address (HOST:6379, ray://HOST:10001); default: no Ray.",
+        "--workers": "Ray workers (actors), each with its own engine and sandbox pool."
+        " [>= 1, <= 4096]",
+        "--max-minutes": "Stop cleanly after this long (a rerun resumes). [> 0]",
+    },
 }
 """Each generated option's help, as its config field's docstring (and bounds) say it."""
 
@@ -106,6 +125,10 @@ def test_every_store_is_the_one_store_option(path: tuple[str, ...]) -> None:
         (["grade", "--pred", "1", "--gold", "1", "--timeout", "0"], "error: timeout: Input"),
         (["grade", "--file", "x.jsonl", "--workers", "0"], "error: workers: Input should be"),
         (["exec", "x.py", "--timeout", "-1"], "error: --timeout must be positive, got -1.0"),
+        (["evolve", "--out", "{tmp}", "--rounds", "-1"], "error: evolve config: rounds: Input"),
+        (["evolve", "--out", "{tmp}", "--pool-size", "0"], "error: evolve config: pool.size:"),
+        (["evolve", "--out", "{tmp}", "--workers", "0"], "error: evolve config: fanout.workers:"),
+        (["evolve", "--out", "{tmp}", "--max-minutes", "0"], "error: evolve config: max_minutes:"),
     ],
 )
 def test_a_bad_value_is_one_line_and_exit_2(
@@ -117,3 +140,61 @@ def test_a_bad_value_is_one_line_and_exit_2(
     assert out.exit_code == 2, out.output
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], out.stderr
+
+
+class Captured(Exception):
+    """Stops evolve once its config is read."""
+
+
+@pytest.fixture
+def evolve_config(monkeypatch) -> list[object]:
+    """Run `evolve` up to its Evolution: the config it was given, and no round run."""
+    import thinktree.train.evolve
+
+    seen: list[object] = []
+
+    def evolution(cfg, out_dir, reporter):
+        seen.append(cfg)
+        raise ValueError("captured")
+
+    monkeypatch.setattr(thinktree.train.evolve, "Evolution", evolution)
+    return seen
+
+
+def test_evolve_flags_override_the_yaml_file(tmp_path: Path, evolve_config) -> None:
+    config = tmp_path / "evolve.yaml"
+    config.write_text(
+        "rounds: 5\npolicy: fast\npool:\n  size: 40\n  grow: 7\n  offset: 3\n"
+        "reference:\n  enabled: true\n  problems: 9\nfanout:\n  max_attempts: 4\n"
+        "store: from-yaml.db\nmax_minutes: 30\n"
+    )
+    out = runner.invoke(app, [
+        "evolve", "--out", str(tmp_path / "out"), "--config", str(config), "--rounds", "1",
+        "--bootstrap", "fast", "--pool-size", "12", "--pool-run", "run-0", "--no-reference",
+        "--store", "flags.db", "--ray", "auto", "--workers", "3", "--max-minutes", "2.5",
+        "--set", "sft.epochs=1",
+    ])  # fmt: skip
+    assert out.exit_code == 2 and "error: captured" in out.stderr, out.output
+    (cfg,) = evolve_config
+    assert (cfg.rounds, cfg.policy, cfg.bootstrap, cfg.pool_run) == (1, "fast", "fast", "run-0")
+    assert (cfg.pool.size, cfg.pool.grow, cfg.pool.offset) == (12, 7, 3)
+    assert (cfg.reference.enabled, cfg.reference.problems) == (False, 9)
+    assert (cfg.fanout.ray, cfg.fanout.workers, cfg.fanout.max_attempts) == ("auto", 3, 4)
+    assert (cfg.store, cfg.max_minutes, cfg.sft.epochs) == ("flags.db", 2.5, 1)
+
+
+def test_evolve_without_flags_keeps_the_yaml_file(tmp_path: Path, evolve_config) -> None:
+    config = tmp_path / "evolve.yaml"
+    config.write_text("rounds: 5\npool:\n  size: 40\nreference:\n  enabled: true\n")
+    out = runner.invoke(app, ["evolve", "--out", str(tmp_path / "out"), "--config", str(config)])
+    assert out.exit_code == 2 and "error: captured" in out.stderr, out.output
+    (cfg,) = evolve_config
+    assert (cfg.rounds, cfg.pool.size, cfg.reference.enabled, cfg.store) == (5, 40, True, None)
+    assert (cfg.policy, cfg.pool.grow, cfg.fanout.ray, cfg.max_minutes) == ("fast", 100, None, None)
+
+
+def test_evolve_set_wins_over_a_flag_of_the_same_field(tmp_path: Path, evolve_config) -> None:
+    out = runner.invoke(app, ["evolve", "--out", str(tmp_path / "out"), "--rounds", "1",
+                              "--set", "rounds=3"])  # fmt: skip
+    assert out.exit_code == 2 and "error: captured" in out.stderr, out.output
+    assert evolve_config[0].rounds == 3

@@ -9,6 +9,8 @@ bounds and choices checked by the model, so a bad value is a one-line error):
   :class:`~thinktree.server.ViewConfig`;
 - ``grade``: :class:`~thinktree.grading.GradeConfig`;
 - ``exec``: the ``timeout`` of :class:`~thinktree.sandbox.SandboxConfig` (one cell, one worker);
+- ``evolve``: the fields of :class:`~thinktree.train.evolve_config.EvolveConfig` that its
+  flags override in the YAML file (:func:`~thinktree.cli.overrides.override_options`).
 
 What a command takes that is not a config (a run id, a file, ``--json``) is plain Typer.
 """
@@ -17,10 +19,12 @@ from __future__ import annotations
 
 from thinktree.cli.fields import fields_of
 from thinktree.cli.options import config_options, field_option
+from thinktree.cli.overrides import override_options
 from thinktree.grading.config import GradeConfig
 from thinktree.sandbox.config import SandboxConfig
 from thinktree.server.config import ServeConfig, ViewConfig
 from thinktree.store.config import StoreConfig
+from thinktree.train.evolve_config import EvolveConfig
 
 StoreOpt, _ = field_option(StoreConfig, "path", decls=("--store",))
 """The ``--store`` option of every command that takes a run store; its default is
@@ -50,8 +54,38 @@ exec_options = config_options(
 )
 """``exec``'s sandbox: its ``timeout``; the other limits keep SandboxConfig's safe defaults."""
 
+EVOLVE_FLAGS = (
+    "rounds",
+    "policy",
+    "bootstrap",
+    "pool.size",
+    "pool.grow",
+    "pool_run",
+    "reference.enabled",
+    "store",
+    "fanout.ray",
+    "fanout.workers",
+    "max_minutes",
+)
+"""The :class:`EvolveConfig` fields with a flag of their own; ``--set`` reaches any other."""
+
+evolve_options = override_options(
+    EvolveConfig,
+    EVOLVE_FLAGS,
+    "overrides",
+    panel="Evolve (EvolveConfig, over --config)",
+    names={
+        "reference.enabled": ("--reference/--no-reference",),
+        "fanout.ray": ("--ray",),
+        "fanout.workers": ("--workers",),
+    },
+)
+"""``evolve``'s flags: each overrides its field of the YAML file when given."""
+
 __all__ = [
+    "EVOLVE_FLAGS",
     "StoreOpt",
+    "evolve_options",
     "exec_options",
     "grade_options",
     "serve_options",
