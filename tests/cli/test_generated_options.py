@@ -3,6 +3,7 @@ field's docstring, a bad value is one line, and evolve's flags override its YAML
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -12,8 +13,10 @@ from typer.testing import CliRunner
 
 from thinktree.cli import app
 from thinktree.grading import GradeConfig
+from thinktree.reward.features import FeatureSpec
 from thinktree.server import ServeConfig, ViewConfig
 from thinktree.store import DEFAULT_STORE, StoreConfig
+from thinktree.train.evolve_config import PPMRoundConfig
 
 runner = CliRunner()
 
@@ -43,6 +46,15 @@ HELP = {
         "--workers": "Grader worker processes (one for a single --pred/--gold pair). [>= 1]",
     },
     ("exec",): {"--timeout": "Default wall-clock limit of one execution, in seconds."},
+    ("ppm", "train"): {
+        # PPMRoundConfig's fields have no docstrings yet (its bounds are the help).
+        "--head": '"linear" or "mlp" (one hidden layer).',
+        "--ensemble": "[>= 1]",
+        "--hidden": "[>= 1]",
+        "--context": 'What the embedding reads: "full" (all steps) or "last" (the last step).',
+        "--backend": 'Who computes the embedding: "torch" (prefix-cached) or "llamacpp".',
+        "--store": STORE_HELP,
+    },
     ("evolve",): {
         "--rounds": "Rounds after round 0: 2 means rounds 0, 1 and 2. [>= 0, <= 32]",
         "--policy": "The embedded model being evolved (its LoRA is trained from this base).",
@@ -69,6 +81,7 @@ CONFIGS = {
     ("serve",): ServeConfig,
     ("view",): ViewConfig,
     ("grade",): GradeConfig,
+    ("ppm", "train"): PPMRoundConfig,
 }
 """Commands whose every config field is an option."""
 
@@ -100,6 +113,12 @@ def test_every_config_field_is_an_option(path: tuple[str, ...]) -> None:
     assert set(CONFIGS[path].model_fields) <= names
 
 
+def test_feature_options_are_the_feature_specs_fields() -> None:
+    params = {p.name: p for p in command("ppm", "train").params}
+    assert (params["context"].default, params["backend"].default) == ("full", "torch")
+    assert (FeatureSpec.context, FeatureSpec.backend) == ("full", "torch")
+
+
 STORE_COMMANDS = [
     ("runs", "list"), ("runs", "show"), ("runs", "export"), ("runs", "import"),
     ("runs", "regrade"), ("report",), ("tree",), ("rescore",), ("eval",), ("serve",),
@@ -125,6 +144,9 @@ def test_every_store_is_the_one_store_option(path: tuple[str, ...]) -> None:
         (["grade", "--pred", "1", "--gold", "1", "--timeout", "0"], "error: timeout: Input"),
         (["grade", "--file", "x.jsonl", "--workers", "0"], "error: workers: Input should be"),
         (["exec", "x.py", "--timeout", "-1"], "error: --timeout must be positive, got -1.0"),
+        (["ppm", "train", "--runs", "r", "--out", "o", "--hidden", "0"], "error: hidden: Input"),
+        (["ppm", "train", "--runs", "r", "--out", "o", "--ensemble", "0"], "error: ensemble:"),
+        (["ppm", "train", "--runs", "r", "--out", "o", "--context", "all"], "unknown context"),
         (["evolve", "--out", "{tmp}", "--rounds", "-1"], "error: evolve config: rounds: Input"),
         (["evolve", "--out", "{tmp}", "--pool-size", "0"], "error: evolve config: pool.size:"),
         (["evolve", "--out", "{tmp}", "--workers", "0"], "error: evolve config: fanout.workers:"),
@@ -198,3 +220,64 @@ def test_evolve_set_wins_over_a_flag_of_the_same_field(tmp_path: Path, evolve_co
                               "--set", "rounds=3"])  # fmt: skip
     assert out.exit_code == 2 and "error: captured" in out.stderr, out.output
     assert evolve_config[0].rounds == 3
+
+
+def test_ppm_train_defaults_are_the_evolve_rounds_head(monkeypatch, tmp_path: Path) -> None:
+    """With no head option, `ppm train` trains the head evolve's rounds train (mlp, 32
+    hidden units, 400 epochs, an ensemble of 5), on handcrafted features."""
+    import thinktree.train.ppm
+
+    seen: dict[str, object] = {}
+
+    def train_ppm(db, runs, out, *, features, head, progress, seed_repeats):
+        seen.update(features=features, head=head, seed_repeats=seed_repeats)
+        raise ValueError("captured")
+
+    monkeypatch.setattr(thinktree.train.ppm, "train_ppm", train_ppm)
+    store = tmp_path / "s.db"
+    from thinktree.store import RunStore
+
+    RunStore(store).close()
+    args = ["ppm", "train", "--runs", "r", "--out", str(tmp_path / "ppm"), "--store", str(store)]
+    out = runner.invoke(app, args)
+    assert out.exit_code == 2 and "error: captured" in out.stderr, out.output
+    head = seen["head"]
+    assert (head.kind, head.hidden, head.epochs, head.seed, head.ensemble) == (
+        "mlp", 32, 400, 0, 5)  # fmt: skip
+    assert seen["features"].to_dict()["kinds"] == ["handcrafted"]
+    assert (seen["features"].model, seen["seed_repeats"]) == (None, 1)
+
+    out = runner.invoke(app, [*args, "--head", "linear", "--hidden", "8", "--ensemble", "2",
+                              "--epochs", "10", "--seed", "3", "--features", "embedding",
+                              "--context", "last", "--backend", "llamacpp"])  # fmt: skip
+    assert out.exit_code == 2 and "error: captured" in out.stderr, out.output
+    head = seen["head"]
+    assert (head.kind, head.hidden, head.epochs, head.seed, head.ensemble) == (
+        "linear", 8, 10, 3, 2)  # fmt: skip
+    assert seen["features"].to_dict() == {
+        "kinds": ["embedding"], "model": "fast", "context": "last", "backend": "llamacpp",
+        "handcrafted": list(FeatureSpec(("handcrafted",)).handcrafted),
+    }  # fmt: skip
+
+
+def test_ppm_score_reads_steps_as_the_policy_writes_them(monkeypatch, tmp_path: Path) -> None:
+    import thinktree.reward.ppm
+
+    seen = []
+
+    class FakePPM:
+        def score(self, items):
+            seen.extend(items)
+            return [0.5] * len(items)
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(thinktree.reward.ppm, "load_ppm", lambda directory: FakePPM())
+    steps = tmp_path / "steps.json"
+    steps.write_text(json.dumps([{"code": "x = 1\nprint(x)", "output": "1"}, {"answer": "1"}]))
+    out = runner.invoke(app, ["ppm", "score", "dir", "--question", "Q?", "--steps", str(steps)])
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout) == {"scores": [0.5, 0.5]}
+    texts = [step.text for step in seen[-1].steps]
+    assert texts == ["\n```python\nx = 1\nprint(x)\n```\n", "\nAnswer: \\boxed{1}"]

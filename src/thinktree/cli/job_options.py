@@ -9,6 +9,10 @@ bounds and choices checked by the model, so a bad value is a one-line error):
   :class:`~thinktree.server.ViewConfig`;
 - ``grade``: :class:`~thinktree.grading.GradeConfig`;
 - ``exec``: the ``timeout`` of :class:`~thinktree.sandbox.SandboxConfig` (one cell, one worker);
+- ``ppm train``: the head of the PPM that evolve's rounds train,
+  :class:`~thinktree.train.evolve_config.PPMRoundConfig` (the measured-best head,
+  defined there once), and ``--head``, the kind of :class:`~thinktree.train.ppm_head.HeadConfig`
+  (default: that head's);
 - ``evolve``: the fields of :class:`~thinktree.train.evolve_config.EvolveConfig` that its
   flags override in the YAML file (:func:`~thinktree.cli.overrides.override_options`).
 
@@ -17,14 +21,18 @@ What a command takes that is not a config (a run id, a file, ``--json``) is plai
 
 from __future__ import annotations
 
+from typing import Annotated, get_args
+
 from thinktree.cli.fields import fields_of
 from thinktree.cli.options import config_options, field_option
 from thinktree.cli.overrides import override_options
 from thinktree.grading.config import GradeConfig
+from thinktree.reward.features import FeatureSpec
 from thinktree.sandbox.config import SandboxConfig
 from thinktree.server.config import ServeConfig, ViewConfig
 from thinktree.store.config import StoreConfig
-from thinktree.train.evolve_config import EvolveConfig
+from thinktree.train.evolve_config import EvolveConfig, PPMRoundConfig
+from thinktree.train.ppm_head import HeadConfig
 
 StoreOpt, _ = field_option(StoreConfig, "path", decls=("--store",))
 """The ``--store`` option of every command that takes a run store; its default is
@@ -53,6 +61,23 @@ exec_options = config_options(
     exclude=set(fields_of(SandboxConfig)) - {"timeout"},
 )
 """``exec``'s sandbox: its ``timeout``; the other limits keep SandboxConfig's safe defaults."""
+
+head_options = config_options(PPMRoundConfig, "head", panel="Head (PPMRoundConfig)")
+"""``ppm train``'s head: every :class:`PPMRoundConfig` field, the head evolve's rounds train."""
+
+feature_options = config_options(
+    FeatureSpec,
+    "embedding",
+    panel="Features (FeatureSpec)",
+    exclude=set(fields_of(FeatureSpec)) - {"context", "backend"},
+)
+"""``ppm train``'s embedding: :class:`FeatureSpec`'s ``context`` and ``backend``. Its kinds
+(``--features handcrafted+embedding``) and model (``--feature-model``, used only with
+embedding features) take another form on the command line, so are written by hand."""
+
+_kind, _ = field_option(HeadConfig, "kind", decls=("--head",), panel="Head (PPMRoundConfig)")
+HeadKindOpt = Annotated[str | None, get_args(_kind)[1]]
+"""``ppm train --head``: :class:`HeadConfig`'s ``kind``; unset, the rounds' head's."""
 
 EVOLVE_FLAGS = (
     "rounds",
@@ -84,10 +109,13 @@ evolve_options = override_options(
 
 __all__ = [
     "EVOLVE_FLAGS",
+    "HeadKindOpt",
     "StoreOpt",
     "evolve_options",
     "exec_options",
+    "feature_options",
     "grade_options",
+    "head_options",
     "serve_options",
     "view_options",
 ]
