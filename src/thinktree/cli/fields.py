@@ -28,7 +28,9 @@ def attribute_docs(cls: type) -> dict[str, str]:
     """The docstring under each annotated attribute of ``cls`` and its bases (the nearest
     class wins); empty where the source cannot be read."""
     docs: dict[str, str] = {}
-    for klass in reversed(cls.__mro__[:-1]):
+    # The config's own classes only: pydantic's BaseModel is a long file to parse.
+    own = [k for k in cls.__mro__ if k is not object and not k.__module__.startswith("pydantic")]
+    for klass in reversed(own):
         try:
             source = textwrap.dedent(inspect.getsource(klass))
         except (OSError, TypeError):
@@ -52,10 +54,14 @@ def attribute_docs(cls: type) -> dict[str, str]:
 def fields_of(model: type) -> dict[str, FieldInfo]:
     """Every field of ``model`` (a pydantic model or a dataclass) by name, in order,
     with its docstring as description."""
-    docs = attribute_docs(model)
     if isinstance(model, type) and issubclass(model, BaseModel):
-        return {name: _described(info, docs.get(name)) for name, info in model.model_fields.items()}
+        fields = model.model_fields
+        if all(info.description for info in fields.values()):
+            return dict(fields)
+        docs = attribute_docs(model)
+        return {name: _described(info, docs.get(name)) for name, info in fields.items()}
     if dataclasses.is_dataclass(model):
+        docs = attribute_docs(model)
         hints = typing.get_type_hints(model)
         out = {}
         for field in dataclasses.fields(model):
