@@ -9,6 +9,8 @@ from thinktree.steps import (
     Step,
     StepKind,
     build_step_prompt,
+    code_step_text,
+    final_step_text,
     format_output,
     parse_step,
     user_message,
@@ -59,3 +61,12 @@ def test_zero_shot_prompt_has_the_instruction_and_the_question_only() -> None:
     assert prompt_style("zero-shot") is PromptStyle.ZERO_SHOT
     with pytest.raises(ValueError, match="unknown prompt style 'two-shot'; use one of few-shot"):
         prompt_style("two-shot")
+
+
+def test_step_texts_are_what_the_policy_writes_and_parse_back() -> None:
+    code = code_step_text("x = 6 * 7\nprint(x)")
+    assert code == "\n```python\nx = 6 * 7\nprint(x)\n```\n"
+    assert (parse_step(code).kind, parse_step(code).code) == (StepKind.CODE, "x = 6 * 7\nprint(x)")
+    final = final_step_text("42")
+    assert final == "\nAnswer: \\boxed{42}"
+    assert (parse_step(final).kind, parse_step(final).answer) == (StepKind.FINAL, "42")

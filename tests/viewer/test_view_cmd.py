@@ -106,3 +106,13 @@ def test_the_printed_url_serves_the_run_until_interrupted(store_path) -> None:
 def _get_when_up(url: str) -> httpx.Response:
     """The socket is bound before the URL is printed, so a connection waits for uvicorn."""
     return httpx.get(url, timeout=30)
+
+
+def test_a_store_given_with_evolve_is_the_store_shown(served, store_path, tmp_path) -> None:
+    evolve = tmp_path / "evo"
+    evolve.mkdir()
+    result = CliRunner().invoke(app, ["view", "gsm8k-test-mcts4", "--evolve", str(evolve),
+                                      "--store", str(store_path), "--port", "0"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"http://127.0.0.1:{served['port']}/runs/{REAL_RUN}\n"
+    assert "no run store" not in result.output

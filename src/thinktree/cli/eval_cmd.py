@@ -20,6 +20,7 @@ from rich.progress import (
 
 from thinktree.cli.app import app
 from thinktree.cli.errors import user_errors
+from thinktree.cli.job_options import StoreOpt
 from thinktree.cli.options import (
     ConfigFields,
     engine_config,
@@ -29,6 +30,7 @@ from thinktree.cli.options import (
     search_options,
     source_options,
 )
+from thinktree.store import DEFAULT_STORE
 
 
 @app.command("eval")
@@ -42,7 +44,7 @@ def eval_command(
         int | None,
         typer.Option(help="Problems searched in lock step (default: fill the slots).", min=1),
     ] = None,
-    store: Annotated[str, typer.Option(help="Run store (SQLite).")] = "thinktree-runs.db",
+    store: StoreOpt = DEFAULT_STORE,
     max_minutes: Annotated[float | None, typer.Option(help="Stop cleanly after this long.")] = None,
     new: Annotated[
         bool, typer.Option("--new", help="Start a new run even if one matches.")

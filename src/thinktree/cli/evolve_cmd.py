@@ -21,6 +21,7 @@ from rich.table import Table
 
 from thinktree.cli.app import app
 from thinktree.cli.errors import fail, user_errors
+from thinktree.cli.job_options import evolve_options
 
 
 class RichReporter:
@@ -63,42 +64,17 @@ def parse_set(items: list[str]) -> dict[str, Any]:
 
 
 @app.command("evolve")
+@evolve_options
 def evolve_command(
     out: Annotated[str, typer.Option("--out", help="Directory of the rounds (resumable).")],
     config: Annotated[
         str | None, typer.Option("--config", help="YAML file with every option.")
     ] = None,
-    rounds: Annotated[int | None, typer.Option(help="Rounds after round 0.", min=0)] = None,
-    policy: Annotated[str | None, typer.Option(help="Embedded model to evolve.")] = None,
-    bootstrap: Annotated[str | None, typer.Option(help="Round 0's searcher model.")] = None,
-    pool_size: Annotated[int | None, typer.Option(help="Round 0's pool problems.", min=1)] = None,
-    pool_grow: Annotated[
-        int | None, typer.Option(help="New problems per later round.", min=0)
-    ] = None,
-    pool_run: Annotated[
-        str | None, typer.Option(help="Adopt this stored run as round 0's pool search.")
-    ] = None,
-    reference: Annotated[
-        bool | None,
-        typer.Option(
-            "--reference/--no-reference", help="Add converted reference solutions to SFT."
-        ),
-    ] = None,
-    store: Annotated[str | None, typer.Option(help="Run store (default OUT/runs.db).")] = None,
-    ray: Annotated[
-        str | None,
-        typer.Option(help="Search stages on Ray workers: auto or a cluster address."),
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="Ray workers for the search stages (with --ray).", min=1)
-    ] = None,
-    max_minutes: Annotated[
-        float | None, typer.Option(help="Stop cleanly after this long; rerun to resume.")
-    ] = None,
     set_: Annotated[
         list[str] | None,
         typer.Option("--set", help="Any config field, e.g. --set sft.epochs=1 (repeatable)."),
     ] = None,
+    overrides: dict[str, Any] | None = None,
 ) -> None:
     """Self-evolution: search the pool, fine-tune the small policy and train the PPM,
     round after round; kill it and run it again to resume."""
@@ -114,23 +90,9 @@ def evolve_command(
     )
 
     console = Console(stderr=True, highlight=False)
-    flags = {
-        "rounds": rounds,
-        "policy": policy,
-        "bootstrap": bootstrap,
-        "pool.size": pool_size,
-        "pool.grow": pool_grow,
-        "pool_run": pool_run,
-        "reference.enabled": reference,
-        "store": store,
-        "fanout.ray": ray,
-        "fanout.workers": workers,
-        "max_minutes": max_minutes,
-    }
     with user_errors():
-        overrides = {k: v for k, v in flags.items() if v is not None}
-        overrides.update(parse_set(set_ or []))
-        cfg = load_evolve_config(config, overrides)
+        # The flags given, then --set (a --set of the same field wins), over the file.
+        cfg = load_evolve_config(config, {**(overrides or {}), **parse_set(set_ or [])})
     out_dir = Path(out)
     if out_dir.exists() and not out_dir.is_dir():
         fail(f"--out {out_dir} is a file; give a directory")

@@ -10,17 +10,18 @@ import typer
 
 from thinktree.cli.app import app
 from thinktree.cli.errors import fail
+from thinktree.cli.job_options import exec_options
+from thinktree.cli.options import ConfigFields
 
 
 @app.command("exec")
+@exec_options
 def exec_file(
     file: Annotated[Path, typer.Argument(help="Python file to run as one sandboxed cell.")],
-    timeout: Annotated[
-        float, typer.Option("--timeout", help="Wall-clock limit in seconds.")
-    ] = 10.0,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object instead of text.")
     ] = False,
+    sandbox: ConfigFields | None = None,
 ) -> None:
     """Run FILE in the sandbox and print its output and error.
 
@@ -29,6 +30,8 @@ def exec_file(
     """
     from thinktree.sandbox import Sandbox, SandboxConfig, SandboxError
 
+    timeout = (sandbox or {}).get("timeout", SandboxConfig().timeout)
+    # Said before the sandbox starts, in the option's own words.
     if not timeout > 0:
         fail(f"--timeout must be positive, got {timeout}")
     try:
@@ -41,8 +44,8 @@ def exec_file(
         fail(f"cannot read {file}: {exc}")
 
     try:
-        with Sandbox(SandboxConfig(workers=1, timeout=timeout)) as sandbox:
-            result = sandbox.run([source], timeout=timeout)
+        with Sandbox(SandboxConfig(**(sandbox or {}), workers=1)) as pool:
+            result = pool.run([source], timeout=timeout)
     except SandboxError as exc:
         fail(str(exc), code=1)
 

@@ -9,7 +9,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from thinktree.cli.app import app
-from thinktree.cli.errors import fail
+from thinktree.cli.errors import fail, user_errors
+from thinktree.cli.job_options import grade_options
+from thinktree.cli.options import ConfigFields
 
 if TYPE_CHECKING:
     from thinktree.grading import Verdict
@@ -38,6 +40,7 @@ def _read_pairs(path: Path) -> list[tuple[str, str]]:
 
 
 @app.command("grade")
+@grade_options
 def grade(
     pred: Annotated[str | None, typer.Option(help="Model output or bare answer.")] = None,
     gold: Annotated[str | None, typer.Option(help="The reference answer.")] = None,
@@ -47,16 +50,18 @@ def grade(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the verdict as one JSON line.")
     ] = False,
-    timeout: Annotated[float, typer.Option(help="Seconds per check.", min=0.1)] = 5.0,
-    workers: Annotated[int, typer.Option(help="Grader worker processes.", min=1)] = 2,
+    grading: ConfigFields | None = None,
 ) -> None:
     """Grade answers: one pair with --pred/--gold, or a JSONL file with --file.
 
     With --file every line gets one JSON line on stdout, in order, with
     "equivalent", "timed_out" and the extracted "pred_answer".
     """
-    from thinktree.grading import Grader, GraderError
+    from thinktree.grading import GradeConfig, Grader, GraderError
 
+    with user_errors():
+        config = GradeConfig(**(grading or {}))
+    workers = config.workers
     if file is not None:
         if pred is not None or gold is not None:
             fail("give either --file or --pred/--gold, not both")
@@ -68,7 +73,7 @@ def grade(
         pairs = [(pred, gold)]
         workers = 1
     try:
-        with Grader(workers=min(workers, max(1, len(pairs))), timeout=timeout) as grader:
+        with Grader(workers=min(workers, max(1, len(pairs))), timeout=config.timeout) as grader:
             verdicts = grader.check_batch(pairs)
     except GraderError as exc:
         fail(str(exc), code=1)

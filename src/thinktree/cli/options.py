@@ -11,7 +11,8 @@ every registered strategy's own options, each model in its own help panel),
 thus a new option of every command that takes the config. Only other option names
 (:data:`SEARCH_NAMES`, :data:`ENGINE_NAMES`) and fields kept off the command line
 (the engine's API key: an environment variable, not a visible argument) are
-written here.
+written here. The other commands' options are generated the same way, in
+:mod:`thinktree.cli.job_options`.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import typer
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from thinktree.cli.fields import fields_of
 from thinktree.engines.factory import EngineConfig
 from thinktree.problems.source import ProblemSource
 from thinktree.search.config import SHARED, SearchConfig
@@ -57,20 +59,28 @@ def _literal_of(annotation: Any) -> Any:
 
 
 def _option_for(
-    name: str, info: FieldInfo, panel: str, decls: tuple[str, ...] | None, metavar: str | None
+    name: str,
+    info: FieldInfo,
+    panel: str | None,
+    decls: tuple[str, ...] | None,
+    metavar: str | None,
+    envvar: str | None = None,
 ) -> tuple[Any, Any]:
     """(annotation, default) of the Typer option for one config field.
 
-    ``bool`` fields become a ``--name/--no-name`` pair. Choices (``Literal``) and
-    bounds are shown in the help but checked by the config, so a value out of range
-    is a one-line error like any other."""
+    ``bool`` fields become a ``--name/--no-name`` pair unless ``decls`` names them.
+    Choices (``Literal``) and bounds are shown in the help but checked by the config,
+    so a value out of range is a one-line error like any other. ``envvar`` is read
+    when the option is not given."""
     annotation = info.annotation
     kwargs: dict[str, Any] = {"help": " ".join((info.description or "").split())}
     kwargs["rich_help_panel"] = panel
+    if envvar:
+        kwargs["envvar"] = envvar
     flag = "--" + name.replace("_", "-")
-    decls = decls or (flag,)
-    if annotation in (bool, bool | None):
+    if decls is None and annotation in (bool, bool | None):
         decls = (f"{flag}/--no-{flag[2:]}",)
+    decls = decls or (flag,)
     choices = _literal_of(annotation)
     if choices is not None:
         metavar = metavar or "|".join(str(choice) for choice in get_args(choices))
@@ -89,25 +99,28 @@ def _option_for(
 
 
 def config_options(
-    model: type[BaseModel],
+    model: type[BaseModel] | type,
     param: str,
     *,
     panel: str,
     names: Mapping[str, tuple[str, ...]] | None = None,
     metavars: Mapping[str, str] | None = None,
+    envvars: Mapping[str, str] | None = None,
     exclude: Collection[str] = (),
 ) -> Callable[[Command], Command]:
-    """A decorator giving a command one option per field of ``model`` (but ``exclude``).
+    """A decorator giving a command one option per field of ``model`` (but ``exclude``),
+    a pydantic model or a dataclass (:func:`~thinktree.cli.fields.fields_of`).
 
     The command declares a parameter ``param: ConfigFields`` (not an option); it
     receives the generated options' values by field name, to build the config with
     ``model(**fields)`` where errors become one-line user errors. Names, types,
     choices and bounds (shown in the help, checked by the config), defaults and help
     (the field docstrings) all come from the model; ``names`` gives other option
-    names. Decorators for different configs stack; their fields must not clash.
+    names and ``envvars`` environment variables read when an option is not given.
+    Decorators for different configs stack; their fields must not clash.
     """
-    fields = {n: (info, panel) for n, info in model.model_fields.items() if n not in exclude}
-    return _fields_options(fields, param, model.__name__, names, metavars)
+    fields = {n: (info, panel) for n, info in fields_of(model).items() if n not in exclude}
+    return _fields_options(fields, param, model.__name__, names, metavars, envvars)
 
 
 def _fields_options(
@@ -116,6 +129,7 @@ def _fields_options(
     owner: str,
     names: Mapping[str, tuple[str, ...]] | None,
     metavars: Mapping[str, str] | None,
+    envvars: Mapping[str, str] | None = None,
 ) -> Callable[[Command], Command]:
     """:func:`config_options` for ``fields`` (name: field and its help panel) of one or
     more models (``owner`` names them in a clash)."""
@@ -129,7 +143,12 @@ def _fields_options(
         generated = []
         for name, (info, panel) in fields.items():
             annotation, default = _option_for(
-                name, info, panel, (names or {}).get(name), (metavars or {}).get(name)
+                name,
+                info,
+                panel,
+                (names or {}).get(name),
+                (metavars or {}).get(name),
+                (envvars or {}).get(name),
             )
             generated.append(
                 inspect.Parameter(
@@ -148,6 +167,18 @@ def _fields_options(
         return wrapper
 
     return decorate
+
+
+def field_option(
+    model: type[BaseModel] | type,
+    name: str,
+    *,
+    decls: tuple[str, ...] | None = None,
+    panel: str | None = None,
+) -> tuple[Any, Any]:
+    """(annotation, default) of the option for one field of ``model``, for a command that
+    takes that one field as a plain parameter (every command's ``--store``)."""
+    return _option_for(name, fields_of(model)[name], panel, decls, None)
 
 
 def search_fields() -> dict[str, tuple[FieldInfo, str]]:
@@ -206,21 +237,3 @@ def engine_config(fields: ConfigFields | None, slots: Callable[[], int]) -> Engi
     if config.parallel is not None:
         return config
     return config.model_copy(update={"parallel": slots()})
-
-
-# -- options of the commands that serve pages (serve, view) ----------------------------------
-
-EvolveDirOpt = Annotated[
-    str | None, typer.Option("--evolve", help="An evolve directory whose rounds to show.")
-]
-ApiKeyOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--api-key",
-        envvar="THINKTREE_API_KEY",
-        help="Require the key (Bearer, or a browser's sign-in with the key as password).",
-    ),
-]
-NoAuthOpt = Annotated[
-    bool, typer.Option("--no-auth", help="Allow a non-loopback bind without a key.")
-]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +14,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from thinktree.cli.app import app
 from thinktree.cli.errors import fail, user_errors
+from thinktree.cli.job_options import HeadKindOpt, StoreOpt, feature_options, head_options
+from thinktree.cli.options import ConfigFields
+from thinktree.store import DEFAULT_STORE
 
 ppm_app = typer.Typer(
     help="Process preference model: pairs, training, scoring.", no_args_is_help=True
@@ -20,7 +24,6 @@ ppm_app = typer.Typer(
 app.add_typer(ppm_app, name="ppm")
 
 RunsOpt = Annotated[list[str], typer.Option("--runs", help="Runs whose trees give the pairs.")]
-StoreOpt = Annotated[str, typer.Option("--store", help="Run store (SQLite).")]
 
 
 def _guard(action):
@@ -32,7 +35,7 @@ def _guard(action):
 def pairs(
     runs: RunsOpt,
     out: Annotated[str, typer.Option(help="JSONL file to write.")],
-    store: StoreOpt = "thinktree-runs.db",
+    store: StoreOpt = DEFAULT_STORE,
     trl: Annotated[bool, typer.Option(help="Write TRL's prompt/chosen/rejected format.")] = False,
 ) -> None:
     """Export preference pairs extracted from stored MCTS trees."""
@@ -55,10 +58,12 @@ def pairs(
 
 
 @ppm_app.command("train")
+@head_options
+@feature_options
 def train(
     runs: RunsOpt,
     out: Annotated[str, typer.Option(help="Directory for the trained PPM.")],
-    store: StoreOpt = "thinktree-runs.db",
+    store: StoreOpt = DEFAULT_STORE,
     features: Annotated[
         str,
         typer.Option(
@@ -69,32 +74,24 @@ def train(
     feature_model: Annotated[
         str, typer.Option(help="Model whose hidden states are used.")
     ] = "fast",
-    context: Annotated[
-        str, typer.Option(help="Embed all steps (full) or the last (last).")
-    ] = "full",
-    backend: Annotated[
-        str,
-        typer.Option(help="Embedding backend: torch (reuses a parent's KV cache) or llamacpp."),
-    ] = "torch",
-    head: Annotated[str, typer.Option(help="linear or mlp.")] = "mlp",
-    hidden: Annotated[int, typer.Option(min=1, help="Hidden units of the mlp head.")] = 32,
-    epochs: Annotated[int, typer.Option(min=1)] = 400,
-    seed: Annotated[int, typer.Option()] = 0,
-    ensemble: Annotated[
-        int, typer.Option(min=1, help="Heads trained from seeds seed, seed+1, ...; averaged.")
-    ] = 5,
     seed_repeats: Annotated[
         int,
         typer.Option(min=1, help="Repeat the cross-validation with this many head seeds."),
     ] = 1,
     json_out: Annotated[bool, typer.Option("--json", help="Print the training record.")] = False,
+    kind: HeadKindOpt = None,
+    head: ConfigFields | None = None,
+    embedding: ConfigFields | None = None,
 ) -> None:
     """Train a PPM on pairs from the runs' trees (resumable: features and checkpoints)."""
     from thinktree.embedding import BACKENDS
     from thinktree.reward.features import FeatureSpec
     from thinktree.store import RunStore
-    from thinktree.train.ppm.head import HeadConfig
+    from thinktree.train.ppm.round import PPMRoundConfig, head_config
 
+    chosen = embedding or {}
+    context = chosen.get("context", FeatureSpec.context)
+    backend = chosen.get("backend", FeatureSpec.backend)
     kinds = tuple(features.split("+"))
     if not kinds or any(k not in ("embedding", "handcrafted") for k in kinds):
         fail(f"unknown features {features!r}; use embedding, handcrafted or embedding+handcrafted")
@@ -103,7 +100,10 @@ def train(
     if backend not in BACKENDS:
         fail(f"unknown backend {backend!r}; use torch or llamacpp")
     spec = FeatureSpec(kinds, feature_model if "embedding" in kinds else None, context, backend)
-    config = HeadConfig(kind=head, hidden=hidden, epochs=epochs, seed=seed, ensemble=ensemble)
+    with user_errors():
+        # The head evolve's rounds train (measured best), with what the options change.
+        config = head_config(PPMRoundConfig(**(head or {})))
+        config = replace(config, kind=kind or config.kind)
     console = Console(stderr=True)
 
     def run():
@@ -160,7 +160,7 @@ def score(
     """Score every prefix of a solution; prints one value in [-1, 1] per step."""
     from thinktree.reward.base import ScoreItem
     from thinktree.reward.ppm import load_ppm
-    from thinktree.steps import Step, StepKind
+    from thinktree.steps import Step, StepKind, code_step_text, final_step_text
 
     def parse_steps() -> list[Step]:
         if not steps.is_file():
@@ -181,7 +181,7 @@ def score(
             if "answer" in item and item.get("code") is None:
                 out.append(
                     Step(
-                        text=f"\nAnswer: \\boxed{{{item['answer']}}}",
+                        text=final_step_text(str(item["answer"])),
                         kind=StepKind.FINAL,
                         answer=str(item["answer"]),
                     )
@@ -191,7 +191,7 @@ def score(
             error = item.get("error")
             out.append(
                 Step(
-                    text=f"\n```python\n{code}\n```\n",
+                    text=code_step_text(code),
                     kind=StepKind.ERROR if error else StepKind.CODE,
                     code=code,
                     output=str(item.get("output", "")),

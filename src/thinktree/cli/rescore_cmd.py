@@ -11,13 +11,15 @@ import typer
 
 from thinktree.cli.app import app
 from thinktree.cli.errors import user_errors
+from thinktree.cli.job_options import StoreOpt
+from thinktree.store import DEFAULT_STORE
 
 
 @app.command()
 def rescore(
     run_id: Annotated[str, typer.Argument(help="A stored sc run (its samples are reused).")],
     scorer: Annotated[str, typer.Option(help="The scorer that picks: ppm:DIR.")],
-    store: Annotated[str, typer.Option(help="Run store (SQLite).")] = "thinktree-runs.db",
+    store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Best-of-N without generating again: the scorer picks among the run's samples."""
     from thinktree.eval.rescore import rescore as rescore_run

@@ -13,13 +13,13 @@ from rich.table import Table
 
 from thinktree.cli.app import app
 from thinktree.cli.errors import fail, user_errors
+from thinktree.cli.job_options import StoreOpt
+from thinktree.store import DEFAULT_STORE
 
 runs_app = typer.Typer(
     help="Stored runs: list, show, export, import, regrade.", no_args_is_help=True
 )
 app.add_typer(runs_app, name="runs")
-
-StoreOpt = Annotated[str, typer.Option("--store", help="Run store (SQLite).")]
 
 
 def _open(store: str):
@@ -42,7 +42,7 @@ def _run(store_obj, run_id: str):
 
 @runs_app.command("list")
 def list_runs(
-    store: StoreOpt = "thinktree-runs.db", json_out: Annotated[bool, typer.Option("--json")] = False
+    store: StoreOpt = DEFAULT_STORE, json_out: Annotated[bool, typer.Option("--json")] = False
 ) -> None:
     """Every run in the store with its status and headline figures."""
     with _open(store) as db:
@@ -86,7 +86,7 @@ def list_runs(
 @runs_app.command("show")
 def show(
     run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")],
-    store: StoreOpt = "thinktree-runs.db",
+    store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """A run's manifest and metrics as JSON."""
     from thinktree.eval.metrics import summarize
@@ -114,7 +114,7 @@ def show(
 @runs_app.command("export")
 def export(
     run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")],
-    store: StoreOpt = "thinktree-runs.db",
+    store: StoreOpt = DEFAULT_STORE,
     out: Annotated[
         str | None,
         typer.Option(help="Write here, atomically (default: stdout); a .gz name is gzip'd."),
@@ -136,7 +136,7 @@ def export(
 @runs_app.command("import")
 def import_file(
     file: Annotated[str, typer.Argument(help="A file written by `runs export` (.gz or plain).")],
-    store: StoreOpt = "thinktree-runs.db",
+    store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Add an exported run under its own id, only results it lacks; `eval` then resumes it."""
     from thinktree.store import RunStore, import_run
@@ -154,7 +154,7 @@ def import_file(
 @runs_app.command("regrade")
 def regrade(
     run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")],
-    store: StoreOpt = "thinktree-runs.db",
+    store: StoreOpt = DEFAULT_STORE,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Grade a run's stored answers again with this version's grader; update its metrics."""
@@ -188,7 +188,7 @@ def report(
     run_ids: Annotated[
         list[str], typer.Argument(help="Runs to compare (the first is the baseline).")
     ],
-    store: StoreOpt = "thinktree-runs.db",
+    store: StoreOpt = DEFAULT_STORE,
     plot: Annotated[str | None, typer.Option(help="PNG path for accuracy vs tokens.")] = None,
     common: Annotated[bool, typer.Option(help="Only problems every run has.")] = False,
 ) -> None:
@@ -220,7 +220,7 @@ def report(
 def tree(
     run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")],
     problem: Annotated[str, typer.Argument(help="Problem id, or its position in the run.")],
-    store: StoreOpt = "thinktree-runs.db",
+    store: StoreOpt = DEFAULT_STORE,
     width: Annotated[int, typer.Option(help="Characters of each step shown.")] = 70,
 ) -> None:
     """Print a stored MCTS tree as indented text."""

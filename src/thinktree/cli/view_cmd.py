@@ -9,51 +9,44 @@ import typer
 
 from thinktree.cli.app import app
 from thinktree.cli.errors import fail, user_errors
-from thinktree.cli.options import ApiKeyOpt, EvolveDirOpt, NoAuthOpt
-
-DEFAULT_STORE = "thinktree-runs.db"
+from thinktree.cli.job_options import StoreOpt, view_options
+from thinktree.cli.options import ConfigFields
+from thinktree.store import DEFAULT_STORE
 
 
 @app.command()
+@view_options
 def view(
+    ctx: typer.Context,
     run: Annotated[
         str | None, typer.Argument(help="Run id (or a unique prefix) whose page to open.")
     ] = None,
-    store: Annotated[
-        str | None,
-        typer.Option(
-            "--store", help=f"Run store (default {DEFAULT_STORE}, or EVOLVE/runs.db with --evolve)."
-        ),
-    ] = None,
-    evolve: EvolveDirOpt = None,
-    host: Annotated[str, typer.Option(help="Address to bind (loopback unless a key is set).")] = (
-        "127.0.0.1"
-    ),
-    port: Annotated[
-        int, typer.Option(help="Port to listen on (0: any free port).", min=0, max=65535)
-    ] = 8000,
-    api_key: ApiKeyOpt = None,
-    no_auth: NoAuthOpt = False,
+    store: StoreOpt = DEFAULT_STORE,
+    viewing: ConfigFields | None = None,
 ) -> None:
-    """Browse stored runs and their search trees in a web browser; prints the URL of RUN."""
-    from thinktree.server import ServerConfig, check_bind, create_app
+    """Browse stored runs and their search trees in a web browser; prints the URL of RUN.
+
+    With --evolve and no --store, the store is EVOLVE/runs.db."""
+    from thinktree.server import ServerConfig, ViewConfig, create_app
     from thinktree.server.listen import bind, url_of
     from thinktree.viewer import run_url
 
     with user_errors():
-        check_bind(host, api_key, no_auth)
-        evolve_dir = Path(evolve) if evolve else None
-        if evolve_dir is not None and not evolve_dir.is_dir():
-            raise ValueError(f"--evolve {evolve_dir} is not a directory")
-        store_path = Path(store or (evolve_dir / "runs.db" if evolve_dir else DEFAULT_STORE))
+        options = ViewConfig(**(viewing or {}))
+        evolve_dir = options.evolve_dir
+        # Typer's own click: its ParameterSource is not click's, so compare names.
+        source = ctx.get_parameter_source("store")
+        store_given = source is not None and source.name != "DEFAULT"
+        store_path = Path(store if store_given or evolve_dir is None else evolve_dir / "runs.db")
         path = run_url(_resolve_run(store_path, run)) if run else "/"
         if not store_path.is_file():
             typer.echo(
                 f"no run store at {store_path} yet; the runs page fills in once a run writes it",
                 err=True,
             )
-        config = ServerConfig(api_key=api_key, store_path=store_path, evolve_dir=evolve_dir)
+        config = ServerConfig(api_key=options.api_key, store_path=store_path, evolve_dir=evolve_dir)
         application = create_app(None, config)
+    host, port = options.host, options.port
     try:
         sock = bind(host, port)
     except OSError as exc:

@@ -13,12 +13,14 @@ percentages, text answers), are written down in :mod:`.compare` and
 :mod:`.normalise`.
 """
 
+from thinktree.grading.config import GradeConfig
 from thinktree.grading.extract import answer_from_text, extract_answer
 from thinktree.grading.grader import Grader, GraderError, Verdict, is_equivalent
 from thinktree.grading.normalise import normalise
 from thinktree.grading.voting import answers_equivalent, group_answers
 
 __all__ = [
+    "GradeConfig",
     "Grader",
     "GraderError",
     "Verdict",

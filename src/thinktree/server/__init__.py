@@ -8,7 +8,21 @@ for the queue and :mod:`thinktree.server.recorder` for what is stored.
 
 from __future__ import annotations
 
-from thinktree.server.app import create_app
-from thinktree.server.config import ServerConfig, check_bind
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["ServerConfig", "check_bind", "create_app"]
+from thinktree.server.config import ServeConfig, ServerConfig, ViewConfig, check_bind
+
+if TYPE_CHECKING:
+    from thinktree.server.app import create_app
+
+__all__ = ["ServeConfig", "ServerConfig", "ViewConfig", "check_bind", "create_app"]
+
+
+def __getattr__(name: str) -> Any:
+    # Every command's options are generated from config models at start, serve's and
+    # view's from this package's; FastAPI loads only when an application is made.
+    if name == "create_app":
+        from thinktree.server.app import create_app
+
+        return create_app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

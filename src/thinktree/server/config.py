@@ -8,6 +8,11 @@ Limits a request may not pass (each a 4xx with an error object, never a hang):
   (400), and one that gives none gets it, so no solve runs unbounded;
 - the wall-clock budget likewise (``max_seconds_limit``, default 600 s), and a
   code cell's ``exec_timeout`` at most ``exec_timeout_limit`` (30 s).
+
+:class:`ServeConfig` and :class:`ViewConfig` are what ``thinktree serve`` and
+``thinktree view`` are given (their options are generated from them);
+:class:`ServerConfig` is what the application then runs with (loaded scorers
+included).
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from thinktree.reward.base import NullScorer, Scorer
 
@@ -75,3 +82,52 @@ def check_bind(host: str, api_key: str | None, no_auth: bool) -> None:
         f"refusing to bind {host} without an API key: pass --api-key KEY "
         "(or set THINKTREE_API_KEY), or --no-auth to serve it open"
     )
+
+
+class BindConfig(BaseModel):
+    """Where a server listens, who may use it, and the evolve directory its viewer shows.
+
+    Checked as a whole: a bind beyond this machine needs a key (or ``no_auth``), and
+    ``evolve`` must be a directory."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    host: str = "127.0.0.1"
+    """Address to bind (loopback unless a key is set)."""
+    api_key: str | None = None
+    """Require the key (Bearer, or a browser's sign-in with the key as password)."""
+    no_auth: bool = False
+    """Allow a non-loopback bind without a key."""
+    evolve: str | None = None
+    """An evolve directory whose rounds to show."""
+
+    @model_validator(mode="after")
+    def _allowed(self) -> BindConfig:
+        check_bind(self.host, self.api_key, self.no_auth)
+        if self.evolve is not None and not Path(self.evolve).is_dir():
+            raise ValueError(f"--evolve {self.evolve} is not a directory")
+        return self
+
+    @property
+    def evolve_dir(self) -> Path | None:
+        return Path(self.evolve) if self.evolve else None
+
+
+class ServeConfig(BindConfig):
+    """``thinktree serve``: the OpenAI-compatible server with the viewer."""
+
+    port: int = Field(8000, ge=1, le=65535)
+    """Port to listen on."""
+    scorer: str = "none"
+    """Default scorer: none or ppm:DIR (requests may name it or none)."""
+    concurrency: int = Field(1, ge=1)
+    """Solves running at once."""
+    queue: int = Field(8, ge=0)
+    """Requests waiting for a slot (then 429)."""
+
+
+class ViewConfig(BindConfig):
+    """``thinktree view``: the viewer alone, no model loaded."""
+
+    port: int = Field(8000, ge=0, le=65535)
+    """Port to listen on (0: any free port)."""

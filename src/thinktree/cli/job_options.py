@@ -1,0 +1,121 @@
+"""The options of the commands other than solve's and eval's, generated from their configs.
+
+Each command's options come from the config model of the layer that owns its job,
+through :func:`~thinktree.cli.options.config_options` (help: the field docstrings;
+bounds and choices checked by the model, so a bad value is a one-line error):
+
+- every command that takes a run store: ``--store`` (:class:`~thinktree.store.StoreConfig`);
+- ``serve`` and ``view``: :class:`~thinktree.server.ServeConfig`,
+  :class:`~thinktree.server.ViewConfig`;
+- ``grade``: :class:`~thinktree.grading.GradeConfig`;
+- ``exec``: the ``timeout`` of :class:`~thinktree.sandbox.SandboxConfig` (one cell, one worker);
+- ``ppm train``: the head of the PPM that evolve's rounds train,
+  :class:`~thinktree.train.evolve_config.PPMRoundConfig` (the measured-best head,
+  defined there once), and ``--head``, the kind of :class:`~thinktree.train.ppm_head.HeadConfig`
+  (default: that head's);
+- ``evolve``: the fields of :class:`~thinktree.train.evolve_config.EvolveConfig` that its
+  flags override in the YAML file (:func:`~thinktree.cli.overrides.override_options`).
+
+What a command takes that is not a config (a run id, a file, ``--json``) is plain Typer.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, get_args
+
+from thinktree.cli.fields import fields_of
+from thinktree.cli.options import config_options, field_option
+from thinktree.cli.overrides import override_options
+from thinktree.grading.config import GradeConfig
+from thinktree.reward.features import FeatureSpec
+from thinktree.sandbox.config import SandboxConfig
+from thinktree.server.config import ServeConfig, ViewConfig
+from thinktree.store.config import StoreConfig
+from thinktree.train.evolve_config import EvolveConfig, PPMRoundConfig
+from thinktree.train.ppm_head import HeadConfig
+
+StoreOpt, _ = field_option(StoreConfig, "path", decls=("--store",))
+"""The ``--store`` option of every command that takes a run store; its default is
+:data:`~thinktree.store.DEFAULT_STORE` (``StoreConfig().path``)."""
+
+_BIND_NAMES = {"no_auth": ("--no-auth",)}
+_BIND_ENV = {"api_key": "THINKTREE_API_KEY"}
+
+serve_options = config_options(
+    ServeConfig, "serving", panel="Server (ServeConfig)", names=_BIND_NAMES, envvars=_BIND_ENV
+)
+"""``serve``'s options: every :class:`ServeConfig` field (the key also from THINKTREE_API_KEY)."""
+
+view_options = config_options(
+    ViewConfig, "viewing", panel="Viewer (ViewConfig)", names=_BIND_NAMES, envvars=_BIND_ENV
+)
+"""``view``'s options: every :class:`ViewConfig` field."""
+
+grade_options = config_options(GradeConfig, "grading", panel="Grader (GradeConfig)")
+"""``grade``'s options: every :class:`GradeConfig` field."""
+
+exec_options = config_options(
+    SandboxConfig,
+    "sandbox",
+    panel="Sandbox (SandboxConfig)",
+    exclude=set(fields_of(SandboxConfig)) - {"timeout"},
+)
+"""``exec``'s sandbox: its ``timeout``; the other limits keep SandboxConfig's safe defaults."""
+
+head_options = config_options(PPMRoundConfig, "head", panel="Head (PPMRoundConfig)")
+"""``ppm train``'s head: every :class:`PPMRoundConfig` field, the head evolve's rounds train."""
+
+feature_options = config_options(
+    FeatureSpec,
+    "embedding",
+    panel="Features (FeatureSpec)",
+    exclude=set(fields_of(FeatureSpec)) - {"context", "backend"},
+)
+"""``ppm train``'s embedding: :class:`FeatureSpec`'s ``context`` and ``backend``. Its kinds
+(``--features handcrafted+embedding``) and model (``--feature-model``, used only with
+embedding features) take another form on the command line, so are written by hand."""
+
+_kind, _ = field_option(HeadConfig, "kind", decls=("--head",), panel="Head (PPMRoundConfig)")
+HeadKindOpt = Annotated[str | None, get_args(_kind)[1]]
+"""``ppm train --head``: :class:`HeadConfig`'s ``kind``; unset, the rounds' head's."""
+
+EVOLVE_FLAGS = (
+    "rounds",
+    "policy",
+    "bootstrap",
+    "pool.size",
+    "pool.grow",
+    "pool_run",
+    "reference.enabled",
+    "store",
+    "fanout.ray",
+    "fanout.workers",
+    "max_minutes",
+)
+"""The :class:`EvolveConfig` fields with a flag of their own; ``--set`` reaches any other."""
+
+evolve_options = override_options(
+    EvolveConfig,
+    EVOLVE_FLAGS,
+    "overrides",
+    panel="Evolve (EvolveConfig, over --config)",
+    names={
+        "reference.enabled": ("--reference/--no-reference",),
+        "fanout.ray": ("--ray",),
+        "fanout.workers": ("--workers",),
+    },
+)
+"""``evolve``'s flags: each overrides its field of the YAML file when given."""
+
+__all__ = [
+    "EVOLVE_FLAGS",
+    "HeadKindOpt",
+    "StoreOpt",
+    "evolve_options",
+    "exec_options",
+    "feature_options",
+    "grade_options",
+    "head_options",
+    "serve_options",
+    "view_options",
+]
