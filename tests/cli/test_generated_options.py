@@ -16,7 +16,7 @@ from thinktree.grading import GradeConfig
 from thinktree.reward.features import FeatureSpec
 from thinktree.server import ServeConfig, ViewConfig
 from thinktree.store import DEFAULT_STORE, StoreConfig
-from thinktree.train.evolve_config import PPMRoundConfig
+from thinktree.train.ppm.round import PPMRoundConfig
 
 runner = CliRunner()
 
@@ -171,7 +171,7 @@ class Captured(Exception):
 @pytest.fixture
 def evolve_config(monkeypatch) -> list[object]:
     """Run `evolve` up to its Evolution: the config it was given, and no round run."""
-    import thinktree.train.evolve
+    import thinktree.train.evolve.loop
 
     seen: list[object] = []
 
@@ -179,7 +179,7 @@ def evolve_config(monkeypatch) -> list[object]:
         seen.append(cfg)
         raise ValueError("captured")
 
-    monkeypatch.setattr(thinktree.train.evolve, "Evolution", evolution)
+    monkeypatch.setattr(thinktree.train.evolve.loop, "Evolution", evolution)
     return seen
 
 
@@ -225,7 +225,7 @@ def test_evolve_set_wins_over_a_flag_of_the_same_field(tmp_path: Path, evolve_co
 def test_ppm_train_defaults_are_the_evolve_rounds_head(monkeypatch, tmp_path: Path) -> None:
     """With no head option, `ppm train` trains the head evolve's rounds train (mlp, 32
     hidden units, 400 epochs, an ensemble of 5), on handcrafted features."""
-    import thinktree.train.ppm
+    import thinktree.train.ppm.training
 
     seen: dict[str, object] = {}
 
@@ -233,7 +233,7 @@ def test_ppm_train_defaults_are_the_evolve_rounds_head(monkeypatch, tmp_path: Pa
         seen.update(features=features, head=head, seed_repeats=seed_repeats)
         raise ValueError("captured")
 
-    monkeypatch.setattr(thinktree.train.ppm, "train_ppm", train_ppm)
+    monkeypatch.setattr(thinktree.train.ppm.training, "train_ppm", train_ppm)
     store = tmp_path / "s.db"
     from thinktree.store import RunStore
 

@@ -10,10 +10,10 @@ bounds and choices checked by the model, so a bad value is a one-line error):
 - ``grade``: :class:`~thinktree.grading.GradeConfig`;
 - ``exec``: the ``timeout`` of :class:`~thinktree.sandbox.SandboxConfig` (one cell, one worker);
 - ``ppm train``: the head of the PPM that evolve's rounds train,
-  :class:`~thinktree.train.evolve_config.PPMRoundConfig` (the measured-best head,
-  defined there once), and ``--head``, the kind of :class:`~thinktree.train.ppm_head.HeadConfig`
+  :class:`~thinktree.train.ppm.round.PPMRoundConfig` (the measured-best head,
+  defined there once), and ``--head``, the kind of :class:`~thinktree.train.ppm.head.HeadConfig`
   (default: that head's);
-- ``evolve``: the fields of :class:`~thinktree.train.evolve_config.EvolveConfig` that its
+- ``evolve``: the fields of :class:`~thinktree.train.evolve.config.EvolveConfig` that its
   flags override in the YAML file (:func:`~thinktree.cli.overrides.override_options`).
 
 What a command takes that is not a config (a run id, a file, ``--json``) is plain Typer.
@@ -31,8 +31,9 @@ from thinktree.reward.features import FeatureSpec
 from thinktree.sandbox.config import SandboxConfig
 from thinktree.server.config import ServeConfig, ViewConfig
 from thinktree.store.config import StoreConfig
-from thinktree.train.evolve_config import EvolveConfig, PPMRoundConfig
-from thinktree.train.ppm_head import HeadConfig
+from thinktree.train.evolve.config import EvolveConfig
+from thinktree.train.ppm.round import PPMRoundConfig
+from thinktree.train.ppm.head import HeadConfig
 
 StoreOpt, _ = field_option(StoreConfig, "path", decls=("--store",))
 """The ``--store`` option of every command that takes a run store; its default is
