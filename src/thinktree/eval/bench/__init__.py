@@ -12,11 +12,30 @@ the store and the metrics, and nothing above them, so ``thinktree bench`` works 
 an installed package, not only from a checkout.
 """
 
-from thinktree.eval.bench.recipe import Recipe, RecipeError, load_recipe, parse_recipe
+from __future__ import annotations
+
+from pathlib import Path
+
+from thinktree.eval.bench import recipe as _recipe
+from thinktree.eval.bench.analyses import ANALYSES
+from thinktree.eval.bench.recipe import Recipe, RecipeError
 from thinktree.eval.bench.report import write_report
 from thinktree.eval.bench.runner import RunStatus, run_recipe
 
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and check a recipe file, its analyses among :data:`ANALYSES`
+    (RecipeError, in one line, if it cannot be used)."""
+    return _recipe.load_recipe(path, ANALYSES)
+
+
+def parse_recipe(raw: object, origin: str = "recipe") -> Recipe:
+    """Check a recipe's YAML data, its analyses among :data:`ANALYSES`."""
+    return _recipe.parse_recipe(raw, origin, ANALYSES)
+
+
 __all__ = [
+    "ANALYSES",
     "Recipe",
     "RecipeError",
     "RunStatus",

@@ -27,11 +27,20 @@ model is loaded; a bad recipe is one line naming the file, the field and the fix
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 from thinktree.engines.factory import EngineConfig
 from thinktree.problems import ProblemSource
@@ -45,6 +54,22 @@ class RecipeError(ValueError):
 
 class Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+@contextmanager
+def _within(field: str) -> Iterator[None]:
+    """A nested model's first error as one line under ``field`` (``search.samples: ...``)."""
+    try:
+        yield
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        raise ValueError(
+            f"{field}.{where}: {message}" if where else f"{field}: {message}"
+        ) from None
+    except ValueError as exc:
+        raise ValueError(f"{field}: {exc}") from None
 
 
 class RunSpec(Strict):
@@ -69,10 +94,12 @@ class RunSpec(Strict):
     def _check(self) -> RunSpec:
         if "model" in self.engine:
             raise ValueError("engine.model: name the model in the run's `model` field")
-        EngineConfig(**self.engine)
         if self.seeds is not None and "seed" in self.search:
             raise ValueError("give either seeds or search.seed, not both")
-        self.search_config(None)
+        with _within("engine"):
+            EngineConfig(**self.engine)
+        with _within("search"):
+            self.search_config(None)
         return self
 
     def search_config(self, seed: int | None) -> SearchConfig:
@@ -121,14 +148,11 @@ class ReportSpec(Strict):
     """Options the named analyses read (each documents its own)."""
 
     @model_validator(mode="after")
-    def _check(self) -> ReportSpec:
-        from thinktree.eval.bench.analyses import ANALYSES
-
-        unknown = [name for name in self.analyses if name not in ANALYSES]
+    def _check(self, info: ValidationInfo) -> ReportSpec:
+        known = (info.context or {}).get("analyses")
+        unknown = [name for name in self.analyses if known is not None and name not in known]
         if unknown:
-            raise ValueError(
-                f"unknown analysis {unknown[0]!r}; known: {', '.join(sorted(ANALYSES))}"
-            )
+            raise ValueError(f"unknown analysis {unknown[0]!r}; known: {', '.join(sorted(known))}")
         return self
 
 
@@ -157,18 +181,21 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def _where(error: dict[str, Any], raw: dict[str, Any]) -> str:
     """A pydantic error's location, a run named by its index and name."""
-    loc = list(error["loc"])
-    if len(loc) >= 2 and loc[0] == "runs" and isinstance(loc[1], int):
-        run = raw["runs"][loc[1]] if loc[1] < len(raw.get("runs", [])) else {}
-        name = run.get("name") if isinstance(run, dict) else None
-        label = f"runs[{loc[1]}]" + (f" ({name})" if name else "")
+    loc = [part for part in error["loc"] if not str(part).startswith("function-")]
+    if len(loc) >= 2 and loc[0] in ("runs", "reports") and isinstance(loc[1], int):
+        items = raw.get(loc[0]) or []
+        item = items[loc[1]] if loc[1] < len(items) else {}
+        name = item.get("name") if loc[0] == "runs" and isinstance(item, dict) else None
+        label = f"{loc[0]}[{loc[1]}]" + (f" ({name})" if name else "")
         loc = [label, *loc[2:]]
-    return ".".join(str(part) for part in loc if not str(part).startswith("function-"))
+    return ".".join(str(part) for part in loc)
 
 
-def parse_recipe(raw: object, origin: str = "recipe") -> Recipe:
-    """A recipe from its YAML data, ``defaults`` merged under every run; RecipeError
-    (one line: the origin, the field, what is wrong) if it is not valid."""
+def parse_recipe(raw: object, origin: str, analyses: Collection[str]) -> Recipe:
+    """A recipe from its YAML data, ``defaults`` merged under every run, its reports
+    naming only ``analyses``; RecipeError (one line: the origin, the field, what is
+    wrong) if it is not valid. (The registry is passed in, not imported: the analyses
+    read recipes.)"""
     if not isinstance(raw, dict):
         raise RecipeError(f"{origin}: a recipe is a mapping of fields (store, runs, reports)")
     # Keys starting with x- hold YAML anchors (option blocks the runs merge in).
@@ -181,7 +208,7 @@ def parse_recipe(raw: object, origin: str = "recipe") -> Recipe:
         raise RecipeError(f"{origin}: runs must be a list of mappings")
     data["runs"] = [_merge(defaults, run) for run in runs]
     try:
-        return Recipe.model_validate(data)
+        return Recipe.model_validate(data, context={"analyses": analyses})
     except ValidationError as exc:
         first = exc.errors()[0]
         where = _where(first, data)
@@ -191,7 +218,7 @@ def parse_recipe(raw: object, origin: str = "recipe") -> Recipe:
         raise RecipeError(f"{origin}: {where}: {message}{tail}") from None
 
 
-def load_recipe(path: str | Path) -> Recipe:
+def load_recipe(path: str | Path, analyses: Collection[str]) -> Recipe:
     """Read and check a recipe file (RecipeError, in one line, if it cannot be used)."""
     path = Path(path)
     try:
@@ -204,4 +231,4 @@ def load_recipe(path: str | Path) -> Recipe:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
         raise RecipeError(f"{path}: not valid YAML{at}") from None
-    return parse_recipe(raw, str(path))
+    return parse_recipe(raw, str(path), analyses)

@@ -105,7 +105,8 @@ def export(store: RunStore, recipe: Recipe, root: Path, run_id: str) -> Path | N
     """Write ``run_id`` to the recipe's exports (none: the recipe keeps no exports)."""
     if recipe.exports is None:
         return None
-    path = root / recipe.exports / f"{run_id}.jsonl.gz"
+    # A data file's runs are named by its path: the file name keeps only its last part.
+    path = root / recipe.exports / f"{run_id.replace('/', '_')}.jsonl.gz"
     path.parent.mkdir(parents=True, exist_ok=True)
     export_run(store, run_id, path)
     return path

@@ -13,7 +13,8 @@ from typing import Any
 
 from thinktree.eval.bench.analyses.issue5 import issue5
 from thinktree.eval.bench.analyses.search18 import issue18
-from thinktree.eval.bench.report import ReportContext, by_arm, summary
+from thinktree.eval.bench.analyses.summary import by_arm, summary
+from thinktree.eval.bench.context import ReportContext
 
 Analysis = Callable[[ReportContext], dict[str, Any]]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from thinktree.eval.bench.analyses.search18.runs import tree_pass
-from thinktree.eval.bench.report import ReportContext
+from thinktree.eval.bench.context import ReportContext
 from thinktree.eval.metrics import majority_correct, vote_correct
 from thinktree.eval.report import RunReport
 from thinktree.store import RunStore

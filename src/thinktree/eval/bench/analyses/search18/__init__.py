@@ -74,7 +74,7 @@ from thinktree.eval.bench.analyses.search18.thresholds import (
     threshold_choice,
     unsure_limit,
 )
-from thinktree.eval.bench.report import ReportContext, run_entry
+from thinktree.eval.bench.context import ReportContext, run_entry
 from thinktree.eval.report import RunReport
 from thinktree.search.config import SearchConfig
 

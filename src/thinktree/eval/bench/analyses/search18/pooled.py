@@ -22,7 +22,7 @@ from thinktree.eval.bench.analyses.search18.runs import (
     votes_by_problem,
 )
 from thinktree.eval.bench.analyses.search18.thresholds import slice_runs
-from thinktree.eval.bench.report import seeded_rows
+from thinktree.eval.bench.context import seeded_rows
 from thinktree.eval.metrics import dominance, pairwise, sign_test
 from thinktree.eval.report import RunReport, build_reports
 from thinktree.store import RunStore
