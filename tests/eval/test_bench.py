@@ -86,7 +86,8 @@ BAD = [
     ),
     (
         {"store": "s", "reports": [{"results": "a.json", "analyses": ["nope"]}]},
-        "r.yaml: reports[0]: unknown analysis 'nope'; known: by_arm, issue5, search18, summary",
+        "r.yaml: reports[0]: unknown analysis 'nope'; known: by_arm, issue5, ppm_guided, search18, "
+        "summary",
     ),
     ([1, 2], "r.yaml: a recipe is a mapping of fields (store, runs, reports)"),
     ({"store": "s", "runs": {"a": 1}}, "r.yaml: runs must be a list of mappings"),
@@ -294,3 +295,26 @@ def test_the_summary_pools_seeds_with_exact_figures() -> None:
     )
     assert pair["sign_test_p"] == 0.125  # two-sided: 2 / 2**4
     assert pair["dominant"] is None  # more right, for more tokens: a trade-off
+
+
+def test_an_evolve_recipe_restores_missing_ledgers_and_saves_its_own(tmp_path: Path) -> None:
+    from thinktree.eval.bench.runner import restore_ledgers, save_ledgers
+
+    recipe = parse_recipe({
+        "store": "runs.db",
+        "evolve": {"config": "c.yaml", "out": "out", "ledgers": "ledgers",
+                   "base_ledgers": {"round-0": "main/round-0.json"}},
+    })  # fmt: skip
+    for path, text in (("ledgers/round-0.json", "own 0"), ("ledgers/round-1.json", "own 1"),
+                       ("main/round-0.json", "main 0"), ("out/round-2/manifest.json", "kept 2"),
+                       ("ledgers/round-2.json", "old 2")):  # fmt: skip
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text)
+    # Round 0 is adopted from the main run; round 2 exists here and is kept.
+    assert restore_ledgers(recipe, tmp_path) == ["round-0", "round-1"]
+    assert (tmp_path / "out/round-0/manifest.json").read_text() == "main 0"
+    assert (tmp_path / "out/round-1/manifest.json").read_text() == "own 1"
+    saved = save_ledgers(recipe, tmp_path)
+    assert [p.name for p in saved] == ["round-1.json", "round-2.json"]
+    assert (tmp_path / "ledgers/round-2.json").read_text() == "kept 2"
+    assert (tmp_path / "ledgers/round-0.json").read_text() == "own 0"

@@ -30,11 +30,16 @@ def bench_command(
         bool, typer.Option("--report-only", help="Write the reports from stored runs only.")
     ] = False,
     no_report: Annotated[bool, typer.Option("--no-report", help="Run, write no report.")] = False,
+    export_only: Annotated[
+        bool,
+        typer.Option("--export-only", help="Export the store's runs (and ledgers), run nothing."),
+    ] = False,
 ) -> None:
     """Find or grow every run a recipe names (kill it and run it again to resume),
-    then write its reports from the stored results."""
+    then write its reports from the stored results. A recipe with ``evolve`` then
+    runs ``thinktree evolve`` with its config, its ledgers restored and saved."""
     from thinktree.eval.bench import load_recipe, run_recipe, write_report
-    from thinktree.eval.bench.runner import statuses_table, sync_in
+    from thinktree.eval.bench.runner import export_all, save_ledgers, statuses_table, sync_in
     from thinktree.store import RunStore
 
     console = Console(stderr=True, highlight=False)
@@ -45,6 +50,11 @@ def bench_command(
         path.parent.mkdir(parents=True, exist_ok=True)
         run_store = RunStore(path)
     with run_store:
+        if export_only:
+            with user_errors():
+                written = export_all(run_store, spec, base) + save_ledgers(spec, base)
+            console.print(f"exported {len(written)} files")
+            return
         with user_errors(" (stored results are kept; rerun to resume)"):
             if report_only:
                 sync_in(run_store, spec, base)
@@ -61,6 +71,8 @@ def bench_command(
                     console.print(line, markup=False, soft_wrap=True)
                 if any(s.state in ("stopped", "skipped") for s in statuses):
                     console.print("out of minutes; run the same command again to resume")
+        if spec.evolve is not None and not (dry_run or report_only):
+            _evolve(spec, base, run_store, max_minutes, console)
         if dry_run or no_report:
             return
         with user_errors():
@@ -71,3 +83,35 @@ def bench_command(
                     console.print(
                         f"  not stored whole, left out: {missing}", markup=False, soft_wrap=True
                     )
+
+
+def _evolve(spec, base: Path, run_store, max_minutes: float | None, console: Console) -> None:
+    """The recipe's evolve run: ledgers and the shipped round restored, then
+    ``thinktree evolve``; its runs and ledgers saved afterwards, stopped or not."""
+    from thinktree.cli.evolve_cmd import evolve_command
+    from thinktree.eval.bench.runner import export_all, restore_ledgers, save_ledgers
+    from thinktree.models.policy import embedded_policy_dir
+    from thinktree.train.ship import restore_shipped_round
+
+    evolve = spec.evolve
+    out = base / evolve.out
+    with user_errors():
+        for name in restore_ledgers(spec, base):
+            console.print(f"restored {name}'s ledger into {out}")
+        if evolve.restore_shipped:
+            said = restore_shipped_round(out, embedded_policy_dir())
+            if said:
+                console.print(said)
+    try:
+        evolve_command(
+            out=str(out),
+            config=str(base / evolve.config),
+            rounds=evolve.rounds,
+            reference=evolve.reference,
+            store=str(run_store.path),
+            max_minutes=max_minutes,
+        )
+    finally:
+        with user_errors():
+            written = export_all(run_store, spec, base) + save_ledgers(spec, base)
+        console.print(f"exported {len(written)} files")

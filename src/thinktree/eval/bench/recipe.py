@@ -89,11 +89,16 @@ class RunSpec(Strict):
     """:class:`EngineConfig` fields other than the model (parallel, threads...)."""
     seeds: list[int] | None = None
     """One run for each seed (search.seed); default: the search's own seed."""
+    rescore: str | None = None
+    """A learned scorer (ppm:DIR) that then picks among this sampling run's samples:
+    a best_of_n run made from it without generating again (``thinktree rescore``)."""
 
     @model_validator(mode="after")
     def _check(self) -> RunSpec:
         if "model" in self.engine:
             raise ValueError("engine.model: name the model in the run's `model` field")
+        if self.rescore is not None and not self.rescore.startswith("ppm:"):
+            raise ValueError(f"rescore needs a learned scorer (ppm:DIR), not {self.rescore!r}")
         if self.seeds is not None and "seed" in self.search:
             raise ValueError("give either seeds or search.seed, not both")
         with _within("engine"):
@@ -156,12 +161,35 @@ class ReportSpec(Strict):
         return self
 
 
+class EvolveSpec(Strict):
+    """A self-evolution run (``thinktree evolve``) made resumable across machines: its
+    store's runs travel as exports and its rounds' ledgers (stages done, runs adopted)
+    as JSON files, restored where this machine lacks them and saved after each call."""
+
+    config: str
+    """The evolve config file (``thinktree evolve --config``)."""
+    out: str
+    """The rounds' directory (``--out``)."""
+    ledgers: str
+    """Where this run's round ledgers travel in git (round-N.json)."""
+    base_ledgers: dict[str, str] = Field(default_factory=dict)
+    """Rounds adopted from another run's ledgers (round name -> file), restored
+    where this machine lacks them and never saved over."""
+    rounds: int | None = Field(None, ge=0)
+    reference: bool | None = None
+    """Add converted reference solutions to SFT (``--reference``)."""
+    restore_shipped: bool = True
+    """Put the shipped ``evolved`` policy back into its round (weights are not in git)."""
+
+
 class Recipe(Strict):
     description: str = ""
     store: str
     exports: str | None = None
     imports: list[str] = Field(default_factory=list)
     runs: list[RunSpec] = Field(default_factory=list)
+    evolve: EvolveSpec | None = None
+    """A self-evolution run instead of (or after) the eval runs."""
     reports: list[ReportSpec] = Field(default_factory=list)
 
     def planned(self) -> list[PlannedRun]:

@@ -14,6 +14,7 @@ starts with less than a minute left.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -32,6 +33,8 @@ from thinktree.store.transfer import export_run, import_run
 
 # Opens a solver for one run: (engine config, search config, scorer) -> handle.
 OpenSolver = Callable[[EngineConfig, Any, str], AbstractContextManager[SolverHandle]]
+# Rescores a stored sampling run: (store, run id, scorer spec) -> the best_of_n run's id.
+Rescorer = Callable[[RunStore, str, str], str]
 
 
 @dataclass
@@ -53,6 +56,24 @@ def default_open_solver(engine: EngineConfig, config: Any, scorer: str) -> Any:
     from thinktree.eval.fanout import FanoutConfig, open_solver
 
     return open_solver(engine, config, scorer, FanoutConfig())
+
+
+def default_rescorer(store: RunStore, run_id: str, scorer: str) -> str:
+    """``thinktree rescore``: the scorer picks among the run's samples (resumable)."""
+    from contextlib import closing
+
+    from thinktree.eval.rescore import rescore
+    from thinktree.grading import Grader
+    from thinktree.reward.base import step_scorer
+    from thinktree.reward.registry import load_scorer
+    from thinktree.search.judge import GraderJudge
+
+    scorer_obj, scorer_id = load_scorer(scorer)
+    step = step_scorer(scorer_obj)
+    if step is None:
+        raise ValueError(f"rescoring needs a learned scorer (ppm:DIR), not {scorer!r}")
+    with closing(scorer_obj), Grader(workers=1) as grader:
+        return rescore(store, run_id, step, scorer_id, GraderJudge(grader)).id
 
 
 def model_name(model: str) -> str:
@@ -112,6 +133,48 @@ def export(store: RunStore, recipe: Recipe, root: Path, run_id: str) -> Path | N
     return path
 
 
+def export_all(store: RunStore, recipe: Recipe, root: Path) -> list[Path]:
+    """Write every run of ``store`` to the recipe's exports (safe while a search writes:
+    SQLite's WAL; a result stored meanwhile appears in the next export)."""
+    return [p for run in store.list_runs() if (p := export(store, recipe, root, run.id))]
+
+
+def restore_ledgers(recipe: Recipe, root: Path) -> list[str]:
+    """Copy the evolve run's round ledgers (its own, then those it adopts) to
+    OUT/round-N/manifest.json where this machine lacks them; the rounds restored."""
+    spec = recipe.evolve
+    if spec is None:
+        return []
+    sources = {path.stem: path for path in sorted((root / spec.ledgers).glob("round-*.json"))}
+    sources.update({name: root / path for name, path in spec.base_ledgers.items()})
+    restored = []
+    for name, source in sorted(sources.items()):
+        target = root / spec.out / name / "manifest.json"
+        if source.is_file() and not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            restored.append(name)
+    return restored
+
+
+def save_ledgers(recipe: Recipe, root: Path) -> list[Path]:
+    """Copy each round's ledger (OUT/round-N/manifest.json) to the recipe's ledgers,
+    but for the rounds it adopts from another run."""
+    spec = recipe.evolve
+    if spec is None:
+        return []
+    saved = []
+    for manifest in sorted((root / spec.out).glob("round-*/manifest.json")):
+        name = manifest.parent.name
+        if name in spec.base_ledgers:
+            continue
+        target = root / spec.ledgers / f"{name}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(manifest, target)
+        saved.append(target)
+    return saved
+
+
 def _slice(source: ProblemSource) -> tuple[list[Problem], str, str]:
     return load_problems(source)
 
@@ -122,12 +185,15 @@ def run_recipe(
     *,
     root: Path,
     open_solver: OpenSolver = default_open_solver,
+    rescorer: Rescorer = default_rescorer,
     max_minutes: float | None = None,
     dry_run: bool = False,
     clock: Callable[[], float] = time.monotonic,
     say: Callable[[str], None] = print,
 ) -> list[RunStatus]:
-    """Find or grow every run of ``recipe`` in ``store``, in order (see the module doc).
+    """Find or grow every run of ``recipe`` in ``store``, in order (see the module doc);
+    a run stored whole that names a ``rescore`` scorer is then rescored (resumed like
+    any run) and its best_of_n run exported.
 
     ``dry_run`` loads no model and changes nothing but the imports: it says which
     runs are stored whole and which would run."""
@@ -144,6 +210,9 @@ def run_recipe(
         status = RunStatus(planned, "complete", found and found.id, stored, len(problems))
         if stored == len(problems):
             out.append(status)
+            if found is not None and planned.spec.rescore is not None and not dry_run:
+                rescored = rescorer(store, found.id, planned.spec.rescore)
+                export(store, recipe, root, rescored)
             continue
         left = None if deadline is None else (deadline - clock()) / 60
         if dry_run or (left is not None and left < 1):
@@ -155,6 +224,9 @@ def run_recipe(
                          open_solver, left, clock))  # fmt: skip
         if out[-1].state == "stopped":
             break
+        if planned.spec.rescore is not None and out[-1].state == "grown":
+            rescored = rescorer(store, str(out[-1].run_id), planned.spec.rescore)
+            export(store, recipe, root, rescored)
     return out
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from thinktree.eval.bench.analyses.issue5 import issue5
+from thinktree.eval.bench.analyses.ppm_guided import ppm_guided
 from thinktree.eval.bench.analyses.search18 import issue18
 from thinktree.eval.bench.analyses.summary import by_arm, summary
 from thinktree.eval.bench.context import ReportContext
@@ -22,5 +23,6 @@ ANALYSES: dict[str, Analysis] = {
     "summary": summary,
     "by_arm": by_arm,
     "issue5": issue5,
+    "ppm_guided": ppm_guided,
     "search18": issue18,
 }

@@ -64,7 +64,7 @@ def tune_rows(store: RunStore) -> list[dict[str, Any]]:
     return out
 
 
-# The default mcts@4 with a confident first rollout (run_search18.sh mctsconf) against the
+# The default mcts@4 with a confident first rollout (the search recipe's mctsconf runs) against the
 # trees it stops early, sc@4 and the confident sc@4 it mirrors.
 ADAPTIVE_MCTS_PAIRS = (
     ("mcts-settle-confident-default", "mcts-default"),
@@ -74,7 +74,7 @@ ADAPTIVE_MCTS_PAIRS = (
 
 
 # The confident sc@4 with unsure samples dropped at the floor chosen on train
-# (run_search18.sh stepfloor) against sc@4 and the confident sc@4 without the floor.
+# (the search recipe's stepfloor runs) against sc@4 and the confident sc@4 without the floor.
 STEP_FLOOR_PAIRS = (
     ("sc-settle-confident-floor0.69", "sc"),
     ("sc-settle-confident-floor0.69", "sc-settle-confident"),
@@ -204,7 +204,7 @@ def prelude_pairs(
     reports: list[RunReport], trees: dict[str, dict[str, list[dict[str, Any]]]]
 ) -> list[dict[str, Any]]:
     """Each run made with the cell prelude against the run of its model, kind and seed
-    made without it (``run_search18.sh prelude``): one configuration but for the
+    made without it (the search recipe's prelude runs): one configuration but for the
     prelude, one seed (not a paired draw: the batches' floating point differs between
     sittings, so samples part even where no cell met the error); with the steps that
     failed on an unbound prelude name, and what the samples or rollouts gave the vote."""
@@ -227,12 +227,12 @@ def prelude_pairs(
     return out
 
 
-# The prelude's runs (run_search18.sh prelude): sc@4 and the default mcts@4 on each model.
+# The prelude's runs (the search recipe's prelude runs): sc@4 and the default mcts@4 on each model.
 PRELUDE_RUNS = 4
 
 
 def prelude_rule(pairs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The rule fixed in run_search18.sh before three of the four prelude runs: the
+    """The rule fixed in the search recipe before three of the four prelude runs: the
     prelude becomes the default unless its runs together answer fewer problems than
     their pairs without it (decided once all four are stored)."""
     right_with = sum(round(p["accuracy_a"] * p["common"]) for p in pairs)

@@ -103,7 +103,7 @@ def chosen_threshold(scan: list[dict[str, Any]]) -> float | None:
 
 
 def threshold_choice(scan_by_model: dict[str, list[ResultRow]]) -> list[dict[str, Any]]:
-    """The confident threshold chosen on train[7000:7100] (``run_search18.sh scan``).
+    """The confident threshold chosen on train[7000:7100] (the search recipe's scan run).
 
     Each model's stored sc@4 samples there (seed 0, no settling; the slice's run and the
     scan's, pooled by problem) are replayed at every threshold of THRESHOLDS. The rule,
