@@ -318,3 +318,25 @@ def test_an_evolve_recipe_restores_missing_ledgers_and_saves_its_own(tmp_path: P
     assert [p.name for p in saved] == ["round-1.json", "round-2.json"]
     assert (tmp_path / "ledgers/round-2.json").read_text() == "kept 2"
     assert (tmp_path / "ledgers/round-0.json").read_text() == "own 0"
+
+
+def test_thinktree_bench_says_a_bad_recipe_in_one_line_and_a_dry_run_loads_nothing(
+    tmp_path: Path,
+) -> None:
+    from typer.testing import CliRunner
+
+    from thinktree.cli import app
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("store: s.db\nruns:\n  - {name: sc, search: {strategy: sc, samples: 0}}\n")
+    result = CliRunner().invoke(app, ["bench", str(bad), "--root", str(tmp_path)])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"error: {bad}: runs[0] (sc): search.samples: Input should be greater than or equal to 1"
+    ]
+    good = tmp_path / "good.yaml"
+    good.write_text("store: s.db\nruns:\n  - {name: greedy, model: fast, search: {strategy: greedy},"
+                    " source: {benchmark: gsm8k, split: test, limit: 2}}\n")  # fmt: skip
+    result = CliRunner().invoke(app, ["bench", str(good), "--root", str(tmp_path), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert result.output.split()[:3] == ["missing", "0/2", "-"]

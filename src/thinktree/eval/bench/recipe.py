@@ -12,7 +12,7 @@ A recipe is a YAML file (``benchmarks/recipes/*.yaml``)::
       source: {benchmark: gsm8k, split: test, limit: 50}
     runs:
       - name: sc@4                         # the arm: runs of one name pool over seeds
-        search: {strategy: sc, samples: 4}
+        search: {<<: *sc4}
         seeds: [0, 1, 2]                   # one run a seed (search.seed)
     reports:
       - results: benchmarks/results/x.json
