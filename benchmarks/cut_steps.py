@@ -3,12 +3,12 @@
 On the default 1.5B about one sc@4 sample in ten writes "Step 2: ..." prose inside its
 first step until the 256-token cap cuts it, with neither a cell nor an answer
 (search.json, ``first_steps``): 10-13 % of sc@4's tokens for no vote. This continues
-each such step of the full sc@4 runs on gsm8k test[:50] (run_search18.sh's store)
+each such step of the full sc@4 runs on gsm8k test[:50] (benchmarks/recipes/search.yaml)
 from its stored text, with the run's sampling settings, for up to three more calls of
 the run's max_step_tokens, parses the whole step, and votes each problem again with
 the continued answers in place: what a larger cap for such steps would buy, and cost.
 
-    cd benchmarks && ../.venv/bin/python cut_steps.py [--store ../runs/search18/runs.db]
+    .venv/bin/python benchmarks/cut_steps.py [--store runs/search18/runs.db]
 
 Writes benchmarks/results/cut_steps.json. The model generates here (one slot, seeded
 per sample and call), so a rerun may differ where the first digits of a logit do.
@@ -23,10 +23,13 @@ from typing import Any
 
 from rich.progress import Progress
 
-from report_common import complete_runs
-from search18_report import DEFAULT_MODEL, ROOT, first_step_kind, kind, sample_tokens, seed_of
 from thinktree.engines.base import CompletionRequest, Engine
 from thinktree.engines.factory import EngineConfig, create_engine
+from thinktree.eval.bench import load_recipe
+from thinktree.eval.bench.analyses.search18.kinds import DEFAULT_MODEL, kind, seed_of
+from thinktree.eval.bench.analyses.search18.replay import sample_tokens
+from thinktree.eval.bench.analyses.search18.runs import first_step_kind
+from thinktree.eval.bench.context import collect
 from thinktree.grading.grader import Grader
 from thinktree.search.judge import GraderJudge
 from thinktree.search.registry import strategy_class
@@ -36,6 +39,8 @@ from thinktree.steps import STOP_STRINGS, parse_step
 from thinktree.steps.prompt import build_step_prompt
 from thinktree.store import ResultRow, RunStore
 
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "benchmarks" / "recipes" / "search.yaml"
 MORE_CALLS = 3
 
 
@@ -67,8 +72,9 @@ def main() -> None:
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cut_steps.json"))
     args = parser.parse_args()
     store = RunStore(args.store, create=False)
+    recipe = load_recipe(RECIPE)
     reports = [
-        rep for rep in complete_runs(store, lambda run: run.config.get("scorer") in (None, "none"))
+        rep for rep in collect(store, recipe, recipe.reports[0]).reports
         if kind(rep.run) == "sc" and rep.run.model == DEFAULT_MODEL
     ]  # fmt: skip
     cut = [

@@ -2,11 +2,11 @@
 
     .venv/bin/python benchmarks/evolve_results.py [--main runs/evolve] [--reference runs/evolve-ref]
 
-Reads ``summary.json`` of the measured run (``benchmarks/run_evolve.sh``: rounds 0,
-1 and 2) and, when present, of the bootstrap ablation
-(``benchmarks/run_evolve_ablation.sh``: the same config with ``--reference
---rounds 1 --out runs/evolve-ref``, round 1 trained on search + converted
-reference trajectories), and writes the issue's schema. ``parity`` is the
+Reads ``summary.json`` of the measured run (``thinktree bench
+benchmarks/recipes/evolve.yaml``: rounds 0, 1 and 2) and, when present, of the
+bootstrap ablation (``benchmarks/recipes/evolve_reference.yaml``: the same config
+with ``--reference --rounds 1 --out runs/evolve-ref``, round 1 trained on search +
+converted reference trajectories), and writes the issue's schema. ``parity`` is the
 latest round's export check (PEFT against llama.cpp with the adapter, and the
 base model without it, at teacher-forced positions); ``serving`` copies
 ``serve_adapter.json`` (base + adapter against the merged Q8_0 file). Nothing is
@@ -168,8 +168,8 @@ def main() -> None:
         "parity": latest_parity(rows),
         "bootstrap_ablation": ablation(args.main, args.reference, store),
         "serving": serving(),
-        "command": "benchmarks/run_evolve.sh; benchmarks/run_evolve_ablation.sh; "
-        "python benchmarks/evolve_results.py",
+        "command": "thinktree bench benchmarks/recipes/evolve.yaml; thinktree bench "
+        "benchmarks/recipes/evolve_reference.yaml; python benchmarks/evolve_results.py",
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -16,7 +16,7 @@ in benchmarks/ppm/cache-*, which also keep the seconds spent computing them: a
 candidate is charged the whole cache's cost, however many sittings or
 candidates filled it (time it on an idle machine, or delete the caches first).
 Figures go to benchmarks/results/ppm.json (merged: guided search runs are added
-by ppm_runs_report.py).
+by ``thinktree bench benchmarks/recipes/ppm_guided.yaml``).
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 # Importing a command module registers its commands.
 from thinktree.cli import (  # noqa: F401
+    bench_cmd,
     eval_cmd,
     evolve_cmd,
     exec_cmd,

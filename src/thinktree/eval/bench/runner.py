@@ -1,0 +1,286 @@
+"""Run a recipe: import its exports, find or grow each run, export what grew.
+
+Every run goes through :class:`thinktree.eval.Evaluation`, which finds a stored run
+by its fingerprint and solves only the problems it lacks, so a recipe is resumed by
+running it again. Before a model is loaded the runner looks in the store for a run
+of the same data set, model, scorer and search (:func:`find_stored`): a run that
+already holds every problem of its slice is reported and skipped, so a finished
+recipe runs with no model at all. The store's exports (``exports``) are imported
+first, so a fresh machine resumes what another one stored, and each run that grew
+is exported again after its call, so a kill loses at most the running problem.
+``max_minutes`` bounds the sitting: each call gets what is left, and no call
+starts with less than a minute left.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from thinktree.engines.factory import EngineConfig
+from thinktree.eval.bench.recipe import PlannedRun, Recipe
+from thinktree.eval.fanout.backend import SolverHandle
+from thinktree.eval.harness import Evaluation
+from thinktree.problems import Problem, ProblemSource, load_problems
+from thinktree.search.registry import run_identity, stored_aliases
+from thinktree.store import RunRecord, RunStore
+from thinktree.store.transfer import export_run, import_run
+
+# Opens a solver for one run: (engine config, search config, scorer) -> handle.
+OpenSolver = Callable[[EngineConfig, Any, str], AbstractContextManager[SolverHandle]]
+# Rescores a stored sampling run: (store, run id, scorer spec) -> the best_of_n run's id.
+Rescorer = Callable[[RunStore, str, str], str]
+
+
+@dataclass
+class RunStatus:
+    """What became of one planned run: ``complete`` (found whole), ``grown``,
+    ``stopped`` (out of minutes), ``missing`` (dry run: not yet stored, or short of
+    problems) or ``skipped`` (the sitting's minutes ran out before it)."""
+
+    planned: PlannedRun
+    state: str
+    run_id: str | None = None
+    stored: int = 0
+    total: int = 0
+    new_results: int = 0
+
+
+def default_open_solver(engine: EngineConfig, config: Any, scorer: str) -> Any:
+    """``thinktree eval``'s solver (model loaded in this process)."""
+    from thinktree.eval.fanout import FanoutConfig, open_solver
+
+    return open_solver(engine, config, scorer, FanoutConfig())
+
+
+def default_rescorer(store: RunStore, run_id: str, scorer: str) -> str:
+    """``thinktree rescore``: the scorer picks among the run's samples (resumable)."""
+    from contextlib import closing
+
+    from thinktree.eval.rescore import rescore
+    from thinktree.grading import Grader
+    from thinktree.reward.base import step_scorer
+    from thinktree.reward.registry import load_scorer
+    from thinktree.search.judge import GraderJudge
+
+    scorer_obj, scorer_id = load_scorer(scorer)
+    step = step_scorer(scorer_obj)
+    if step is None:
+        raise ValueError(f"rescoring needs a learned scorer (ppm:DIR), not {scorer!r}")
+    with closing(scorer_obj), Grader(workers=1) as grader:
+        return rescore(store, run_id, step, scorer_id, GraderJudge(grader)).id
+
+
+def model_name(model: str) -> str:
+    """The name a stored run records for ``model`` (an embedded alias resolved)."""
+    from thinktree.models.registry import find_embedded
+
+    embedded = find_embedded(model)
+    return embedded.name if embedded is not None else model
+
+
+def find_stored(
+    store: RunStore, planned: PlannedRun, dataset: str, dataset_hash: str
+) -> RunRecord | None:
+    """The stored run this planned run would resume, found without loading the model:
+    same data set (and hash), model name, scorer, kind and search identity (or one of
+    its stored aliases). The fingerprint itself also holds the model file's hash,
+    which :class:`Evaluation` checks once the model is loaded."""
+    scored = planned.spec.scorer not in ("none", "")
+    identities = [run_identity(planned.config, scored=scored)]
+    identities += stored_aliases(planned.config, scored=scored)
+    name = model_name(planned.spec.model)
+    for run in store.list_runs():
+        config = run.config
+        if (
+            run.kind == "eval"
+            and run.dataset == dataset
+            and config.get("dataset_hash") == dataset_hash
+            and run.model == name
+            and str(config.get("scorer", "none")).split(":")[0] == planned.spec.scorer.split(":")[0]
+            and config.get("search") in identities
+        ):
+            return run
+    return None
+
+
+def sync_in(store: RunStore, recipe: Recipe, root: Path) -> int:
+    """Import the recipe's exports and extra imports (only what the store lacks);
+    the number of results added."""
+    files: list[Path] = []
+    if recipe.exports is not None:
+        files += sorted((root / recipe.exports).glob("*.jsonl.gz"))
+    files += [root / path for path in recipe.imports]
+    added = 0
+    for path in files:
+        added += import_run(store, path).added
+    return added
+
+
+def export(store: RunStore, recipe: Recipe, root: Path, run_id: str) -> Path | None:
+    """Write ``run_id`` to the recipe's exports (none: the recipe keeps no exports)."""
+    if recipe.exports is None:
+        return None
+    # A data file's runs are named by its path: the file name keeps only its last part.
+    path = root / recipe.exports / f"{run_id.replace('/', '_')}.jsonl.gz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    export_run(store, run_id, path)
+    return path
+
+
+def export_all(store: RunStore, recipe: Recipe, root: Path) -> list[Path]:
+    """Write every run of ``store`` to the recipe's exports (safe while a search writes:
+    SQLite's WAL; a result stored meanwhile appears in the next export)."""
+    return [p for run in store.list_runs() if (p := export(store, recipe, root, run.id))]
+
+
+def restore_ledgers(recipe: Recipe, root: Path) -> list[str]:
+    """Copy the evolve run's round ledgers (its own, then those it adopts) to
+    OUT/round-N/manifest.json where this machine lacks them; the rounds restored."""
+    spec = recipe.evolve
+    if spec is None:
+        return []
+    sources = {path.stem: path for path in sorted((root / spec.ledgers).glob("round-*.json"))}
+    sources.update({name: root / path for name, path in spec.base_ledgers.items()})
+    restored = []
+    for name, source in sorted(sources.items()):
+        target = root / spec.out / name / "manifest.json"
+        if source.is_file() and not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            restored.append(name)
+    return restored
+
+
+def save_ledgers(recipe: Recipe, root: Path) -> list[Path]:
+    """Copy each round's ledger (OUT/round-N/manifest.json) to the recipe's ledgers,
+    but for the rounds it adopts from another run."""
+    spec = recipe.evolve
+    if spec is None:
+        return []
+    saved = []
+    for manifest in sorted((root / spec.out).glob("round-*/manifest.json")):
+        name = manifest.parent.name
+        if name in spec.base_ledgers:
+            continue
+        target = root / spec.ledgers / f"{name}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(manifest, target)
+        saved.append(target)
+    return saved
+
+
+def _slice(source: ProblemSource) -> tuple[list[Problem], str, str]:
+    return load_problems(source)
+
+
+def run_recipe(
+    recipe: Recipe,
+    store: RunStore,
+    *,
+    root: Path,
+    open_solver: OpenSolver = default_open_solver,
+    rescorer: Rescorer = default_rescorer,
+    max_minutes: float | None = None,
+    dry_run: bool = False,
+    clock: Callable[[], float] = time.monotonic,
+    say: Callable[[str], None] = print,
+) -> list[RunStatus]:
+    """Find or grow every run of ``recipe`` in ``store``, in order (see the module doc);
+    a run stored whole that names a ``rescore`` scorer is then rescored (resumed like
+    any run) and its best_of_n run exported.
+
+    ``dry_run`` loads no model and changes nothing but the imports: it says which
+    runs are stored whole and which would run."""
+    added = sync_in(store, recipe, root)
+    if added:
+        say(f"imported {added} results from the recipe's exports")
+    deadline = None if max_minutes is None else clock() + 60 * max_minutes
+    out: list[RunStatus] = []
+    for planned in recipe.planned():
+        problems, dataset, data_hash = _slice(planned.spec.source)
+        found = find_stored(store, planned, dataset, data_hash)
+        done = store.done_problem_ids(found.id) if found is not None else set()
+        stored = sum(p.id in done for p in problems)
+        status = RunStatus(planned, "complete", found and found.id, stored, len(problems))
+        if stored == len(problems):
+            out.append(status)
+            if found is not None and planned.spec.rescore is not None and not dry_run:
+                rescored = rescorer(store, found.id, planned.spec.rescore)
+                export(store, recipe, root, rescored)
+            continue
+        left = None if deadline is None else (deadline - clock()) / 60
+        if dry_run or (left is not None and left < 1):
+            status.state = "missing" if dry_run else "skipped"
+            out.append(status)
+            continue
+        say(f"{planned.describe()}: {len(problems) - stored} of {len(problems)} to solve")
+        out.append(_grow(recipe, store, root, planned, problems, dataset, data_hash,
+                         open_solver, left, clock))  # fmt: skip
+        if out[-1].state == "stopped":
+            break
+        if planned.spec.rescore is not None and out[-1].state == "grown":
+            rescored = rescorer(store, str(out[-1].run_id), planned.spec.rescore)
+            export(store, recipe, root, rescored)
+    return out
+
+
+def _grow(
+    recipe: Recipe,
+    store: RunStore,
+    root: Path,
+    planned: PlannedRun,
+    problems: list[Problem],
+    dataset: str,
+    dataset_hash: str,
+    open_solver: OpenSolver,
+    minutes: float | None,
+    clock: Callable[[], float],
+) -> RunStatus:
+    from thinktree.search import registry
+
+    spec = planned.spec
+    engine = EngineConfig(**{**spec.engine, "model": spec.model})
+    if engine.parallel is None:
+        engine = engine.model_copy(update={"parallel": registry.default_slots(planned.config)})
+    with open_solver(engine, planned.config, spec.scorer) as handle:
+        evaluation = Evaluation(
+            problems,
+            dataset=dataset,
+            dataset_hash=dataset_hash,
+            solver=handle.solver,
+            store=store,
+            model_id=handle.model_id,
+            scorer_id=handle.scorer_id,
+            tokens_per_second=handle.tokens_per_second,
+            clock=clock,
+        )
+        outcome = evaluation.run_all(
+            window=registry.default_window(planned.config, engine.parallel or 1),
+            max_minutes=minutes,
+        )
+    if outcome.new_results:
+        export(store, recipe, root, outcome.run.id)
+    return RunStatus(
+        planned,
+        "stopped" if outcome.stopped else "grown",
+        outcome.run.id,
+        len(outcome.rows),
+        len(problems),
+        outcome.new_results,
+    )
+
+
+def statuses_table(statuses: list[RunStatus]) -> Iterator[str]:
+    """One line a run: its state, stored problems and run id."""
+    for s in statuses:
+        grown = f" (+{s.new_results})" if s.new_results else ""
+        yield (
+            f"{s.state:9} {s.stored:>4}/{s.total:<4}{grown} {s.run_id or '-':28} "
+            f"{s.planned.describe()}"
+        )
