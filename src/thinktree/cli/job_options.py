@@ -32,8 +32,8 @@ from thinktree.sandbox.config import SandboxConfig
 from thinktree.server.config import ServeConfig, ViewConfig
 from thinktree.store.config import StoreConfig
 from thinktree.train.evolve.config import EvolveConfig
-from thinktree.train.ppm.round import PPMRoundConfig
 from thinktree.train.ppm.head import HeadConfig
+from thinktree.train.ppm.round import PPMRoundConfig
 
 StoreOpt, _ = field_option(StoreConfig, "path", decls=("--store",))
 """The ``--store`` option of every command that takes a run store; its default is

@@ -20,11 +20,12 @@ from typing import Any
 
 from thinktree.search import SolveResult
 from thinktree.server.solver import Progress, Solved
+from thinktree.steps import final_step_text
 
 
 def answer_text(result: SolveResult) -> str:
     if result.answer is not None:
-        return f"Answer: \\boxed{{{result.answer}}}"
+        return final_step_text(result.answer).lstrip("\n")
     return f"No answer: the search stopped ({result.stop_reason}) without finding one."
 
 

@@ -8,8 +8,6 @@ from thinktree.steps.prompt import (
     PromptStyle,
     StepPrompt,
     build_step_prompt,
-    code_step_text,
-    final_step_text,
     format_output,
     prompt_style,
     solution_text,

@@ -104,18 +104,6 @@ def prompt_style(value: str | PromptStyle) -> PromptStyle:
         raise ValueError(f"unknown prompt style {value!r}; use one of {known}") from None
 
 
-def code_step_text(code: str) -> str:
-    """A code step's text as the policy generates it after ``Step n:``: the cell, fenced.
-
-    :func:`~thinktree.steps.parse_step` reads the cell back from it."""
-    return f"\n```python\n{code}\n```\n"
-
-
-def final_step_text(answer: str) -> str:
-    """A final step's text as the policy generates it after ``Step n:``: the boxed answer."""
-    return f"\nAnswer: \\boxed{{{answer}}}"
-
-
 def format_output(output: str) -> str:
     text = output.strip()
     if len(text) > MAX_OUTPUT_CHARS:

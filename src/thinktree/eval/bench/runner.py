@@ -27,7 +27,7 @@ from thinktree.eval.bench.recipe import PlannedRun, Recipe
 from thinktree.eval.fanout.backend import SolverHandle
 from thinktree.eval.harness import Evaluation
 from thinktree.problems import Problem, ProblemSource, load_problems
-from thinktree.search.registry import run_identity, stored_aliases
+from thinktree.search.identity import run_identity, stored_aliases
 from thinktree.store import RunRecord, RunStore
 from thinktree.store.transfer import export_run, import_run
 

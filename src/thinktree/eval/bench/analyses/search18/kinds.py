@@ -8,9 +8,10 @@ from __future__ import annotations
 from typing import Any
 
 from thinktree.eval.report import RunReport
-from thinktree.search.config import DEFAULT_K, LEGACY_VALUES, SearchConfig
+from thinktree.search.config import SearchConfig
+from thinktree.search.identity import FORMER_VALUES, run_identity
 from thinktree.search.mcts.search import MCTSSearch
-from thinktree.search.registry import run_identity
+from thinktree.search.options import DEFAULT_K
 from thinktree.store import RunRecord
 
 DEFAULT_MODEL = "qwen2.5-coder-1.5b-instruct"
@@ -24,7 +25,7 @@ OLD_SETTING = {"temperature": 0.7, "c_uct": 2.0, "unvisited_first": False, "tie_
 
 def search_of(run: RunRecord) -> dict[str, Any]:
     """The run's search config with the fields it predates at their legacy values."""
-    return {**LEGACY_VALUES, **run.config["search"]}
+    return {**FORMER_VALUES, **run.config["search"]}
 
 
 def tuned(search: dict[str, Any]) -> dict[str, Any]:
