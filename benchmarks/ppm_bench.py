@@ -33,21 +33,23 @@ from thinktree.train.ppm.training import train_ppm
 
 ROOT = Path(__file__).resolve().parents[1]
 HAND = FeatureSpec(("handcrafted",))
+# Each head named in full: they were measured when HeadConfig's defaults were one
+# linear head of 128 (now the measured best, five MLPs of 32).
 CANDIDATES = {
     # The default before the four sanity features (its first 15 features).
     "handcrafted-v1-mlp": (FeatureSpec(("handcrafted",), handcrafted=HANDCRAFTED_V1),
-                           HeadConfig(kind="mlp", hidden=32)),
-    "handcrafted-linear": (HAND, HeadConfig(kind="linear")),
-    "handcrafted-mlp": (HAND, HeadConfig(kind="mlp", hidden=32)),
+                           HeadConfig(kind="mlp", hidden=32, ensemble=1)),
+    "handcrafted-linear": (HAND, HeadConfig(kind="linear", hidden=128, ensemble=1)),
+    "handcrafted-mlp": (HAND, HeadConfig(kind="mlp", hidden=32, ensemble=1)),
     "handcrafted-mlp-x5": (HAND, HeadConfig(kind="mlp", hidden=32, ensemble=5)),
-    "embed-last-linear": (FeatureSpec(("embedding",), "fast", "last"), HeadConfig(kind="linear")),
-    "embed-full-linear": (FeatureSpec(("embedding",), "fast", "full"), HeadConfig(kind="linear")),
-    "embed-full-mlp": (FeatureSpec(("embedding",), "fast", "full"), HeadConfig(kind="mlp")),
+    "embed-last-linear": (FeatureSpec(("embedding",), "fast", "last"), HeadConfig(kind="linear", hidden=128, ensemble=1)),
+    "embed-full-linear": (FeatureSpec(("embedding",), "fast", "full"), HeadConfig(kind="linear", hidden=128, ensemble=1)),
+    "embed-full-mlp": (FeatureSpec(("embedding",), "fast", "full"), HeadConfig(kind="mlp", hidden=128, ensemble=1)),
     "embed-full+hand-linear": (FeatureSpec(("embedding", "handcrafted"), "fast", "full"),
-                               HeadConfig(kind="linear")),
+                               HeadConfig(kind="linear", hidden=128, ensemble=1)),
     # The same features from llama.cpp (quantised model, no prefix reuse): --only it to compare.
     "llamacpp-full-mlp": (FeatureSpec(("embedding",), "fast", "full", "llamacpp"),
-                          HeadConfig(kind="mlp")),
+                          HeadConfig(kind="mlp", hidden=128, ensemble=1)),
 }  # fmt: skip
 DEFAULT_CANDIDATES = [name for name in CANDIDATES if not name.startswith("llamacpp")]
 COST = {"handcrafted": 0, "last": 1, "full": 2}

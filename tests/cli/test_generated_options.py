@@ -16,7 +16,7 @@ from thinktree.grading import GradeConfig
 from thinktree.reward.features import FeatureSpec
 from thinktree.server import ServeConfig, ViewConfig
 from thinktree.store import DEFAULT_STORE, StoreConfig
-from thinktree.train.ppm.round import PPMRoundConfig
+from thinktree.train.ppm.head import HeadConfig
 
 runner = CliRunner()
 
@@ -47,10 +47,13 @@ HELP = {
     },
     ("exec",): {"--timeout": "Default wall-clock limit of one execution, in seconds."},
     ("ppm", "train"): {
-        # PPMRoundConfig's fields have no docstrings yet (its bounds are the help).
-        "--head": '"linear" or "mlp" (one hidden layer).',
-        "--ensemble": "[>= 1]",
-        "--hidden": "[>= 1]",
+        "--head": "linear, or mlp (one hidden layer).",
+        "--hidden": "Hidden units of the mlp head. [>= 1]",
+        "--epochs": "Epochs of each head; the one with the lowest validation loss is kept. [>= 1]",
+        "--lr": "AdamW's learning rate. [> 0]",
+        "--seed": "Seed of the first head.",
+        "--ensemble": "Heads trained with seeds ``seed``, ``seed + 1``, ...; their scores are"
+        " averaged. [>= 1]",
         "--context": 'What the embedding reads: "full" (all steps) or "last" (the last step).',
         "--backend": 'Who computes the embedding: "torch" (prefix-cached) or "llamacpp".',
         "--store": STORE_HELP,
@@ -81,7 +84,7 @@ CONFIGS = {
     ("serve",): ServeConfig,
     ("view",): ViewConfig,
     ("grade",): GradeConfig,
-    ("ppm", "train"): PPMRoundConfig,
+    ("ppm", "train"): HeadConfig,
 }
 """Commands whose every config field is an option."""
 

@@ -47,14 +47,16 @@ def test_tiny_training_separates_good_from_bad_steps() -> None:
     )
     train = (features(True), features(False))
     valid = (features(True), features(False))
-    config = HeadConfig(kind="linear", epochs=200, lr=0.05)
+    config = HeadConfig(kind="linear", epochs=200, lr=0.05, hidden=128, ensemble=1)
     weights, record = train_head(train, valid, config)
     r_pos, r_neg = head_forward(weights, valid[0]), head_forward(weights, valid[1])
     assert pairwise_accuracy(r_pos, r_neg) == 1.0
     assert pairwise_loss(r_pos, r_neg) < 0.1 < math.log(2)
     assert record["best_val_loss"] == pytest.approx(pairwise_loss(r_pos, r_neg), rel=1e-4)
     assert weights["w"].shape == (len(HANDCRAFTED_NAMES), 1)
-    mlp, _ = train_head(train, valid, HeadConfig(kind="mlp", hidden=8, epochs=100, lr=0.05))
+    mlp, _ = train_head(
+        train, valid, HeadConfig(kind="mlp", hidden=8, epochs=100, lr=0.05, ensemble=1)
+    )
     assert mlp["w1"].shape == (len(HANDCRAFTED_NAMES), 8)
     assert pairwise_accuracy(head_forward(mlp, valid[0]), head_forward(mlp, valid[1])) == 1.0
 
@@ -65,9 +67,13 @@ def test_checkpoint_resume_gives_the_same_head(tmp_path: Path) -> None:
         rng.normal(1, 1, (30, 4)).astype(np.float32),
         rng.normal(0, 1, (30, 4)).astype(np.float32),
     )
-    config = HeadConfig(epochs=60, checkpoint_every=20, patience=1000)
+    config = HeadConfig(
+        epochs=60, checkpoint_every=20, patience=1000, kind="linear", hidden=128, ensemble=1
+    )
     full, _ = train_head(data, data, config)
-    partial = HeadConfig(epochs=40, checkpoint_every=20, patience=1000)
+    partial = HeadConfig(
+        epochs=40, checkpoint_every=20, patience=1000, kind="linear", hidden=128, ensemble=1
+    )
     train_head(data, data, partial, checkpoint=tmp_path / "ckpt.pt")
     # Same data and settings except the length: the fingerprint differs, so no resume.
     resumed, _ = train_head(data, data, config, checkpoint=tmp_path / "ckpt.pt")
@@ -83,7 +89,9 @@ def test_an_ensemble_is_its_seeds_heads_stacked_and_scores_their_mean(tmp_path: 
         rng.normal(1, 1, (30, 4)).astype(np.float32),
         rng.normal(0, 1, (30, 4)).astype(np.float32),
     )
-    single = HeadConfig(kind="mlp", hidden=8, epochs=30, patience=1000, checkpoint_every=10)
+    single = HeadConfig(
+        kind="mlp", hidden=8, epochs=30, patience=1000, checkpoint_every=10, ensemble=1
+    )
     seed0, _ = train_head(data, data, single)
     seed1, _ = train_head(data, data, HeadConfig(**{**single.to_dict(), "seed": 1}))
     seen: list[int] = []
@@ -104,8 +112,8 @@ def test_an_ensemble_is_its_seeds_heads_stacked_and_scores_their_mean(tmp_path: 
         pairwise_loss(head_forward(both, data[0]), head_forward(both, data[1])))  # fmt: skip
     assert seen == list(range(1, 61))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt-0.pt", "ckpt-1.pt"]
-    with pytest.raises(ValueError, match="ensemble must be at least 1"):
-        train_head(data, data, HeadConfig(ensemble=0))
+    with pytest.raises(ValueError, match="ensemble\n  Input should be greater than or equal to 1"):
+        HeadConfig(ensemble=0)
 
 
 def _store_with_trees(path: Path, problems: int) -> tuple[RunStore, str]:
@@ -133,7 +141,7 @@ def test_train_ppm_end_to_end_with_handcrafted_features(tmp_path: Path) -> None:
     with store:
         result = train_ppm(store, [run_id], tmp_path / "ppm",
                            features=FeatureSpec(("handcrafted",)),
-                           head=HeadConfig(epochs=150, lr=0.05), seed_repeats=2)  # fmt: skip
+                           head=HeadConfig(epochs=150, lr=0.05, kind="linear", hidden=128, ensemble=1), seed_repeats=2)  # fmt: skip
     record = result.record
     assert record["pairs"] == 30 * 5 and record["pairs_by_kind"] == {"step": 90, "final": 60}
     assert record["valid_pairs"] + record["train_pairs"] == 150
@@ -190,7 +198,7 @@ def test_train_ppm_refuses_runs_without_trees(tmp_path: Path) -> None:
                 [run.id],
                 tmp_path / "ppm",
                 features=FeatureSpec(("handcrafted",)),
-                head=HeadConfig(),
+                head=HeadConfig(kind="linear", hidden=128, ensemble=1),
             )
 
 
@@ -218,7 +226,7 @@ def test_embedding_ppm_trains_loads_and_scores(tmp_path: Path) -> None:
         featurizer = Featurizer(spec, embedder=emb)
         with store:
             record = train_ppm(store, [run_id], tmp_path / "ppm", features=spec,
-                               head=HeadConfig(epochs=100, lr=0.01),
+                               head=HeadConfig(epochs=100, lr=0.01, kind="linear", hidden=128, ensemble=1),
                                featurizer=featurizer).record  # fmt: skip
         assert record["features"]["kinds"] == ["embedding"]
         # 4 of the 5 pairs per tree differ in text; identical trees make them separable.
@@ -277,14 +285,18 @@ def test_cross_validation_never_scores_a_pair_with_a_head_that_saw_its_problem(
         return real(train, valid, head, *args, **kwargs)
 
     monkeypatch.setattr(ppm_module, "train_head", recording)
-    cv = ppm_module.cross_validate(pairs, tagged, HeadConfig(epochs=5), 5, 0.2)
+    cv = ppm_module.cross_validate(
+        pairs, tagged, HeadConfig(epochs=5, kind="linear", hidden=128, ensemble=1), 5, 0.2
+    )
     assert len(seen) == 5 and cv["evaluated_pairs"] == 80
     for f, fitted in enumerate(seen):
         held_out = {p.problem_id for p in pairs if fold_of(p.problem_id, 5) == f}
         assert held_out and not held_out & fitted
         assert fitted | held_out == set(ids)
     monkeypatch.setattr(ppm_module, "train_head", real)
-    cv = ppm_module.cross_validate(pairs, x, HeadConfig(epochs=50, lr=0.05), 5, 0.2)
+    cv = ppm_module.cross_validate(
+        pairs, x, HeadConfig(epochs=50, lr=0.05, kind="linear", hidden=128, ensemble=1), 5, 0.2
+    )
     assert cv["pairwise_accuracy"] == 1.0
     # Every rejected step raised: no clean pairs; the error flag ranks all 80 right.
     assert cv["evaluated_clean_pairs"] == 0
@@ -298,7 +310,9 @@ def test_cross_validation_refuses_too_few_problems() -> None:
     pairs = _toy_pairs(1, per_problem=3)
     x = (np.ones((3, 1), dtype=np.float32), np.zeros((3, 1), dtype=np.float32))
     with pytest.raises(ValueError, match="too few for 5-fold cross-validation by problem"):
-        cross_validate(pairs, x, HeadConfig(epochs=5), 5, 0.2)
+        cross_validate(
+            pairs, x, HeadConfig(epochs=5, kind="linear", hidden=128, ensemble=1), 5, 0.2
+        )
 
 
 def test_cli_ppm_train_defaults_to_the_measured_best_and_scores(tmp_path: Path) -> None:

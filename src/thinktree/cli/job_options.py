@@ -9,10 +9,9 @@ bounds and choices checked by the model, so a bad value is a one-line error):
   :class:`~thinktree.server.ViewConfig`;
 - ``grade``: :class:`~thinktree.grading.GradeConfig`;
 - ``exec``: the ``timeout`` of :class:`~thinktree.sandbox.SandboxConfig` (one cell, one worker);
-- ``ppm train``: the head of the PPM that evolve's rounds train,
-  :class:`~thinktree.train.ppm.round.PPMRoundConfig` (the measured-best head,
-  defined there once), and ``--head``, the kind of :class:`~thinktree.train.ppm.head.HeadConfig`
-  (default: that head's);
+- ``ppm train``: :class:`~thinktree.train.ppm.head.HeadConfig` (``kind`` as ``--head``), the
+  measured-best head that evolve's rounds train too, and the ``context`` and ``backend``
+  of :class:`~thinktree.reward.features.FeatureSpec`;
 - ``evolve``: the fields of :class:`~thinktree.train.evolve.config.EvolveConfig` that its
   flags override in the YAML file (:func:`~thinktree.cli.overrides.override_options`).
 
@@ -20,8 +19,6 @@ What a command takes that is not a config (a run id, a file, ``--json``) is plai
 """
 
 from __future__ import annotations
-
-from typing import Annotated, get_args
 
 from thinktree.cli.fields import fields_of
 from thinktree.cli.options import config_options, field_option
@@ -33,7 +30,6 @@ from thinktree.server.config import ServeConfig, ViewConfig
 from thinktree.store.config import StoreConfig
 from thinktree.train.evolve.config import EvolveConfig
 from thinktree.train.ppm.head import HeadConfig
-from thinktree.train.ppm.round import PPMRoundConfig
 
 StoreOpt, _ = field_option(StoreConfig, "path", decls=("--store",))
 """The ``--store`` option of every command that takes a run store; its default is
@@ -63,8 +59,10 @@ exec_options = config_options(
 )
 """``exec``'s sandbox: its ``timeout``; the other limits keep SandboxConfig's safe defaults."""
 
-head_options = config_options(PPMRoundConfig, "head", panel="Head (PPMRoundConfig)")
-"""``ppm train``'s head: every :class:`PPMRoundConfig` field, the head evolve's rounds train."""
+head_options = config_options(
+    HeadConfig, "head", panel="Head (HeadConfig)", names={"kind": ("--head",)}
+)
+"""``ppm train``'s head: every :class:`HeadConfig` field (``kind`` as ``--head``)."""
 
 feature_options = config_options(
     FeatureSpec,
@@ -75,10 +73,6 @@ feature_options = config_options(
 """``ppm train``'s embedding: :class:`FeatureSpec`'s ``context`` and ``backend``. Its kinds
 (``--features handcrafted+embedding``) and model (``--feature-model``, used only with
 embedding features) take another form on the command line, so are written by hand."""
-
-_kind, _ = field_option(HeadConfig, "kind", decls=("--head",), panel="Head (PPMRoundConfig)")
-HeadKindOpt = Annotated[str | None, get_args(_kind)[1]]
-"""``ppm train --head``: :class:`HeadConfig`'s ``kind``; unset, the rounds' head's."""
 
 EVOLVE_FLAGS = (
     "rounds",
@@ -110,7 +104,6 @@ evolve_options = override_options(
 
 __all__ = [
     "EVOLVE_FLAGS",
-    "HeadKindOpt",
     "StoreOpt",
     "evolve_options",
     "exec_options",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from thinktree.cli.app import app
 from thinktree.cli.errors import fail, user_errors
-from thinktree.cli.job_options import HeadKindOpt, StoreOpt, feature_options, head_options
+from thinktree.cli.job_options import StoreOpt, feature_options, head_options
 from thinktree.cli.options import ConfigFields
 from thinktree.store import DEFAULT_STORE
 
@@ -79,7 +78,6 @@ def train(
         typer.Option(min=1, help="Repeat the cross-validation with this many head seeds."),
     ] = 1,
     json_out: Annotated[bool, typer.Option("--json", help="Print the training record.")] = False,
-    kind: HeadKindOpt = None,
     head: ConfigFields | None = None,
     embedding: ConfigFields | None = None,
 ) -> None:
@@ -87,7 +85,7 @@ def train(
     from thinktree.embedding import BACKENDS
     from thinktree.reward.features import FeatureSpec
     from thinktree.store import RunStore
-    from thinktree.train.ppm.round import PPMRoundConfig, head_config
+    from thinktree.train.ppm.head import HeadConfig
 
     chosen = embedding or {}
     context = chosen.get("context", FeatureSpec.context)
@@ -101,9 +99,7 @@ def train(
         fail(f"unknown backend {backend!r}; use torch or llamacpp")
     spec = FeatureSpec(kinds, feature_model if "embedding" in kinds else None, context, backend)
     with user_errors():
-        # The head evolve's rounds train (measured best), with what the options change.
-        config = head_config(PPMRoundConfig(**(head or {})))
-        config = replace(config, kind=kind or config.kind)
+        config = HeadConfig(**(head or {}))
     console = Console(stderr=True)
 
     def run():

@@ -22,7 +22,7 @@ from thinktree.search.config import SearchConfig
 from thinktree.search.greedy import GreedySearch
 from thinktree.search.mcts.search import MCTSSearch
 from thinktree.search.registry import checked, strategy_name
-from thinktree.train.ppm.round import PPMRoundConfig
+from thinktree.train.ppm.head import HeadConfig
 from thinktree.train.sft.training import SFTConfig
 
 MCTS = strategy_name(MCTSSearch)
@@ -117,7 +117,7 @@ class EvolveConfig(BaseModel):
     of `thinktree eval --strategy mcts --scorer outcome`, so such a run is found."""
     evolved_search: SearchConfig = Field(default_factory=lambda: _mcts(temperature=1.0))
     sft: SFTConfig = Field(default_factory=SFTConfig)
-    ppm: PPMRoundConfig = Field(default_factory=PPMRoundConfig)
+    ppm: HeadConfig = Field(default_factory=HeadConfig)
     dev: DevConfig = Field(default_factory=DevConfig)
     reference: ReferenceConfig = Field(default_factory=ReferenceConfig)
     engine: EngineSettings = Field(default_factory=EngineSettings)

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
 
 from thinktree.reward.features import FeatureSpec, Featurizer
 from thinktree.store import RunStore
@@ -28,29 +27,8 @@ from thinktree.train.ppm.training import accuracies, score_held_out, train_ppm
 FEATURES = FeatureSpec(("handcrafted",))
 
 
-class PPMRoundConfig(BaseModel):
-    """The round PPM's ensemble of MLP heads (``evolve`` config field ``ppm``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    ensemble: int = Field(5, ge=1)
-    epochs: int = Field(400, ge=1)
-    hidden: int = Field(32, ge=1)
-    seed: int = 0
-
-
-def head_config(config: PPMRoundConfig) -> HeadConfig:
-    return HeadConfig(
-        kind="mlp",
-        hidden=config.hidden,
-        epochs=config.epochs,
-        seed=config.seed,
-        ensemble=config.ensemble,
-    )
-
-
 def new_problem_accuracy(
-    store: RunStore, runs: Sequence[str], config: PPMRoundConfig, known: set[str]
+    store: RunStore, runs: Sequence[str], config: HeadConfig, known: set[str]
 ) -> dict[str, Any]:
     """Pairwise accuracy on the pairs of problems outside ``known``, by a head fitted
     on the pairs of ``known`` problems (None when either side has no pairs)."""
@@ -69,7 +47,7 @@ def new_problem_accuracy(
     finally:
         featurizer.close()
     stopping = np.array([is_validation(p.problem_id) for p in pairs])
-    scores = score_held_out(pairs, x, head_config(config), new, stopping)
+    scores = score_held_out(pairs, x, config, new, stopping)
     clean = np.array([p.clean for p, n in zip(pairs, new, strict=True) if n])
     head = accuracies(*scores["head"], clean)
     return {
@@ -86,11 +64,11 @@ def train_round_ppm(
     store: RunStore,
     runs: Sequence[str],
     out: Path,
-    config: PPMRoundConfig,
+    config: HeadConfig,
     known: set[str],
 ) -> dict[str, Any]:
     """Write PPM_r to ``out`` and return the round's PPM figures."""
-    result = train_ppm(store, runs, out, features=FEATURES, head=head_config(config))
+    result = train_ppm(store, runs, out, features=FEATURES, head=config)
     record = result.record
     return {
         "pairs": record["pairs"],

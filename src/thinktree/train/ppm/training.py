@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +162,8 @@ def seed_spread(
     seeds = [head.seed + r * head.ensemble for r in range(max(repeats, 1))]
     runs = [first]
     for s in seeds[1:]:
-        runs.append(cross_validate(pairs, x, replace(head, seed=s), folds, validation_fraction))
+        seeded = head.model_copy(update={"seed": s})
+        runs.append(cross_validate(pairs, x, seeded, folds, validation_fraction))
         if progress is not None:
             progress(len(runs), len(seeds))
     overall = [r["pairwise_accuracy"] for r in runs]
