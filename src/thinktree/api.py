@@ -133,7 +133,8 @@ def solve(
     **options: Any,
 ) -> SolveResult:
     """Solve one question. ``options`` are :class:`SearchConfig` fields
-    (``strategy="mcts", samples=16``...) applied on top of ``config``."""
+    (``samples=16``, ``strategy=`` a name of :data:`thinktree.search.registry.STRATEGIES`...)
+    applied on top of ``config``."""
     text = check_question(question)
     base = config.model_dump() if config is not None else {}
     search_config = checked(SearchConfig(**{**base, **options}))

@@ -4,10 +4,10 @@ A search is the fields every strategy reads
 (:class:`~thinktree.search.options.BaseSearchConfig`) and the strategy's own
 options (its ``options_model``: MCTS's in :mod:`thinktree.search.mcts.options`,
 sc's ``step_floor`` in :mod:`thinktree.search.sampling`). Users, the YAML of
-``thinktree evolve``, the server and the command line name them all flat:
-``SearchConfig(strategy="mcts", samples=8, c_uct=1.0)``. :class:`SearchConfig`
-routes each flat name to the model that owns it, validates it there, and dumps
-itself flat again, so a dump builds the same config.
+``thinktree evolve``, the server and the command line name them all flat (the
+mapping ``{strategy: mcts, samples: 8, c_uct: 1.0}`` is ``SearchConfig(**mapping)``).
+:class:`SearchConfig` routes each flat name to the model that owns it, validates it
+there, and dumps itself flat again, so a dump builds the same config.
 
 A field of another strategy's options is refused in one line unless its value
 leaves the run as it is (its default, or a value stored runs of any strategy hold:

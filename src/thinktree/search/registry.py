@@ -52,6 +52,22 @@ def strategy_name(strategy: type[ProblemSearch]) -> str:
     raise ValueError(f"{strategy.__name__} is not a registered strategy")
 
 
+def is_strategy(name: str, strategy: type[ProblemSearch]) -> bool:
+    """Whether the strategy registered as ``name`` is ``strategy`` (or a subclass of
+    it): what code asks of a (stored) run's strategy instead of comparing its name.
+    False for a name no longer registered."""
+    registered = STRATEGIES.get(name)
+    return registered is not None and issubclass(registered, strategy)
+
+
+def budget_field(name: str) -> str | None:
+    """The config field that sizes a (stored) search of strategy ``name``
+    (:attr:`ProblemSearch.budget_field`); None for a search of fixed size. A strategy
+    no longer registered is sized by ``samples``, as every sized one has been."""
+    registered = STRATEGIES.get(name)
+    return "samples" if registered is None else registered.budget_field
+
+
 Config = TypeVar("Config", bound=BaseSearchConfig)
 
 
@@ -93,10 +109,8 @@ def resolved(config: Config, scored: bool) -> Config:
 
 def budget_label(strategy: str, search: Mapping[str, Any]) -> str:
     """The size of a (stored) search as its run name and label show it: the value of its
-    strategy's ``budget_field`` (``"4"``), or nothing for a search of fixed size. A
-    strategy no longer registered is sized by ``samples``, as every sized one has been."""
-    registered = STRATEGIES.get(strategy)
-    budget = "samples" if registered is None else registered.budget_field
+    strategy's :func:`budget_field` (``"4"``), or nothing for a search of fixed size."""
+    budget = budget_field(strategy)
     return "" if budget is None or search.get(budget) is None else str(search[budget])
 
 

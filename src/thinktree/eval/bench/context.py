@@ -17,6 +17,8 @@ from thinktree.eval.bench.recipe import PlannedRun, Recipe, ReportSpec
 from thinktree.eval.bench.runner import find_stored
 from thinktree.eval.report import RunReport, build_reports
 from thinktree.problems import load_problems
+from thinktree.search.mcts.search import MCTSSearch
+from thinktree.search.registry import budget_field, is_strategy
 from thinktree.store import ResultRow, RunRecord, RunStore
 
 
@@ -87,8 +89,8 @@ def run_entry(rep: RunReport) -> dict[str, Any]:
     search = rep.run.config["search"]
     return {
         "run_id": rep.run.id, "model": rep.run.model, "strategy": rep.run.strategy,
-        "samples": 1 if rep.run.strategy == "greedy" else search["samples"],
-        "k": search["k"] if rep.run.strategy == "mcts" else None,
+        "samples": search["samples"] if budget_field(rep.run.strategy) else 1,
+        "k": search["k"] if is_strategy(rep.run.strategy, MCTSSearch) else None,
         "scorer": scorer_of(rep.run),
         "accuracy": rep.summary["accuracy"], "ci95": rep.summary["ci95"],
         "tokens_per_problem": rep.summary["tokens_per_problem"],

@@ -18,6 +18,9 @@ from thinktree.eval.bench.analyses.search18.runs import tree_pass
 from thinktree.eval.bench.context import ReportContext
 from thinktree.eval.metrics import majority_correct, vote_correct
 from thinktree.eval.report import RunReport
+from thinktree.search.mcts.search import MCTSSearch
+from thinktree.search.registry import is_strategy
+from thinktree.search.sampling import SelfConsistencySearch
 from thinktree.store import RunStore
 
 
@@ -62,9 +65,9 @@ def matched_budgets(rep: RunReport) -> list[dict[str, Any]]:
 def issue5(ctx: ReportContext) -> dict[str, Any]:
     """``matched_budgets`` of the report's full sc runs; each mcts run's answer-rule
     figures merged into its ``runs`` entry."""
-    full_sc = [r for r in ctx.reports if r.run.strategy == "sc"
+    full_sc = [r for r in ctx.reports if is_strategy(r.run.strategy, SelfConsistencySearch)
                and r.run.config["search"].get("settle", "off") == "off"]  # fmt: skip
-    mcts = [r for r in ctx.reports if r.run.strategy == "mcts"]
+    mcts = [r for r in ctx.reports if is_strategy(r.run.strategy, MCTSSearch)]
     return {
         "runs": [mcts_answer_rules(ctx.store, rep) for rep in mcts],
         "matched_budgets": [point for rep in full_sc for point in matched_budgets(rep)],

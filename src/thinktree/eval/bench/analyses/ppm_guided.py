@@ -21,10 +21,14 @@ from typing import Any
 from thinktree.eval.bench.context import ReportContext, run_entry, scorer_of
 from thinktree.eval.metrics import pairwise
 from thinktree.eval.report import RunReport, build_reports
+from thinktree.search.mcts.search import MCTSSearch
+from thinktree.search.registry import is_strategy, strategy_name
+from thinktree.search.sampling import BestOfNSearch
 from thinktree.store import RunStore
 
 MODELS = ("qwen2.5-coder-0.5b-instruct", "qwen2.5-coder-1.5b-instruct")
-EXPECTED = [(model, strategy) for model in MODELS for strategy in ("best_of_n", "mcts")]
+GUIDED = (BestOfNSearch, MCTSSearch)
+EXPECTED = [(model, strategy_name(strategy)) for model in MODELS for strategy in GUIDED]
 
 
 def twin_of(guided: RunReport, unguided: list[RunReport]) -> RunReport | None:
@@ -108,7 +112,7 @@ def compare(
             "unguided_run": twin.run.id,
             **pairwise(rep.rows, twin.rows),
         }  # pairwise: common problems only
-        if rep.run.strategy == "mcts":
+        if is_strategy(rep.run.strategy, MCTSSearch):
             common = sorted({r.problem_id for r in rep.rows} & {r.problem_id for r in twin.rows})
             comparison["tree_shape"] = {
                 "guided": tree_shape(store, rep.run.id, common),
@@ -142,8 +146,8 @@ def ppm_guided(ctx: ReportContext) -> dict[str, Any]:
     now = compare(ctx.store, guided, unguided)
     # Scoring cost is the PPM's; an earlier PPM's guided MCTS stands in until the
     # current one has its own (both read handcrafted features the search has).
-    timed = [rep for rep in guided if rep.run.strategy == "mcts"] or [
-        rep for rep in earlier if rep.run.strategy == "mcts"
+    timed = [rep for rep in guided if is_strategy(rep.run.strategy, MCTSSearch)] or [
+        rep for rep in earlier if is_strategy(rep.run.strategy, MCTSSearch)
     ]
     seconds = expansion_and_score_seconds(timed)
     score = sum(s for s, _ in seconds.values())

@@ -33,10 +33,14 @@ from typing import Any
 
 from thinktree.eval.bench.analyses.search18.kinds import (
     DEFAULT_MODEL,
+    MCTS,
     OLD_SETTING,
+    SC,
     KindReport,
     default_setting,
     is_adaptive,
+    is_mcts,
+    is_sc,
     kind,
     search_of,
     seed_of,
@@ -88,38 +92,39 @@ def run_details(
         entry["seed"] = seed_of(rep.run)
     # Problems whose tree (mcts) or samples (sc) hold a right answer anywhere.
     entry["right_answer_found"] = round(tree_pass(rep.rows) * len(rep.rows))
-    if entry["kind"] == "mcts-default":
+    if entry["kind"] == f"{MCTS}-default":
         entry["default"] = True
-    full = next((r for r in reports if kind(r.run) == "sc" and r.run.model == rep.run.model
+    full = next((r for r in reports if kind(r.run) == SC and r.run.model == rep.run.model
                  and seed_of(r.run) == seed_of(rep.run)), None)  # fmt: skip
-    compared = ("mcts-default", "mcts-previous", "mcts-previous-k4")
+    compared = (f"{MCTS}-default", f"{MCTS}-previous", f"{MCTS}-previous-k4")
     if entry["kind"] in compared and full is not None:
         entry["lost_to_sc"] = lost_to(rep, full)
     if is_adaptive(rep.run):
         entry["adaptive"] = True
         entry["budget_used"] = budget_used(rep)
-        if rep.run.strategy == "sc" and full is not None:
+        if is_sc(rep.run) and full is not None:
             entry["same_answers_as_sc"] = {"run_id": full.run.id,
                                            "problems": same_answers(rep, full)}  # fmt: skip
         # Every adaptive sc run says it (none stop after one but confident ones); mcts under
         # confident, the one rule that can stop a tree after its first rollout.
-        single_stops = rep.run.strategy == "sc" or search_of(rep.run)["settle"] == "confident"
+        single_stops = is_sc(rep.run) or search_of(rep.run)["settle"] == "confident"
         if single_stops and full is not None:
             entry["stopped_after_one"] = stopped_after_one(rep, full)
         if search_of(rep.run)["step_floor"] is not None:
             entry["dropped_samples"] = sum(int(r.extra.get("dropped", 0)) for r in rep.rows)
-    elif entry["kind"] in ("sc", "sc-prelude"):
+    elif entry["kind"] in (SC, f"{SC}-prelude"):
         entry["first_two_agree"] = first_two_agree(rep)
         entry["first_steps"] = first_steps(rep)
         entry["confident_replay"] = replay_confident(
             rep.rows, SearchConfig().settle_token_probability
         )
-    if rep.run.strategy in ("sc", "mcts") and not is_adaptive(rep.run):
+    voted = is_sc(rep.run) or is_mcts(rep.run)
+    if voted and not is_adaptive(rep.run):
         entry["rollout_votes"] = rollout_votes(rep, nodes)
-    if rep.run.strategy in ("sc", "mcts"):
+    if voted:
         entry["answers_found"] = answers_found(rep)
         entry["confidence_tie_break"] = confidence_tie_break(rep)
-    if rep.run.strategy == "mcts" and entry["kind"] != "mcts-old":
+    if is_mcts(rep.run) and entry["kind"] != f"{MCTS}-old":
         entry["crashing_branches"] = crashing_branches(rep, nodes)
     return entry
 
@@ -134,7 +139,7 @@ def issue18(ctx: ReportContext) -> dict[str, Any]:
         if rep.run.dataset == "gsm8k:test" and rep.run.config.get("scorer") in (None, "none")
     ]
     # Every mcts run's tree nodes, read once for every figure of them.
-    trees = {rep.run.id: tree_nodes(store, rep) for rep in reports if rep.run.strategy == "mcts"}
+    trees = {rep.run.id: tree_nodes(store, rep) for rep in reports if is_mcts(rep.run)}
     entries = [run_details(rep, reports, trees.get(rep.run.id, {})) for rep in reports]
     scan_by_model = scan_rows(store)
     train_rows = scan_by_model.get(DEFAULT_MODEL, [])

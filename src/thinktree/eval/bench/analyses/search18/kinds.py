@@ -9,10 +9,19 @@ from typing import Any
 
 from thinktree.eval.report import RunReport
 from thinktree.search.config import SearchConfig
+from thinktree.search.greedy import GreedySearch
 from thinktree.search.identity import FORMER_VALUES, run_identity
 from thinktree.search.mcts.search import MCTSSearch
 from thinktree.search.options import DEFAULT_K
+from thinktree.search.registry import is_strategy, strategy_name
+from thinktree.search.sampling import SelfConsistencySearch
 from thinktree.store import RunRecord
+
+# The strategies' registered names, with which the kinds begin (sc, sc-prelude,
+# mcts-old...): the kinds are search.json's keys, so they follow the registry.
+GREEDY = strategy_name(GreedySearch)
+SC = strategy_name(SelfConsistencySearch)
+MCTS = strategy_name(MCTSSearch)
 
 DEFAULT_MODEL = "qwen2.5-coder-1.5b-instruct"
 # The exploration fields issue 18 measures; a run's "setting" is their values.
@@ -43,13 +52,13 @@ def setting(run: RunRecord) -> dict[str, Any]:
 
 def default_setting() -> dict[str, Any]:
     """The exploration fields of an MCTS run made now with SearchConfig's defaults."""
-    defaults = SearchConfig(strategy="mcts")
+    defaults = SearchConfig(strategy=MCTS)
     return tuned({**defaults.model_dump(), **run_identity(defaults, scored=False)})
 
 
 def default_k(samples: int) -> int:
     """The k an MCTS run of ``samples`` rollouts made now with the defaults has."""
-    return int(run_identity(SearchConfig(strategy="mcts", samples=samples), scored=False)["k"])
+    return int(run_identity(SearchConfig(strategy=MCTS, samples=samples), scored=False)["k"])
 
 
 def previous_setting() -> dict[str, Any]:
@@ -104,10 +113,18 @@ def base_kind(run: RunRecord) -> str:
         if search["settle"] == "confident" and threshold != SearchConfig().settle_token_probability:
             name += f"-{threshold}"
         # Adaptive mcts is weighed against the setting it stops early.
-        return name + (f"-{mcts_base(run)}" if run.strategy == "mcts" else "")
-    if run.strategy != "mcts":
+        return name + (f"-{mcts_base(run)}" if is_mcts(run) else "")
+    if not is_mcts(run):
         return run.strategy
-    return f"mcts-{mcts_base(run)}"
+    return f"{run.strategy}-{mcts_base(run)}"
+
+
+def is_mcts(run: RunRecord) -> bool:
+    return is_strategy(run.strategy, MCTSSearch)
+
+
+def is_sc(run: RunRecord) -> bool:
+    return is_strategy(run.strategy, SelfConsistencySearch)
 
 
 def problem_index(problem_id: str) -> int:

@@ -4,12 +4,18 @@ the kinds pooled over seeds, and the cell prelude's pairs and rule.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import combinations
 from typing import Any
 
 from thinktree.eval.bench.analyses.search18.kinds import (
+    GREEDY,
+    MCTS,
     OLD_SETTING,
+    SC,
     base_kind,
+    is_mcts,
+    is_sc,
     kind,
     search_of,
     seed_of,
@@ -25,6 +31,8 @@ from thinktree.eval.bench.analyses.search18.thresholds import slice_runs
 from thinktree.eval.bench.context import seeded_rows
 from thinktree.eval.metrics import dominance, pairwise, sign_test
 from thinktree.eval.report import RunReport, build_reports
+from thinktree.search.mcts.search import MCTSSearch
+from thinktree.search.sampling import SelfConsistencySearch
 from thinktree.store import RunStore
 
 
@@ -32,22 +40,22 @@ def tune_rows(store: RunStore) -> list[dict[str, Any]]:
     """Every whole run on the slice: mcts rows with their setting, each compared with
     the old settings and with sc@4 of its own model where those were run; the sc@4
     references as rows of their own."""
-    reports = build_reports(slice_runs(store, ("mcts", "sc")))
+    reports = build_reports(slice_runs(store, (MCTSSearch, SelfConsistencySearch)))
 
-    def of_model(model: str, wanted: str) -> RunReport | None:
-        return next((rep for rep in reports if rep.run.model == model and kind_of(rep) == wanted),
-                    None)  # fmt: skip
+    def of_model(model: str, wanted: Callable[[RunReport], bool]) -> RunReport | None:
+        return next((rep for rep in reports if rep.run.model == model and wanted(rep)), None)
 
-    def kind_of(rep: RunReport) -> str:
-        if rep.run.strategy == "sc":
-            return "sc"
-        return "old" if setting(rep.run) == OLD_SETTING else "mcts"
+    def old(rep: RunReport) -> bool:
+        return not is_sc(rep.run) and setting(rep.run) == OLD_SETTING
+
+    def sc(rep: RunReport) -> bool:
+        return is_sc(rep.run)
 
     out = []
     for rep in reports:
         row: dict[str, Any] = {"run_id": rep.run.id, "model": rep.run.model,
                                "strategy": rep.run.strategy}  # fmt: skip
-        if rep.run.strategy == "mcts":
+        if is_mcts(rep.run):
             row.update(setting(rep.run), k=search_of(rep.run)["k"])
         row.update({
             "accuracy": rep.summary["accuracy"],
@@ -56,9 +64,9 @@ def tune_rows(store: RunStore) -> list[dict[str, Any]]:
             "exhausted_trees": sum(r.stop_reason == "exhausted" for r in rep.rows),
             "n": len(rep.rows),
         })  # fmt: skip
-        for name, wanted in (("vs_old", "old"), ("vs_sc", "sc")):
+        for name, wanted in (("vs_old", old), ("vs_sc", sc)):
             other = of_model(rep.run.model, wanted)
-            if other is not None and other is not rep and rep.run.strategy == "mcts":
+            if other is not None and other is not rep and is_mcts(rep.run):
                 row[name] = pairwise(rep.rows, other.rows)
         out.append(row)
     return out
@@ -67,30 +75,32 @@ def tune_rows(store: RunStore) -> list[dict[str, Any]]:
 # The default mcts@4 with a confident first rollout (the search recipe's mctsconf runs) against the
 # trees it stops early, sc@4 and the confident sc@4 it mirrors.
 ADAPTIVE_MCTS_PAIRS = (
-    ("mcts-settle-confident-default", "mcts-default"),
-    ("mcts-settle-confident-default", "sc"),
-    ("mcts-settle-confident-default", "sc-settle-confident"),
+    (f"{MCTS}-settle-confident-default", f"{MCTS}-default"),
+    (f"{MCTS}-settle-confident-default", SC),
+    (f"{MCTS}-settle-confident-default", f"{SC}-settle-confident"),
 )
 
 
 # The confident sc@4 with unsure samples dropped at the floor chosen on train
 # (the search recipe's stepfloor runs) against sc@4 and the confident sc@4 without the floor.
 STEP_FLOOR_PAIRS = (
-    ("sc-settle-confident-floor0.69", "sc"),
-    ("sc-settle-confident-floor0.69", "sc-settle-confident"),
+    (f"{SC}-settle-confident-floor0.69", SC),
+    (f"{SC}-settle-confident-floor0.69", f"{SC}-settle-confident"),
 )
 
 
 def slice_comparisons(reports: list[RunReport]) -> list[dict[str, Any]]:
-    wanted = [("mcts-default", "mcts-old"), ("mcts-default", "sc"), ("mcts-default", "greedy"),
-              ("mcts-default", "mcts-previous"), ("mcts-previous", "mcts-old"),
-              ("mcts-previous", "sc"), ("mcts-previous", "greedy"),
-              ("mcts-old", "sc"), ("sc-settle-decided", "sc"), ("sc-settle-agree", "sc"),
-              ("sc-settle-confident", "sc"), ("sc-settle-confident-0.88", "sc"),
-              ("mcts-settle-agree-previous", "mcts-previous"),
-              ("mcts-settle-agree-previous", "sc"),
-              ("mcts-previous-k4", "sc"), ("mcts-previous-k4", "mcts-previous"),
-              ("mcts-default", "mcts-previous-k4"), ("mcts-default-prelude", "sc-prelude"),
+    wanted = [(f"{MCTS}-default", f"{MCTS}-old"), (f"{MCTS}-default", SC),
+              (f"{MCTS}-default", GREEDY), (f"{MCTS}-default", f"{MCTS}-previous"),
+              (f"{MCTS}-previous", f"{MCTS}-old"), (f"{MCTS}-previous", SC),
+              (f"{MCTS}-previous", GREEDY), (f"{MCTS}-old", SC), (f"{SC}-settle-decided", SC),
+              (f"{SC}-settle-agree", SC), (f"{SC}-settle-confident", SC),
+              (f"{SC}-settle-confident-0.88", SC),
+              (f"{MCTS}-settle-agree-previous", f"{MCTS}-previous"),
+              (f"{MCTS}-settle-agree-previous", SC),
+              (f"{MCTS}-previous-k4", SC), (f"{MCTS}-previous-k4", f"{MCTS}-previous"),
+              (f"{MCTS}-default", f"{MCTS}-previous-k4"),
+              (f"{MCTS}-default-prelude", f"{SC}-prelude"),
               *ADAPTIVE_MCTS_PAIRS, *STEP_FLOOR_PAIRS]  # fmt: skip
     out = []
     for model in sorted({rep.run.model for rep in reports}):
@@ -108,17 +118,17 @@ def slice_comparisons(reports: list[RunReport]) -> list[dict[str, Any]]:
 SEED_PAIRS = (
     *STEP_FLOOR_PAIRS,
     *ADAPTIVE_MCTS_PAIRS,
-    ("mcts-default", "sc"),
-    ("mcts-previous", "sc"),
-    ("mcts-default", "mcts-previous"),
-    ("sc-settle-confident", "sc"),
-    ("mcts-default", "sc-settle-confident"),
-    ("sc-settle-confident", "sc-settle-confident-0.88"),
-    ("sc-settle-confident-0.88", "sc"),
-    ("mcts-default", "sc-settle-confident-0.88"),
-    ("mcts-previous", "sc-settle-confident-0.88"),
-    ("mcts-previous-k4", "sc"),
-    ("mcts-previous-k4", "mcts-previous"),
+    (f"{MCTS}-default", SC),
+    (f"{MCTS}-previous", SC),
+    (f"{MCTS}-default", f"{MCTS}-previous"),
+    (f"{SC}-settle-confident", SC),
+    (f"{MCTS}-default", f"{SC}-settle-confident"),
+    (f"{SC}-settle-confident", f"{SC}-settle-confident-0.88"),
+    (f"{SC}-settle-confident-0.88", SC),
+    (f"{MCTS}-default", f"{SC}-settle-confident-0.88"),
+    (f"{MCTS}-previous", f"{SC}-settle-confident-0.88"),
+    (f"{MCTS}-previous-k4", SC),
+    (f"{MCTS}-previous-k4", f"{MCTS}-previous"),
 )
 
 
@@ -173,7 +183,7 @@ def seeds(
                 d = dominance(rows_a, rows_b)
                 entry = {"pair": f"{a} vs {b}", "seeds": shared, **d,
                          "token_ratio": d["tokens_a"] / d["tokens_b"]}  # fmt: skip
-                if not any(name.startswith(("sc-settle", "mcts-settle")) for name in (a, b)):
+                if not any(name.startswith((f"{SC}-settle", f"{MCTS}-settle")) for name in (a, b)):
                     runs_of = [(seeded[a][s], seeded[b][s]) for s in shared]
                     entry["right_votes"] = right_votes_paired(runs_of, trees)
                 pooled.append(entry)
@@ -192,7 +202,7 @@ PRELUDE_NAMES = ("Fraction", "fractions", "math", "sympy")
 def prelude_name_errors(rep: RunReport, trees: dict[str, list[dict[str, Any]]]) -> int:
     """Steps that failed on a NameError for a name the cell prelude binds, in the run's
     samples (sc) or tree nodes (mcts)."""
-    if rep.run.strategy == "mcts":
+    if is_mcts(rep.run):
         steps = [node["step"] for nodes in trees.values() for node in nodes if node["step"]]
     else:
         steps = [step for row in rep.rows for t in row.trajectories for step in t["steps"]]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from thinktree.eval.bench.analyses.search18.kinds import search_of
+from thinktree.eval.bench.analyses.search18.kinds import is_mcts, search_of
 from thinktree.eval.bench.analyses.search18.replay import sample_tokens, tokens_of_first
 from thinktree.eval.metrics import dominance
 from thinktree.eval.report import RunReport
@@ -23,7 +23,7 @@ def tree_pass(rows: list[ResultRow]) -> float:
 def budget_used(rep: RunReport) -> dict[str, Any]:
     """Samples or rollouts each problem spent, and how many stopped as settled."""
     budget = search_of(rep.run)["samples"]
-    if rep.run.strategy == "mcts":
+    if is_mcts(rep.run):
         used = [int(r.extra.get("rollouts", budget)) for r in rep.rows]
     else:
         used = [len(r.samples.get("correct") or []) or budget for r in rep.rows]
@@ -102,7 +102,7 @@ def stopped_after_one(a: RunReport, full: RunReport) -> dict[str, int]:
     the problems it lost to the full run (right there, wrong here), to set beside other
     rules' losses."""
     full_right = {row.problem_id: bool(row.correct) for row in full.rows}
-    used = "rollouts" if a.run.strategy == "mcts" else "samples"
+    used = "rollouts" if is_mcts(a.run) else "samples"
     alone = [row for row in a.rows if row.extra.get(used) == 1]
     return {
         "problems": len(alone),
@@ -178,7 +178,7 @@ def votes_by_problem(
     right votes, and whether the first rollout or sample was right."""
     out = {}
     for row in rep.rows:
-        if rep.run.strategy == "mcts":
+        if is_mcts(rep.run):
             ends = [
                 n
                 for n in trees[row.problem_id]

@@ -10,6 +10,8 @@ from typing import Any
 
 from thinktree.eval.bench.analyses.search18.kinds import (
     DEFAULT_MODEL,
+    SC,
+    is_sc,
     kind,
     problem_index,
     search_of,
@@ -28,7 +30,10 @@ from thinktree.eval.bench.analyses.search18.replay import (
     tokens_of_first,
 )
 from thinktree.eval.report import RunReport
+from thinktree.search.base import ProblemSearch
 from thinktree.search.config import SearchConfig
+from thinktree.search.registry import is_strategy
+from thinktree.search.sampling import SelfConsistencySearch
 from thinktree.search.settle import token_probability
 from thinktree.store import ResultRow, RunRecord, RunStore
 
@@ -42,12 +47,13 @@ MEASURE_THRESHOLDS = tuple(round(0.50 + i / 100, 2) for i in range(50))
 
 
 def slice_runs(
-    store: RunStore, strategies: tuple[str, ...]
+    store: RunStore, strategies: tuple[type[ProblemSearch], ...]
 ) -> list[tuple[RunRecord, list[ResultRow]]]:
     """Every run of ``strategies`` holding the whole tuning slice, with its slice rows."""
     chosen = []
     for run in store.list_runs():
-        if run.dataset != "gsm8k:train" or run.strategy not in strategies:
+        of_them = any(is_strategy(run.strategy, strategy) for strategy in strategies)
+        if run.dataset != "gsm8k:train" or not of_them:
             continue
         rows = [r for r in store.results(run.id) if r.problem_id in TUNE_IDS]
         if len(rows) == len(TUNE_IDS):
@@ -58,7 +64,7 @@ def slice_runs(
 def confident_scan(store: RunStore) -> list[dict[str, Any]]:
     """The threshold scan on each model's slice sc@4 run (how the default was chosen)."""
     out = []
-    for run, rows in slice_runs(store, ("sc",)):
+    for run, rows in slice_runs(store, (SelfConsistencySearch,)):
         if search_of(run)["settle"] != "off":
             continue
         scan = [replay_confident(rows, p) for p in CONFIDENT_SCAN]
@@ -72,7 +78,7 @@ def scan_rows(store: RunStore) -> dict[str, list[ResultRow]]:
     pooled: dict[str, dict[str, ResultRow]] = {}
     for run in store.list_runs():
         search = search_of(run)
-        if (run.dataset != "gsm8k:train" or run.strategy != "sc" or search["settle"] != "off"
+        if (run.dataset != "gsm8k:train" or not is_sc(run) or search["settle"] != "off"
                 or search["samples"] != 4 or seed_of(run) != 0):  # fmt: skip
             continue
         by_problem = pooled.setdefault(run.model, {})
@@ -131,7 +137,7 @@ def confidence_measures(
     rows = scan_by_model.get(DEFAULT_MODEL, [])
     if len(rows) != len(SCAN_IDS):
         return []
-    full = [rep for rep in reports if kind(rep.run) == "sc"]
+    full = [rep for rep in reports if kind(rep.run) == SC]
     out = []
     for measure in CONFIDENCE_MEASURES:
         scan = [replay_confident(rows, t, measure) for t in MEASURE_THRESHOLDS]
@@ -177,7 +183,7 @@ def step_floor(rows: list[ResultRow], threshold: float, reports: list[RunReport]
         {"run_id": rep.run.id, "model": rep.run.model, "seed": seed_of(rep.run),
          "without": replay_confident(rep.rows, threshold)["token_share"],
          **replay_confident(rep.rows, threshold, step_floor=chosen)}
-        for rep in reports if kind(rep.run) == "sc"
+        for rep in reports if kind(rep.run) == SC
     ]  # fmt: skip
     return {"token_probability": threshold, "chosen": chosen, "n": len(rows),
             "scan": scan, "test": test}  # fmt: skip
@@ -233,8 +239,8 @@ def adaptive_bounds(
     sources = [(model, "gsm8k:train[7000:7100]", 0, {}, rows)
                for model, rows in scan_by_model.items()]  # fmt: skip
     sources += [(rep.run.model, "gsm8k:test[:50]", seed_of(rep.run),
-                 {"cell_prelude": True} if kind(rep.run) == "sc-prelude" else {}, rep.rows)
-                for rep in reports if kind(rep.run) in ("sc", "sc-prelude")]  # fmt: skip
+                 {"cell_prelude": True} if kind(rep.run) == f"{SC}-prelude" else {}, rep.rows)
+                for rep in reports if kind(rep.run) in (SC, f"{SC}-prelude")]  # fmt: skip
     return [
         {"model": model, "slice": where, "seed": seed, **marks, "token_probability": threshold,
          **adaptive_bound(rows, threshold, give_up)}
