@@ -352,7 +352,7 @@ def test_a_config_dumps_flat_and_builds_again(strategy: str) -> None:
 
 
 def test_a_config_written_out_whole_still_loads() -> None:
-    """benchmarks/evolve.yaml's greedy dev search names MCTS's fields at values that
+    """benchmarks/recipes/evolve/config.yaml's greedy dev search names MCTS's fields at values that
     change nothing for greedy: they load, and greedy's fingerprint is as it was."""
     pinned = {"strategy": "greedy", "samples": 4, "k": 3, "temperature": None, "top_p": 0.95,
               "c_uct": 2.0, "unvisited_first": False, "expand": "all", "errors_threshold": 2,

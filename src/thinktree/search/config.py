@@ -12,7 +12,7 @@ there, and dumps itself flat again, so a dump builds the same config.
 A field of another strategy's options is refused in one line unless its value
 leaves the run as it is (its default, or a value stored runs of any strategy hold:
 :func:`thinktree.search.identity.leaves_run_as_is`), so configs written out whole
-(``benchmarks/evolve.yaml``'s greedy dev search names MCTS's fields) still load; a
+(``benchmarks/recipes/evolve/config.yaml``'s greedy dev search names MCTS's fields) still load; a
 settle rule the strategy does not honour is refused likewise.
 
 Every field carries its help text as a docstring (pydantic reads attribute

@@ -4,7 +4,7 @@ Every field has a default scaled for a 2-core CPU with rStar-Math's shape:
 round 0 searches the pool with the default 1.5B (few-shot, outcome rewards);
 later rounds search new problems with the evolved 0.5B (zero-shot, its PPM's
 values). Searches take SearchConfig's MCTS defaults (temperature 1.0, random
-ties since issue 18); benchmarks/evolve.yaml pins the dev and evolved searches
+ties since issue 18); benchmarks/recipes/evolve/config.yaml pins the dev and evolved searches
 its figures were measured with (first-child ties; dev MCTS at 0.7) and adopts
 its round 0 by run name.
 """
