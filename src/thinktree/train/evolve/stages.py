@@ -37,6 +37,17 @@ FEATURE_SELECTION = ("gsm8k:train", 100)
 BENCHMARKS.md); on that pool, round 1 measures its PPM on the other problems only."""
 
 
+class RecordedStage:
+    """A stage that is done once the ledger records it; a stage whose files must also be
+    in place says so in its own ``done``."""
+
+    name: str
+    timed = True
+
+    def done(self, ledger: RoundLedger) -> bool:
+        return ledger.done(self.name)
+
+
 class BasePolicy:
     """Round 0's policy: the base model, few-shot, no adapter."""
 
@@ -62,14 +73,13 @@ class BasePolicy:
         )
 
 
-class SFTData:
+class SFTData(RecordedStage):
     """The top trajectories of every earlier pool search, plus references when enabled."""
 
     name = "sft_data"
-    timed = True
 
     def done(self, ledger: RoundLedger) -> bool:
-        return ledger.done(self.name) and (ledger.directory / "sft.jsonl").is_file()
+        return super().done(ledger) and (ledger.directory / "sft.jsonl").is_file()
 
     def run(self, context: RoundContext) -> dict[str, Any]:
         evolve = context.evolve
@@ -115,14 +125,10 @@ def references(context: RoundContext) -> list[Trajectory]:
     return trajectories
 
 
-class SFT:
+class SFT(RecordedStage):
     """LoRA fine-tuning of the policy from its base on the round's SFT data."""
 
     name = "sft"
-    timed = True
-
-    def done(self, ledger: RoundLedger) -> bool:
-        return ledger.done(self.name)
 
     def run(self, context: RoundContext) -> dict[str, Any]:
         evolve = context.evolve
@@ -146,14 +152,13 @@ def sft_figures(report: SFTReport) -> dict[str, Any]:
     }
 
 
-class Export:
+class Export(RecordedStage):
     """The adapter as a llama.cpp GGUF adapter, and ``policy.json`` naming it."""
 
     name = "export"
-    timed = True
 
     def done(self, ledger: RoundLedger) -> bool:
-        return ledger.done(self.name) and (ledger.directory / "policy.json").is_file()
+        return super().done(ledger) and (ledger.directory / "policy.json").is_file()
 
     def run(self, context: RoundContext) -> dict[str, Any]:
         from thinktree.models.assemble import sha256_file
@@ -195,14 +200,10 @@ class Export:
         }
 
 
-class Parity:
+class Parity(RecordedStage):
     """Teacher-forced agreement of PEFT and llama.cpp with the adapter, and without it."""
 
     name = "parity"
-    timed = True
-
-    def done(self, ledger: RoundLedger) -> bool:
-        return ledger.done(self.name)
 
     def run(self, context: RoundContext) -> dict[str, Any]:
         evolve = context.evolve
@@ -219,14 +220,13 @@ class Parity:
         return {**figures, "held_out": bool(holdout)}
 
 
-class RoundPPM:
+class RoundPPM(RecordedStage):
     """PPM_r on the pairs of all trees so far, measured on the newest search's new problems."""
 
     name = "ppm"
-    timed = True
 
     def done(self, ledger: RoundLedger) -> bool:
-        return ledger.done(self.name) and is_trained_ppm(ledger.directory / PPM_SUBDIR)
+        return super().done(ledger) and is_trained_ppm(ledger.directory / PPM_SUBDIR)
 
     def run(self, context: RoundContext) -> dict[str, Any]:
         evolve = context.evolve
@@ -256,7 +256,7 @@ def known_problem_ids(context: RoundContext) -> set[str]:
 
 
 @dataclass(frozen=True)
-class DevSearch:
+class DevSearch(RecordedStage):
     """The round's policy on a held-out test slice, stored as an ordinary run; the MCTS
     one is guided by the round's PPM when it has one."""
 
@@ -264,10 +264,6 @@ class DevSearch:
     limit: int
     search: SearchConfig
     with_ppm: bool
-    timed = True
-
-    def done(self, ledger: RoundLedger) -> bool:
-        return ledger.done(self.name)
 
     def run(self, context: RoundContext) -> dict[str, Any]:
         evolve = context.evolve
@@ -280,15 +276,11 @@ class DevSearch:
         )  # fmt: skip
 
 
-class PoolSearch:
+class PoolSearch(RecordedStage):
     """The next problems of the pool, searched for the next round's data: round 0 by the
     bootstrap model with outcome rewards, later rounds by policy_r with PPM_r's values."""
 
     name = "pool_search"
-    timed = True
-
-    def done(self, ledger: RoundLedger) -> bool:
-        return ledger.done(self.name)
 
     def run(self, context: RoundContext) -> dict[str, Any]:
         evolve, index = context.evolve, context.index
