@@ -27,9 +27,67 @@ def test_counts_and_ids(name: str, split: str, count: int) -> None:
     assert all(p.question.strip() and p.answer for p in problems)
 
 
-def test_default_split_is_test() -> None:
+def test_default_split_is_test_where_there_is_one() -> None:
     for name in BENCHMARKS:
-        assert load_benchmark(name) == load_benchmark(name, "test")
+        if name != "math":
+            assert load_benchmark(name) == load_benchmark(name, "test")
+    assert BENCHMARKS["math"].splits == ("train",)  # MATH's test problems are math500's
+    assert load_benchmark("math") == load_benchmark("math", "train")
+
+
+# The vendored MATH train answers are the source's last \boxed{} of each worked
+# solution. The grader's extraction (which joins boxes that list several answers)
+# reads the same answer from every solution but these.
+MATH_EXTRACTION_DIFFERS = {
+    # "Find all ...", "Enter all ...": several boxes, the joined list is the full answer
+    "algebra/152.json": ("(8,38)", "(-2,18), (8,38)"),
+    "algebra/1771.json": ("(0, 1)", "(-2, 23), (0, 1)"),
+    "intermediate_algebra/1486.json": ("-\\frac{5}{2}", "\\frac{1}{3}, -\\frac{5}{2}"),
+    "intermediate_algebra/1964.json": ("9", "1, 9"),
+    "precalculus/860.json": ("-3", "\\frac{3}{2}, -3"),
+    "precalculus/1040.json": ("18", "12, 18"),
+    "precalculus/1089.json": ("-3", "5, -3"),
+    "precalculus/1149.json": ("150^\\circ", "30^\\circ, 150^\\circ"),
+    # one answer boxed twice in two forms, or one of two asked for
+    "intermediate_algebra/396.json": ("(-5, 1)", "(-5, 7), (-5, 1)"),
+    "number_theory/796.json": ("28_9", "28, 28_9"),
+    "number_theory/837.json": ("8\\!:\\!34 \\text{ p.m.}", "20\\!:\\!34, 8\\!:\\!34 \\text{ p.m.}"),
+    "prealgebra/452.json": ("2 - b", "-b+2, 2 - b"),
+}
+MATH_UNANSWERED = ["algebra/24014.json", "algebra/25040.json"]
+"""Solutions that end in ``\\boxed 2`` without braces: no answer in the source, none
+read by the grader; these two problems are ungraded."""
+
+
+def test_math_train_comes_in_a_fixed_mixed_order_with_line_ids() -> None:
+    """The file is grouped by subject; the loader orders problems by the sha256 of
+    their source ids, so the first 300 (a pool) hold every subject and level."""
+    problems = load_benchmark("math", "train")
+    assert len(problems) == 7500
+    assert sorted(int(p.id.rsplit("/", 1)[1]) for p in problems) == list(range(7500))
+    assert [p.id for p in problems[:3]] == ["math/train/5124", "math/train/4261", "math/train/7248"]
+    first = problems[0]
+    assert first.meta["source_id"] == "number_theory/773.json"
+    assert (first.meta["level"], first.meta["type"]) == ("Level 3", "Number Theory")
+    assert first.answer == "\\frac{70}{333}"
+    pool = problems[:300]
+    assert len({p.meta["type"] for p in pool}) == 7
+    assert {p.meta["level"] for p in pool} == {f"Level {n}" for n in "12345"}
+
+
+def test_math_train_answers_are_what_the_grader_reads_from_the_solutions() -> None:
+    from thinktree.grading.extract import last_boxed
+
+    problems = load_benchmark("math", "train")
+    unanswered = [p.meta["source_id"] for p in problems if p.answer is None]
+    assert unanswered == MATH_UNANSWERED
+    assert all(last_boxed(p.meta["solution"]) is None for p in problems if p.answer is None)
+    differs = {}
+    for problem in problems:
+        extracted = last_boxed(problem.meta["solution"])
+        if problem.answer is not None and (extracted or "").strip() != problem.answer.strip():
+            differs[problem.meta["source_id"]] = (problem.answer, extracted)
+    assert differs == MATH_EXTRACTION_DIFFERS
 
 
 KNOWN_GOLDS = [

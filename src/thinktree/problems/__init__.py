@@ -1,7 +1,7 @@
 """Problems and the bundled benchmarks.
 
 :class:`Problem` is the unit of work. :mod:`.loaders` reads the bundled
-benchmarks (gsm8k train/test, math500, aime24, amc23; provenance in
+benchmarks (gsm8k train/test, math500, aime24, amc23, MATH train; provenance in
 ``data/PROVENANCE.md``) and any JSONL file with a field mapping;
 :mod:`.selection` turns slice specs like ``gsm8k:test[:50]`` into a
 deterministic list of problems and hashes a list for run manifests.

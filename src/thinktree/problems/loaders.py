@@ -9,14 +9,19 @@ gsm8k     train, test   test           number after ``####``, commas removed
 math500   test          test           ``final_answer`` (LaTeX) verbatim
 aime24    test          test           integer, zero padding dropped
 amc23     test          test           integer (the source stores ``27.0``)
+math      train         train          the worked solution's last ``\boxed{}``
 ========  ============  =============  ==========================================
 
 Ids are ``<benchmark>/<split>/<line index>`` and the order is the file's, so a
-slice such as ``gsm8k:test[:50]`` always means the same 50 problems.
+slice such as ``gsm8k:test[:50]`` always means the same 50 problems. One
+exception: the MATH train file is grouped by subject, so its problems come in the
+order of the sha256 of their source ids (a fixed order in which any slice mixes
+subjects and levels); their ids keep the line index.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +39,8 @@ class Benchmark:
     splits: tuple[str, ...]
     default_split: str
     description: str
+    mixed_order: bool = False
+    """Problems come in the order of the sha256 of their source ids, not the file's."""
 
 
 BENCHMARKS: dict[str, Benchmark] = {
@@ -45,6 +52,13 @@ BENCHMARKS: dict[str, Benchmark] = {
     ),
     "aime24": Benchmark("aime24", ("test",), "test", "AIME 2024 I and II"),
     "amc23": Benchmark("amc23", ("test",), "test", "AMC 2023 12A/12B"),
+    "math": Benchmark(
+        "math",
+        ("train",),
+        "train",
+        "the MATH train split, seven subjects (Hendrycks et al.)",
+        mixed_order=True,
+    ),
 }
 """The bundled benchmarks by name."""
 
@@ -77,7 +91,10 @@ def load_benchmark(name: str, split: str | None = None) -> list[Problem]:
         resources.files("thinktree.problems").joinpath("data", name, f"{split}.jsonl")
     )
     make = _MAKERS[name]
-    return [make(row, f"{name}/{split}/{i}") for i, row in enumerate(rows)]
+    problems = [make(row, f"{name}/{split}/{i}") for i, row in enumerate(rows)]
+    if benchmark(name).mixed_order:
+        problems.sort(key=lambda p: hashlib.sha256(p.meta["source_id"].encode()).hexdigest())
+    return problems
 
 
 def load_source(
@@ -98,13 +115,11 @@ def load_source(
         )
         return problems, f"file:{data}"
     if benchmark is None:
-        raise ValueError(
-            "give --benchmark NAME (gsm8k, math500, aime24, amc23) or --data FILE.jsonl"
-        )
+        raise ValueError(f"give --benchmark NAME ({', '.join(BENCHMARKS)}) or --data FILE.jsonl")
     name, _, inline_split = benchmark.partition(":")
     split = split or inline_split or None
     problems = load_benchmark(name, split=split)
-    return problems, f"{name}:{split or 'test'}"
+    return problems, f"{name}:{resolve_split(name, split)}"
 
 
 def gsm8k_gold(solution: str) -> str:
@@ -153,11 +168,27 @@ def _amc23(row: dict[str, Any], pid: str) -> Problem:
     )
 
 
+def _math(row: dict[str, Any], pid: str) -> Problem:
+    return Problem(
+        id=pid,
+        question=row["problem"],
+        answer=row["answer"],
+        source="math",
+        meta={
+            "source_id": row["id"],
+            "level": row["level"],
+            "type": row["type"],
+            "solution": row["solution"],
+        },
+    )
+
+
 _MAKERS: dict[str, Callable[[dict[str, Any], str], Problem]] = {
     "gsm8k": _gsm8k,
     "math500": _math500,
     "aime24": _aime24,
     "amc23": _amc23,
+    "math": _math,
 }
 
 

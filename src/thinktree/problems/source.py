@@ -18,7 +18,7 @@ class ProblemSource(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     benchmark: str | None = None
-    """gsm8k, math500, aime24, amc23 (a split may follow a colon: gsm8k:train)."""
+    """gsm8k, math500, aime24, amc23, math (a split may follow a colon: gsm8k:train)."""
     split: str | None = None
     """Split (gsm8k: train or test)."""
     data: str | None = None
