@@ -15,7 +15,8 @@ Values by the scorer's type (:mod:`thinktree.reward.base`; the mode recorded in
 - ``learned`` (a :class:`StepScorer`, the PPM): a new non-terminal node is
   initialised with its score; a final answer's value is its score, or its outcome
   ±1 when the scorer also :class:`NeedsGold` (``ppm+outcome``: rStar's training
-  rollouts after round 1);
+  rollouts after round 1); the answer is then the one whose terminals' scores
+  average highest (:func:`choose_answer`), the PPM's choice, not the vote's;
 - ``none``, ``agreement = "all"`` (default): a final answer's value is its
   agreement with every other answer found so far (:func:`agreement_values`), and
   every answer is re-valued whenever new ones arrive, so ``W`` along each path
