@@ -139,6 +139,18 @@ class MCTSSearch(ProblemSearch):
         return (1 + 0.5 * (config.samples - 1)) * config.candidates
 
     @classmethod
+    def notice(cls, config: BaseSearchConfig, scorer: type[Scorer]) -> str | None:
+        """Without a scorer (neither learned nor gold) the tree is no better than its
+        samples (DESIGN.md: a tree needs a verifier): say so, and how to give one."""
+        if issubclass(scorer, (StepScorer, NeedsGold)):
+            return None
+        if mcts_options(config).lazy:
+            what = "mcts's rollouts are independent samples, as sc's"
+        else:
+            what = "mcts values its answers by their agreement alone, no verifier"
+        return f"note: without a learned scorer {what}; give it one with --scorer ppm:DIR"
+
+    @classmethod
     def unread_fields(cls, config: BaseSearchConfig, scored: bool) -> frozenset[str]:
         unread = {"agreement"} if scored else set()
         if mcts_options(config).expand == "all":
