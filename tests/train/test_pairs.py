@@ -197,3 +197,12 @@ def test_collect_pairs_reads_trees_and_samples_in_the_order_given(tmp_path: Path
         f"6 pairs (step 3, final 2, outcome 1) from 1 problem -> {tmp_path / 'p.jsonl'}"
     )
     assert [p.kind for p in read_jsonl(tmp_path / "p.jsonl")] == kinds
+
+
+def test_training_counts_outcome_pairs_only_where_there_are_any() -> None:
+    from thinktree.train.ppm.training import pairs_by_kind
+
+    tree = pairs_from_tree("p", "How many?", serialize(build()))
+    samples = outcome_pairs(sample_row([(R1, True), (W1, False)]))
+    assert pairs_by_kind(tree) == {"step": 3, "final": 2}
+    assert pairs_by_kind(tree + samples) == {"step": 3, "final": 2, "outcome": 1}
