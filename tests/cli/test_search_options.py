@@ -375,3 +375,40 @@ def test_another_strategys_option_is_refused_in_one_line() -> None:
         "error: --settle agree: greedy does not settle early"
         " (use --strategy sc or mcts or leave it out)"
     ]
+
+
+LAZY_NOTE = (
+    "note: without a learned scorer mcts's rollouts are independent samples, as sc's; "
+    "give it one with --scorer ppm:DIR"
+)
+FULL_NOTE = (
+    "note: without a learned scorer mcts values its answers by their agreement alone, "
+    "no verifier; give it one with --scorer ppm:DIR"
+)
+
+
+@pytest.mark.parametrize("command", [["solve", "2+2?"], ["eval", "--benchmark", "gsm8k"]])
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--strategy", "mcts"], [LAZY_NOTE]),
+        (["--strategy", "mcts", "--expand", "all"], [FULL_NOTE]),
+        (["--strategy", "mcts", "--scorer", "ppm:/no/such/ppm"], []),
+        (["--strategy", "mcts", "--scorer", "outcome", "--gold", "4"], []),
+        (["--strategy", "sc"], []),
+    ],
+)
+def test_mcts_without_a_learned_scorer_says_what_its_rollouts_are(
+    monkeypatch, command: list[str], args: list[str], said: list[str]
+) -> None:
+    """One line on stderr, before anything is loaded; none with a scorer or for sc."""
+
+    def stop(config: SearchConfig) -> int:
+        raise ValueError("stopped")
+
+    monkeypatch.setattr("thinktree.search.registry.default_slots", stop)
+    if command[0] == "eval" and "--gold" in args:
+        args = args[:-2]
+    out = runner.invoke(app, [*command, *args])
+    assert out.exit_code == 2, out.output
+    assert out.stderr.strip().splitlines() == [*said, "error: stopped"]

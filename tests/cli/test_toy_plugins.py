@@ -125,11 +125,25 @@ def test_toy_strategy_and_scorer_run_through_every_command(toys, tmp_path: Path)
     assert (toy["n"], toy["correct"], toy["status"]) == (3, 1, "complete")  # only 0 + 0 = 0
     bon = invoke("eval", *common, "--strategy", "best_of_n", "--scorer", "toy")
     assert (bon["n"], bon["correct"]) == (3, 3)
-    rescored = invoke("rescore", toy["run_id"], "--scorer", "toy", "--store", store)
+    rescored = invoke("rescore", toy["run_id"], "--scorer", "toy", "--store", store, "--json")
     assert (rescored["source"], rescored["n"], rescored["correct"]) == (toy["run_id"], 3, 3)
+    summed = invoke("rescore", toy["run_id"], "--scorer", "toy", "--store", store,
+                    "--select", "weighted", "--json")  # fmt: skip
+    # 0 + 0: two samples say 0 (0.55 + 0.6) against one 1 (0.6); elsewhere the longer win.
+    assert (summed["select"], summed["accuracy"], summed["correct"]) == ("weighted", 1.0, 3)
+    assert summed["run_id"] != rescored["run_id"]
+    said = runner.invoke(app, ["rescore", toy["run_id"], "--scorer", "toy", "--store", store])
+    assert said.stdout.strip() == (
+        f"{rescored['run_id']}: best of {toy['run_id']}'s samples by toy: accuracy 100.0% (3/3); "
+        "the source's 33.3%"
+    )
+    wrong = runner.invoke(app, ["rescore", toy["run_id"], "--scorer", "toy", "--store", store,
+                                "--select", "majority"])  # fmt: skip
+    assert (wrong.exit_code, wrong.stderr.strip()) == (
+        2, "error: unknown --select 'majority'; use best or weighted")  # fmt: skip
 
     out = runner.invoke(app, ["report", toy["run_id"], bon["run_id"], rescored["run_id"],
-                              "--store", store])  # fmt: skip
+                              summed["run_id"], "--store", store])  # fmt: skip
     assert out.exit_code == 0, out.output
     table = out.stdout.split("\n\n")[0].splitlines()[2:]  # the first table, header cut
     rows = [line.split(" | ") for line in table]
@@ -137,5 +151,6 @@ def test_toy_strategy_and_scorer_run_through_every_command(toys, tmp_path: Path)
         ("scripted fewest_steps@3", "3", "33.3"),
         ("scripted best_of_n@3+toy", "3", "100.0"),
         ("scripted best_of_n@3+toy", "3", "100.0"),
+        ("scripted best_of_n@3+toy weighted", "3", "100.0"),
     ]
     assert f"{bon['run_id']} (scripted best_of_n@3+toy) dominates {toy['run_id']}" in out.stdout

@@ -275,6 +275,41 @@ def test_same_seed_same_tree_regardless_of_batching(sandbox, grader) -> None:
     ]
 
 
+def test_ppm_values_choose_the_answer_against_the_vote(sandbox, grader) -> None:
+    """rStar with a learned scorer: a new node starts at its PPM score, a terminal's value
+    is its score, and the answer is the one whose terminals score highest on average,
+    even where more terminals (the vote, and here the Q-weighted vote) say another."""
+
+    def script(request, index):
+        if depth_of(request.prompt) == 0:
+            return [cell("x = 4\nprint(x)"), cell("x = 5 - 1\nprint(x)"),
+                    cell("x = 3\nprint(x)")][index]  # fmt: skip
+        return answer("6" if "x = 3" in assistant_part(request.prompt) else "8")
+
+    def value(item):
+        last = item.steps[-1]
+        if last.answer is not None:
+            return {"6": 0.9, "8": 0.1}[last.answer]
+        return {"x = 4": 0.8, "x = 5 - 1": 0.7, "x = 3": 0.2}[last.code.splitlines()[0]]
+
+    (result,), _ = solve_scripted(
+        script, sandbox, grader, [PROBLEM], scorer=TableScorer(value), strategy="mcts",
+        samples=3, k=3,
+    )  # fmt: skip
+    nodes = nodes_by_id(result)
+    # The three first steps start at their scores, one local visit each.
+    assert [(nodes[i]["local_visits"], nodes[i]["local_value"]) for i in (1, 2, 3)] == [
+        (1, 0.8), (1, 0.7), (1, 0.2)]  # fmt: skip
+    # Rollouts in score order: x = 4 -> 8, x = 5 - 1 -> 8, x = 3 -> 6.
+    terminals = [(n["parent"], n["answer"], n["value_sum"]) for n in nodes.values() if n["answer"]]
+    assert terminals == [(1, "8", 0.1), (2, "8", 0.1), (3, "6", 0.9)]
+    assert result.extra["mode"] == "learned"
+    assert result.extra["mean_value"] == {"8": 0.1, "6": 0.9}
+    assert result.votes == {"8": 1.1, "6": 0.95}  # (Q + 1)/2 summed: 8 would win
+    assert result.answer == "6"
+    assert check_invariants(deserialize(result.tree)) == []
+
+
 def test_ppm_with_outcome_values_answers_by_gold(sandbox, grader) -> None:
     """ppm+outcome (rStar's later training rollouts): the PPM initialises new nodes and
     steers selection, the gold answer values the terminal."""

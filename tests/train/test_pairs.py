@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from thinktree.cli import app
 from thinktree.search.mcts.tree import Node, add_local, backup, serialize
+from thinktree.search.sampling import final_answer
 from thinktree.steps import Step, StepKind
+from thinktree.store import ResultRow, RunStore
+from thinktree.train.ppm.data import collect_pairs
 from thinktree.train.ppm.pairs import (
     is_validation,
+    outcome_pairs,
     pairs_from_tree,
     read_jsonl,
     trl_record,
@@ -111,3 +119,90 @@ def test_validation_split_is_by_problem_and_stable() -> None:
         "gsm8k/train/19",
         "gsm8k/train/31",
     ]
+
+
+# Outcome pairs: one problem's samples, as a sampling run stores them.
+S1 = "\n```python\n# Two boxes of three.\nx = 2 * 3\nprint(x)\n```\n"
+S2 = "\n```python\n# Seven, counting the lid as an apple.\nx = 7\nprint(x)\n```\n"
+S3 = "\n```python\nx = 6\nprint(x)\n```\n"
+S4 = "\n```python\nx = 5\nprint(x)\n```\n"
+R1 = [code(S1, "6"), final("6")]
+W1 = [code(S2, "7"), final("7")]
+R2 = [code(S3, "6"), final("6.0")]
+W2 = [code(S4, "5"), final("5")]  # 2 characters from R2: the pair (R2, W2) is dropped
+R3 = [code(B, "4"), code(S3, "6"), final("6")]
+W3 = [code(C, "", "ZeroDivisionError: division by zero"), final("9")]
+CUT = [code(A, "3")]  # no answer: on neither side
+
+
+def sample_row(samples: list[tuple[list[Step], bool]], gold: str | None = "6") -> ResultRow:
+    trajectories = [
+        {"steps": [s.to_dict() for s in steps], "answer": final_answer(steps), "value": None}
+        for steps, _ in samples
+    ]
+    return ResultRow(
+        problem_id="p", position=0, question="How many?", gold=gold, answer="6", correct=True,
+        generated_tokens=0, prompt_tokens=0, cached_tokens=0, seconds=0.0, stop_reason="done",
+        samples={"answers": [t["answer"] for t in trajectories],
+                 "correct": [right for _, right in samples]},
+        trajectories=trajectories,
+    )  # fmt: skip
+
+
+def text(steps: tuple[Step, ...] | list[Step]) -> str:
+    return "".join(s.text for s in steps)
+
+
+def test_exact_outcome_pairs_from_hand_made_samples() -> None:
+    # R1's twin and the cut-off sample are skipped; R3 and W3 come after 2 of their side.
+    row = sample_row([(R1, True), (CUT, False), (W1, False), (list(R1), True), (R2, True),
+                      (W2, False), (R3, True), (W3, False)])  # fmt: skip
+    pairs = outcome_pairs(row)
+    got = [(p.kind, p.node_id, text(p.chosen), text(p.rejected), p.chosen_q, p.rejected_q)
+           for p in pairs]  # fmt: skip
+    assert got == [
+        ("outcome", 0, text(R1), text(W1), 1.0, -1.0),
+        ("outcome", 0, text(R1), text(W2), 1.0, -1.0),
+        ("outcome", 0, text(R2), text(W1), 1.0, -1.0),
+    ]
+    assert all(p.prefix == () and p.question == "How many?" for p in pairs)
+    assert outcome_pairs(row) == pairs
+
+
+def test_no_outcome_pairs_without_both_sides_or_without_gold() -> None:
+    assert outcome_pairs(sample_row([(R1, True), (R2, True), (CUT, False)])) == []
+    assert outcome_pairs(sample_row([(R1, True), (W1, False)], gold=None)) == []
+
+
+def test_collect_pairs_reads_trees_and_samples_in_the_order_given(tmp_path: Path) -> None:
+    path = tmp_path / "runs.db"
+    with RunStore(path) as store:
+        ids = {}
+        for strategy in ("mcts", "sc"):
+            ids[strategy] = store.create_run(
+                strategy, fingerprint=strategy, kind="eval", dataset="toy", strategy=strategy,
+                model="m", config={}, manifest={},
+            ).id  # fmt: skip
+        store.add_result(ids["mcts"], sample_row([]), tree=serialize(build()))
+        store.add_result(ids["sc"], sample_row([(W1, False), (R1, True)]))
+        ungraded = sample_row([(W1, False), (R1, True)], gold=None)
+        store.add_result(ids["sc"], replace(ungraded, problem_id="q", position=1))
+        kinds = [p.kind for p in collect_pairs(store, [ids["sc"], ids["mcts"]])]
+        assert kinds == ["outcome", "step", "step", "step", "final", "final"]
+
+    out = CliRunner().invoke(app, ["ppm", "pairs", "--runs", ids["sc"], "--runs", ids["mcts"],
+                                   "--store", str(path), "--out", str(tmp_path / "p.jsonl")])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert out.stdout.strip() == (
+        f"6 pairs (step 3, final 2, outcome 1) from 1 problem -> {tmp_path / 'p.jsonl'}"
+    )
+    assert [p.kind for p in read_jsonl(tmp_path / "p.jsonl")] == kinds
+
+
+def test_training_counts_outcome_pairs_only_where_there_are_any() -> None:
+    from thinktree.train.ppm.training import pairs_by_kind
+
+    tree = pairs_from_tree("p", "How many?", serialize(build()))
+    samples = outcome_pairs(sample_row([(R1, True), (W1, False)]))
+    assert pairs_by_kind(tree) == {"step": 3, "final": 2}
+    assert pairs_by_kind(tree + samples) == {"step": 3, "final": 2, "outcome": 1}

@@ -26,6 +26,7 @@ from thinktree.cli.options import (
     engine_config,
     engine_options,
     fanout_options,
+    say_notice,
     search_config,
     search_options,
     source_options,
@@ -65,6 +66,7 @@ def eval_command(
     console = Console(stderr=True, highlight=False)
     with user_errors():
         config = search_config(search, scorer)
+        say_notice(config, scorer)
         fan = FanoutConfig(**(fanout or {}))
         engine_cfg = engine_config(engine, lambda: registry.default_slots(config))
         # An empty slice is said before a model is loaded, not after.

@@ -31,7 +31,7 @@ from thinktree.cli.fields import fields_of
 from thinktree.engines.factory import EngineConfig
 from thinktree.problems.source import ProblemSource
 from thinktree.search.config import SHARED, SearchConfig
-from thinktree.search.registry import STRATEGIES, options_models, resolved
+from thinktree.search.registry import STRATEGIES, options_models, resolved, strategy_class
 
 ConfigFields = dict[str, Any]
 """The values of one config's generated options, by field name."""
@@ -229,6 +229,16 @@ def search_config(fields: ConfigFields | None, scorer: str | None) -> SearchConf
 
     scored = spec_is_scored(scorer)
     return resolved(SearchConfig(**(fields or {})), scored)
+
+
+def say_notice(config: SearchConfig, scorer: str | None) -> None:
+    """The line the search's strategy says before it runs with ``scorer``, on stderr
+    (:meth:`~thinktree.search.base.ProblemSearch.notice`); nothing where it has none."""
+    from thinktree.reward.registry import scorer_kind
+
+    note = strategy_class(config.strategy).notice(config, scorer_kind(scorer))
+    if note is not None:
+        typer.echo(note, err=True)
 
 
 def engine_config(fields: ConfigFields | None, slots: Callable[[], int]) -> EngineConfig:

@@ -22,7 +22,14 @@ ppm_app = typer.Typer(
 )
 app.add_typer(ppm_app, name="ppm")
 
-RunsOpt = Annotated[list[str], typer.Option("--runs", help="Runs whose trees give the pairs.")]
+RunsOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--runs",
+        help="Runs whose trees (mcts: step and final pairs) or samples (sc, best_of_n: "
+        "outcome pairs) give the pairs.",
+    ),
+]
 
 
 def _guard(action):
@@ -37,23 +44,28 @@ def pairs(
     store: StoreOpt = DEFAULT_STORE,
     trl: Annotated[bool, typer.Option(help="Write TRL's prompt/chosen/rejected format.")] = False,
 ) -> None:
-    """Export preference pairs extracted from stored MCTS trees."""
+    """Export preference pairs: step and final pairs from stored MCTS trees, outcome
+    pairs from stored samples; prints the count of each kind and of problems."""
     from thinktree.store import RunStore
     from thinktree.train.ppm.data import collect_pairs
-    from thinktree.train.ppm.pairs import trl_record, write_jsonl
+    from thinktree.train.ppm.pairs import PAIR_KINDS, PreferencePair, trl_record, write_jsonl
 
-    def run() -> int:
+    def run() -> list[PreferencePair]:
         with RunStore(store, create=False) as db:
             found = collect_pairs(db, runs)
         if trl:
             with open(out, "w") as handle:
                 for pair in found:
                     handle.write(json.dumps(trl_record(pair)) + "\n")
-            return len(found)
-        return write_jsonl(found, out)
+        else:
+            write_jsonl(found, out)
+        return found
 
-    count = _guard(run)
-    typer.echo(f"{count} pairs -> {out}")
+    found = _guard(run)
+    kinds = ", ".join(f"{kind} {sum(p.kind == kind for p in found)}" for kind in PAIR_KINDS)
+    problems = len({p.problem_id for p in found})
+    noun = "problem" if problems == 1 else "problems"
+    typer.echo(f"{len(found)} pairs ({kinds}) from {problems} {noun} -> {out}")
 
 
 @ppm_app.command("train")

@@ -18,6 +18,7 @@ from thinktree.cli.options import (
     ConfigFields,
     engine_config,
     engine_options,
+    say_notice,
     search_config,
     search_options,
 )
@@ -52,6 +53,7 @@ def solve(
     with user_errors():
         text = check_question(question)
         config = search_config(search, scorer)
+        say_notice(config, scorer)
         if issubclass(scorer_kind(scorer), NeedsGold) and gold is None:
             raise ValueError(f"--scorer {scorer} needs the known answer: --gold ANSWER")
         engine_cfg = engine_config(engine, lambda: registry.default_slots(config))

@@ -26,10 +26,12 @@ class RunReport:
 
     @property
     def label(self) -> str:
-        """The model and the run's label (:func:`thinktree.search.registry.run_label`)."""
+        """The model and the run's label (:func:`thinktree.search.registry.run_label`),
+        and a rescored run's selection rule where it is not best-of-N's."""
         config = self.run.config
         label = run_label(self.run.strategy, config.get("search", {}), config.get("scorer"))
-        return f"{self.run.model} {label}"
+        select = f" {config['select']}" if "select" in config else ""
+        return f"{self.run.model} {label}{select}"
 
 
 def build_reports(

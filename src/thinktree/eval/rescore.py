@@ -1,11 +1,15 @@
-"""Best-of-N from stored samples: score a run's finished trajectories, keep the best.
+"""Scored selection over stored samples: score a run's finished trajectories, pick by a rule.
 
 ``rescore`` turns a stored run of independent samples (a strategy that declares
-``independent_samples``: ``sc``, ``best_of_n``) into a ``best_of_n`` run whose answer per problem is the final answer the scorer values
-most (:func:`thinktree.search.sampling.best_scored`, best-of-N's own rule), over
-the very samples the source run drew. The selection rule is then the only difference between the two runs, and no token is generated again. The
-new run is resumable like any other and records its source in its config; its
-token counts are the source's (generation), its seconds add the scoring time.
+``independent_samples``: ``sc``, ``best_of_n``) into a ``best_of_n`` run whose answer
+per problem is the one a selection rule (:mod:`thinktree.search.selection`) picks
+from the scorer's values of the very samples the source run drew: ``best``, the
+best-scored sample (best-of-N's own rule, the default), or ``weighted``, the class of
+equivalent answers whose shifted scores add up highest. The rule is then the only
+difference between the two runs, and no token is generated again. The new run is
+resumable like any other and records its source in its config, and its rule where it
+is not ``best`` (so runs rescored before rules were named keep their ids); its token
+counts are the source's (generation), its seconds add the scoring time.
 """
 
 from __future__ import annotations
@@ -18,8 +22,12 @@ from thinktree.eval.metrics import summarize
 from thinktree.reward.base import ScoreItem, StepScorer
 from thinktree.search import AnswerJudge, Trajectory
 from thinktree.search.registry import STRATEGIES, strategy_class, strategy_name
-from thinktree.search.sampling import BestOfNSearch, best_scored
+from thinktree.search.sampling import BestOfNSearch
+from thinktree.search.selection import SELECTIONS
 from thinktree.store import ResultRow, RunRecord, RunStore
+
+RESCORE_RULES = ("best", "weighted")
+"""The rules that read scores; the first is the default (what rescoring always did)."""
 
 
 def rescore(
@@ -29,7 +37,10 @@ def rescore(
     scorer_id: str,
     judge: AnswerJudge,
     on_result: Callable[[ResultRow], None] | None = None,
+    select: str = RESCORE_RULES[0],
 ) -> RunRecord:
+    if select not in RESCORE_RULES:
+        raise ValueError(f"unknown selection rule {select!r}; use {' or '.join(RESCORE_RULES)}")
     source = store.get_run(source_id)
     if not strategy_class(source.strategy).independent_samples:
         sampling = ", ".join(n for n, s in STRATEGIES.items() if s.independent_samples)
@@ -40,18 +51,21 @@ def rescore(
     BestOfNSearch.check_scorer(strategy, scorer)
     identity = {**source.config, "rescored_from": source.id, "scorer": scorer_id}
     identity["search"] = {**source.config.get("search", {}), "strategy": strategy}
+    chosen = {} if select == RESCORE_RULES[0] else {"select": select}
+    identity.update(chosen)
     fp = fingerprint(identity)
+    tag = "bon" if not chosen else select
     run = store.find_run(fp) or store.create_run(
-        f"{source.id}-bon-{fp[:6]}", fingerprint=fp, kind="rescore", dataset=source.dataset,
+        f"{source.id}-{tag}-{fp[:6]}", fingerprint=fp, kind="rescore", dataset=source.dataset,
         strategy=strategy, model=source.model, config=identity,
-        manifest={**source.manifest, "rescored_from": source.id, "scorer": scorer_id},
+        manifest={**source.manifest, "rescored_from": source.id, "scorer": scorer_id, **chosen},
     )  # fmt: skip
     done = store.done_problem_ids(run.id)
     started = time.monotonic()
     for row in store.iter_results(source.id):
         if row.problem_id in done:
             continue
-        store.add_result(run.id, best_of(row, scorer, judge))
+        store.add_result(run.id, best_of(row, scorer, judge, select))
         if on_result is not None:
             on_result(row)
     wall = float(run.metrics.get("wall_seconds", source.metrics.get("wall_seconds", 0.0)))
@@ -62,16 +76,22 @@ def rescore(
     return store.get_run(run.id)
 
 
-def best_of(row: ResultRow, scorer: StepScorer, judge: AnswerJudge) -> ResultRow:
-    """The row best-of-N would have stored: the stored samples scored, and its choice."""
+def best_of(
+    row: ResultRow, scorer: StepScorer, judge: AnswerJudge, select: str = RESCORE_RULES[0]
+) -> ResultRow:
+    """The row best-of-N would have stored choosing by ``select``: the stored samples
+    scored (the finished ones), and the rule's choice and votes."""
     trajectories = [Trajectory.from_dict(t) for t in row.trajectories]
-    finished = [t for t in trajectories if t.answer is not None and t.steps]
+    done = [t.answer is not None and bool(t.steps) for t in trajectories]
+    finished = [t for t, d in zip(trajectories, done, strict=True) if d]
     started = time.perf_counter()
     scores = scorer.score([ScoreItem(row.question, t.steps, row.problem_id) for t in finished])
     seconds = time.perf_counter() - started
     for trajectory, score in zip(finished, scores, strict=True):
         trajectory.value = score
-    answer, votes = best_scored([(t.answer or "", float(t.value or 0.0)) for t in finished])
+    # An unfinished sample casts nothing (a stored value of its is not this scorer's).
+    values = [t.value if d else None for t, d in zip(trajectories, done, strict=True)]
+    answer, votes = SELECTIONS[select]([t.answer for t in trajectories], values, judge.same)
     correct = verdict(answer, row.gold, judge)
     return ResultRow(
         problem_id=row.problem_id, position=row.position, question=row.question, gold=row.gold,

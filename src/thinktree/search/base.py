@@ -55,8 +55,9 @@ class ProblemSearch(ABC):
     :attr:`budget_field` (run names, report labels:
     :func:`thinktree.search.registry.run_label`), whether its trajectories are
     :attr:`independent_samples` (``rescore``), which late fields it never reads
-    (:meth:`unread_fields`, run fingerprints: :mod:`thinktree.search.identity`) and
-    how the defaults that depend on the scorer are decided (:meth:`resolve`). Its
+    (:meth:`unread_fields`, run fingerprints: :mod:`thinktree.search.identity`),
+    how the defaults that depend on the scorer are decided (:meth:`resolve`) and what
+    the command line should say before it runs (:meth:`notice`). Its
     name is the one it is registered under in
     :data:`thinktree.search.registry.STRATEGIES`.
     """
@@ -104,6 +105,13 @@ class ProblemSearch(ABC):
         learned scorer and ``scorer`` is none."""
         if cls.needs_learned_scorer and step_scorer(scorer) is None:
             raise ValueError(f"{name} needs a learned scorer, e.g. --scorer ppm:DIR")
+
+    @classmethod
+    def notice(cls, config: BaseSearchConfig, scorer: type[Scorer]) -> str | None:
+        """One line the command line says (stderr) before this search runs with a
+        scorer of class ``scorer``, where what the search does would surprise; None
+        (nothing to say) by default."""
+        return None
 
     @classmethod
     def unread_fields(cls, config: BaseSearchConfig, scored: bool) -> frozenset[str]:

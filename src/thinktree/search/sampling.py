@@ -29,7 +29,6 @@ it; ``extra["dropped"]`` counts them.
 from __future__ import annotations
 
 import operator
-from collections.abc import Sequence
 from typing import ClassVar
 
 from pydantic import Field
@@ -38,6 +37,7 @@ from thinktree.search.base import ProblemSearch
 from thinktree.search.expand import Expansion
 from thinktree.search.options import BaseSearchConfig, StrategyOptions
 from thinktree.search.result import SolveResult, Trajectory
+from thinktree.search.selection import best_scored
 from thinktree.search.settle import SETTLE_RULES, settled, token_probability, wave_size
 from thinktree.search.voting import majority_vote
 from thinktree.steps import Step, StepKind
@@ -233,15 +233,3 @@ class BestOfNSearch(SamplingSearch):
             [(a, self.final_scores[i]) for i, a in enumerate(answers)
              if a is not None and i in self.final_scores]
         )  # fmt: skip
-
-
-def best_scored(scored: Sequence[tuple[str, float]]) -> tuple[str | None, dict[str, float]]:
-    """Best-of-N's choice among (answer, score) samples in sample order: the answer
-    scored highest (ties to the earlier sample), and each answer's best score."""
-    if not scored:
-        return None, {}
-    best = max(range(len(scored)), key=lambda i: (scored[i][1], -i))
-    votes: dict[str, float] = {}
-    for answer, score in scored:
-        votes[answer] = max(votes.get(answer, -1.0), round(score, 6))
-    return scored[best][0], votes

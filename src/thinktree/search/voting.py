@@ -2,6 +2,7 @@
 
 :func:`leading` is the only place the tie rule is written: the heaviest class
 wins and, among equals, the class found first. The majority vote below, the
+selection rules over scored samples (:mod:`thinktree.search.selection`), the
 settle rules (:mod:`thinktree.search.settle`), MCTS's answer choice
 (:func:`thinktree.search.mcts.tree.choose_answer`) and the stored-run metrics
 (:mod:`thinktree.eval.metrics`) all pick their winner with it, so a settled

@@ -15,7 +15,8 @@ Values by the scorer's type (:mod:`thinktree.reward.base`; the mode recorded in
 - ``learned`` (a :class:`StepScorer`, the PPM): a new non-terminal node is
   initialised with its score; a final answer's value is its score, or its outcome
   ±1 when the scorer also :class:`NeedsGold` (``ppm+outcome``: rStar's training
-  rollouts after round 1);
+  rollouts after round 1); the answer is then the one whose terminals' scores
+  average highest (:func:`choose_answer`), the PPM's choice, not the vote's;
 - ``none``, ``agreement = "all"`` (default): a final answer's value is its
   agreement with every other answer found so far (:func:`agreement_values`), and
   every answer is re-valued whenever new ones arrive, so ``W`` along each path
@@ -136,6 +137,18 @@ class MCTSSearch(ProblemSearch):
             return float(config.samples)  # about one sampled solution a rollout
         # The first rollout expands k candidates per depth; later ones fewer new nodes.
         return (1 + 0.5 * (config.samples - 1)) * config.candidates
+
+    @classmethod
+    def notice(cls, config: BaseSearchConfig, scorer: type[Scorer]) -> str | None:
+        """Without a scorer (neither learned nor gold) the tree is no better than its
+        samples (DESIGN.md: a tree needs a verifier): say so, and how to give one."""
+        if issubclass(scorer, (StepScorer, NeedsGold)):
+            return None
+        if mcts_options(config).lazy:
+            what = "mcts's rollouts are independent samples, as sc's"
+        else:
+            what = "mcts values its answers by their agreement alone, no verifier"
+        return f"note: without a learned scorer {what}; give it one with --scorer ppm:DIR"
 
     @classmethod
     def unread_fields(cls, config: BaseSearchConfig, scored: bool) -> frozenset[str]:

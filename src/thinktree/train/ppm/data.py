@@ -12,22 +12,36 @@ import numpy as np
 
 from thinktree.reward.base import ScoreItem
 from thinktree.reward.features import Featurizer
+from thinktree.search.registry import STRATEGIES
 from thinktree.store import RunStore
-from thinktree.train.ppm.pairs import PreferencePair, pairs_from_tree
+from thinktree.train.ppm.pairs import PreferencePair, outcome_pairs, pairs_from_tree
 
 CACHE_CHUNK = 64
 
 
 def collect_pairs(store: RunStore, run_ids: Sequence[str]) -> list[PreferencePair]:
-    """Pairs from every stored tree of the runs (graded trees only), in a fixed order."""
+    """The pairs of the runs' graded problems, in the order of ``run_ids`` and then of
+    each run's stored problems: a run of independent samples (a strategy declaring
+    ``independent_samples``: ``sc``, ``best_of_n``, a rescored run) gives outcome pairs
+    from each problem's samples; any other run gives the step and final pairs of its
+    stored trees (MCTS), none where it stored no tree.
+
+    A rescored run holds its source's samples: naming both gives their outcome pairs twice.
+    """
     pairs: list[PreferencePair] = []
     for run_id in run_ids:
         run = store.get_run(run_id)
+        strategy = STRATEGIES.get(run.strategy)
+        sampled = strategy is not None and strategy.independent_samples
         for row in store.iter_results(run.id):
-            tree = store.tree(run.id, row.problem_id)
-            if tree is None or row.gold is None:
+            if row.gold is None:
                 continue
-            pairs.extend(pairs_from_tree(row.problem_id, row.question, tree))
+            if sampled:
+                pairs.extend(outcome_pairs(row))
+                continue
+            tree = store.tree(run.id, row.problem_id)
+            if tree is not None:
+                pairs.extend(pairs_from_tree(row.problem_id, row.question, tree))
     return pairs
 
 

@@ -18,6 +18,12 @@ the full trajectory, with the same distance rule on the full texts.
 Ties are broken by node id, so extraction is deterministic. Q of an invalid
 terminal is its local −1 (−1/2 under ``invalid_backup = "visits"``, which adds a visit
 worth 0); Q of a node with no propagated visits is 0.
+
+Outcome pairs (:func:`outcome_pairs`), from a sampling run's stored row: a right and
+a wrong full solution of the same problem (DESIGN.md: cheap final-answer data), the
+first (up to) 2 distinct right texts against the first (up to) 2 distinct wrong
+ones in sample order, with the same distance rule. Their Q are the outcomes, +1 and
+−1, so the margin rule always holds.
 """
 
 from __future__ import annotations
@@ -27,16 +33,21 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rapidfuzz.distance import Levenshtein
 
 from thinktree.search.mcts.tree import Node, deserialize
+from thinktree.search.result import Trajectory
 from thinktree.steps import Step, solution_text
+from thinktree.store import ResultRow
 
 MIN_MARGIN = 0.5
 MIN_EDIT_DISTANCE = 20
 PER_SIDE = 2
+PAIR_KINDS = ("step", "final", "outcome")
+"""Every pair's kind, in the order :func:`thinktree.train.ppm.data.collect_pairs` gives
+a problem's pairs."""
 
 
 @dataclass(frozen=True)
@@ -50,9 +61,10 @@ class PreferencePair:
     chosen_q: float
     rejected_q: float
     kind: str
-    """"step" (siblings at one node) or "final" (whole trajectories)."""
+    """"step" (siblings at one node), "final" (whole trajectories of one tree) or
+    "outcome" (whole sampled solutions of one problem)."""
     node_id: int
-    """The shared parent node (final pairs: the root)."""
+    """The shared parent node (final and outcome pairs: the root, 0)."""
 
     @property
     def clean(self) -> bool:
@@ -93,8 +105,10 @@ def _text(steps: Iterable[Step]) -> str:
 
 
 def _pairs_from_sides(
-    positives: list[Node], negatives: list[Node], make: Any, text_of: Any
+    positives: list[Any], negatives: list[Any], make: Any, text_of: Any
 ) -> Iterator[PreferencePair]:
+    """Every (positive, negative) with Q margin and edit distance enough, positives
+    first; a side is anything with a ``q_value`` (a node, a sample)."""
     for pos in positives:
         for neg in negatives:
             if pos.q_value - neg.q_value < MIN_MARGIN:
@@ -155,6 +169,59 @@ def final_pairs(problem_id: str, question: str, root: Node) -> list[PreferencePa
         )
 
     return list(_pairs_from_sides(good, bad, make, lambda n: _text(n.steps())))
+
+
+class _Sample(NamedTuple):
+    steps: tuple[Step, ...]
+    q_value: float
+    """The outcome: +1 right, −1 wrong."""
+
+
+def outcome_pairs(row: ResultRow) -> list[PreferencePair]:
+    """Outcome pairs of one problem from a sampling run's row (``sc``, ``best_of_n``).
+
+    ``row.trajectories`` are the samples in the order drawn and
+    ``row.samples["correct"]`` their verdicts (:func:`thinktree.eval.harness.sample_record`).
+    Sides: the samples with an answer, each text once (its first sample); positives the
+    first 2 right, negatives the first 2 wrong, in sample order — draws are random, so
+    the first ones are as good a pick as any, and a stored score (a best-of-N run's) is
+    not used: the label is the outcome. Pairs are kept by the distance rule (the margin,
+    +1 against −1, always holds), positives first.
+
+    A sample without an answer (cut off, too many errors, dropped as unsure) is on
+    neither side: the PPM ranks finished solutions at test time (a rescore scores only
+    those), and an unfinished negative is told apart by its missing ``\boxed{}`` alone,
+    an easy pair that teaches nothing and costs a training example. Final pairs from
+    trees leave invalid endings out for the same reason.
+
+    Without a gold answer there are no verdicts, hence no pairs.
+    """
+    if row.gold is None:
+        return []
+    verdicts = row.samples.get("correct", [])
+    if len(verdicts) != len(row.trajectories):
+        raise ValueError(
+            f"problem {row.problem_id}: {len(row.trajectories)} samples but {len(verdicts)} "
+            "verdicts; outcome pairs need a sampling run's row (sc, best_of_n)"
+        )
+    seen: set[str] = set()
+    good: list[_Sample] = []
+    bad: list[_Sample] = []
+    for data, right in zip(row.trajectories, verdicts, strict=True):
+        trajectory = Trajectory.from_dict(data)
+        text = _text(trajectory.steps)
+        if trajectory.answer is None or not trajectory.steps or text in seen:
+            continue
+        seen.add(text)
+        (good if right else bad).append(_Sample(tuple(trajectory.steps), 1.0 if right else -1.0))
+
+    def make(pos: _Sample, neg: _Sample) -> PreferencePair:
+        return PreferencePair(
+            row.problem_id, row.question, (), pos.steps, neg.steps, pos.q_value, neg.q_value,
+            "outcome", 0,
+        )  # fmt: skip
+
+    return list(_pairs_from_sides(good[:PER_SIDE], bad[:PER_SIDE], make, lambda s: _text(s.steps)))
 
 
 def pairs_from_tree(problem_id: str, question: str, tree: dict[str, Any]) -> list[PreferencePair]:

@@ -30,7 +30,13 @@ from thinktree.reward.ppm import HEAD_FILE, PPM_FILE, head_forward
 from thinktree.store import RunStore
 from thinktree.train.ppm.data import EmbeddingCache, collect_pairs, pair_features
 from thinktree.train.ppm.head import HeadConfig, pairwise_accuracy, train_head
-from thinktree.train.ppm.pairs import PreferencePair, fold_of, is_validation, write_jsonl
+from thinktree.train.ppm.pairs import (
+    PAIR_KINDS,
+    PreferencePair,
+    fold_of,
+    is_validation,
+    write_jsonl,
+)
 
 Progress = Callable[[str, int, int], None]
 
@@ -183,6 +189,13 @@ class PPMTrainResult:
     record: dict[str, Any] = field(default_factory=dict)
 
 
+def pairs_by_kind(pairs: Sequence[PreferencePair]) -> dict[str, int]:
+    """Pairs of each kind; outcome pairs only where there are any, so the record of a
+    PPM trained on trees alone reads as it always did."""
+    counts = {kind: sum(p.kind == kind for p in pairs) for kind in PAIR_KINDS}
+    return {kind: n for kind, n in counts.items() if n or kind != "outcome"}
+
+
 def train_ppm(
     store: RunStore,
     run_ids: Sequence[str],
@@ -258,7 +271,7 @@ def train_ppm(
         "head": head.to_dict(),
         "runs": list(run_ids),
         "pairs": len(pairs),
-        "pairs_by_kind": {k: sum(1 for p in pairs if p.kind == k) for k in ("step", "final")},
+        "pairs_by_kind": pairs_by_kind(pairs),
         "problems_with_pairs": len({p.problem_id for p in pairs}),
         "train_pairs": len(train),
         "valid_pairs": len(valid),
