@@ -154,7 +154,7 @@ def text(steps: tuple[Step, ...] | list[Step]) -> str:
 
 
 def test_exact_outcome_pairs_from_hand_made_samples() -> None:
-    # R1's twin and the cut-off sample are skipped; R3 and W3 come after 2 of their side.
+    # R1's twin and the cut-off sample are skipped; R2 is too close to W2 and W3.
     row = sample_row([(R1, True), (CUT, False), (W1, False), (list(R1), True), (R2, True),
                       (W2, False), (R3, True), (W3, False)])  # fmt: skip
     pairs = outcome_pairs(row)
@@ -163,10 +163,27 @@ def test_exact_outcome_pairs_from_hand_made_samples() -> None:
     assert got == [
         ("outcome", 0, text(R1), text(W1), 1.0, -1.0),
         ("outcome", 0, text(R1), text(W2), 1.0, -1.0),
+        ("outcome", 0, text(R1), text(W3), 1.0, -1.0),
         ("outcome", 0, text(R2), text(W1), 1.0, -1.0),
+        ("outcome", 0, text(R3), text(W1), 1.0, -1.0),
+        ("outcome", 0, text(R3), text(W2), 1.0, -1.0),
+        ("outcome", 0, text(R3), text(W3), 1.0, -1.0),
     ]
     assert all(p.prefix == () and p.question == "How many?" for p in pairs)
     assert outcome_pairs(row) == pairs
+
+
+def test_outcome_pairs_take_the_first_four_samples_a_side() -> None:
+    """Six right and six wrong samples, all far apart: 4 x 4 pairs, of the first four
+    of each side in sample order."""
+    right = [[code(f"\n```python\ntotal = {n} * 1000 + 6 - {n} * 1000\nprint(total)\n```\n", "6"), final("6")]
+             for n in range(6)]  # fmt: skip
+    wrong = [[code(f"\n```python\nwrong_{n} = {n} * 777 + 13\nprint(wrong_{n})\n```\n", str(n * 777 + 13)),
+              final(str(n * 777 + 13))] for n in range(6)]  # fmt: skip
+    row = sample_row([pair for r, w in zip(right, wrong, strict=True) for pair in
+                      ((r, True), (w, False))])  # fmt: skip
+    got = [(text(p.chosen), text(p.rejected)) for p in outcome_pairs(row)]
+    assert got == [(text(r), text(w)) for r in right[:4] for w in wrong[:4]]
 
 
 def test_no_outcome_pairs_without_both_sides_or_without_gold() -> None:

@@ -21,8 +21,11 @@ worth 0); Q of a node with no propagated visits is 0.
 
 Outcome pairs (:func:`outcome_pairs`), from a sampling run's stored row: a right and
 a wrong full solution of the same problem (DESIGN.md: cheap final-answer data), the
-first (up to) 2 distinct right texts against the first (up to) 2 distinct wrong
-ones in sample order, with the same distance rule. Their Q are the outcomes, +1 and
+first (up to) 4 distinct right texts against the first (up to) 4 distinct wrong
+ones in sample order, with the same distance rule. Four a side, not rStar's two: the
+verifier's data are sc@8 samples, and every right one against every wrong one is a
+comparison the weighted vote makes at test time; four keeps an easy problem's many
+right samples from crowding out other problems (at most 16 pairs a problem). Their Q are the outcomes, +1 and
 −1, so the margin rule always holds.
 """
 
@@ -45,6 +48,7 @@ from thinktree.store import ResultRow
 MIN_MARGIN = 0.5
 MIN_EDIT_DISTANCE = 20
 PER_SIDE = 2
+OUTCOME_PER_SIDE = 4
 PAIR_KINDS = ("step", "final", "outcome")
 """Every pair's kind, in the order :func:`thinktree.train.ppm.data.collect_pairs` gives
 a problem's pairs."""
@@ -183,7 +187,7 @@ def outcome_pairs(row: ResultRow) -> list[PreferencePair]:
     ``row.trajectories`` are the samples in the order drawn and
     ``row.samples["correct"]`` their verdicts (:func:`thinktree.eval.harness.sample_record`).
     Sides: the samples with an answer, each text once (its first sample); positives the
-    first 2 right, negatives the first 2 wrong, in sample order — draws are random, so
+    first 4 right, negatives the first 4 wrong (:data:`OUTCOME_PER_SIDE`), in sample order — draws are random, so
     the first ones are as good a pick as any, and a stored score (a best-of-N run's) is
     not used: the label is the outcome. Pairs are kept by the distance rule (the margin,
     +1 against −1, always holds), positives first.
@@ -221,7 +225,8 @@ def outcome_pairs(row: ResultRow) -> list[PreferencePair]:
             "outcome", 0,
         )  # fmt: skip
 
-    return list(_pairs_from_sides(good[:PER_SIDE], bad[:PER_SIDE], make, lambda s: _text(s.steps)))
+    good, bad = good[:OUTCOME_PER_SIDE], bad[:OUTCOME_PER_SIDE]
+    return list(_pairs_from_sides(good, bad, make, lambda s: _text(s.steps)))
 
 
 def pairs_from_tree(problem_id: str, question: str, tree: dict[str, Any]) -> list[PreferencePair]:
