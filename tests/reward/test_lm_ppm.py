@@ -148,7 +148,8 @@ def test_a_child_reuses_its_parent_prefix(tiny: dict[str, Any]) -> None:
         shared = ppm.engine.tokenize(solution_text(parent.question, parent.steps))
         ppm.raw([parent])
         assert (ppm.stats.prompt_tokens, ppm.stats.cached_tokens) == (len(parent_ids), 0)
-        ppm.raw([child])
+        [value] = ppm.raw([child])
+        assert value == pytest.approx(peft_difference(ppm, tiny["peft"], child), abs=TOLERANCE)
     finally:
         ppm.close()
     # The child's text is the parent's up to the suffix, whose first newline the
@@ -158,6 +159,27 @@ def test_a_child_reuses_its_parent_prefix(tiny: dict[str, Any]) -> None:
     assert child_ids[: len(shared)] == shared and common == len(shared) + 1
     assert ppm.stats.cached_tokens == common
     assert ppm.stats.prompt_tokens == len(parent_ids) + len(child_ids) - common
+
+
+def test_siblings_in_one_batch_share_their_parents_prefix(tiny: dict[str, Any]) -> None:
+    """Siblings go one after another to one slot even when other slots are free
+    (llama.cpp copies no prefix between slots)."""
+    serving = LMServing(threads=1, slots=3, ctx_per_slot=512, cache_ram_mib=0, top_logprobs=300)
+    parent = ITEMS[1]
+    siblings = [ScoreItem(QUESTION, [*parent.steps, step]) for step in (STEPS[2], *ITEMS[3].steps)]
+    siblings.append(ScoreItem(QUESTION, [*parent.steps, code("print(8)", "8")]))
+    ppm = load_ppm(tiny["dir"], serving=serving)
+    assert isinstance(ppm, LMPPM)
+    try:
+        shared = len(ppm.engine.tokenize(solution_text(parent.question, parent.steps)))
+        ppm.raw([parent])
+        before = ppm.stats.cached_tokens
+        values = ppm.raw(siblings)
+        expected = [peft_difference(ppm, tiny["peft"], item) for item in siblings]
+    finally:
+        ppm.close()
+    assert ppm.stats.cached_tokens - before >= len(siblings) * shared
+    assert values == pytest.approx(expected, abs=TOLERANCE)
 
 
 def test_a_token_outside_the_top_k_is_bounded_and_counted(tiny: dict[str, Any]) -> None:

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -363,16 +363,25 @@ class LlamaCppEngine:
             raise EngineError(f"llama.cpp: {message}") from exc
 
     def next_token_logprobs(
-        self, prompts: Sequence[str], top: int, pick: int
+        self,
+        prompts: Sequence[str],
+        top: int,
+        pick: int,
+        chains: Sequence[Hashable] | None = None,
     ) -> list[NextTokenLogprobs]:
         """The ``top`` most likely next tokens after each prompt, with log-probabilities.
 
-        One request per prompt (``max_tokens`` 1, ``n_probs`` = ``top``), sent
-        concurrently from the engine's threads so the slots work together;
-        ``cache_prompt`` lets a prompt that extends one a slot holds evaluate only its
-        new tokens. Adapters run at the scales the engine was started with. A prompt
-        too long for a slot comes back with ``error`` set; other failures raise
-        :class:`EngineError`.
+        One request per prompt (``max_tokens`` 1, ``n_probs`` = ``top``); results in
+        prompt order. ``cache_prompt`` lets a prompt that extends one a slot holds
+        evaluate only its new tokens. Prompts with the same ``chains`` label (say, the
+        siblings of one parent) are sent one after another from one thread, so each
+        finds the shared prefix in the slot the previous one used; chains run
+        concurrently, one thread per slot. Without labels every prompt is its own
+        chain. (Concurrent requests land on different slots, and llama.cpp copies no
+        prefix between slots: three siblings sent at once on three slots evaluated
+        their parent's prefix up to three times, measured.) Adapters run at the scales
+        the engine was started with. A prompt too long for a slot comes back with
+        ``error`` set; other failures raise :class:`EngineError`.
 
         ``pick`` is the token generated (a ``logit_bias`` forces it; the probabilities
         reported are the model's own, computed before any sampler): llama.cpp returns
@@ -381,12 +390,26 @@ class LlamaCppEngine:
         """
         if top < 1:
             raise EngineError("next_token_logprobs needs top >= 1")
-        if not prompts:
-            return []
-        if len(prompts) == 1:
-            return [self._next_token_one(prompts[0], top, pick)]
-        futures = [self._pool.submit(self._next_token_one, p, top, pick) for p in prompts]
-        return [f.result() for f in futures]
+        labels: Sequence[Hashable] = range(len(prompts)) if chains is None else chains
+        if len(labels) != len(prompts):
+            raise EngineError("next_token_logprobs needs one chain label per prompt")
+        groups: dict[Hashable, list[int]] = {}
+        for index, label in enumerate(labels):
+            groups.setdefault(label, []).append(index)
+
+        def run(indexes: list[int]) -> list[NextTokenLogprobs]:
+            return [self._next_token_one(prompts[i], top, pick) for i in indexes]
+
+        if len(groups) <= 1:
+            answers = [run(indexes) for indexes in groups.values()]
+        else:
+            futures = [self._pool.submit(run, indexes) for indexes in groups.values()]
+            answers = [f.result() for f in futures]
+        out: list[NextTokenLogprobs | None] = [None] * len(prompts)
+        for indexes, chain in zip(groups.values(), answers, strict=True):
+            for index, answer in zip(indexes, chain, strict=True):
+                out[index] = answer
+        return [answer for answer in out if answer is not None]
 
     def _next_token_one(self, prompt: str, top: int, pick: int) -> NextTokenLogprobs:
         payload: dict[str, Any] = {

@@ -8,11 +8,11 @@ is its score (:mod:`thinktree.reward.lm_format`). Serving it:
   an in-process llama.cpp server of its own (:class:`LMServing` sizes it), never on
   the policy's slots: llama.cpp does not batch requests of different LoRA scales,
   and a slot whose scale changes loses its prefix cache.
-- **One request per item**, all of a batch sent at once (one thread per slot):
-  prompt = the item's text, ``max_tokens`` 1, ``n_probs`` =
-  :attr:`LMServing.top_logprobs`. llama.cpp returns the top-k next tokens with
-  log-probabilities of the full softmax of the model's logits (before any sampler);
-  the score is the YES token's minus the NO token's. The token generated is forced
+- **One request per item**, sent from one thread per slot: prompt = the item's
+  text, ``max_tokens`` 1, ``n_probs`` = :attr:`LMServing.top_logprobs`. llama.cpp
+  returns the top-k next tokens with log-probabilities of the full softmax of the
+  model's logits (before any sampler); the score is the YES token's minus the NO
+  token's. The token generated is forced
   to YES (``logit_bias``), because llama.cpp returns no probabilities when the
   generated token ends inside a UTF-8 character (a byte token can).
 - **A token outside the top k** gets the lowest log-probability returned (the k-th
@@ -22,7 +22,10 @@ is its score (:mod:`thinktree.reward.lm_format`). Serving it:
 - **Prefix reuse.** A child's text extends its parent's up to the suffix, and
   ``cache_prompt`` lets the slot (or llama.cpp's RAM prompt cache) that scored the
   parent evaluate only the child's new step and the suffix; llama.cpp's own counts
-  of evaluated and reused prompt tokens are summed in :class:`LMScoreStats`.
+  of evaluated and reused prompt tokens are summed in :class:`LMScoreStats`. The
+  siblings of one parent in a batch go one after another to one slot (llama.cpp
+  copies no prefix between slots); the parents' groups run concurrently. On CPU
+  the slots share the cores, so concurrency buys little and reuse buys most.
 - **A text longer than a slot's context** is valued 0 (no signal) and counted in
   :attr:`LMScoreStats.failed` rather than failing the search; the PPM reads no
   instructions or examples, so it fits wherever the policy's prompt fitted when its
@@ -162,6 +165,12 @@ def logit_difference(top: dict[int, float], yes: int, no: int) -> tuple[float, i
     return top.get(yes, floor) - top.get(no, floor), missing
 
 
+def parent_key(item: ScoreItem) -> tuple[str, str, tuple[str, ...]]:
+    """What the siblings of one parent share: they are scored one after another on one
+    slot, so that each reuses the parent's prefix the previous one left there."""
+    return item.problem_id, item.question, tuple(step.text for step in item.steps[:-1])
+
+
 class LMPPM(StepScorer):
     """A PPM that is a LoRA adapter over the base model, scored on its own llama.cpp engine."""
 
@@ -196,6 +205,7 @@ class LMPPM(StepScorer):
             [ppm_text(item.question, item.steps) for item in items],
             self.serving.top_logprobs,
             pick=self.file.yes_token_id,
+            chains=[parent_key(item) for item in items],
         )
         values = [self._difference(answer) for answer in answers]
         with self._lock:
