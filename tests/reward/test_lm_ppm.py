@@ -313,3 +313,40 @@ def test_ppm_json_that_does_not_fit_is_one_line(
 
 def test_a_directory_without_ppm_json_is_one_line(tmp_path: Path) -> None:
     one_line_error(tmp_path, "is not a trained PPM")
+
+
+# -- the real base model --------------------------------------------------------------------
+
+
+@pytest.mark.model
+def test_the_fast_models_answer_tokens_and_prefix_reuse(tmp_path: Path) -> None:
+    """Over the real 0.5B Q4_K_M file (an adapter that changes nothing): lm_format's
+    YES and NO are the ids ppm.json gives, and a child reuses its parent's prefix."""
+    import gguf
+    import numpy as np
+
+    from thinktree.models import resolve_model
+
+    writer = gguf.GGUFWriter(str(tmp_path / "adapter.gguf"), "qwen2")
+    writer.add_string(gguf.Keys.General.TYPE, gguf.GGUFType.ADAPTER)
+    writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
+    writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, 1.0)
+    writer.add_tensor("blk.0.attn_q.weight.lora_a", np.ones((1, 896), np.float32))
+    writer.add_tensor("blk.0.attn_q.weight.lora_b", np.zeros((896, 1), np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    file = LMPPMFile("fast", "adapter.gguf", 9834, 902, base_sha256=resolve_model("fast").sha256)
+    (tmp_path / "ppm.json").write_text(json.dumps(file.to_json()))
+    ppm = load_ppm(tmp_path, serving=LMServing(threads=1, slots=2, ctx_per_slot=1024))
+    assert isinstance(ppm, LMPPM)
+    try:
+        ppm.score([ITEMS[0]])
+        ppm.score([ITEMS[1], ITEMS[3]])
+    finally:
+        ppm.close()
+    assert ppm.stats.cached_tokens > 20  # the child's question and first step
+    assert (ppm.stats.items, ppm.stats.failed) == (3, 0)
+    # Even untrained, the model ranks both answers among its top 20 after the suffix.
+    assert ppm.stats.missing_tokens == 0
