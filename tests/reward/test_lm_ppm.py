@@ -293,6 +293,14 @@ def test_a_changed_adapter_is_refused(ppm_copy: Path) -> None:
     one_line_error(ppm_copy, "does not match .*ppm.json")
 
 
+def test_an_adapter_llamacpp_cannot_load_is_one_line(ppm_copy: Path) -> None:
+    (ppm_copy / "adapter.gguf").write_bytes(b"GGUF but not an adapter")
+    data = json.loads((ppm_copy / "ppm.json").read_text())
+    (ppm_copy / "ppm.json").write_text(json.dumps({**data, "adapter_sha256": None}))
+    message = one_line_error(ppm_copy, "llama.cpp could not load .* with LoRA .*adapter.gguf")
+    assert str(ppm_copy / "ppm.json") in message
+
+
 @pytest.mark.parametrize(
     ("edit", "match"),
     [
