@@ -307,14 +307,15 @@ def test_an_adapter_llamacpp_cannot_load_is_one_line(ppm_copy: Path) -> None:
         ({"yes_token_id": 1}, r"' yes' is token\(s\) \[\d+\] of .*, not 1; was the PPM trained"),
         ({"base_sha256": "0" * 64}, "trained on another file"),
         ({"base": "no-such-model"}, "base model: unknown model 'no-such-model'"),
-        ({"adapter": None}, "needs adapter"),
+        ({"adapter": None}, "an lm PPM needs adapter"),
+        ({"yes_token_id": None, "no_token_id": None}, "needs yes_token_id, no_token_id"),
+        ({"no_token_id": "no"}, "invalid literal"),
     ],
 )
 def test_ppm_json_that_does_not_fit_is_one_line(
     ppm_copy: Path, edit: dict[str, Any], match: str
 ) -> None:
     data = {**json.loads((ppm_copy / "ppm.json").read_text()), **edit}
-    data = {k: v for k, v in data.items() if v is not None}
     (ppm_copy / "ppm.json").write_text(json.dumps(data))
     one_line_error(ppm_copy, match)
 

@@ -102,7 +102,8 @@ class LMPPMFile:
     @classmethod
     def from_json(cls, path: Path, data: dict[str, Any]) -> LMPPMFile:
         """Parse ``data`` read from ``path``; PPMError with one line naming the file."""
-        missing = [k for k in ("base", "adapter", "yes_token_id", "no_token_id") if k not in data]
+        required = ("base", "adapter", "yes_token_id", "no_token_id")
+        missing = [k for k in required if data.get(k) is None]
         if missing:
             raise PPMError(f"{path}: an lm PPM needs {', '.join(missing)}")
         try:
