@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -111,6 +111,23 @@ def _token_logprobs(content: list[dict[str, Any]]) -> list[TokenLogprob]:
         )
         for item in content
     ]
+
+
+@dataclass(frozen=True)
+class NextTokenLogprobs:
+    """What llama.cpp says about the token after one prompt (see
+    :meth:`LlamaCppEngine.next_token_logprobs`)."""
+
+    top: dict[int, float]
+    """Token id -> log-probability for the ``top`` most likely tokens (full-vocabulary
+    softmax of the logits, no temperature or truncation); empty when ``error`` is set."""
+    prompt_tokens: int = 0
+    """Prompt tokens evaluated for this request."""
+    cached_tokens: int = 0
+    """Prompt tokens reused from the slot's prefix cache."""
+    seconds: float = 0.0
+    error: str | None = None
+    """Set when this prompt failed alone (longer than a slot's context)."""
 
 
 class LlamaCppEngine:
@@ -344,6 +361,95 @@ class LlamaCppEngine:
             error = response.get("error", response)
             message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
             raise EngineError(f"llama.cpp: {message}") from exc
+
+    def next_token_logprobs(
+        self,
+        prompts: Sequence[str],
+        top: int,
+        pick: int,
+        chains: Sequence[Hashable] | None = None,
+    ) -> list[NextTokenLogprobs]:
+        """The ``top`` most likely next tokens after each prompt, with log-probabilities.
+
+        One request per prompt (``max_tokens`` 1, ``n_probs`` = ``top``); results in
+        prompt order. ``cache_prompt`` lets a prompt that extends one a slot holds
+        evaluate only its new tokens. Prompts with the same ``chains`` label (say, the
+        siblings of one parent) are sent one after another from one thread, so each
+        finds the shared prefix in the slot the previous one used; chains run
+        concurrently, one thread per slot. Without labels every prompt is its own
+        chain. (Concurrent requests land on different slots, and llama.cpp copies no
+        prefix between slots: three siblings sent at once on three slots evaluated
+        their parent's prefix up to three times, measured.) Adapters run at the scales
+        the engine was started with. A prompt too long for a slot comes back with
+        ``error`` set; other failures raise :class:`EngineError`.
+
+        ``pick`` is the token generated (a ``logit_bias`` forces it; the probabilities
+        reported are the model's own, computed before any sampler): llama.cpp returns
+        no probabilities for a token that ends inside a UTF-8 character, which the most
+        likely token may be, so ``pick`` must be a whole character or more.
+        """
+        if top < 1:
+            raise EngineError("next_token_logprobs needs top >= 1")
+        labels: Sequence[Hashable] = range(len(prompts)) if chains is None else chains
+        if len(labels) != len(prompts):
+            raise EngineError("next_token_logprobs needs one chain label per prompt")
+        groups: dict[Hashable, list[int]] = {}
+        for index, label in enumerate(labels):
+            groups.setdefault(label, []).append(index)
+
+        def run(indexes: list[int]) -> list[NextTokenLogprobs]:
+            return [self._next_token_one(prompts[i], top, pick) for i in indexes]
+
+        if len(groups) <= 1:
+            answers = [run(indexes) for indexes in groups.values()]
+        else:
+            futures = [self._pool.submit(run, indexes) for indexes in groups.values()]
+            answers = [f.result() for f in futures]
+        out: list[NextTokenLogprobs | None] = [None] * len(prompts)
+        for indexes, chain in zip(groups.values(), answers, strict=True):
+            for index, answer in zip(indexes, chain, strict=True):
+                out[index] = answer
+        return [answer for answer in out if answer is not None]
+
+    def _next_token_one(self, prompt: str, top: int, pick: int) -> NextTokenLogprobs:
+        payload: dict[str, Any] = {
+            "prompt": prompt,
+            "max_tokens": 1,
+            "temperature": 0.0,
+            "n_probs": top,
+            "logit_bias": [[int(pick), 1000.0]],
+            "cache_prompt": True,
+        }
+        if self.options.lora:
+            payload["lora"] = self._lora_scales(None)
+        started = time.perf_counter()
+        try:
+            response = self._server.handle_completions(payload)
+        except Exception as exc:
+            raise EngineError(f"llama.cpp failed: {exc}") from exc
+        seconds = time.perf_counter() - started
+        if "error" in response or "choices" not in response:
+            error = response.get("error", response)
+            message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
+            kind = error.get("type", "") if isinstance(error, dict) else ""
+            if kind == "exceed_context_size_error" or error_is_request_local(message):
+                return NextTokenLogprobs({}, seconds=seconds, error=message)
+            raise EngineError(f"llama.cpp: {message}")
+        try:
+            content = response["choices"][0]["logprobs"]["content"][0]
+            ranked = {int(alt["id"]): float(alt["logprob"]) for alt in content["top_logprobs"]}
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise EngineError(f"llama.cpp returned no log-probabilities ({exc!r})") from exc
+        timings = response.get("timings", {})
+        prompt_n, cache_n = int(timings.get("prompt_n", 0)), int(timings.get("cache_n", 0))
+        with self._lock:
+            self.stats.requests += 1
+            self.stats.generated_tokens += 1
+            self.stats.prompt_tokens += prompt_n
+            self.stats.cached_tokens += cache_n
+            self.stats.prompt_seconds += float(timings.get("prompt_ms", 0.0)) / 1000
+            self.stats.generation_seconds += float(timings.get("predicted_ms", 0.0)) / 1000
+        return NextTokenLogprobs(ranked, prompt_n, cache_n, seconds)
 
     def _lora_scales(self, scale: float | None) -> list[dict[str, Any]]:
         """llama.cpp's per-request ``lora`` field: ``scale`` for every adapter, or the defaults."""

@@ -13,8 +13,9 @@ needs and what it gives; strategies ask the type, never a name.
 - :class:`NullScorer`: no signal at all; MCTS values answers by their agreement.
 
 Calls of :meth:`StepScorer.score` are batched across problems. The PPM lives in
-:mod:`thinktree.reward.ppm`; scorers are named on the command line through
-:mod:`thinktree.reward.registry`.
+:mod:`thinktree.reward.ppm` (features and a head) and :mod:`thinktree.reward.lm_ppm`
+(a LoRA adapter served by llama.cpp), loaded alike by ``load_ppm``; scorers are
+named on the command line through :mod:`thinktree.reward.registry`.
 """
 
 from __future__ import annotations

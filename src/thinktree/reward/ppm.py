@@ -1,10 +1,12 @@
-"""The process preference model as a scorer: features, then a small trained head.
+"""The process preference model as a scorer: features, then a small trained head;
+or, when ``ppm.json`` says ``"kind": "lm"``, a LoRA adapter served by llama.cpp
+(:mod:`thinktree.reward.lm_ppm`). :func:`load_ppm` loads either.
 
-A PPM directory holds ``ppm.json`` (feature spec, head shape, training record)
-and ``head.npz`` (standardisation and weights). Scoring needs only numpy and the
-feature model; training (``thinktree[train]``) writes the directory. The raw
-head output ``r`` is trained with the pairwise loss ``−log σ(r⁺ − r⁻)``; search
-sees ``tanh(r)``, a value in [−1, 1].
+A feature PPM directory holds ``ppm.json`` (feature spec, head shape, training
+record) and ``head.npz`` (standardisation and weights). Scoring needs only numpy
+and the feature model; training (``thinktree[train]``) writes the directory. The
+raw head output ``r`` is trained with the pairwise loss ``−log σ(r⁺ − r⁻)``;
+search sees ``tanh(r)``, a value in [−1, 1].
 """
 
 from __future__ import annotations
@@ -13,27 +15,58 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from thinktree.embedding import Embedder
 from thinktree.reward.base import ScoreItem, StepScorer
 from thinktree.reward.features import FeatureSpec, Featurizer
+from thinktree.reward.ppm_dir import LM_KIND, PPM_FILE, PPMError, ppm_kind, read_ppm_json
 
-PPM_FILE = "ppm.json"
+if TYPE_CHECKING:
+    from thinktree.reward.lm_ppm import LMPPM, LMServing
+
+__all__ = ["HEAD_FILE", "PPM", "PPM_FILE", "PPM_FILES", "PPMError", "load_ppm", "ppm_files"]
+
 HEAD_FILE = "head.npz"
 PPM_FILES = (PPM_FILE, HEAD_FILE)
-"""What a scorer loads from a PPM directory."""
+"""What a scorer loads from a feature PPM directory (:func:`ppm_files` for either kind)."""
 
 
-class PPMError(RuntimeError):
-    """A PPM directory is missing or unreadable; the message says what to do."""
+def _lm_config(directory: Path) -> dict[str, Any] | None:
+    """``ppm.json`` when it declares an LM PPM, else None (also when unreadable)."""
+    try:
+        config = json.loads((Path(directory) / PPM_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return config if isinstance(config, dict) and config.get("kind") == LM_KIND else None
+
+
+def ppm_files(directory: str | Path) -> tuple[str, ...]:
+    """The files a scorer loads from the PPM in ``directory``: ``ppm.json`` and
+    ``head.npz``, or ``ppm.json`` and the adapter an LM PPM names."""
+    config = _lm_config(Path(directory))
+    if config is not None:
+        return (PPM_FILE, str(config.get("adapter", "")))
+    return PPM_FILES
 
 
 def ppm_identity(directory: str | Path) -> str:
-    """The scorer id runs record for the PPM in ``directory``: its head file's hash."""
-    digest = hashlib.sha256((Path(directory) / HEAD_FILE).read_bytes()).hexdigest()[:12]
+    """The scorer id runs record for the PPM in ``directory``: its head file's hash, or
+    for an LM PPM ``lm-`` and its adapter's hash."""
+    directory = Path(directory)
+    config = _lm_config(directory)
+    if config is not None:
+        from thinktree.reward.lm_ppm import lm_ppm_adapter
+
+        adapter = lm_ppm_adapter(directory, config)
+        if adapter is None:
+            raise PPMError(
+                f"{directory / PPM_FILE} names adapter {config.get('adapter')!r}, which is missing"
+            )
+        return f"ppm:lm-{hashlib.sha256(adapter.read_bytes()).hexdigest()[:12]}"
+    digest = hashlib.sha256((directory / HEAD_FILE).read_bytes()).hexdigest()[:12]
     return f"ppm:{digest}"
 
 
@@ -83,19 +116,31 @@ class PPM(StepScorer):
 
 def is_trained_ppm(directory: Path) -> bool:
     """Whether ``directory`` holds every file a scorer loads (a PPM stage that ran)."""
-    return all((directory / name).is_file() for name in PPM_FILES)
+    names = ppm_files(directory)
+    return all(name and (Path(directory) / name).is_file() for name in names)
 
 
-def load_ppm(directory: str | Path, embedder: Embedder | None = None) -> PPM:
+def load_ppm(
+    directory: str | Path,
+    embedder: Embedder | None = None,
+    serving: LMServing | None = None,
+) -> PPM | LMPPM:
+    """The PPM in ``directory``, of the kind its ``ppm.json`` declares: a feature PPM
+    (``embedder`` computes its embedding features) or an LM PPM on its own llama.cpp
+    engine sized by ``serving``. PPMError with one line for anything missing."""
     directory = Path(directory)
-    config_path, head_path = directory / PPM_FILE, directory / HEAD_FILE
-    if not is_trained_ppm(directory):
+    config = read_ppm_json(directory)
+    if ppm_kind(directory, config) == LM_KIND:
+        from thinktree.reward.lm_ppm import load_lm_ppm
+
+        return load_lm_ppm(directory, config, serving)
+    head_path = directory / HEAD_FILE
+    if not head_path.is_file():
         raise PPMError(
             f"{directory} is not a trained PPM (needs {PPM_FILE} and {HEAD_FILE}); "
             "train one with: thinktree ppm train --runs RUN --out DIR"
         )
     try:
-        config = json.loads(config_path.read_text())
         with np.load(head_path) as data:
             weights = {k: data[k] for k in data.files}
         spec = FeatureSpec.from_dict(config["features"])

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thinktree.models.policy import EMBEDDED_POLICY, PPM_SUBDIR, embedded_ppm_dir, is_policy_dir
-from thinktree.reward.base import NullScorer, Scorer
+from thinktree.reward.base import NullScorer, Scorer, StepScorer
 from thinktree.reward.outcome import OutcomeGuided, OutcomeScorer
-from thinktree.reward.ppm import PPM, load_ppm
+from thinktree.reward.ppm import load_ppm
 
 Loaded = tuple[Scorer, str]
 """A loaded scorer and its identity in run fingerprints."""
@@ -73,7 +73,8 @@ def _directory(argument: str) -> Path:
 SCORERS: dict[str, ScorerEntry] = {
     "none": ScorerEntry(NullScorer, _plain(NullScorer), "none"),
     "outcome": ScorerEntry(OutcomeScorer, _plain(OutcomeScorer), "outcome"),
-    "ppm": ScorerEntry(PPM, _ppm, "ppm:DIR"),
+    # A feature PPM or an LM PPM (a LoRA adapter served by llama.cpp), as DIR/ppm.json says.
+    "ppm": ScorerEntry(StepScorer, _ppm, "ppm:DIR"),
     # The PPM's step values with gold-answer rewards, for training rollouts.
     "ppm+outcome": ScorerEntry(OutcomeGuided, _ppm_outcome, "ppm+outcome:DIR"),
 }
