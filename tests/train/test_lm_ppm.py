@@ -198,3 +198,17 @@ def test_ppm_json_has_the_documented_fields(tmp_path: Path, base: BaseFile) -> N
     # A rerun reads the finished PPM back instead of training again.
     again = train_lm_ppm(PAIRS, out, config, base, load=lambda path: pytest.fail("loaded"))
     assert again is not None and again.record == record
+
+
+def test_the_output_layer_runs_in_float32_under_bf16_autocast() -> None:
+    model = tiny_model()
+    tokens = pair_tokens(CharTokenizer(), pair("p1", 5), 256)
+    with torch.no_grad():
+        plain = pair_logits(model, tokens, share_prefix=True)
+        with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+            mixed = pair_logits(model, tokens, share_prefix=True)
+    assert mixed.dtype == torch.float32
+    # Only the decoder's bfloat16 differs: the float32 output layer keeps distinct
+    # values that a bfloat16 one would round together.
+    assert torch.unique(mixed).numel() > torch.unique(mixed.bfloat16()).numel()
+    assert torch.allclose(mixed, plain, atol=0.1)

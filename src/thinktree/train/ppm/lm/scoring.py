@@ -44,7 +44,8 @@ def _padded(rows: Sequence[Sequence[int]], device: Any) -> torch.Tensor:
 
 def pair_logits(model: Any, pair: PairTokens, share_prefix: bool) -> torch.Tensor:
     """Float32 logits ``(2, vocab)`` at the last position of the chosen (row 0) and the
-    rejected (row 1) side. Right padding: a real position never attends to a pad."""
+    rejected (row 1) side. Right padding: a real position never attends to a pad.
+    Assumes the output layer's weights are float32 (the trainer's model is)."""
     decoder, head = _parts(model)
     device = head.weight.device
     sides = (pair.chosen, pair.rejected)
@@ -61,7 +62,10 @@ def pair_logits(model: Any, pair: PairTokens, share_prefix: bool) -> torch.Tenso
         hidden = decoder(input_ids=_padded(rows, device), use_cache=False).last_hidden_state
         last = [len(r) - 1 for r in rows]
     at_end = hidden[torch.arange(2, device=device), torch.tensor(last, device=device)]
-    return head(at_end).float()
+    # The output layer in float32 even under bfloat16 autocast: logits near 15 are
+    # 0.0625 apart in bfloat16, so close sides would tie (seen on the 0.5B).
+    with torch.autocast(device_type=device.type, enabled=False):
+        return head(at_end.float())
 
 
 def scores_and_mass(logits: torch.Tensor, yes: int, no: int) -> tuple[torch.Tensor, torch.Tensor]:
