@@ -198,6 +198,8 @@ def test_ppm_json_has_the_documented_fields(tmp_path: Path, base: BaseFile) -> N
     # A rerun reads the finished PPM back instead of training again.
     again = train_lm_ppm(PAIRS, out, config, base, load=lambda path: pytest.fail("loaded"))
     assert again is not None and again.record == record
+    with pytest.raises(ValueError, match=r"ppm.json was made with other settings \(alpha\)"):
+        train_lm_ppm(PAIRS, out, config.model_copy(update={"alpha": 4.0}), base, load=load_tiny)
 
 
 def test_the_output_layer_runs_in_float32_under_bf16_autocast() -> None:

@@ -147,7 +147,8 @@ def train(
     embedding: ConfigFields | None = None,
     lm: ConfigFields | None = None,
 ) -> None:
-    """Train a PPM on pairs from the runs' trees (resumable: features and checkpoints)."""
+    """Train a PPM on pairs from the runs' trees or a pairs file (resumable: features and
+    checkpoints): the feature PPM (--kind features) or the LM PPM (--kind lm)."""
     if ppm_kind not in KINDS:
         fail(f"unknown --kind {ppm_kind!r}; use features or lm")
     if bool(runs) == (pairs_file is not None):

@@ -70,17 +70,22 @@ def load_checkpoint(out: Path, hash_now: str, config: LMPPMConfig) -> dict[str, 
             f"{path} was trained on other pairs (data hash {state['data_hash'][:12]}, "
             f"these pairs {hash_now[:12]}); give the same pairs, another --out, or delete {path}"
         )
-    saved = state["config"]
+    check_settings(state["config"], config, path)
+    return state
+
+
+def check_settings(saved: dict[str, Any], config: LMPPMConfig, where: Path) -> None:
+    """Refuse (one line) to continue or reuse what ``where`` holds when it was made with
+    other settings than ``config`` (an unset ``bf16`` takes the saved choice)."""
     now = config.model_dump(mode="json")
     if now["bf16"] is None:
         now["bf16"] = saved["bf16"]
     changed = sorted(k for k in now if saved.get(k) != now[k])
     if changed:
         raise ValueError(
-            f"{path} was made with other settings ({', '.join(changed)}); give the same "
-            f"settings, another --out, or delete {path}"
+            f"{where} was made with other settings ({', '.join(changed)}); give the same "
+            f"settings, another --out, or delete {where}"
         )
-    return state
 
 
 def restore(model: Any, optimizer: Any, scheduler: Any, state: dict[str, Any]) -> None:

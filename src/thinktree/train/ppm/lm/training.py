@@ -143,6 +143,7 @@ def train_lm_ppm(
     digest = ckpt.data_hash(pairs)
     finished = read_finished(out, digest)
     if finished is not None:
+        ckpt.check_settings(finished[0]["training"]["config"], config, out / "ppm.json")
         return LMPPMResult(out, *finished)
     held = np.array([is_validation(p.problem_id, config.validation_fraction) for p in pairs])
     train = [p for p, h in zip(pairs, held, strict=True) if not h]
