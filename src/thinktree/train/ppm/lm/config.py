@@ -36,8 +36,8 @@ class LMPPMConfig(BaseModel):
     mass_weight: float = Field(0.1, ge=0.0)
     """Weight of -log(p_yes + p_no), which keeps both answer tokens in llama.cpp's top-k."""
     share_prefix: bool = True
-    """Run a pair's shared prefix once for both sides (1.5-1.9x faster a pair on small
-    models, same scores: benchmarks/lm_ppm_bench.py)."""
+    """Run a pair's shared prefix once for both sides (1.2-1.9x faster a pair on small
+    random models, growing with size; same scores: BENCHMARKS.md)."""
     validation_fraction: float = Field(0.2, gt=0.0, lt=1.0)
     """Problems held out (train.ppm.pairs.is_validation); their pairs measure accuracy."""
     feature_baseline: bool = True
