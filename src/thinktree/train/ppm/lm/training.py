@@ -4,7 +4,8 @@ Pairs split by problem (:func:`thinktree.train.ppm.pairs.is_validation` with the
 config's fraction): the training problems' pairs train, the held-out problems'
 pairs only measure. The pairs are visited in a seeded order (a new permutation
 each epoch), one pair a forward pass, ``pairs_per_step`` pairs an AdamW step
-(gradients clipped to norm 1, linear warm-up then cosine decay). Checkpoints and
+(gradients clipped to norm 1, linear warm-up then cosine decay); a last step that
+runs past the epochs fills up from the next epoch's order. Checkpoints and
 resuming: :mod:`thinktree.train.ppm.lm.checkpoint`. The finished directory:
 :mod:`thinktree.train.ppm.lm.output`.
 
@@ -85,17 +86,19 @@ def _autocast(bf16: bool) -> Any:
 
 def held_out_scores(
     model: Any, tokens: Sequence[PairTokens], answer: tuple[int, int], config: LMPPMConfig,
-    bf16: bool,
+    bf16: bool, progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """Scores of the chosen and the rejected sides, dropout off."""
     was_training = model.training
     model.eval()
     pos, neg = [], []
     with torch.no_grad(), _autocast(bf16):
-        for pair in tokens:
+        for done, pair in enumerate(tokens, 1):
             scores, _ = scores_and_mass(pair_logits(model, pair, config.share_prefix), *answer)
             pos.append(float(scores[0]))
             neg.append(float(scores[1]))
+            if progress is not None:
+                progress(done, len(tokens))
     model.train(was_training)
     return np.array(pos), np.array(neg)
 
@@ -186,8 +189,9 @@ def train_lm_ppm(
         counters, base_scores = dict(state["counters"]), state["base_scores"]
     else:
         step, losses, counters = 0, [], {"tokens": 0, "pairs": 0, "seconds": 0.0}
-        report("held-out (base)", 0, 1)
-        base_scores = held_out_scores(model, valid_tokens, answer, config, bf16)
+        base_scores = held_out_scores(
+            model, valid_tokens, answer, config, bf16, lambda d, t: report("held-out (base)", d, t)
+        )
 
     def save() -> None:
         ckpt.save_checkpoint(out, {
@@ -232,8 +236,9 @@ def train_lm_ppm(
             if step % config.save_steps:
                 save()
             return None
-    report("held-out", 0, 1)
-    trained = held_out_scores(model, valid_tokens, answer, config, bf16)
+    trained = held_out_scores(
+        model, valid_tokens, answer, config, bf16, lambda d, t: report("held-out", d, t)
+    )
     features = None
     if config.feature_baseline:
         report("feature PPM", 0, 1)
