@@ -10,7 +10,7 @@ solutions when no run is given, wraps the model in the LoRA evolve trains
 optimizer step per example for each precision, side by side in one process
 after one warm-up step each. Writes ``benchmarks/results/sft.json`` (or ``--out``),
 with the CPU's capability and whether torch finds native bfloat16 on it
-(``thinktree.train.sft.native_bf16``, which decides the SFT default).
+(``thinktree.train.lora.native_bf16``, which decides the SFT default).
 """
 
 from __future__ import annotations
@@ -63,7 +63,8 @@ def main() -> None:
 
     from thinktree.models import resolve_model
     from thinktree.train.export.hf_gguf import load_hf_from_gguf
-    from thinktree.train.sft.training import TARGET_MODULES, build_examples, native_bf16
+    from thinktree.train.lora import TARGET_MODULES, native_bf16
+    from thinktree.train.sft.training import build_examples
 
     # Four times as many as needed, so examples over --max-length can be skipped.
     items = trajectories(args.store, args.run, 4 * (args.steps + 1))

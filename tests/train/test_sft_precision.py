@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from thinktree.train.sft.training import SFTConfig, check_resumable, native_bf16, settle_precision
+from thinktree.train.lora import native_bf16
+from thinktree.train.sft.training import SFTConfig, check_resumable, settle_precision
 
 torch = pytest.importorskip("torch", reason="needs the train extra")
 

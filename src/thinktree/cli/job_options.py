@@ -11,7 +11,8 @@ bounds and choices checked by the model, so a bad value is a one-line error):
 - ``exec``: the ``timeout`` of :class:`~thinktree.sandbox.SandboxConfig` (one cell, one worker);
 - ``ppm train``: :class:`~thinktree.train.ppm.head.HeadConfig` (``kind`` as ``--head``), the
   measured-best head that evolve's rounds train too, and the ``context`` and ``backend``
-  of :class:`~thinktree.reward.features.FeatureSpec`;
+  of :class:`~thinktree.reward.features.FeatureSpec` (``--kind features``); every field of
+  :class:`~thinktree.train.ppm.lm.config.LMPPMConfig` as ``--lm-<field>`` (``--kind lm``);
 - ``evolve``: the fields of :class:`~thinktree.train.evolve.config.EvolveConfig` that its
   flags override in the YAML file (:func:`~thinktree.cli.overrides.override_options`).
 
@@ -30,6 +31,7 @@ from thinktree.server.config import ServeConfig, ViewConfig
 from thinktree.store.config import StoreConfig
 from thinktree.train.evolve.config import EvolveConfig
 from thinktree.train.ppm.head import HeadConfig
+from thinktree.train.ppm.lm.config import LMPPMConfig
 
 StoreOpt, _ = field_option(StoreConfig, "path", decls=("--store",))
 """The ``--store`` option of every command that takes a run store; its default is
@@ -74,6 +76,12 @@ feature_options = config_options(
 (``--features handcrafted+embedding``) and model (``--feature-model``, used only with
 embedding features) take another form on the command line, so are written by hand."""
 
+lm_ppm_options = config_options(
+    LMPPMConfig, "lm", panel="LM PPM (LMPPMConfig, --kind lm)", prefix="lm_"
+)
+"""``ppm train --kind lm``'s settings: every :class:`LMPPMConfig` field as ``--lm-<field>``
+(its ``epochs``, ``seed``... would clash with the head's)."""
+
 EVOLVE_FLAGS = (
     "rounds",
     "policy",
@@ -110,6 +118,7 @@ __all__ = [
     "feature_options",
     "grade_options",
     "head_options",
+    "lm_ppm_options",
     "serve_options",
     "view_options",
 ]

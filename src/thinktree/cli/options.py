@@ -107,9 +107,13 @@ def config_options(
     metavars: Mapping[str, str] | None = None,
     envvars: Mapping[str, str] | None = None,
     exclude: Collection[str] = (),
+    prefix: str = "",
 ) -> Callable[[Command], Command]:
     """A decorator giving a command one option per field of ``model`` (but ``exclude``),
     a pydantic model or a dataclass (:func:`~thinktree.cli.fields.fields_of`).
+    ``prefix`` (``"lm_"``) names the options ``--lm-<field>``, for a config whose
+    fields would clash with another's on the same command; ``param`` still receives
+    them by field name.
 
     The command declares a parameter ``param: ConfigFields`` (not an option); it
     receives the generated options' values by field name, to build the config with
@@ -120,7 +124,7 @@ def config_options(
     Decorators for different configs stack; their fields must not clash.
     """
     fields = {n: (info, panel) for n, info in fields_of(model).items() if n not in exclude}
-    return _fields_options(fields, param, model.__name__, names, metavars, envvars)
+    return _fields_options(fields, param, model.__name__, names, metavars, envvars, prefix)
 
 
 def _fields_options(
@@ -130,6 +134,7 @@ def _fields_options(
     names: Mapping[str, tuple[str, ...]] | None,
     metavars: Mapping[str, str] | None,
     envvars: Mapping[str, str] | None = None,
+    prefix: str = "",
 ) -> Callable[[Command], Command]:
     """:func:`config_options` for ``fields`` (name: field and its help panel) of one or
     more models (``owner`` names them in a clash)."""
@@ -137,13 +142,13 @@ def _fields_options(
     def decorate(command: Command) -> Command:
         signature = inspect.signature(command, eval_str=True)
         own = [p for p in signature.parameters.values() if p.name != param]
-        clash = sorted({p.name for p in own} & set(fields))
+        clash = sorted({p.name for p in own} & {prefix + name for name in fields})
         if clash:
             raise TypeError(f"{command.__name__} declares {owner} fields: {clash}")
         generated = []
         for name, (info, panel) in fields.items():
             annotation, default = _option_for(
-                name,
+                prefix + name,
                 info,
                 panel,
                 (names or {}).get(name),
@@ -152,13 +157,16 @@ def _fields_options(
             )
             generated.append(
                 inspect.Parameter(
-                    name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+                    prefix + name,
+                    inspect.Parameter.KEYWORD_ONLY,
+                    default=default,
+                    annotation=annotation,
                 )
             )
 
         @functools.wraps(command)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            values = {name: kwargs.pop(name) for name in fields if name in kwargs}
+            values = {n: kwargs.pop(prefix + n) for n in fields if prefix + n in kwargs}
             return command(*args, **{param: values}, **kwargs)
 
         params = sorted([*own, *generated], key=lambda p: p.kind)

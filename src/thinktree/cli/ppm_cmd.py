@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from thinktree.cli.app import app
 from thinktree.cli.errors import fail, user_errors
-from thinktree.cli.job_options import StoreOpt, feature_options, head_options
+from thinktree.cli.job_options import StoreOpt, feature_options, head_options, lm_ppm_options
 from thinktree.cli.options import ConfigFields
 from thinktree.store import DEFAULT_STORE
 
@@ -30,6 +31,7 @@ RunsOpt = Annotated[
         "outcome pairs) give the pairs.",
     ),
 ]
+KINDS = ("features", "lm")
 
 
 def _guard(action):
@@ -68,12 +70,75 @@ def pairs(
     typer.echo(f"{len(found)} pairs ({kinds}) from {problems} {noun} -> {out}")
 
 
+def _progress_bar(console: Console) -> tuple[Progress, Callable[[str, int, int], None]]:
+    """A Rich progress bar with ETA, and the ``(stage, done, total)`` callback that
+    drives it (one bar a stage)."""
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    )
+    tasks: dict[str, int] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        if stage not in tasks:
+            tasks[stage] = progress.add_task(stage, total=total)
+        progress.update(tasks[stage], completed=done, total=total)
+
+    return progress, report
+
+
+def _changed(model: type, given: ConfigFields | None, prefix: str = "") -> list[str]:
+    """The options of ``model``'s fields given other values than their defaults."""
+    defaults = model().model_dump()  # type: ignore[attr-defined]
+    return [
+        "--" + (prefix + name).replace("_", "-")
+        for name, value in (given or {}).items()
+        if value != defaults[name]
+    ]
+
+
+def _read_pairs(path: Path) -> list:
+    from thinktree.train.ppm.pairs import read_jsonl
+
+    if not path.is_file():
+        raise ValueError(f"{path} is not a file: give --pairs what `thinktree ppm pairs` wrote")
+    try:
+        return read_jsonl(path)
+    except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(
+            f"{path} is not a pairs file ({type(exc).__name__}: {exc}); "
+            "write one with thinktree ppm pairs --runs RUN --out FILE"
+        ) from None
+
+
 @ppm_app.command("train")
 @head_options
 @feature_options
+@lm_ppm_options
 def train(
-    runs: RunsOpt,
     out: Annotated[str, typer.Option(help="Directory for the trained PPM.")],
+    runs: RunsOpt = None,  # type: ignore[assignment]
+    pairs_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--pairs",
+            help="A JSONL file of pairs (what `thinktree ppm pairs --out` writes) instead of "
+            "--runs; --kind lm only.",
+        ),
+    ] = None,
+    ppm_kind: Annotated[
+        str,
+        typer.Option(
+            "--kind",
+            metavar="|".join(KINDS),
+            help="features: MLP heads on features of the steps; lm: a LoRA over the policy's "
+            "base file that answers yes or no (options --lm-*).",
+        ),
+    ] = "features",
     store: StoreOpt = DEFAULT_STORE,
     features: Annotated[
         str,
@@ -92,8 +157,114 @@ def train(
     json_out: Annotated[bool, typer.Option("--json", help="Print the training record.")] = False,
     head: ConfigFields | None = None,
     embedding: ConfigFields | None = None,
+    lm: ConfigFields | None = None,
 ) -> None:
-    """Train a PPM on pairs from the runs' trees (resumable: features and checkpoints)."""
+    """Train a PPM on pairs from the runs' trees or a pairs file (resumable: features and
+    checkpoints): the feature PPM (--kind features) or the LM PPM (--kind lm)."""
+    if ppm_kind not in KINDS:
+        fail(f"unknown --kind {ppm_kind!r}; use features or lm")
+    if bool(runs) == (pairs_file is not None):
+        fail("give the pairs with --runs RUN... or with --pairs FILE.jsonl (one of the two)")
+    if ppm_kind == "lm":
+        from thinktree.reward.features import FeatureSpec
+        from thinktree.train.ppm.head import HeadConfig
+
+        other = _changed(HeadConfig, head) + [
+            f"--{name}"
+            for name, value in (embedding or {}).items()
+            if value != getattr(FeatureSpec, name)
+        ]
+        if features != "handcrafted":
+            other.append("--features")
+        if seed_repeats != 1:
+            other.append("--seed-repeats")
+        if other:
+            fail(f"{', '.join(other)} set the feature PPM, not --kind lm; drop them")
+        _train_lm(out, runs, pairs_file, store, lm, json_out)
+        return
+    from thinktree.train.ppm.lm.config import LMPPMConfig
+
+    lm_given = _changed(LMPPMConfig, lm, "lm_")
+    if lm_given:
+        fail(f"{', '.join(lm_given)} set the LM PPM; add --kind lm or drop them")
+    if pairs_file is not None:
+        fail("--pairs trains --kind lm; the feature PPM reads --runs from the store")
+    _train_features(
+        out, runs, store, features, feature_model, seed_repeats, json_out, head, embedding
+    )
+
+
+def _train_lm(
+    out: str,
+    runs: list[str] | None,
+    pairs_file: Path | None,
+    store: str,
+    lm: ConfigFields | None,
+    json_out: bool,
+) -> None:
+    from thinktree.train.ppm.lm.config import LMPPMConfig
+
+    with user_errors():
+        config = LMPPMConfig(**(lm or {}))
+    console = Console(stderr=True)
+
+    def run():
+        try:
+            from thinktree.models import resolve_model
+            from thinktree.train.ppm.lm.output import BaseFile
+            from thinktree.train.ppm.lm.training import train_lm_ppm
+        except ImportError as exc:
+            raise ValueError(
+                f"training needs the train extra: pip install 'thinktree[train]' ({exc})"
+            ) from exc
+        if pairs_file is not None:
+            pairs = _read_pairs(pairs_file)
+        else:
+            from thinktree.store import RunStore
+            from thinktree.train.ppm.data import collect_pairs
+
+            with RunStore(store, create=False) as db:
+                pairs = collect_pairs(db, runs or [])
+        if not pairs:
+            raise ValueError(
+                "no preference pairs to train on; run MCTS with --scorer outcome on training "
+                "problems first, or give --pairs a non-empty file"
+            )
+        resolved = resolve_model(config.base_model)
+        base = BaseFile(resolved.name, resolved.path, resolved.digest())
+        progress, report = _progress_bar(console)
+        with progress:
+            return train_lm_ppm(pairs, out, config, base, progress=report)
+
+    result = _guard(run)
+    record = result.record
+    if json_out:
+        sys.stdout.write(json.dumps(record) + "\n")
+        return
+    training = record["training"]
+    held = training["held_out_accuracy"]
+    features = held["feature_ppm"]
+    Console().print(
+        f"LM PPM -> {result.directory}: {training['pairs_train']} pairs from "
+        f"{training['problems_train']} problems trained {training['steps']} steps in "
+        f"{training['seconds']:.0f} s; on {training['pairs_held_out']} held-out pairs "
+        f"({training['problems_held_out']} problems) pairwise accuracy {held['lm_ppm']:.1%}, "
+        f"base model {held['base']:.1%}, mean log-probability {held['mean_logprob']:.1%}"
+        + (f", feature PPM {features:.1%}" if features is not None else "")
+    )
+
+
+def _train_features(
+    out: str,
+    runs: list[str],
+    store: str,
+    features: str,
+    feature_model: str,
+    seed_repeats: int,
+    json_out: bool,
+    head: ConfigFields | None,
+    embedding: ConfigFields | None,
+) -> None:
     from thinktree.embedding import BACKENDS
     from thinktree.reward.features import FeatureSpec
     from thinktree.store import RunStore
@@ -121,21 +292,7 @@ def train(
             raise ValueError(
                 f"training needs the train extra: pip install 'thinktree[train]' ({exc})"
             ) from exc
-        progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=console,
-            transient=True,
-        )
-        tasks: dict[str, int] = {}
-
-        def report(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = progress.add_task(stage, total=total)
-            progress.update(tasks[stage], completed=done, total=total)
-
+        progress, report = _progress_bar(console)
         with progress, RunStore(store, create=False) as db:
             return train_ppm(
                 db, runs, out, features=spec, head=config, progress=report,

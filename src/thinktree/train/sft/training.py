@@ -33,10 +33,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from thinktree.train.lora import decide_bf16, lora_config
 from thinktree.train.sft.data import Trajectory
 from thinktree.train.sft.format import IGNORE_INDEX, SFTExample, segments, tokenize
 
-TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 COMPLETE_MARKER = "thinktree-complete"
 ADAPTER_DIR = "peft"
 REPORT_FILE = "sft.json"
@@ -71,30 +71,17 @@ class SFTConfig(BaseModel):
     seed: int = 0
     bf16: bool | None = None
     """bfloat16 autocast (weights and LoRA stay float32). None: on where the hardware
-    computes bfloat16 natively (:func:`native_bf16`), where it ran at 1.52x the float32
-    speed (an AVX512-BF16 CPU, benchmarks/sft_bench.py); off elsewhere, where torch
-    emulates it far slower than float32. A resumed run keeps its first sitting's choice."""
-
-
-def native_bf16() -> bool:
-    """Whether this machine's training device computes bfloat16 natively: a CUDA GPU
-    that supports it, or a CPU with AVX512-BF16 or AMX (torch's own CPU probe)."""
-    import torch
-
-    if torch.cuda.is_available():
-        return bool(torch.cuda.is_bf16_supported())
-    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    computes bfloat16 natively (:func:`thinktree.train.lora.native_bf16`), where it ran
+    at 1.52x the float32 speed (an AVX512-BF16 CPU, benchmarks/sft_bench.py); off
+    elsewhere, where torch emulates it far slower than float32. A resumed run keeps its first sitting's choice."""
 
 
 def settle_precision(config: SFTConfig, saved: dict[str, Any] | None) -> SFTConfig:
-    """``config`` with ``bf16`` decided: as given, else as the checkpoints' first
-    sitting decided it (so a run moved to other hardware still resumes), else by
-    :func:`native_bf16`."""
+    """``config`` with ``bf16`` decided by :func:`thinktree.train.lora.decide_bf16`."""
     if config.bf16 is not None:
         return config
-    if saved is not None and saved.get("bf16") is not None:
-        return config.model_copy(update={"bf16": bool(saved["bf16"])})
-    return config.model_copy(update={"bf16": native_bf16()})
+    bf16 = decide_bf16(None, (saved or {}).get("bf16"))
+    return config.model_copy(update={"bf16": bf16})
 
 
 @dataclass
@@ -244,7 +231,7 @@ def train_policy_lora(
         raise ValueError("no SFT trajectories: the pool search found no verified solutions")
 
     import torch
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
     from thinktree.train.export.hf_gguf import load_hf_from_gguf
@@ -262,15 +249,7 @@ def train_policy_lora(
     holdout_examples, too_long_holdout = build_examples(holdout, tokenizer, config.max_length)
     if not train_examples:
         raise ValueError(f"every SFT example is longer than max_length={config.max_length}")
-    lora = LoraConfig(
-        r=config.rank,
-        lora_alpha=config.alpha,
-        lora_dropout=config.dropout,
-        target_modules=list(TARGET_MODULES),
-        bias="none",
-        task_type="CAUSAL_LM",
-    )
-    model = get_peft_model(model, lora)
+    model = get_peft_model(model, lora_config(config.rank, config.alpha, config.dropout))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     checkpoints = out_dir / "checkpoints"
     resume = complete_checkpoint(checkpoints)

@@ -1,0 +1,120 @@
+"""The directory a trained LM PPM is written to, read by the llama.cpp scorer.
+
+Format version 1 (``<out>/``):
+
+- ``adapter.gguf``: the LoRA as a llama.cpp adapter over the base file
+  (:func:`thinktree.train.export.lora_gguf.export_lora_gguf`); llama.cpp applies
+  ``scale × alpha / rank`` (serve it at scale 1.0 to get the trained model);
+- ``peft/``: the same LoRA as a PEFT adapter (``adapter_config.json``,
+  ``adapter_model.safetensors``), for transformers, vLLM or SGLang;
+- ``losses.json``: the mean pair loss of every optimizer step;
+- ``ppm.json``, written last (its presence means the rest is whole)::
+
+    {
+      "kind": "lm",                       # a feature PPM's ppm.json has no "kind"
+      "format": 1,
+      "base_model": {"name": "qwen2.5-coder-0.5b-instruct", "file": "...gguf",
+                     "sha256": "<the base GGUF's sha256>"},
+      "adapter": "adapter.gguf",
+      "peft": "peft",
+      "lora": {"rank": 16, "alpha": 32.0, "targets": ["q_proj", ..., "down_proj"]},
+      "text": {"suffix": "...Answer:", "yes": " yes", "no": " no"},
+      "token_ids": {"yes": 9834, "no": 902},
+      "score": "logit[yes] - logit[no] after lm_format.ppm_text(question, steps)",
+      "training": {
+        "config": {...LMPPMConfig, bf16 decided...},
+        "data_hash": "<sha256 of the pairs>",
+        "pairs_train": N, "pairs_held_out": M, "problems_train": P, "problems_held_out": Q,
+        "pairs_by_kind": {"step": ..., "final": ...}, "truncated_pairs": T,
+        "epochs": E, "steps": S, "tokens_seen": K, "seconds": F, "final_loss": L,
+        "held_out_accuracy": {"lm_ppm": a, "lm_ppm_clean": a, "base": b,
+                              "mean_logprob": c, "feature_ppm": d or null,
+                              "lm_ppm_by_kind": {"step": ..., "final": ...}}
+      }
+    }
+
+The text and the score are :mod:`thinktree.reward.lm_format`'s: the scorer sends
+``ppm_text(question, steps)`` (no BOS, no chat template) and reads the
+log-probabilities of the two token ids at the next position; their difference is
+the score (equal to the logit difference), squashed by ``lm_format.squash``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from thinktree.reward.lm_format import NO, SUFFIX, YES
+from thinktree.reward.ppm import PPM_FILE
+from thinktree.train.export.lora_gguf import export_lora_gguf
+from thinktree.train.export.staged import staged_dir, staged_file
+from thinktree.train.lora import TARGET_MODULES
+
+FORMAT = 1
+ADAPTER_FILE = "adapter.gguf"
+PEFT_DIR = "peft"
+LOSSES_FILE = "losses.json"
+
+
+@dataclass(frozen=True)
+class BaseFile:
+    """The GGUF file the adapter is trained over and served with."""
+
+    name: str
+    path: Path
+    sha256: str
+
+
+def read_finished(out: Path, digest: str) -> tuple[dict[str, Any], list[float]] | None:
+    """(record, losses) of a finished LM PPM in ``out`` trained on these pairs; None when
+    ``out`` holds none; ``ValueError`` when it holds another PPM or other pairs'."""
+    path = out / PPM_FILE
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text())
+    if record.get("kind") != "lm":
+        raise ValueError(f"{out} holds a feature PPM; give the LM PPM another --out")
+    if record["training"]["data_hash"] != digest:
+        raise ValueError(
+            f"{out} holds an LM PPM trained on other pairs; give another --out or delete {out}"
+        )
+    losses_path = out / LOSSES_FILE
+    losses = json.loads(losses_path.read_text()) if losses_path.is_file() else []
+    return record, losses
+
+
+def write_output(
+    out: Path,
+    model: Any,
+    base: BaseFile,
+    answer: tuple[int, int],
+    training: dict[str, Any],
+    losses: list[float],
+) -> dict[str, Any]:
+    """Write ``peft/``, ``adapter.gguf``, ``losses.json`` and then ``ppm.json``; drop the
+    checkpoints. Returns the ppm.json record."""
+    config = training["config"]
+    with staged_dir(out / PEFT_DIR) as staging:
+        model.save_pretrained(str(staging))
+    export_lora_gguf(out / PEFT_DIR, base.path, out / ADAPTER_FILE)
+    record = {
+        "kind": "lm",
+        "format": FORMAT,
+        "base_model": {"name": base.name, "file": base.path.name, "sha256": base.sha256},
+        "adapter": ADAPTER_FILE,
+        "peft": PEFT_DIR,
+        "lora": {"rank": config["rank"], "alpha": config["alpha"], "targets": list(TARGET_MODULES)},
+        "text": {"suffix": SUFFIX, "yes": YES, "no": NO},
+        "token_ids": {"yes": answer[0], "no": answer[1]},
+        "score": "logit[yes] - logit[no] after lm_format.ppm_text(question, steps)",
+        "training": training,
+    }
+    with staged_file(out / LOSSES_FILE) as tmp:
+        tmp.write_text(json.dumps(losses))
+    with staged_file(out / PPM_FILE) as tmp:
+        tmp.write_text(json.dumps(record, indent=2))
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    return record

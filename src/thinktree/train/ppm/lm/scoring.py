@@ -1,0 +1,84 @@
+"""The LM PPM's score and loss on a pair, computed from one forward pass over both sides.
+
+Score (:mod:`thinktree.reward.lm_format`): the logit of :data:`~thinktree.reward.lm_format.YES`
+minus that of :data:`~thinktree.reward.lm_format.NO` at the position after the text,
+i.e. from the last position's hidden state. Only those positions go through the
+output layer (a 151k-word vocabulary at every position of a 400-token side would be
+240 MB of logits per side).
+
+Loss of a pair: ``−log σ(s⁺ − s⁻) + mass_weight · mean over both sides of
+−log(p_yes + p_no)``. The first term (Bradley-Terry) trains the difference only,
+which leaves the two tokens free to drift down the vocabulary: at serving time
+llama.cpp reports log-probabilities of the top-k tokens only, so a side whose
+" yes" or " no" fell out of the top k could not be scored. The second term keeps
+probability mass on the pair of tokens without favouring either.
+
+Prefix sharing: with ``share_prefix`` the pair's shared ids (question, earlier
+steps) are run once, their keys and values repeated for the two sides, and both
+continuations run from that cache as a batch of two; gradients flow through the
+cache into the shared forward. Without it both full sides run as one padded batch.
+Both give the same scores (a test checks it); which is faster is measured in
+``benchmarks/lm_ppm_bench.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from thinktree.train.ppm.lm.tokens import PairTokens
+
+
+def _parts(model: Any) -> tuple[Any, Any]:
+    """(decoder, output layer) of a causal LM, PEFT-wrapped or not."""
+    causal = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return causal.model, causal.lm_head
+
+
+def _padded(rows: Sequence[Sequence[int]], device: Any) -> torch.Tensor:
+    width = max(len(r) for r in rows)
+    return torch.tensor([list(r) + [0] * (width - len(r)) for r in rows], device=device)
+
+
+def pair_logits(model: Any, pair: PairTokens, share_prefix: bool) -> torch.Tensor:
+    """Float32 logits ``(2, vocab)`` at the last position of the chosen (row 0) and the
+    rejected (row 1) side. Right padding: a real position never attends to a pad.
+    Assumes the output layer's weights are float32 (the trainer's model is)."""
+    decoder, head = _parts(model)
+    device = head.weight.device
+    sides = (pair.chosen, pair.rejected)
+    if share_prefix and pair.shared:
+        prefix = decoder(input_ids=torch.tensor([pair.shared], device=device), use_cache=True)
+        cache = prefix.cache
+        cache.batch_repeat_interleave(2)
+        hidden = decoder(
+            input_ids=_padded(sides, device), cache=cache, use_cache=True
+        ).last_hidden_state
+        last = [len(s) - 1 for s in sides]
+    else:
+        rows = [pair.shared + s for s in sides]
+        hidden = decoder(input_ids=_padded(rows, device), use_cache=False).last_hidden_state
+        last = [len(r) - 1 for r in rows]
+    at_end = hidden[torch.arange(2, device=device), torch.tensor(last, device=device)]
+    # The output layer in float32 even under bfloat16 autocast: logits near 15 are
+    # 0.0625 apart in bfloat16, so close sides would tie (seen on the 0.5B).
+    with torch.autocast(device_type=device.type, enabled=False):
+        return head(at_end.float())
+
+
+def scores_and_mass(logits: torch.Tensor, yes: int, no: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(``logit[yes] − logit[no]``, ``log(p_yes + p_no)``) of each row."""
+    pair = logits[:, [yes, no]]
+    log_mass = torch.logsumexp(pair, dim=-1) - torch.logsumexp(logits, dim=-1)
+    return pair[:, 0] - pair[:, 1], log_mass
+
+
+def pair_loss(
+    logits: torch.Tensor, yes: int, no: int, mass_weight: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the loss of one pair from its :func:`pair_logits`, its two scores)."""
+    scores, log_mass = scores_and_mass(logits, yes, no)
+    loss = torch.nn.functional.softplus(scores[1] - scores[0]) - mass_weight * log_mass.mean()
+    return loss, scores.detach()

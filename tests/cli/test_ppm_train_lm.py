@@ -1,0 +1,131 @@
+"""`thinktree ppm train --kind lm`: pairs from a file or the store, the --lm-* options, and
+one-line errors; the trainer runs for real on the tiny model of tests/train/lm_ppm_fakes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from thinktree.cli import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--runs", "r", "--kind", "tree"], "error: unknown --kind 'tree'; use features or lm"),
+        ([], "error: give the pairs with --runs RUN... or with --pairs FILE.jsonl (one of"),
+        (["--runs", "r", "--pairs", "p.jsonl", "--kind", "lm"], "error: give the pairs with"),
+        (["--runs", "r", "--lm-rank", "8"], "error: --lm-rank set the LM PPM; add --kind lm"),
+        (["--runs", "r", "--kind", "lm", "--hidden", "8", "--seed-repeats", "2"],
+         "error: --hidden, --seed-repeats set the feature PPM, not --kind lm; drop them"),
+        (["--pairs", "p.jsonl"], "error: --pairs trains --kind lm; the feature PPM reads --runs"),
+        (["--runs", "r", "--kind", "lm", "--lm-rank", "0"],
+         "error: rank: Input should be greater than or equal to 1"),
+        (["--pairs", "{tmp}/none.jsonl", "--kind", "lm"], "none.jsonl is not a file: give"),
+        (["--pairs", "{tmp}/bad.jsonl", "--kind", "lm"], "bad.jsonl is not a pairs file (Key"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "bad.jsonl").write_text('{"question": "q"}\n')
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    out = runner.invoke(app, ["ppm", "train", "--out", str(tmp_path / "o"), *args])
+    assert out.exit_code == 2, out.output
+    assert message in out.stderr
+    assert out.stderr.count("\n") == 1
+
+
+def test_pairs_from_a_file_train_an_lm_ppm(monkeypatch, tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch", reason="needs the train extra")
+    pytest.importorskip("peft")
+    pytest.importorskip("gguf")
+    import thinktree.models
+    import thinktree.train.export.hf_gguf
+    from tests.train.lm_ppm_fakes import load_tiny, pair, write_base_gguf
+    from thinktree.models.resolve import ResolvedModel
+    from thinktree.train.ppm.pairs import write_jsonl
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices on a busy machine (see tests/train/test_lm_ppm)
+    base = write_base_gguf(tmp_path / "tiny.gguf")
+    asked = []
+
+    def resolve_model(spec):
+        asked.append(spec)
+        return ResolvedModel("tiny", base, True, "cd" * 32)
+
+    monkeypatch.setattr(thinktree.models, "resolve_model", resolve_model)
+    monkeypatch.setattr(
+        thinktree.train.export.hf_gguf, "load_hf_from_gguf", lambda path, sha256: load_tiny(path)
+    )
+    pairs = tmp_path / "pairs.jsonl"
+    write_jsonl([pair(f"p{i}", 3 + i) for i in range(12)], pairs)
+    out = tmp_path / "lm"
+    args = ["ppm", "train", "--kind", "lm", "--pairs", str(pairs), "--out", str(out),
+            "--lm-max-steps", "2", "--lm-rank", "4", "--lm-validation-fraction", "0.3",
+            "--no-lm-feature-baseline", "--no-lm-bf16"]  # fmt: skip
+    try:
+        shown = runner.invoke(app, args)
+    finally:
+        torch.set_num_threads(threads)
+    assert shown.exit_code == 0, shown.output
+    assert asked == ["fast"]
+    said = " ".join(shown.stdout.split())
+    assert said.startswith(f"LM PPM -> {out}: 6 pairs from 6 problems trained 2 steps")
+    assert "on 6 held-out pairs (6 problems) pairwise accuracy" in said
+    record = json.loads((out / "ppm.json").read_text())
+    assert (record["kind"], record["lora"]["rank"], record["base_model"]["sha256"]) == (
+        "lm", 4, "cd" * 32)  # fmt: skip
+    assert record["training"]["config"]["bf16"] is False
+
+
+def test_every_lm_config_field_is_an_lm_option() -> None:
+    import typer
+
+    from thinktree.train.ppm.lm.config import LMPPMConfig
+
+    command = typer.main.get_command(app).commands["ppm"].commands["train"]  # type: ignore[attr-defined]
+    names = {p.name for p in command.params}
+    assert {f"lm_{name}" for name in LMPPMConfig.model_fields} <= names
+
+
+def test_runs_give_the_pairs_from_the_store(monkeypatch, tmp_path: Path) -> None:
+    import thinktree.models
+    import thinktree.train.ppm.data
+    import thinktree.train.ppm.lm.training
+    from tests.train.lm_ppm_fakes import pair
+    from thinktree.models.resolve import ResolvedModel
+    from thinktree.store import RunStore
+
+    store = tmp_path / "s.db"
+    RunStore(store).close()
+    toy = [pair("p1", 4)]
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(
+        thinktree.train.ppm.data, "collect_pairs", lambda db, runs: seen.update(runs=runs) or toy
+    )
+    monkeypatch.setattr(
+        thinktree.models, "resolve_model",
+        lambda spec: ResolvedModel(spec, tmp_path / "m.gguf", True, "ef" * 32),
+    )  # fmt: skip
+
+    def train_lm_ppm(pairs, out, config, base, *, progress):
+        seen.update(pairs=pairs, config=config, base=base)
+        raise ValueError("captured")
+
+    monkeypatch.setattr(thinktree.train.ppm.lm.training, "train_lm_ppm", train_lm_ppm)
+    args = ["ppm", "train", "--kind", "lm", "--runs", "a", "--runs", "b", "--store", str(store),
+            "--out", str(tmp_path / "o"), "--lm-base-model", "0.5b", "--lm-epochs", "2"]  # fmt: skip
+    out = runner.invoke(app, args)
+    assert out.exit_code == 2 and "error: captured" in out.stderr, out.output
+    assert seen["runs"] == ["a", "b"] and seen["pairs"] == toy
+    assert (seen["config"].base_model, seen["config"].epochs, seen["config"].rank) == (
+        "0.5b",
+        2,
+        16,
+    )
+    assert (seen["base"].name, seen["base"].sha256) == ("0.5b", "ef" * 32)
