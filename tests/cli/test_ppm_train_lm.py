@@ -78,7 +78,7 @@ def test_pairs_from_a_file_train_an_lm_ppm(monkeypatch, tmp_path: Path) -> None:
     assert said.startswith(f"LM PPM -> {out}: 6 pairs from 6 problems trained 2 steps")
     assert "on 6 held-out pairs (6 problems) pairwise accuracy" in said
     record = json.loads((out / "ppm.json").read_text())
-    assert (record["kind"], record["lora"]["rank"], record["base_model"]["sha256"]) == (
+    assert (record["kind"], record["lora_rank"], record["base_sha256"]) == (
         "lm", 4, "cd" * 32)  # fmt: skip
     assert record["training"]["config"]["bf16"] is False
 

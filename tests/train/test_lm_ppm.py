@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from thinktree.models.assemble import sha256_file
+
 torch = pytest.importorskip("torch", reason="needs the train extra")
 pytest.importorskip("peft")
 gguf = pytest.importorskip("gguf")
@@ -159,15 +161,16 @@ def test_ppm_json_has_the_documented_fields(tmp_path: Path, base: BaseFile) -> N
     assert result is not None
     record = json.loads((out / "ppm.json").read_text())
     assert record == result.record
-    assert {k: record[k] for k in ("kind", "format", "adapter", "peft", "token_ids")} == {
+    assert {k: record[k] for k in (
+        "kind", "format", "adapter", "peft", "yes_token_id", "no_token_id", "base", "base_file",
+        "base_sha256", "lora_rank", "lora_alpha", "lora_targets",
+    )} == {
         "kind": "lm", "format": 1, "adapter": "adapter.gguf", "peft": "peft",
-        "token_ids": {"yes": YES_ID, "no": NO_ID},
+        "yes_token_id": YES_ID, "no_token_id": NO_ID, "base": "tiny", "base_file": "tiny.gguf",
+        "base_sha256": "ab" * 32, "lora_rank": 4, "lora_alpha": 8.0,
+        "lora_targets": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
     }  # fmt: skip
-    assert record["base_model"] == {"name": "tiny", "file": "tiny.gguf", "sha256": "ab" * 32}
-    assert record["lora"] == {
-        "rank": 4, "alpha": 8.0,
-        "targets": ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"],
-    }  # fmt: skip
+    assert record["adapter_sha256"] == sha256_file(out / "adapter.gguf")
     assert record["text"] == {
         "suffix": "\n\nIs every step so far right? Answer:",
         "yes": " yes",

@@ -26,7 +26,7 @@ from thinktree.models.policy import (
     read_policy,
     write_policy,
 )
-from thinktree.reward.ppm import PPM_FILES, is_trained_ppm
+from thinktree.reward.ppm import is_trained_ppm, ppm_files
 from thinktree.train.export.staged import staged_dir
 from thinktree.train.rounds import MANIFEST_FILE
 
@@ -36,9 +36,9 @@ NEEDED_STAGES = ("export", "ppm", "dev_greedy", "dev_mcts")
 
 
 def copy_ppm(source: Path, dest: Path) -> None:
-    """Copy a trained PPM's files from ``source`` into ``dest`` (created if absent)."""
+    """Copy a trained PPM's files (a feature or an LM PPM's) from ``source`` into ``dest``."""
     dest.mkdir(exist_ok=True)
-    for name in PPM_FILES:
+    for name in ppm_files(source):
         shutil.copy2(source / name, dest / name)
 
 

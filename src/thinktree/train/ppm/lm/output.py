@@ -8,18 +8,21 @@ Format version 1 (``<out>/``):
 - ``peft/``: the same LoRA as a PEFT adapter (``adapter_config.json``,
   ``adapter_model.safetensors``), for transformers, vLLM or SGLang;
 - ``losses.json``: the mean pair loss of every optimizer step;
-- ``ppm.json``, written last (its presence means the rest is whole)::
+- ``ppm.json``, written last (its presence means the rest is whole): the fields the
+  scorer reads (:class:`thinktree.reward.lm_ppm.LMPPMFile`, their one definition),
+  then what only a reader of the record needs::
 
     {
       "kind": "lm",                       # a feature PPM's ppm.json has no "kind"
+      "base": "qwen2.5-coder-0.5b-instruct", "base_sha256": "<the base GGUF's sha256>",
+      "adapter": "adapter.gguf", "adapter_sha256": "<its sha256>",
+      "lora_rank": 16, "lora_alpha": 32.0,
+      "yes_token_id": 9834, "no_token_id": 902,
       "format": 1,
-      "base_model": {"name": "qwen2.5-coder-0.5b-instruct", "file": "...gguf",
-                     "sha256": "<the base GGUF's sha256>"},
-      "adapter": "adapter.gguf",
+      "base_file": "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
       "peft": "peft",
-      "lora": {"rank": 16, "alpha": 32.0, "targets": ["q_proj", ..., "down_proj"]},
+      "lora_targets": ["q_proj", ..., "down_proj"],
       "text": {"suffix": "...Answer:", "yes": " yes", "no": " no"},
-      "token_ids": {"yes": 9834, "no": 902},
       "score": "logit[yes] - logit[no] after lm_format.ppm_text(question, steps)",
       "training": {
         "config": {...LMPPMConfig, bf16 decided...},
@@ -47,7 +50,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from thinktree.models.assemble import sha256_file
 from thinktree.reward.lm_format import NO, SUFFIX, YES
+from thinktree.reward.lm_ppm import LMPPMFile
 from thinktree.reward.ppm import PPM_FILE
 from thinktree.train.export.lora_gguf import export_lora_gguf
 from thinktree.train.export.staged import staged_dir, staged_file
@@ -100,17 +105,19 @@ def write_output(
     with staged_dir(out / PEFT_DIR) as staging:
         model.save_pretrained(str(staging))
     export_lora_gguf(out / PEFT_DIR, base.path, out / ADAPTER_FILE)
+    served = LMPPMFile(
+        base=base.name, adapter=ADAPTER_FILE, yes_token_id=answer[0], no_token_id=answer[1],
+        base_sha256=base.sha256, adapter_sha256=sha256_file(out / ADAPTER_FILE),
+        lora_rank=config["rank"], lora_alpha=config["alpha"], training=training,
+    )  # fmt: skip
     record = {
-        "kind": "lm",
+        **served.to_json(),
         "format": FORMAT,
-        "base_model": {"name": base.name, "file": base.path.name, "sha256": base.sha256},
-        "adapter": ADAPTER_FILE,
+        "base_file": base.path.name,
         "peft": PEFT_DIR,
-        "lora": {"rank": config["rank"], "alpha": config["alpha"], "targets": list(TARGET_MODULES)},
+        "lora_targets": list(TARGET_MODULES),
         "text": {"suffix": SUFFIX, "yes": YES, "no": NO},
-        "token_ids": {"yes": answer[0], "no": answer[1]},
         "score": "logit[yes] - logit[no] after lm_format.ppm_text(question, steps)",
-        "training": training,
     }
     with staged_file(out / LOSSES_FILE) as tmp:
         tmp.write_text(json.dumps(losses))
