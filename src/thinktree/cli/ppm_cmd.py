@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -32,6 +33,18 @@ RunsOpt = Annotated[
     ),
 ]
 KINDS = ("features", "lm")
+
+
+@contextmanager
+def _train_extra() -> Iterator[None]:
+    """Imports of training code: a missing torch, transformers or peft is a one-line
+    error saying which extra to install."""
+    try:
+        yield
+    except ImportError as exc:
+        raise ValueError(
+            f"training needs the train extra: pip install 'thinktree[train]' ({exc})"
+        ) from exc
 
 
 def _guard(action):
@@ -209,14 +222,11 @@ def _train_lm(
     console = Console(stderr=True)
 
     def run():
-        try:
-            from thinktree.models import resolve_model
+        from thinktree.models import resolve_model
+
+        with _train_extra():
             from thinktree.train.ppm.lm.output import BaseFile
             from thinktree.train.ppm.lm.training import train_lm_ppm
-        except ImportError as exc:
-            raise ValueError(
-                f"training needs the train extra: pip install 'thinktree[train]' ({exc})"
-            ) from exc
         if pairs_file is not None:
             pairs = _read_pairs(pairs_file)
         else:
@@ -286,12 +296,8 @@ def _train_features(
     console = Console(stderr=True)
 
     def run():
-        try:
+        with _train_extra():
             from thinktree.train.ppm.training import train_ppm
-        except ImportError as exc:
-            raise ValueError(
-                f"training needs the train extra: pip install 'thinktree[train]' ({exc})"
-            ) from exc
         progress, report = _progress_bar(console)
         with progress, RunStore(store, create=False) as db:
             return train_ppm(

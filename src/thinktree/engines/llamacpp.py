@@ -202,11 +202,22 @@ class LlamaCppEngine:
                 part = replace(request, n=min(slots, request.n - start), seed=request.seed + chunk)
                 out.extend(self._complete_one(part))
             return out
+        response, seconds, refused = self._send(completion_payload(request))
+        if refused is not None:
+            return [
+                Completion("", "error", 0, 0, 0, None, seconds, error=refused)
+                for _ in range(request.n)
+            ]
+        return self._completions(request, response, seconds)
+
+    def _send(self, payload: dict[str, Any]) -> tuple[dict[str, Any], float, str | None]:
+        """(response, seconds, why this one request was refused or None) of one completion
+        request, at the adapters' stated scales; EngineError when the server fails as a
+        whole, which no other request would escape."""
+        if self.options.lora:
+            payload["lora"] = self._lora_scales(None)
         started = time.perf_counter()
         try:
-            payload = completion_payload(request)
-            if self.options.lora:
-                payload["lora"] = self._lora_scales(None)
             response = self._server.handle_completions(payload)
         except Exception as exc:
             raise EngineError(f"llama.cpp failed: {exc}") from exc
@@ -216,12 +227,9 @@ class LlamaCppEngine:
             message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
             kind = error.get("type", "") if isinstance(error, dict) else ""
             if kind == "exceed_context_size_error" or error_is_request_local(message):
-                return [
-                    Completion("", "error", 0, 0, 0, None, seconds, error=message)
-                    for _ in range(request.n)
-                ]
+                return response, seconds, message
             raise EngineError(f"llama.cpp: {message}")
-        return self._completions(request, response, seconds)
+        return response, seconds, None
 
     def _completions(
         self, request: CompletionRequest, response: dict[str, Any], seconds: float
@@ -420,21 +428,9 @@ class LlamaCppEngine:
             "logit_bias": [[int(pick), 1000.0]],
             "cache_prompt": True,
         }
-        if self.options.lora:
-            payload["lora"] = self._lora_scales(None)
-        started = time.perf_counter()
-        try:
-            response = self._server.handle_completions(payload)
-        except Exception as exc:
-            raise EngineError(f"llama.cpp failed: {exc}") from exc
-        seconds = time.perf_counter() - started
-        if "error" in response or "choices" not in response:
-            error = response.get("error", response)
-            message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
-            kind = error.get("type", "") if isinstance(error, dict) else ""
-            if kind == "exceed_context_size_error" or error_is_request_local(message):
-                return NextTokenLogprobs({}, seconds=seconds, error=message)
-            raise EngineError(f"llama.cpp: {message}")
+        response, seconds, refused = self._send(payload)
+        if refused is not None:
+            return NextTokenLogprobs({}, seconds=seconds, error=refused)
         try:
             content = response["choices"][0]["logprobs"]["content"][0]
             ranked = {int(alt["id"]): float(alt["logprob"]) for alt in content["top_logprobs"]}

@@ -62,12 +62,10 @@ def answer_ids(tokenizer: Any) -> tuple[int, int]:
 
 
 def _common(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
+    """Length of the longest common prefix of two id sequences."""
+    return next(
+        (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+    )
 
 
 def side_ids(
