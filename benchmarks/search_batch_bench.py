@@ -12,7 +12,7 @@ layouts measured one after the other in this process:
 - batched-12: 4 problems per round, 12 slots (every sibling task has a slot).
 Reports generated tokens per wall second for each, the speedup of the best batched
 layout over the unbatched one, and (unbatched layout, where no two requests
-overlap) the share of engine wall time spent evaluating prompts. Merges into benchmarks/results/search.json.
+overlap) the share of engine wall time spent evaluating prompts. Writes benchmarks/results/search_batch.json.
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ def main() -> None:
         "batched-12": measure(args.model, problems, parallel=12, window=4),
     }
     best = max(layouts[k]["tok_s"] for k in ("sequential", "batched-4", "batched-12"))
-    out_path = ROOT / "benchmarks" / "results" / "search.json"
-    out = json.loads(out_path.read_text()) if out_path.exists() else {}
+    out_path = ROOT / "benchmarks" / "results" / "search_batch.json"
+    out: dict = {}
     out["batch_speedup"] = best / layouts["unbatched"]["tok_s"]
     command = (
         f"python benchmarks/search_batch_bench.py --model {args.model} --problems {args.problems}"
