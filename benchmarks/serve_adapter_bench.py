@@ -6,7 +6,7 @@ Run with nothing else on the machine:
 
 ``--policy`` is an evolve round directory (``policy.json``); the default is the
 embedded ``evolved``. The adapter is merged into its base file
-(:mod:`thinktree.train.merge_gguf`, adapted projections at Q8_0) under
+(:mod:`thinktree.train.export.merge_gguf`, adapted projections at Q8_0) under
 ``runs/serve-adapter/``, then three servings are measured one after the other in
 this process, on the same zero-shot step prompts of gsm8k test problems:
 

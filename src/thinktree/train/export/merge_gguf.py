@@ -41,7 +41,7 @@ def read_gguf_adapter(adapter_gguf: Path) -> tuple[float, dict[str, tuple[np.nda
     """``(alpha, {base tensor name: (A, B)})`` of a llama.cpp LoRA adapter file.
 
     ``A`` has numpy shape ``(rank, n_in)`` and ``B`` ``(n_out, rank)``, as
-    :func:`thinktree.train.lora_gguf.export_lora_gguf` writes them.
+    :func:`thinktree.train.export.lora_gguf.export_lora_gguf` writes them.
     """
     import gguf
 

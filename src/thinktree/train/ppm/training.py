@@ -2,9 +2,9 @@
 
 Every split is by problem, so no problem has pairs on both sides of it. The
 PPM written to ``out`` is fitted on the training problems and early-stopped on
-the validation problems (:func:`thinktree.train.pairs.is_validation`). Its
+the validation problems (:func:`thinktree.train.ppm.pairs.is_validation`). Its
 accuracy is measured by ``folds``-fold cross-validation
-(:func:`thinktree.train.pairs.fold_of`): each fold's pairs are scored by a head
+(:func:`thinktree.train.ppm.pairs.fold_of`): each fold's pairs are scored by a head
 that never saw those problems, neither for fitting nor for early stopping, and
 the out-of-fold scores of all pairs give ``pairwise_accuracy`` — with few
 problems holding pairs, one 20 % split leaves too few held-out pairs to read.

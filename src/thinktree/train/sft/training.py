@@ -1,7 +1,7 @@
 """Fine-tune the policy with LoRA on verified trajectories (transformers' Trainer + peft).
 
 The base weights are dequantised from the very GGUF file llama.cpp serves
-(:func:`thinktree.train.hf_gguf.load_hf_from_gguf`), so the adapter is trained
+(:func:`thinktree.train.export.hf_gguf.load_hf_from_gguf`), so the adapter is trained
 on the weights it will be applied to. LoRA targets the attention and MLP
 projections only: both embedded models pair their input and output embeddings
 and llama.cpp's adapter loader rejects adapters on them. The stage runs
