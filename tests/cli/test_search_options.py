@@ -327,7 +327,7 @@ def test_problem_source_options_reach_the_slice(tmp_path) -> None:
                               "--answer-field", "a", "--id-field", "n", "--offset", "4",
                               "--limit", "2", "--strategy", "nope"])  # fmt: skip
     assert out.stderr.strip().splitlines() == [
-        "error: unknown strategy 'nope'; choose one of beam, best_of_n, greedy, mcts, sc"
+        "error: unknown strategy 'nope'; choose one of beam, best_of_n, chat_cot, greedy, mcts, sc"
     ]
     out = runner.invoke(app, ["eval", "--data", str(data), "--question-field", "q",
                               "--answer-field", "a", "--offset", "5", "--limit", "2"])  # fmt: skip

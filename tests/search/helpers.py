@@ -25,6 +25,13 @@ class TableScorer(StepScorer):
         return [self.table(item) for item in items]
 
 
+class NoSandbox:
+    """A sandbox for searches that never run a cell (chat_cot): any call fails the test."""
+
+    def run_batch(self, trajectories: list[list[str]], timeout: float | None = None) -> list:
+        raise AssertionError("a search that writes no cell asked the sandbox to run one")
+
+
 def solve_scripted(
     script: Callable[..., str],
     sandbox: object,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -21,7 +22,7 @@ from thinktree.search.expand import CellRunner, Expansion
 from thinktree.search.options import DEFAULT_K, BaseSearchConfig, StrategyOptions
 from thinktree.search.result import SolveResult, Trajectory, Usage
 from thinktree.search.seeds import derive_seed
-from thinktree.steps import PromptStyle, Step, StepPrompt, end_reason
+from thinktree.steps import PromptStyle, Step, StepPrompt, build_step_prompt, end_reason
 
 
 class AnswerJudge(Protocol):
@@ -54,10 +55,11 @@ class ProblemSearch(ABC):
     window), its :meth:`trajectories` (up-front token and time estimates), its
     :attr:`budget_field` (run names, report labels:
     :func:`thinktree.search.registry.run_label`), whether its trajectories are
-    :attr:`independent_samples` (``rescore``), which late fields it never reads
+    :attr:`independent_samples` (``rescore``), which fields it never reads
     (:meth:`unread_fields`, run fingerprints: :mod:`thinktree.search.identity`),
-    how the defaults that depend on the scorer are decided (:meth:`resolve`) and what
-    the command line should say before it runs (:meth:`notice`). Its
+    how the defaults that depend on the scorer are decided (:meth:`resolve`), what
+    the command line should say before it runs (:meth:`notice`) and how it prompts
+    the policy (:meth:`build_prompt`). Its
     name is the one it is registered under in
     :data:`thinktree.search.registry.STRATEGIES`.
     """
@@ -114,10 +116,22 @@ class ProblemSearch(ABC):
         return None
 
     @classmethod
+    def build_prompt(
+        cls,
+        question: str,
+        render_chat: Callable[[list[dict[str, str]]], str],
+        style: PromptStyle,
+    ) -> StepPrompt:
+        """The prompt this strategy's search of ``question`` extends, in the model's chat
+        template (``render_chat``): by default the step format's, in ``style``."""
+        return build_step_prompt(question, render_chat, style)
+
+    @classmethod
     def unread_fields(cls, config: BaseSearchConfig, scored: bool) -> frozenset[str]:
-        """Fields of ``config`` (resolved) added after runs were stored that this
-        strategy never reads with a scorer (``scored``) or without: run fingerprints
-        leave them out (:mod:`thinktree.search.identity`)."""
+        """Fields of ``config`` (resolved) that this strategy never reads with a scorer
+        (``scored``) or without: run fingerprints leave them out
+        (:mod:`thinktree.search.identity`). An old strategy names only fields added
+        after its runs were stored, so those runs keep their fingerprints."""
         return frozenset()
 
     def __init__(self, problem: Problem, prompt: StepPrompt, ctx: SearchContext) -> None:

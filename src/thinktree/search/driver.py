@@ -11,7 +11,6 @@ from thinktree.search.base import ProblemSearch, SearchContext
 from thinktree.search.expand import Expansion, StepExpander
 from thinktree.search.registry import strategy_class
 from thinktree.search.result import SolveResult
-from thinktree.steps import build_step_prompt
 
 ResultHook = Callable[[SolveResult], None]
 RoundHook = Callable[[list[ProblemSearch]], None]
@@ -83,7 +82,9 @@ def run_search(
             fed = False
         for problem in fresh or ():
             order[problem.id] = len(order)
-            prompt = build_step_prompt(problem.question, ctx.engine.render_chat, ctx.prompt_style)
+            prompt = strategy.build_prompt(
+                problem.question, ctx.engine.render_chat, ctx.prompt_style
+            )
             active.append(strategy(problem, prompt, ctx))
         wanted: list[tuple[ProblemSearch, list[Expansion]]] = []
         for search in active:

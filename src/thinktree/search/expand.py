@@ -8,7 +8,7 @@ one batch to the scorer: the lock-step of the design.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -18,6 +18,7 @@ from thinktree.search.options import BaseSearchConfig
 from thinktree.steps import (
     CELL_PRELUDE,
     STOP_STRINGS,
+    ParsedStep,
     Step,
     StepKind,
     StepPrompt,
@@ -57,6 +58,13 @@ class Expansion:
     seen: frozenset[str] = frozenset()
     """Dedupe keys of siblings from earlier rounds (resampling): with ``dedupe``, a
     candidate that repeats one of them is dropped too."""
+    max_tokens: int | None = None
+    """Tokens each candidate may use; None: the config's ``max_step_tokens`` (one step)."""
+    stop: tuple[str, ...] = STOP_STRINGS
+    """Where a candidate ends: by default before the step format's ``Output:``."""
+    parse: Callable[[str], ParsedStep] = parse_step
+    """How a candidate's text becomes a step (by default the step format's rules); only
+    a step with code is run in the sandbox."""
     candidates: list[Step] = field(default_factory=list)
     scores: list[float | None] | None = None
     prompt_tokens: int = 0
@@ -74,10 +82,12 @@ class Expansion:
     score_seconds: float = 0.0
 
 
-def step_from_completion(completion: Completion) -> Step:
+def step_from_completion(
+    completion: Completion, parse: Callable[[str], ParsedStep] = parse_step
+) -> Step:
     if completion.error is not None:
         return Step(text="", kind=StepKind.INVALID, error=completion.error, finish_reason="error")
-    parsed = parse_step(completion.text)
+    parsed = parse(completion.text)
     return Step(
         text=parsed.text,
         kind=parsed.kind,
@@ -129,12 +139,13 @@ class StepExpander:
         self.scorer = scorer
 
     def _request(self, expansion: Expansion) -> CompletionRequest:
+        max_tokens = expansion.max_tokens
         return CompletionRequest(
             prompt=expansion.prompt.prompt(expansion.steps),
-            max_tokens=self.config.max_step_tokens,
+            max_tokens=self.config.max_step_tokens if max_tokens is None else max_tokens,
             temperature=expansion.temperature,
             top_p=self.config.top_p if expansion.temperature > 0 else 1.0,
-            stop=STOP_STRINGS,
+            stop=expansion.stop,
             seed=expansion.seed,
             n=expansion.n,
             logprobs=1 if self.config.logprobs else 0,
@@ -152,7 +163,7 @@ class StepExpander:
             expansion.request_prompt_tokens = completions[0].prompt_tokens if completions else 0
             expansion.request_cached_tokens = completions[0].cached_tokens if completions else 0
             expansion.prompt_seconds = sum(c.prompt_seconds for c in completions)
-            expansion.candidates = [step_from_completion(c) for c in completions]
+            expansion.candidates = [step_from_completion(c, expansion.parse) for c in completions]
             if expansion.dedupe:
                 expansion.candidates = unique_steps(expansion.candidates, expansion.seen)
             expansion.prompt_tokens = sum(c.prompt_tokens for c in completions)

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from thinktree.engines.factory import MIN_SLOTS
 from thinktree.search.base import ProblemSearch
 from thinktree.search.beam import BeamSearch
+from thinktree.search.chat_cot import ChatCotSearch
 from thinktree.search.greedy import GreedySearch
 from thinktree.search.mcts.search import MCTSSearch
 from thinktree.search.options import BaseSearchConfig, StrategyOptions
@@ -27,6 +28,7 @@ STRATEGIES: dict[str, type[ProblemSearch]] = {
     "best_of_n": BestOfNSearch,
     "beam": BeamSearch,
     "mcts": MCTSSearch,
+    "chat_cot": ChatCotSearch,
 }
 
 DEFAULT_STRATEGY = "greedy"
