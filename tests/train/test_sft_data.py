@@ -13,7 +13,7 @@ from thinktree.train.sft.data import (
     with_references,
     write_trajectories,
 )
-from thinktree.train.sft.format import IGNORE_INDEX, segments, tokenize
+from thinktree.train.sft.format import IGNORE_INDEX, SFTExample, examples_hash, segments, tokenize
 
 
 def code(text: str, output: str = "1", error: str | None = None) -> Step:
@@ -142,3 +142,13 @@ def test_sft_rendering_matches_the_prompt_the_policy_is_served() -> None:
     parts = segments("Q?", steps, engine.render_chat)
     served = build_step_prompt("Q?", engine.render_chat, PromptStyle.ZERO_SHOT)
     assert "".join(p.text for p in parts) == served.prompt(steps)
+
+
+def test_the_examples_hash_pins_ids_labels_order_and_split() -> None:
+    """Pinned: a change of the hash would refuse every carried SFT checkpoint."""
+    first, second = SFTExample([5, 6, 7], [-100, 6, 7]), SFTExample([8, 9], [-100, 9])
+    digest = examples_hash([first], [second])
+    assert digest == "ade5b392a509547f60669e9c329eefdbe0a3b504d03f4ad0615e908e3873837b"
+    assert examples_hash([second], [first]) != digest
+    assert examples_hash([first, second], []) != digest
+    assert examples_hash([SFTExample([5, 6, 7], [-100, -100, 7])], [second]) != digest

@@ -59,7 +59,9 @@ def test_the_summary_table_uses_evolve_s_own_columns(tmp_path) -> None:
                                                    "pool_accuracy": 0.8, "dev_greedy": 0.25}]))  # fmt: skip
     view = read_evolve(out)
     assert view.columns[:3] == ["round", "pool", "pool acc"]
-    assert view.summary == [["0", "85", "80.0 %", "-", "-", "-", "-", "-", "25.0 %", "-", "-"]]
+    assert view.summary == [
+        ["0", "85", "80.0 %", "-", "-", "-", "-", "-", "25.0 %", "-", "-", "-", "-"]
+    ]
 
 
 @pytest.mark.parametrize("text", ["[1, 2]", "{}", "nonsense"])

@@ -34,6 +34,9 @@ from thinktree.models.assemble import ModelError, sha256_file
 
 POLICY_FILE = "policy.json"
 EMBEDDED_POLICY = "evolved"
+DEFAULT_POLICY = "default"
+"""What ``--model default`` serves: the evolved 1.5B the package ships in
+``models/default/`` once one is shipped; until then the untouched 1.5B (``base``)."""
 PPM_SUBDIR = "ppm"
 """Where a policy directory keeps the PPM trained beside it (an evolve round's PPM_r)."""
 PROMPT_STYLES = ("few-shot", "zero-shot")
@@ -76,6 +79,12 @@ def is_policy_dir(path: Path) -> bool:
 def embedded_policy_dir() -> Path:
     """The package directory of the embedded ``evolved`` policy (may be absent)."""
     return Path(str(resources.files("thinktree.models").joinpath(EMBEDDED_POLICY)))
+
+
+def default_policy_dir() -> Path:
+    """The package directory of the shipped evolved 1.5B that ``default`` names (absent
+    until one is shipped)."""
+    return Path(str(resources.files("thinktree.models").joinpath(DEFAULT_POLICY)))
 
 
 def embedded_ppm_dir() -> Path:

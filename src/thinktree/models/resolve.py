@@ -1,6 +1,8 @@
 """Turn what a user typed after ``--model`` into a GGUF file on disk (and an adapter).
 
-Accepted, in this order: an embedded model name or alias; ``evolved`` (the
+Accepted, in this order: ``default`` (also no model at all), the shipped evolved
+1.5B when the package holds one, else the untouched 1.5B; an embedded model name or
+alias (``base`` and ``1.5b``: the untouched 1.5B, ``fast``: the 0.5B); ``evolved`` (the
 embedded evolved policy); a policy directory (``policy.json``, written by
 ``thinktree evolve`` for each round); a path to a ``.gguf`` file.
 """
@@ -13,14 +15,16 @@ from pathlib import Path
 
 from thinktree.models.assemble import ModelError, assemble, sha256_file
 from thinktree.models.policy import (
+    DEFAULT_POLICY,
     EMBEDDED_POLICY,
     Policy,
     check_weights,
+    default_policy_dir,
     embedded_policy_dir,
     is_policy_dir,
     read_policy,
 )
-from thinktree.models.registry import DEFAULT_MODEL, find_embedded
+from thinktree.models.registry import find_embedded
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,9 @@ def resolve_model(
     spec: str | None = None, progress: Callable[[int], None] | None = None
 ) -> ResolvedModel:
     """An embedded model name or alias (assembled on first use), or a path to a ``.gguf``."""
-    spec = (spec or DEFAULT_MODEL).strip()
+    spec = (spec or DEFAULT_POLICY).strip()
+    if spec.lower() == DEFAULT_POLICY and is_policy_dir(default_policy_dir()):
+        return resolve_policy(read_policy(default_policy_dir(), name=DEFAULT_POLICY), progress)
     embedded = find_embedded(spec)
     if embedded is not None:
         return ResolvedModel(

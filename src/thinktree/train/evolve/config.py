@@ -6,7 +6,12 @@ later rounds search new problems with the evolved 0.5B (zero-shot, its PPM's
 values). Searches take SearchConfig's MCTS defaults (temperature 1.0, random
 ties since issue 18); benchmarks/recipes/evolve/config.yaml pins the dev and evolved searches
 its figures were measured with (first-child ties; dev MCTS at 0.7) and adopts
-its round 0 by run name.
+its round 0 by run name. benchmarks/recipes/evolve_default/config.yaml evolves the
+1.5B itself over two pools (gsm8k and MATH train), each with its dev slice.
+
+Pools: ``pools`` lists them; a config with one pool may still say ``pool`` and
+``pool_run`` (the form before several pools), which load into the same config, and
+the ``--pool-*`` flags set the first pool.
 """
 
 from __future__ import annotations
@@ -15,54 +20,52 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from thinktree.eval.fanout.config import FanoutConfig
 from thinktree.search.config import SearchConfig
 from thinktree.search.greedy import GreedySearch
 from thinktree.search.mcts.search import MCTSSearch
 from thinktree.search.registry import checked, strategy_name
+from thinktree.search.sampling import SelfConsistencySearch
+from thinktree.train.evolve.pool_config import PoolConfig, PoolDevSlice, check_pools
 from thinktree.train.ppm.head import HeadConfig
 from thinktree.train.sft.training import SFTConfig
 
 MCTS = strategy_name(MCTSSearch)
 """The searches that give training data: their trees hold the pairs and trajectories."""
 GREEDY = strategy_name(GreedySearch)
+SC = strategy_name(SelfConsistencySearch)
+
+__all__ = ["DevConfig", "DevSlice", "EvolveConfig", "PoolConfig", "PoolDevSlice",
+           "load_evolve_config"]  # fmt: skip
 
 
 def _mcts(**fields: Any) -> SearchConfig:
     return SearchConfig(strategy=MCTS, samples=4, k=3, **fields)
 
 
-class PoolConfig(BaseModel):
-    """Training problems: a bundled benchmark split or a JSONL file (same mapping as eval)."""
+class DevSlice(BaseModel):
+    """A further test slice of the dev figures (reporting only, like ``dev``'s own)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    benchmark: str | None = "gsm8k"
-    split: str | None = "train"
-    data: str | None = None
-    question_field: str = "question"
-    answer_field: str = "answer"
-    id_field: str | None = None
-    offset: int = Field(0, ge=0)
-    size: int = Field(300, ge=1)
-    """Problems round 0 searches (offset .. offset + size)."""
-    grow: int = Field(100, ge=0)
-    """New problems each later round searches, after those of earlier rounds."""
+    benchmark: str
+    split: str | None = None
+    greedy_limit: int = Field(100, ge=0)
+    mcts_limit: int = Field(0, ge=0)
 
-    @model_validator(mode="after")
-    def _one_source(self) -> PoolConfig:
-        if self.data is not None and self.benchmark is not None and self.benchmark != "gsm8k":
-            raise ValueError("pool: give either benchmark or data, not both")
-        return self
-
-    def bounds(self, round_index: int) -> tuple[int, int]:
-        """[start, stop) of the problems round ``round_index`` searches."""
-        if round_index == 0:
-            return self.offset, self.offset + self.size
-        start = self.offset + self.size + (round_index - 1) * self.grow
-        return start, start + self.grow
+    @property
+    def label(self) -> str:
+        return self.benchmark.partition(":")[0]
 
 
 class DevConfig(BaseModel):
@@ -78,6 +81,21 @@ class DevConfig(BaseModel):
     mcts: SearchConfig = Field(default_factory=lambda: _mcts(expand="all"))
     """Full expansion in every round: round 0 has no PPM yet, and without a scorer MCTS
     would expand lazily, so its figures would not compare with later rounds'."""
+    also: list[DevSlice] = Field(default_factory=list)
+    """Further test slices measured after every round with ``greedy`` and ``mcts``
+    (e.g. ``{benchmark: math500, greedy_limit: 100}``), as stages
+    ``dev_greedy_<benchmark>`` and ``dev_mcts_<benchmark>``."""
+    sc: SearchConfig = Field(default_factory=lambda: SearchConfig(strategy=SC, samples=4))
+    """The search beside ``greedy`` on the pools' dev slices (``pools[i].dev``): sc@4."""
+
+    @field_validator("also")
+    @classmethod
+    def _named_once(cls, slices: list[DevSlice]) -> list[DevSlice]:
+        labels = [s.label for s in slices]
+        twice = sorted({label for label in labels if labels.count(label) > 1})
+        if twice:
+            raise ValueError(f"two slices of {twice[0]}; a stage is named by its benchmark")
+        return slices
 
 
 class ReferenceConfig(BaseModel):
@@ -87,7 +105,8 @@ class ReferenceConfig(BaseModel):
 
     enabled: bool = False
     problems: int | None = Field(None, ge=1)
-    """How many pool-source problems to convert (from ``pool.offset``); None: the pool."""
+    """How many problems of the first pool's source to convert (from its offset); None:
+    its ``size``."""
 
 
 class EngineSettings(BaseModel):
@@ -105,13 +124,22 @@ class EvolveConfig(BaseModel):
     rounds: int = Field(2, ge=0, le=32)
     """Rounds after round 0: 2 means rounds 0, 1 and 2."""
     policy: str = "fast"
-    """The embedded model being evolved (its LoRA is trained from this base)."""
+    """The embedded model being evolved, whose LoRA is trained over its own GGUF:
+    fast (the 0.5B) or default (the 1.5B)."""
     bootstrap: str = "default"
-    """Round 0's searcher: an embedded model or a .gguf path."""
-    pool: PoolConfig = Field(default_factory=PoolConfig)
-    pool_run: str | None = None
+    """Round 0's searcher: an embedded model or a .gguf path. The policy's own model
+    (policy and bootstrap both the 1.5B) makes round 0 the policy's own search."""
+    pool: PoolConfig = Field(default_factory=PoolConfig, exclude=True)
+    """The first pool, as a config with one pool says it (with ``pool_run``); always
+    equal to ``pools[0]``, which is what the stages read."""
+    pool_run: str | None = Field(None, exclude=True)
     """An existing run in ``store`` to adopt as round 0's pool search (its problems
     are not searched again), e.g. one made with ``thinktree eval --scorer outcome``."""
+    pools: list[PoolConfig] = Field(default_factory=lambda: [PoolConfig()], min_length=1)
+    """The training problems, each pool searched on its own: round 0 searches each
+    pool's first ``size`` problems (or adopts its ``run``), each later round its next
+    ``grow``; SFT and the PPM take the trees of every pool. No two pools' reaches
+    overlap, and no dev slice lies in one (:func:`check_pools`)."""
     bootstrap_search: SearchConfig = Field(default_factory=_mcts)
     """Round 0: MCTS 4 rollouts, k = 3, SearchConfig's defaults otherwise: the settings
     of `thinktree eval --strategy mcts --scorer outcome`, so such a run is found."""
@@ -134,9 +162,43 @@ class EvolveConfig(BaseModel):
     max_minutes: float | None = Field(None, gt=0)
     """Stop cleanly after this long (a rerun resumes)."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_pool_spelling(cls, data: Any) -> Any:
+        """``pool`` and ``pool_run`` (one pool) or ``pools``; each spelling is filled from
+        the other once the given one is valid (an invalid one is reported where written)."""
+        if not isinstance(data, dict):
+            return data
+        single = "pool" in data or "pool_run" in data
+        if single and "pools" in data:
+            raise ValueError("give pools, or pool and pool_run (a single pool), not both")
+        if single:
+            pool = data.get("pool", {})
+            fields = pool.model_dump() if isinstance(pool, PoolConfig) else pool
+            if not isinstance(fields, dict):
+                return data
+            if data.get("pool_run") is not None:
+                fields = {**fields, "run": data["pool_run"]}
+            first = _valid_pool(fields)
+            pools = None if first is None else [first]
+        else:
+            pools = data.get("pools")
+            first = _valid_pool(pools[0]) if isinstance(pools, list) and pools else None
+        if first is None:
+            return data
+        return {**data, "pool": first, "pool_run": first.run, "pools": pools}
+
+    @field_validator("pools")
+    @classmethod
+    def _pools_apart(cls, pools: list[PoolConfig], info: ValidationInfo) -> list[PoolConfig]:
+        if "rounds" in info.data:
+            check_pools(pools, info.data["rounds"])
+        return pools
+
     @model_validator(mode="after")
     def _searches_are_mcts(self) -> EvolveConfig:
-        for search in (self.bootstrap_search, self.evolved_search, self.dev.greedy, self.dev.mcts):
+        dev = self.dev
+        for search in (self.bootstrap_search, self.evolved_search, dev.greedy, dev.mcts, dev.sc):
             checked(search)
         for name in ("bootstrap_search", "evolved_search"):
             if getattr(self, name).strategy != MCTS:
@@ -144,16 +206,49 @@ class EvolveConfig(BaseModel):
         return self
 
 
+def _valid_pool(fields: Any) -> PoolConfig | None:
+    if isinstance(fields, PoolConfig):
+        return fields
+    try:
+        return PoolConfig.model_validate(fields)
+    except ValidationError:
+        return None
+
+
+def _routed(key: str, data: dict[str, Any]) -> str:
+    """``key`` as the config's spelling needs it: in a config that lists ``pools``, the
+    single-pool keys (``--pool-size``, ``--pool-run``) set the first pool."""
+    if "pools" not in data:
+        return key
+    if key == "pool_run":
+        return "pools.0.run"
+    return "pools.0." + key.removeprefix("pool.") if key.startswith("pool.") else key
+
+
 def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``dotted`` (``sft.epochs``, ``pools.1.size``: a number indexes a list; one
+    past the end appends) in ``data``, making the mappings on the way."""
     keys = dotted.split(".")
-    node = data
-    for key in keys[:-1]:
-        child = node.get(key)
-        if not isinstance(child, dict):
+    node: Any = data
+    for depth, key in enumerate(keys):
+        slot: str | int = key
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) > len(node):
+                where = ".".join(keys[:depth])
+                raise ValueError(
+                    f"evolve config: {dotted}: {where} has {len(node)} entries, numbered from 0"
+                )
+            slot = int(key)
+            if slot == len(node):
+                node.append({})
+        if depth == len(keys) - 1:
+            node[slot] = value
+            return
+        child = node[slot] if isinstance(node, list) else node.get(slot)
+        if not isinstance(child, dict | list):
             child = {}
-            node[key] = child
+            node[slot] = child
         node = child
-    node[keys[-1]] = value
 
 
 def load_evolve_config(
@@ -176,7 +271,7 @@ def load_evolve_config(
             raise ValueError(f"{file} must hold a mapping of options, not {type(loaded).__name__}")
         data = loaded or {}
     for key, value in (overrides or {}).items():
-        _set_path(data, key, value)
+        _set_path(data, _routed(key, data), value)
     try:
         return EvolveConfig.model_validate(data)
     except ValidationError as exc:

@@ -9,7 +9,7 @@ stage with fakes and the real run store.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,12 +118,23 @@ class EvolveContext:
     config: EvolveConfig
     paths: EvolvePaths
     store: RunStore
-    pool: Pool
+    pools: Pool | Sequence[Pool]
+    """Every pool's loader, in the config's order (a lone Pool: the only pool)."""
     policy: PolicyBase
     searcher: Searcher
     trainers: Trainers
     budget: Budget = field(default_factory=lambda: Budget(None))
     reporter: Reporter = field(default_factory=QuietReporter)
+
+    @property
+    def pool_list(self) -> Sequence[Pool]:
+        """Every pool's loader, in the config's order."""
+        return (self.pools,) if isinstance(self.pools, Pool) else self.pools
+
+    @property
+    def pool(self) -> Pool:
+        """The first pool (the one reference solutions are converted from)."""
+        return self.pool_list[0]
 
     def ledger(self, index: int) -> RoundLedger | None:
         """Round ``index``'s ledger as stored; None before the round has begun."""
@@ -143,13 +154,16 @@ class EvolveContext:
         return prefix + str(directory)
 
     def pool_run_ids(self, before: int) -> list[str]:
-        """Run ids of the pool searches of rounds < ``before`` (finished ones)."""
+        """Run ids of every pool's searches of rounds < ``before`` (finished ones), by
+        round, then in the order of the pools."""
         ids = []
         for i in range(before):
             ledger = self.ledger(i)
-            if ledger is None or not ledger.done("pool_search"):
-                raise ValueError(f"round {i}'s pool search is not finished")
-            ids.append(ledger.figures("pool_search")["run_id"])
+            for pool in self.pool_list:
+                if ledger is None or not ledger.done(pool.search_stage):
+                    of = f" of {pool.label}" if pool.index else ""
+                    raise ValueError(f"round {i}'s pool search{of} is not finished")
+                ids.append(ledger.figures(pool.search_stage)["run_id"])
         return ids
 
 

@@ -1,13 +1,14 @@
 """``thinktree evolve``: self-evolution rounds (rStar-Math's loop, scaled to a CPU).
 
 Round 0: the bootstrap model (default: the 1.5B, few-shot) runs MCTS with
-outcome rewards on the pool's first problems; the policy being evolved (the
-0.5B) is measured as it is, before any training.
+outcome rewards on each pool's first problems (or a pool adopts a stored run); the
+policy being evolved (default: the 0.5B; the 1.5B evolves itself with ``policy:
+default``) is measured as it is, before any training.
 
 Round r ≥ 1, in order, each stage recorded in ``OUT/round-r/manifest.json``:
 
 1. ``sft_data``: per problem the top trajectories by mean Q, then minimum Q,
-   correct and error-free, from the pool searches of all earlier rounds
+   correct and error-free, from the searches of every pool in all earlier rounds
    (:mod:`thinktree.train.sft.data`), plus converted reference solutions when
    ``reference.enabled``;
 2. ``sft``: LoRA fine-tuning of the policy from its base on all of that data
@@ -22,10 +23,14 @@ Round r ≥ 1, in order, each stage recorded in ``OUT/round-r/manifest.json``:
    accuracy on the pairs of the newest search's new problems is measured by a
    PPM fitted without them (``ppm_pairwise_new``);
 6. ``dev_greedy`` / ``dev_mcts``: greedy accuracy and MCTS accuracy of
-   policy_r (with PPM_r) on held-out test slices, stored as ordinary runs;
-7. ``pool_search``: policy_r searches the next ``pool.grow`` new problems with
-   PPM_r's step values and outcome rewards at the answers (``ppm+outcome``),
-   giving the next round its data (skipped in the last round).
+   policy_r (with PPM_r) on held-out test slices, stored as ordinary runs
+   (``dev_greedy_<benchmark>``... for ``dev.also``'s further slices); then
+   ``pool_dev_greedy_<pool>`` / ``pool_dev_sc_<pool>``: greedy and sc@4 on each
+   pool's dev slice (train-side, held out from every pool), which choose the round;
+7. ``pool_search`` (``pool_search_<pool>`` for every pool after the first):
+   policy_r searches the pool's next ``grow`` new problems with PPM_r's step
+   values and outcome rewards at the answers (``ppm+outcome``), giving the next
+   round its data (skipped in the last round).
 
 Rerunning the same command continues where it stopped: finished stages are
 read from the ledger, searches resume from the run store, SFT from its newest
@@ -57,6 +62,7 @@ from thinktree.train.evolve.context import (
     RoundContext,
     Searcher,
 )
+from thinktree.train.evolve.figures import round_row
 from thinktree.train.evolve.ledger import RoundLedger
 from thinktree.train.evolve.pool import Pool
 from thinktree.train.evolve.searching import EngineSearcher, RecipeMaker, RuntimeOpener
@@ -94,19 +100,19 @@ class Evolution:
         if policy is None:
             raise ValueError(
                 f"policy {config.policy!r} is not an embedded model; the evolved policy's LoRA "
-                "is trained over an embedded model's GGUF (e.g. fast)"
+                "is trained over an embedded model's GGUF (fast or default)"
             )
         self.policy = PolicyBase(policy.name, policy.sha256)
         self.searcher = searcher or EngineSearcher(config, runtime_opener, worker_recipe)
         self.trainers = trainers or default_trainers(config, policy.name, policy.sha256)
-        self.pool = Pool(config.pool)
+        self.pools = tuple(Pool(pool, i) for i, pool in enumerate(config.pools))
 
     @contextmanager
     def _context(self) -> Iterator[EvolveContext]:
         with RunStore(self.store_path) as store:
             self.store = store
             yield EvolveContext(
-                self.config, self.paths, store, self.pool, self.policy, self.searcher,
+                self.config, self.paths, store, self.pools, self.policy, self.searcher,
                 self.trainers, self.budget, self.reporter,
             )  # fmt: skip
 
@@ -147,26 +153,7 @@ class Evolution:
         """One row of the summary (None where a stage has not run)."""
         ledger = RoundLedger.read(self.paths.round_dir(index), index)
         stages: dict[str, Any] = ledger.data["stages"] if ledger else {}
-        get = lambda stage, key: stages.get(stage, {}).get(key)  # noqa: E731
-        row: dict[str, Any] = {
-            "round": index,
-            "pool_size": get("pool_search", "n"),
-            "pool_accuracy": get("pool_search", "accuracy"),
-            "trajectories": get("sft_data", "trajectories"),
-            "pairs": get("ppm", "pairs"),
-            "sft_tokens": get("sft", "sft_tokens"),
-            "sft_minutes": get("sft", "sft_minutes"),
-            "sft_tokens_per_second": get("sft", "tokens_per_second"),
-            "holdout_loss_before": get("sft", "holdout_loss_before"),
-            "holdout_loss_after": get("sft", "holdout_loss_after"),
-            "ppm_pairwise_new": get("ppm", "pairwise_accuracy_new"),
-            "dev_greedy": get("dev_greedy", "accuracy"),
-            "dev_greedy_n": get("dev_greedy", "n"),
-            "dev_greedy_in_format": get("dev_greedy", "in_format"),
-            "dev_mcts": get("dev_mcts", "accuracy"),
-            "dev_mcts_n": get("dev_mcts", "n"),
-            "parity": {k: get("parity", k) for k in ("agree", "base_agree", "positions")},
-        }
+        row = round_row(index, stages, self.config)
         if index > 0 and "dev_greedy" in stages:
             base = RoundLedger.read(self.paths.round_dir(0), 0)
             if base is not None and base.done("dev_greedy"):

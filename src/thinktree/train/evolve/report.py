@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from thinktree.train.evolve.figures import chosen_round
+
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("round", "round"),
     ("pool_size", "pool"),
@@ -19,8 +21,11 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("dev_greedy", "dev greedy"),
     ("dev_greedy_in_format", "in format"),
     ("dev_mcts", "dev mcts"),
+    ("pool_dev_greedy", "pool dev greedy"),
+    ("pool_dev_sc", "pool dev sc"),
 )
-PERCENT = {"pool_accuracy", "ppm_pairwise_new", "dev_greedy", "dev_greedy_in_format", "dev_mcts"}
+PERCENT = {"pool_accuracy", "ppm_pairwise_new", "dev_greedy", "dev_greedy_in_format", "dev_mcts",
+           "pool_dev_greedy", "pool_dev_sc"}  # fmt: skip
 
 
 def cell(key: str, value: Any) -> str:
@@ -51,6 +56,14 @@ def markdown_summary(rows: Sequence[dict[str, Any]]) -> str:
                 f"\nround {row['round']} greedy vs round 0 on the same problems: "
                 f"won {vs['won']}, lost {vs['lost']} (sign test p = {vs['sign_test_p']:.3g})"
             )
+    chosen = chosen_round(rows)
+    if chosen is not None:
+        row = next(r for r in rows if r["round"] == chosen)
+        lines.append(
+            f"\nround chosen on the pools' dev slices: {chosen} (greedy "
+            f"{cell('pool_dev_greedy', row['pool_dev_greedy'])} of {row['pool_dev_greedy_n']}, "
+            f"sc {cell('pool_dev_sc', row['pool_dev_sc'])} of {row['pool_dev_sc_n']})"
+        )
     return "\n".join(lines)
 
 
@@ -64,12 +77,13 @@ def write_summary(rows: Sequence[dict[str, Any]], out: Path) -> Path:
 
 
 def plot_dev_accuracy(rows: Sequence[dict[str, Any]], path: Path) -> Path | None:
-    """Dev greedy and MCTS accuracy by round (None when no round has a figure yet)."""
+    """Dev greedy and MCTS accuracy by round, and the pools' dev slices' greedy and sc
+    (None when no round has a figure yet)."""
     series = {
-        key.removeprefix("dev_"): [
+        key.removeprefix("dev_").replace("_dev_", " dev "): [
             (r["round"], 100 * r[key]) for r in rows if r.get(key) is not None
         ]
-        for key in ("dev_greedy", "dev_mcts")
+        for key in ("dev_greedy", "dev_mcts", "pool_dev_greedy", "pool_dev_sc")
     }
     if not any(series.values()):
         return None

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from thinktree.train.evolve.report import COLUMNS, table_rows
+from thinktree.train.evolve.stage_names import FAMILIES
 from thinktree.train.rounds import MANIFEST_FILE
 
 STAGE_ORDER = (
@@ -30,8 +31,22 @@ STAGE_ORDER = (
     "pool_search",
 )
 """The ledger stages in the order a round runs them (tests/train checks it against
-the loop's own stages)."""
+the loop's own stages); the per-pool and per-slice ones follow their family
+(:data:`~thinktree.train.evolve.stage_names.FAMILIES`)."""
 _ROUND = re.compile(r"round-(\d+)")
+
+
+def stage_rank(name: str) -> tuple[int, int, str]:
+    """Where stage ``name`` comes in a round: a fixed stage by :data:`STAGE_ORDER`, a
+    per-pool or per-slice one after its family's fixed stage (by name within the
+    family), an unknown one last."""
+    order = {stage: i for i, stage in enumerate(STAGE_ORDER)}
+    if name in order:
+        return order[name], 0, name
+    for family, (prefix, after) in enumerate(FAMILIES, start=1):
+        if name.startswith(prefix):
+            return order[after], family, name
+    return len(order), 0, name
 
 
 @dataclass(frozen=True)
@@ -83,8 +98,7 @@ def _read_round(index: int, path: Path) -> RoundResult:
             raise ValueError("stages or data is not an object")
     except (OSError, ValueError) as exc:
         return RoundResult(index, error=f"{manifest.name} is unreadable ({exc})")
-    order = {name: i for i, name in enumerate(STAGE_ORDER)}
-    names = sorted(stages, key=lambda s: (order.get(s, len(order)), s))
+    names = sorted(stages, key=stage_rank)
     under_way = [
         (key.removesuffix("_run"), str(value))
         for key, value in sorted(runs.items())

@@ -1,26 +1,26 @@
 """The stages of an evolve round, each an object with ``name``, ``done`` and ``run``.
 
 Round 0: the base policy's ``policy.json`` (not a ledger stage), the dev
-searches, the pool search. Round r >= 1: ``sft_data``, ``sft``, ``export``,
-``parity``, ``ppm``, the dev searches, and the pool search except in the last
-round (:func:`round_stages`). A stage is done when the ledger records it and
-its artifacts are in place; a round's PPM that was skipped (too few pairs) is
-not in place, so every sitting tries it again.
+searches, the pool searches. Round r >= 1: ``sft_data``, ``sft``, ``export``,
+``parity``, ``ppm``, the dev searches, and the pool searches except in the last
+round (:func:`round_stages`). The dev searches are the test slices' (``dev_*``)
+and the pools' dev slices' (``pool_dev_*``); each pool has its own search (the
+search stages are :mod:`thinktree.train.evolve.search_stages`). A stage is done
+when the ledger records it and its artifacts are in place; a round's PPM that was
+skipped (too few pairs) is not in place, so every sitting tries it again.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from thinktree.models.policy import PPM_SUBDIR, Policy, write_policy
-from thinktree.problems import dataset_hash, load_source
 from thinktree.reward.ppm import is_trained_ppm
-from thinktree.search import SearchConfig
 from thinktree.train.evolve.config import EvolveConfig
 from thinktree.train.evolve.context import ADAPTER_FILE, EvolveStopped, RoundContext, Stage
 from thinktree.train.evolve.ledger import RoundLedger
-from thinktree.train.evolve.searching import evaluate_stage
+from thinktree.train.evolve.search_stages import DevSearch, PoolDevSearch, PoolSearch
+from thinktree.train.evolve.stage_names import POOL_DEV_PREFIXES, TEST_DEV_PREFIXES, pool_search
 from thinktree.train.rounds import MANIFEST_FILE
 from thinktree.train.sft.data import (
     Trajectory,
@@ -105,14 +105,15 @@ class SFTData(RecordedStage):
 
 
 def references(context: RoundContext) -> list[Trajectory]:
-    """Converted reference solutions of the pool source (cached in OUT)."""
+    """Converted reference solutions of the first pool's source (cached in OUT)."""
     evolve = context.evolve
     path = evolve.paths.references
     if path.is_file():
         return read_trajectories(path)
-    problems, _, _ = evolve.pool.load()
-    start = evolve.config.pool.offset
-    count = evolve.config.reference.problems or evolve.config.pool.size
+    pool = evolve.pool
+    problems, _, _ = pool.load()
+    start = pool.config.offset
+    count = evolve.config.reference.problems or pool.config.size
     chosen = problems[start : start + count]
     evolve.reporter.stage(0, "references", len(chosen))
     converted = evolve.trainers.references(chosen, evolve.reporter.advance)
@@ -247,67 +248,42 @@ def known_problem_ids(context: RoundContext) -> set[str]:
     """Problems an earlier choice saw: the searches before the newest one, and (in
     round 1) the problems the default PPM's features were selected on."""
     evolve = context.evolve
-    problems, dataset, _ = evolve.pool.load()
-    seen_by_features = context.index == 1 and dataset == FEATURE_SELECTION[0]
-    known = {p.id for p in problems[: FEATURE_SELECTION[1]]} if seen_by_features else set()
+    known: set[str] = set()
+    for pool in evolve.pool_list if context.index == 1 else ():
+        problems, dataset, _ = pool.load()
+        if dataset == FEATURE_SELECTION[0]:
+            known |= {p.id for p in problems[: FEATURE_SELECTION[1]]}
     for run_id in evolve.pool_run_ids(context.index - 1):
         known |= evolve.store.done_problem_ids(run_id)
     return known
 
 
-@dataclass(frozen=True)
-class DevSearch(RecordedStage):
-    """The round's policy on a held-out test slice, stored as an ordinary run; the MCTS
-    one is guided by the round's PPM when it has one."""
-
-    name: str
-    limit: int
-    search: SearchConfig
-    with_ppm: bool
-
-    def run(self, context: RoundContext) -> dict[str, Any]:
-        evolve = context.evolve
-        dev = evolve.config.dev
-        problems, dataset = load_source(dev.benchmark, dev.split)
-        scorer = evolve.ppm_spec(context.index) if self.with_ppm else None
-        return evaluate_stage(
-            context, self.name, problems[: self.limit], dataset, dataset_hash(problems),
-            evolve.policy_spec(context.index), self.search, scorer,
-        )  # fmt: skip
-
-
-class PoolSearch(RecordedStage):
-    """The next problems of the pool, searched for the next round's data: round 0 by the
-    bootstrap model with outcome rewards, later rounds by policy_r with PPM_r's values."""
-
-    name = "pool_search"
-
-    def run(self, context: RoundContext) -> dict[str, Any]:
-        evolve, index = context.evolve, context.index
-        problems = evolve.pool.problems(index)
-        _, dataset, data_hash = evolve.pool.load()
-        config = evolve.config
-        if index == 0:
-            spec, search, scorer = config.bootstrap, config.bootstrap_search, "outcome"
-            adopt = config.pool_run
-        else:
-            spec, search = evolve.policy_spec(index), config.evolved_search
-            scorer, adopt = evolve.ppm_spec(index, with_outcome=True), None
-        return evaluate_stage(
-            context, self.name, problems, dataset, data_hash, spec, search, scorer, adopt
-        )
-
-
 def round_stages(index: int, config: EvolveConfig) -> list[Stage]:
-    """Round ``index``'s stages in the order they run."""
+    """Round ``index``'s stages in the order they run (the order of
+    :data:`~thinktree.train.evolve.stage_names.FAMILIES` for the per-pool ones)."""
     stages: list[Stage] = (
         [BasePolicy()] if index == 0 else [SFTData(), SFT(), Export(), Parity(), RoundPPM()]
     )
     dev = config.dev
     if dev.greedy_limit:
-        stages.append(DevSearch("dev_greedy", dev.greedy_limit, dev.greedy, with_ppm=False))
+        stages.append(DevSearch("dev_greedy", dev.benchmark, dev.split, dev.greedy_limit,
+                                dev.greedy, with_ppm=False))  # fmt: skip
     if dev.mcts_limit:
-        stages.append(DevSearch("dev_mcts", dev.mcts_limit, dev.mcts, with_ppm=True))
+        stages.append(DevSearch("dev_mcts", dev.benchmark, dev.split, dev.mcts_limit,
+                                dev.mcts, with_ppm=True))  # fmt: skip
+    greedy, mcts = TEST_DEV_PREFIXES
+    stages += [DevSearch(greedy + s.label, s.benchmark, s.split, s.greedy_limit, dev.greedy,
+                         with_ppm=False) for s in dev.also if s.greedy_limit]  # fmt: skip
+    stages += [DevSearch(mcts + s.label, s.benchmark, s.split, s.mcts_limit, dev.mcts,
+                         with_ppm=True) for s in dev.also if s.mcts_limit]  # fmt: skip
+    for prefix, search in zip(POOL_DEV_PREFIXES, (dev.greedy, dev.sc), strict=True):
+        stages.extend(
+            PoolDevSearch(prefix + pool.label, i, search)
+            for i, pool in enumerate(config.pools)
+            if pool.dev is not None
+        )
     if index == 0 or index < config.rounds:
-        stages.append(PoolSearch())
+        stages.extend(
+            PoolSearch(pool_search(i, pool.label), i) for i, pool in enumerate(config.pools)
+        )
     return stages

@@ -17,6 +17,8 @@ token is a target when its first character lies in a target segment.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +44,17 @@ class SFTExample:
     @property
     def target_tokens(self) -> int:
         return sum(1 for label in self.labels if label != IGNORE_INDEX)
+
+
+def examples_hash(trained: Sequence[SFTExample], held_out: Sequence[SFTExample]) -> str:
+    """sha256 of the examples a run trains on and holds out, in order, as tokenised (ids
+    and labels): what a checkpoint records, so that it never resumes on other data."""
+    digest = hashlib.sha256()
+    for split, examples in (("train", trained), ("held-out", held_out)):
+        for example in examples:
+            digest.update(json.dumps([split, example.input_ids, example.labels]).encode())
+            digest.update(b"\n")
+    return digest.hexdigest()
 
 
 def segments(

@@ -10,7 +10,10 @@ unchanged on GPUs under accelerate (the Trainer picks the device).
 Resumable: the Trainer checkpoints every ``save_steps`` optimizer steps; a
 checkpoint counts only once a marker file is written after it is complete (the
 Trainer writes checkpoints in place, so a kill can leave half of one), and a
-rerun continues from the newest complete checkpoint. The final adapter is
+rerun continues from the newest complete checkpoint, unless it was trained on other
+data (its ``thinktree-state.json`` records :func:`~thinktree.train.sft.format.examples_hash`)
+or with other settings (``sft_state.json``). :mod:`thinktree.train.sft.checkpoint_export`
+carries a checkpoint to another machine. The final adapter is
 written to a temporary directory and renamed, so ``peft/`` either holds a whole
 adapter or does not exist.
 
@@ -35,11 +38,22 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from thinktree.train.lora import decide_bf16, lora_config
 from thinktree.train.sft.data import Trajectory
-from thinktree.train.sft.format import IGNORE_INDEX, SFTExample, segments, tokenize
+from thinktree.train.sft.format import (
+    IGNORE_INDEX,
+    SFTExample,
+    examples_hash,
+    segments,
+    tokenize,
+)
 
 COMPLETE_MARKER = "thinktree-complete"
 ADAPTER_DIR = "peft"
 REPORT_FILE = "sft.json"
+CHECKPOINTS_DIR = "checkpoints"
+CHECKPOINT_STATE = "thinktree-state.json"
+"""Each checkpoint's counters (tokens, targets, seconds) and ``data_hash``."""
+STATE_FILE = "sft_state.json"
+"""The run's settled settings (``config``) and the base model's held-out loss."""
 
 Progress = Callable[[str, int, int], None]
 
@@ -59,7 +73,7 @@ class SFTConfig(BaseModel):
     batch_size: int = Field(1, ge=1)
     """Examples per forward pass. 1 on a CPU: four padded 1024-token rows (activations
     and full-vocabulary logits) grew one SFT process past 24 GiB and the OOM killer;
-    one row needs no padding and trains as fast (benchmarks/sft_bench.py). Raise it
+    one row needs no padding and trains as fast (benchmarks/recipes/sft.yaml). Raise it
     on GPUs."""
     grad_accumulation: int = Field(8, ge=1)
     """Forward passes per optimizer step (batch_size x grad_accumulation examples)."""
@@ -72,7 +86,7 @@ class SFTConfig(BaseModel):
     bf16: bool | None = None
     """bfloat16 autocast (weights and LoRA stay float32). None: on where the hardware
     computes bfloat16 natively (:func:`thinktree.train.lora.native_bf16`), where it ran
-    at 1.52x the float32 speed (an AVX512-BF16 CPU, benchmarks/sft_bench.py); off
+    at 1.52x the float32 speed (an AVX512-BF16 CPU, benchmarks/recipes/sft.yaml); off
     elsewhere, where torch emulates it far slower than float32. A resumed run keeps its first sitting's choice."""
 
 
@@ -177,32 +191,67 @@ def _collate(pad_id: int) -> Callable[[list[dict[str, list[int]]]], dict[str, An
     return collate
 
 
+def _checkpoints(folder: Path) -> list[tuple[int, Path, bool]]:
+    """Every ``checkpoint-N`` folder, by step: its step, path and whether it is marked whole."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.glob("checkpoint-*"):
+        suffix = path.name.removeprefix("checkpoint-")
+        if suffix.isdigit() and path.is_dir():
+            found.append((int(suffix), path, (path / COMPLETE_MARKER).is_file()))
+    return sorted(found)
+
+
+def newest_complete_checkpoint(folder: Path) -> Path | None:
+    """The newest checkpoint whose marker says it was written whole (removes nothing:
+    safe while a training writes its next one)."""
+    complete = [path for _, path, whole in _checkpoints(folder) if whole]
+    return complete[-1] if complete else None
+
+
 def complete_checkpoint(folder: Path) -> Path | None:
     """The newest checkpoint whose marker says it was written whole; half-written
     ones (no marker) are removed so the Trainer never picks them."""
-    if not folder.is_dir():
-        return None
-    best: tuple[int, Path] | None = None
-    for path in folder.glob("checkpoint-*"):
-        suffix = path.name.removeprefix("checkpoint-")
-        if not suffix.isdigit() or not path.is_dir():
-            continue
-        if not (path / COMPLETE_MARKER).is_file():
+    for _, path, whole in _checkpoints(folder):
+        if not whole:
             shutil.rmtree(path, ignore_errors=True)
-            continue
-        if best is None or int(suffix) > best[0]:
-            best = (int(suffix), path)
-    return best[1] if best else None
+    return newest_complete_checkpoint(folder)
+
+
+def checkpoint_state(checkpoint: Path | None) -> dict[str, Any]:
+    """A checkpoint's ``thinktree-state.json`` (empty when there is none)."""
+    path = None if checkpoint is None else checkpoint / CHECKPOINT_STATE
+    return json.loads(path.read_text()) if path is not None and path.is_file() else {}
+
+
+def changed_settings(saved: dict[str, Any], config: SFTConfig) -> list[str]:
+    """The fields of ``config`` whose value differs from the ``saved`` settings."""
+    now = config.model_dump(mode="json")
+    return sorted(k for k in now if saved.get(k) != now[k])
+
+
+def check_same_data(saved: dict[str, Any], digest: str, checkpoint: Path, out_dir: Path) -> None:
+    """Refuse to resume a checkpoint trained on other examples (``saved``: its
+    thinktree state; one written before the data hash was recorded is taken as it is)."""
+    trained_on = saved.get("data_hash")
+    if trained_on is None or trained_on == digest:
+        return
+    imported = saved.get("imported_from")
+    also = f" (and {imported}, which it was imported from)" if imported else ""
+    raise ValueError(
+        f"{checkpoint} was trained on other data (data hash {trained_on[:12]}, this data "
+        f"{digest[:12]}); give the same data, or delete {out_dir}{also} to train again"
+    )
 
 
 def check_resumable(state: dict[str, Any], config: SFTConfig, out_dir: Path) -> None:
     """Refuse to resume checkpoints made with other settings (another batch shape
     replays other examples under the same step numbers)."""
     saved = state.get("config")
-    now = config.model_dump(mode="json")
-    if saved is None or saved == now:
+    changed = [] if saved is None else changed_settings(saved, config)
+    if not changed:
         return
-    changed = sorted(k for k in now if saved.get(k) != now[k])
     raise ValueError(
         f"{out_dir} holds SFT checkpoints made with other settings ({', '.join(changed)}); "
         f"restore them, or delete {out_dir} to train again"
@@ -249,11 +298,15 @@ def train_policy_lora(
     holdout_examples, too_long_holdout = build_examples(holdout, tokenizer, config.max_length)
     if not train_examples:
         raise ValueError(f"every SFT example is longer than max_length={config.max_length}")
+    digest = examples_hash(train_examples, holdout_examples)
     model = get_peft_model(model, lora_config(config.rank, config.alpha, config.dropout))
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    checkpoints = out_dir / "checkpoints"
+    checkpoints = out_dir / CHECKPOINTS_DIR
     resume = complete_checkpoint(checkpoints)
-    state_path = out_dir / "sft_state.json"
+    saved_counters = checkpoint_state(resume)
+    if resume is not None:
+        check_same_data(saved_counters, digest, resume, out_dir)
+    state_path = out_dir / STATE_FILE
     state = json.loads(state_path.read_text()) if state_path.is_file() else {}
     config = settle_precision(config, state.get("config"))
     check_resumable(state, config, out_dir)
@@ -295,7 +348,8 @@ def train_policy_lora(
             folder = checkpoints / f"checkpoint-{state.global_step}"
             if folder.is_dir():
                 counters["seconds"] = elapsed()
-                (folder / "thinktree-state.json").write_text(json.dumps(counters))
+                saved = {**counters, "data_hash": digest}
+                (folder / CHECKPOINT_STATE).write_text(json.dumps(saved))
                 (folder / COMPLETE_MARKER).write_text("ok\n")
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
@@ -323,10 +377,7 @@ def train_policy_lora(
         before = trainer.evaluate()["eval_loss"] if holdout_examples else None
         state["holdout_loss_before"] = before
         state_path.write_text(json.dumps(state))
-    if resume is not None:
-        saved = resume / "thinktree-state.json"
-        if saved.is_file():
-            counters.update(json.loads(saved.read_text()))
+    counters.update({key: saved_counters[key] for key in counters if key in saved_counters})
     clock.update(started=time.perf_counter(), before=float(counters["seconds"]))
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     if trainer.state.global_step < trainer.state.max_steps:

@@ -1,0 +1,60 @@
+"""Evolve rounds' in-progress SFT checkpoints carried between machines as files.
+
+An evolve recipe's ``checkpoints`` directory (``thinktree bench``) holds one
+``round-N.sft.tar.gz`` a round (:mod:`thinktree.train.sft.checkpoint_export`):
+:func:`save_sft_checkpoints` exports each round's newest complete SFT checkpoint
+after a call, :func:`restore_sft_checkpoints` imports them on a fresh machine
+before the next, so the round's SFT resumes where it stopped instead of starting
+from the base. A round whose SFT is recorded done is not restored (its file stays
+until a rerun of that round's SFT replaces it); the data hash is checked when the
+SFT resumes, once the round's data is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from thinktree.train.evolve.context import EvolvePaths
+from thinktree.train.evolve.ledger import RoundLedger
+from thinktree.train.evolve.stages import SFT
+from thinktree.train.sft.checkpoint_export import Precision, export_checkpoint, import_checkpoint
+from thinktree.train.sft.training import SFTConfig
+
+SUFFIX = ".sft.tar.gz"
+
+
+def save_sft_checkpoints(out: Path, directory: Path, precision: Precision) -> list[Path]:
+    """Export the newest complete SFT checkpoint of every round of ``out`` to
+    ``directory/round-N.sft.tar.gz``; the files written or already up to date."""
+    paths = EvolvePaths(Path(out))
+    saved = []
+    for index in _round_indices(path.name for path in paths.out.glob("round-*")):
+        dest = Path(directory) / f"round-{index}{SUFFIX}"
+        written = export_checkpoint(paths.sft_dir(index), dest, precision)
+        if written is not None:
+            saved.append(written)
+    return saved
+
+
+def restore_sft_checkpoints(directory: Path, out: Path, config: SFTConfig | None) -> list[str]:
+    """Import each ``directory/round-N.sft.tar.gz`` into ``out/round-N/sft`` where that
+    round's SFT is not done and holds no checkpoint as new; the rounds restored.
+    ``config``: the SFT settings the run will train with (refused if they differ)."""
+    paths = EvolvePaths(Path(out))
+    names = (path.name.removesuffix(SUFFIX) for path in Path(directory).glob(f"round-*{SUFFIX}"))
+    restored = []
+    for index in _round_indices(names):
+        ledger = RoundLedger.read(paths.round_dir(index), index)
+        if ledger is not None and ledger.done(SFT.name):
+            continue
+        source = Path(directory) / f"round-{index}{SUFFIX}"
+        if import_checkpoint(source, paths.sft_dir(index), config=config) is not None:
+            restored.append(f"round-{index}")
+    return restored
+
+
+def _round_indices(names: Iterable[str]) -> list[int]:
+    """The round numbers of ``round-N`` names, in order (other names skipped)."""
+    digits = (name.removeprefix("round-") for name in names)
+    return sorted(int(d) for d in digits if d.isdigit())
