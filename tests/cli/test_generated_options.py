@@ -46,7 +46,22 @@ HELP = {
         "--workers": "Grader worker processes (one for a single --pred/--gold pair). [>= 1]",
     },
     ("exec",): {"--timeout": "Default wall-clock limit of one execution, in seconds."},
+    ("eval",): {
+        "--window": "Problems searched in lock step (default: fill the slots). [>= 1]",
+        "--max-minutes": "Stop cleanly after this long.",
+        "--new": "Start a new run even if one matches.",
+    },
+    ("models", "ship"): {
+        "--name": "The package slot the round replaces (--model NAME and --scorer ppm:NAME "
+        "serve it).",
+    },
     ("ppm", "train"): {
+        "--kind": "features: MLP heads on features of the steps; lm: a LoRA over the policy's "
+        "base file that answers yes or no (options --lm-*).",
+        "--features": "handcrafted, embedding or embedding+handcrafted (the defaults, five MLP "
+        "heads on handcrafted features, measured best on 205 gsm8k pairs: BENCHMARKS.md).",
+        "--feature-model": "Model whose hidden states are used.",
+        "--seed-repeats": "Repeat the cross-validation with this many head seeds. [>= 1]",
         "--head": "linear, or mlp (one hidden layer).",
         "--hidden": "Hidden units of the mlp head. [>= 1]",
         "--epochs": "Epochs of each head; the one with the lowest validation loss is kept. [>= 1]",
@@ -60,8 +75,10 @@ HELP = {
     },
     ("evolve",): {
         "--rounds": "Rounds after round 0: 2 means rounds 0, 1 and 2. [>= 0, <= 32]",
-        "--policy": "The embedded model being evolved (its LoRA is trained from this base).",
-        "--bootstrap": "Round 0's searcher: an embedded model or a .gguf path.",
+        "--policy": "The embedded model being evolved, whose LoRA is trained over its own GGUF:"
+        " fast (the 0.5B) or default (the 1.5B).",
+        "--bootstrap": "Round 0's searcher: an embedded model or a .gguf path. The policy's own"
+        " model (policy and bootstrap both the 1.5B) makes round 0 the policy's own search.",
         "--pool-size": "Problems round 0 searches (offset .. offset + size). [>= 1]",
         "--pool-grow": "New problems each later round searches, after those of earlier rounds."
         " [>= 0]",
@@ -150,6 +167,9 @@ def test_every_store_is_the_one_store_option(path: tuple[str, ...]) -> None:
         (["ppm", "train", "--runs", "r", "--out", "o", "--hidden", "0"], "error: hidden: Input"),
         (["ppm", "train", "--runs", "r", "--out", "o", "--ensemble", "0"], "error: ensemble:"),
         (["ppm", "train", "--runs", "r", "--out", "o", "--context", "all"], "unknown context"),
+        (["ppm", "train", "--runs", "r", "--out", "o", "--seed-repeats", "0"], "seed_repeats: In"),
+        (["eval", "--benchmark", "gsm8k", "--window", "0"], "error: window: Input should be"),
+        (["models", "ship", "{tmp}", "--name", "fast"], "error: name: 'fast' is not a package"),
         (["evolve", "--out", "{tmp}", "--rounds", "-1"], "error: evolve config: rounds: Input"),
         (["evolve", "--out", "{tmp}", "--pool-size", "0"], "error: evolve config: pool.size:"),
         (["evolve", "--out", "{tmp}", "--workers", "0"], "error: evolve config: fanout.workers:"),

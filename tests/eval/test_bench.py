@@ -54,7 +54,7 @@ def test_a_good_recipe_spreads_seeds_and_merges_defaults() -> None:
 
 # One line each: the recipe, where, what is wrong.
 BAD = [
-    ({"runs": []}, "r.yaml: store: Field required"),
+    ({"runs": []}, "r.yaml: nothing to do: give runs, evolve, a probe or reports"),
     (
         {"store": "s", "runs": [{"name": "sc", "search": {"strategy": "sc", "samples": 0}}]},
         "r.yaml: runs[0] (sc): search.samples: Input should be greater than or equal to 1",
@@ -66,7 +66,7 @@ BAD = [
     (
         {"store": "s", "runs": [{"search": {"strategy": "nope"}}]},
         "r.yaml: runs[0]: search: unknown strategy 'nope'; choose one of beam, best_of_n, "
-        "greedy, mcts, sc",
+        "chat_cot, greedy, mcts, sc",
     ),
     (
         {"store": "s", "runs": [{"modle": "fast"}]},
@@ -86,10 +86,10 @@ BAD = [
     ),
     (
         {"store": "s", "reports": [{"results": "a.json", "analyses": ["nope"]}]},
-        "r.yaml: reports[0]: unknown analysis 'nope'; known: by_arm, issue5, ppm_guided, search18, "
-        "summary",
+        "r.yaml: reports[0]: unknown analysis 'nope'; known: by_arm, evolve, issue5, ppm_guided, "
+        "search18, summary",
     ),
-    ([1, 2], "r.yaml: a recipe is a mapping of fields (store, runs, reports)"),
+    ([1, 2], "r.yaml: a recipe is a mapping of fields (store, runs, probe, reports)"),
     ({"store": "s", "runs": {"a": 1}}, "r.yaml: runs must be a list of mappings"),
 ]
 
@@ -111,10 +111,13 @@ def test_a_recipe_file_that_is_not_yaml_is_one_line(tmp_path: Path) -> None:
 
 
 def test_every_recipe_in_the_repository_is_valid() -> None:
+    from thinktree.cli.probes import bench_probes
+
     recipes = sorted((ROOT / "benchmarks" / "recipes").glob("*.yaml"))
     assert recipes
+    probes = bench_probes()
     for path in recipes:
-        load_recipe(path)
+        load_recipe(path, probes)
 
 
 # -- the runner, on a fake solver -------------------------------------------------------

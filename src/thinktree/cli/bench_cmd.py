@@ -1,16 +1,19 @@
 """`thinktree bench`: run a benchmark recipe (benchmarks/recipes/*.yaml), resumably,
-and write its reports."""
+and write its reports; a recipe's probe (a timing) runs after its runs."""
 
 from __future__ import annotations
 
+import shlex
+from collections.abc import Mapping
+from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from thinktree.cli.app import app
-from thinktree.cli.errors import user_errors
+from thinktree.cli.errors import fail, user_errors
 
 
 @app.command("bench")
@@ -24,7 +27,10 @@ def bench_command(
         float | None, typer.Option(help="Stop cleanly after this long; rerun to resume.")
     ] = None,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Say which runs are stored; load no model.")
+        bool,
+        typer.Option(
+            "--dry-run", help="Say which runs are stored and what would run; load no model."
+        ),
     ] = False,
     report_only: Annotated[
         bool, typer.Option("--report-only", help="Write the reports from stored runs only.")
@@ -34,46 +40,49 @@ def bench_command(
         bool,
         typer.Option("--export-only", help="Export the store's runs (and ledgers), run nothing."),
     ] = False,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="A probe option, e.g. --set tokens=64 (repeatable)."),
+    ] = None,
 ) -> None:
     """Find or grow every run a recipe names (kill it and run it again to resume),
     then write its reports from the stored results. A recipe with ``evolve`` then
-    runs ``thinktree evolve`` with its config, its ledgers restored and saved."""
-    from thinktree.eval.bench import load_recipe, run_recipe, write_report
-    from thinktree.eval.bench.runner import export_all, save_ledgers, statuses_table, sync_in
+    runs ``thinktree evolve`` with its config, its ledgers restored and saved; one
+    with a ``probe`` then runs that measurement, which writes its own results file."""
+    from thinktree.cli.probes import bench_probes
+    from thinktree.eval.bench import load_recipe, option_models, write_report
+    from thinktree.eval.bench.runner import export_all, save_ledgers
     from thinktree.store import RunStore
 
     console = Console(stderr=True, highlight=False)
     base = Path(root)
     with user_errors():
-        spec = load_recipe(recipe)
-        path = Path(store) if store is not None else base / spec.store
-        path.parent.mkdir(parents=True, exist_ok=True)
-        run_store = RunStore(path)
-    with run_store:
-        if export_only:
+        probes = bench_probes()
+        spec = load_recipe(recipe, probes)
+        spec = spec.with_probe_options(_probe_options(set_ or []), option_models(probes))
+        run_store = None
+        if spec.store is not None or store is not None:
+            path = Path(store) if store is not None else base / str(spec.store)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            run_store = RunStore(path)
+    if export_only and run_store is None:
+        fail(f"{recipe} keeps no run store: nothing to export")
+    with run_store or nullcontext():
+        if export_only and run_store is not None:
             with user_errors():
                 written = export_all(run_store, spec, base) + save_ledgers(spec, base)
+                written += _save_sft_checkpoints(spec, base)
             console.print(f"exported {len(written)} files")
             return
-        with user_errors(" (stored results are kept; rerun to resume)"):
-            if report_only:
-                sync_in(run_store, spec, base)
+        finished = True
+        if run_store is not None:
+            finished = _runs(spec, base, run_store, max_minutes, dry_run, report_only, console)
+        if spec.probe is not None and not report_only:
+            if finished:
+                _probe(spec, probes, base, recipe, set_ or [], dry_run, console)
             else:
-                statuses = run_recipe(
-                    spec,
-                    run_store,
-                    root=base,
-                    max_minutes=max_minutes,
-                    dry_run=dry_run,
-                    say=console.print,
-                )
-                for line in statuses_table(statuses):
-                    console.print(line, markup=False, soft_wrap=True)
-                if any(s.state in ("stopped", "skipped") for s in statuses):
-                    console.print("out of minutes; run the same command again to resume")
-        if spec.evolve is not None and not (dry_run or report_only):
-            _evolve(spec, base, run_store, max_minutes, console)
-        if dry_run or no_report:
+                console.print(f"probe {spec.probe.name} waits for the runs; rerun to resume")
+        if dry_run or no_report or run_store is None:
             return
         with user_errors():
             for report in spec.reports:
@@ -85,9 +94,87 @@ def bench_command(
                     )
 
 
+def _probe_options(items: list[str]) -> dict[str, Any]:
+    """``--set KEY=VALUE`` items as probe options, values read as YAML (as evolve's)."""
+    from thinktree.cli.evolve_cmd import parse_set
+
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--set expects KEY=VALUE (e.g. --set tokens=64), got {item!r}")
+    return parse_set(items)
+
+
+def _runs(
+    spec: Any,
+    base: Path,
+    run_store: Any,
+    max_minutes: float | None,
+    dry_run: bool,
+    report_only: bool,
+    console: Console,
+) -> bool:
+    """The recipe's runs found or grown (or, with ``report_only``, its exports imported)
+    and its evolve run; whether they finished within the sitting."""
+    from thinktree.eval.bench import run_recipe
+    from thinktree.eval.bench.runner import statuses_table, sync_in
+
+    finished = True
+    with user_errors(" (stored results are kept; rerun to resume)"):
+        if report_only:
+            sync_in(run_store, spec, base)
+        else:
+            statuses = run_recipe(
+                spec,
+                run_store,
+                root=base,
+                max_minutes=max_minutes,
+                dry_run=dry_run,
+                say=console.print,
+            )
+            for line in statuses_table(statuses):
+                console.print(line, markup=False, soft_wrap=True)
+            if any(s.state in ("stopped", "skipped") for s in statuses):
+                console.print("out of minutes; run the same command again to resume")
+                finished = False
+    if spec.evolve is not None and not (dry_run or report_only):
+        _evolve(spec, base, run_store, max_minutes, console)
+    return finished
+
+
+def _probe(
+    spec: Any,
+    probes: Mapping[str, Any],
+    base: Path,
+    recipe: str,
+    set_: list[str],
+    dry_run: bool,
+    console: Console,
+) -> None:
+    """Run the recipe's probe (a dry run says what it would do); its results file is
+    told, and the command it records names the recipe from the repository."""
+    from thinktree.eval.bench.probes import ProbeContext, run_probe
+
+    shown = Path(recipe)
+    if shown.is_absolute() and shown.is_relative_to(base.resolve()):
+        shown = shown.relative_to(base.resolve())
+    command = shlex.join(["thinktree", "bench", str(shown), *(f"--set={item}" for item in set_)])
+
+    def say(text: str) -> None:
+        console.print(text, markup=False, soft_wrap=True)
+
+    with user_errors():
+        written = run_probe(
+            spec.probe.name, spec.probe.options, probes, ProbeContext(base, command, say),
+            dry_run=dry_run,
+        )  # fmt: skip
+    if written is not None:
+        console.print(f"wrote {written}", markup=False, soft_wrap=True)
+
+
 def _evolve(spec, base: Path, run_store, max_minutes: float | None, console: Console) -> None:
-    """The recipe's evolve run: ledgers and the shipped round restored, then
-    ``thinktree evolve``; its runs and ledgers saved afterwards, stopped or not."""
+    """The recipe's evolve run: ledgers, the shipped round and unfinished SFT checkpoints
+    restored, then ``thinktree evolve``; its runs, ledgers and SFT checkpoints saved
+    afterwards, stopped or not."""
     from thinktree.cli.evolve_cmd import evolve_command
     from thinktree.eval.bench.runner import export_all, restore_ledgers, save_ledgers
     from thinktree.models.policy import embedded_policy_dir
@@ -102,6 +189,8 @@ def _evolve(spec, base: Path, run_store, max_minutes: float | None, console: Con
             said = restore_shipped_round(out, embedded_policy_dir())
             if said:
                 console.print(said)
+        for name in _restore_sft_checkpoints(spec, base):
+            console.print(f"restored {name}'s SFT checkpoint into {out}")
     try:
         evolve_command(
             out=str(out),
@@ -114,4 +203,30 @@ def _evolve(spec, base: Path, run_store, max_minutes: float | None, console: Con
     finally:
         with user_errors():
             written = export_all(run_store, spec, base) + save_ledgers(spec, base)
+            written += _save_sft_checkpoints(spec, base)
         console.print(f"exported {len(written)} files")
+
+
+def _restore_sft_checkpoints(spec: Any, base: Path) -> list[str]:
+    """Import the evolve run's carried SFT checkpoints (recipe ``checkpoints``) into
+    its rounds where this machine lacks them; the rounds restored."""
+    evolve = spec.evolve
+    if evolve is None or evolve.checkpoints is None:
+        return []
+    from thinktree.train.evolve.carry import restore_sft_checkpoints
+    from thinktree.train.evolve.config import load_evolve_config
+
+    sft = load_evolve_config(base / evolve.config).sft
+    return restore_sft_checkpoints(base / evolve.checkpoints, base / evolve.out, sft)
+
+
+def _save_sft_checkpoints(spec: Any, base: Path) -> list[Path]:
+    """Export the evolve run's in-progress SFT checkpoints to the recipe's
+    ``checkpoints`` (none: they do not travel)."""
+    evolve = spec.evolve
+    if evolve is None or evolve.checkpoints is None:
+        return []
+    from thinktree.train.evolve.carry import save_sft_checkpoints
+
+    directory = base / evolve.checkpoints
+    return save_sft_checkpoints(base / evolve.out, directory, evolve.checkpoint_precision)

@@ -25,6 +25,7 @@ from thinktree.cli.options import (
     ConfigFields,
     engine_config,
     engine_options,
+    eval_job_options,
     fanout_options,
     say_notice,
     search_config,
@@ -35,22 +36,16 @@ from thinktree.store import DEFAULT_STORE
 
 
 @app.command("eval")
+@eval_job_options
 @source_options
 @fanout_options
 @search_options
 @engine_options
 def eval_command(
     scorer: Annotated[str, typer.Option(help="none, outcome or ppm:DIR.")] = "none",
-    window: Annotated[
-        int | None,
-        typer.Option(help="Problems searched in lock step (default: fill the slots).", min=1),
-    ] = None,
     store: StoreOpt = DEFAULT_STORE,
-    max_minutes: Annotated[float | None, typer.Option(help="Stop cleanly after this long.")] = None,
-    new: Annotated[
-        bool, typer.Option("--new", help="Start a new run even if one matches.")
-    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    job: ConfigFields | None = None,
     source: ConfigFields | None = None,
     search: ConfigFields | None = None,
     engine: ConfigFields | None = None,
@@ -59,12 +54,14 @@ def eval_command(
     """Run a strategy on a benchmark slice; kill it and run it again to resume."""
     from thinktree.eval import Evaluation
     from thinktree.eval.fanout import FanoutConfig, open_solver
+    from thinktree.eval.job_config import EvalJobConfig
     from thinktree.problems import ProblemSource, load_problems
     from thinktree.search import registry
     from thinktree.store import RunStore
 
     console = Console(stderr=True, highlight=False)
     with user_errors():
+        sitting = EvalJobConfig(**(job or {}))
         config = search_config(search, scorer)
         say_notice(config, scorer)
         fan = FanoutConfig(**(fanout or {}))
@@ -86,7 +83,7 @@ def eval_command(
                 store=run_store,
                 model_id=searcher.model_id,
                 scorer_id=searcher.scorer_id,
-                new_run=new,
+                new_run=sitting.new_run,
                 tokens_per_second=searcher.tokens_per_second,
             )
             plan = evaluation.plan()
@@ -119,8 +116,8 @@ def eval_command(
 
             with user_errors(" (stored results are kept; rerun to resume)"):
                 outcome = evaluation.run_all(
-                    window=window or registry.default_window(config, engine_cfg.slots),
-                    max_minutes=max_minutes,
+                    window=sitting.window or registry.default_window(config, engine_cfg.slots),
+                    max_minutes=sitting.max_minutes,
                     on_result=on_result,
                 )
     summary = outcome.summary

@@ -9,9 +9,12 @@ bounds and choices checked by the model, so a bad value is a one-line error):
   :class:`~thinktree.server.ViewConfig`;
 - ``grade``: :class:`~thinktree.grading.GradeConfig`;
 - ``exec``: the ``timeout`` of :class:`~thinktree.sandbox.SandboxConfig` (one cell, one worker);
-- ``ppm train``: :class:`~thinktree.train.ppm.head.HeadConfig` (``kind`` as ``--head``), the
-  measured-best head that evolve's rounds train too, and the ``context`` and ``backend``
-  of :class:`~thinktree.reward.features.FeatureSpec` (``--kind features``); every field of
+- ``models ship``: :class:`~thinktree.train.export.ship.ShipConfig` (the package slot);
+- ``ppm train``: :class:`~thinktree.train.ppm.train_config.PPMTrainConfig` (which PPM, its
+  features; ``ppm_kind`` as ``--kind``), :class:`~thinktree.train.ppm.head.HeadConfig`
+  (``kind`` as ``--head``), the measured-best head that evolve's rounds train too, and the
+  ``context`` and ``backend`` of :class:`~thinktree.reward.features.FeatureSpec`
+  (``--kind features``); every field of
   :class:`~thinktree.train.ppm.lm.config.LMPPMConfig` as ``--lm-<field>`` (``--kind lm``);
 - ``evolve``: the fields of :class:`~thinktree.train.evolve.config.EvolveConfig` that its
   flags override in the YAML file (:func:`~thinktree.cli.overrides.override_options`).
@@ -30,8 +33,10 @@ from thinktree.sandbox.config import SandboxConfig
 from thinktree.server.config import ServeConfig, ViewConfig
 from thinktree.store.config import StoreConfig
 from thinktree.train.evolve.config import EvolveConfig
+from thinktree.train.export.ship import ShipConfig
 from thinktree.train.ppm.head import HeadConfig
 from thinktree.train.ppm.lm.config import LMPPMConfig
+from thinktree.train.ppm.train_config import PPMTrainConfig
 
 StoreOpt, _ = field_option(StoreConfig, "path", decls=("--store",))
 """The ``--store`` option of every command that takes a run store; its default is
@@ -61,6 +66,15 @@ exec_options = config_options(
 )
 """``exec``'s sandbox: its ``timeout``; the other limits keep SandboxConfig's safe defaults."""
 
+ship_options = config_options(ShipConfig, "shipping", panel="Ship (ShipConfig)")
+"""``models ship``'s options: every :class:`ShipConfig` field."""
+
+ppm_train_options = config_options(
+    PPMTrainConfig, "training", panel="Options", names={"ppm_kind": ("--kind",)}
+)
+"""``ppm train``'s choice of PPM and its features: every :class:`PPMTrainConfig` field, in
+the command's own help panel, as before they were generated."""
+
 head_options = config_options(
     HeadConfig, "head", panel="Head (HeadConfig)", names={"kind": ("--head",)}
 )
@@ -74,7 +88,7 @@ feature_options = config_options(
 )
 """``ppm train``'s embedding: :class:`FeatureSpec`'s ``context`` and ``backend``. Its kinds
 (``--features handcrafted+embedding``) and model (``--feature-model``, used only with
-embedding features) take another form on the command line, so are written by hand."""
+embedding features) take another form on the command line: :class:`PPMTrainConfig`'s."""
 
 lm_ppm_options = config_options(
     LMPPMConfig, "lm", panel="LM PPM (LMPPMConfig, --kind lm)", prefix="lm_"
@@ -119,6 +133,8 @@ __all__ = [
     "grade_options",
     "head_options",
     "lm_ppm_options",
+    "ppm_train_options",
     "serve_options",
+    "ship_options",
     "view_options",
 ]

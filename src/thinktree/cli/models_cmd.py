@@ -1,4 +1,4 @@
-"""`thinktree models list | pull NAME | verify NAME | merge POLICY DEST`."""
+"""`thinktree models list | pull NAME | verify NAME | merge POLICY DEST | ship ROUND_DIR`."""
 
 from __future__ import annotations
 
@@ -17,10 +17,13 @@ from rich.progress import (
 from rich.table import Table
 
 from thinktree.cli.app import app
-from thinktree.cli.errors import fail
+from thinktree.cli.errors import fail, user_errors
+from thinktree.cli.job_options import ship_options
+from thinktree.cli.options import ConfigFields
 
 models_app = typer.Typer(
-    help="Embedded models: list, assemble, verify; merge an evolved policy.", no_args_is_help=True
+    help="Embedded models: list, assemble, verify; merge or ship an evolved policy.",
+    no_args_is_help=True,
 )
 app.add_typer(models_app, name="models")
 
@@ -50,47 +53,15 @@ def _progress(console: Console, label: str, total: int) -> Progress:
 
 @models_app.command("list")
 def list_models() -> None:
-    """The embedded models, their size and whether they are assembled."""
-    from thinktree.models import EMBEDDED_MODELS, is_assembled, model_path
+    """The names --model takes for the package's models (default, base, fast, evolved):
+    what each serves, where its weights come from, its size, and what it was trained on."""
+    from thinktree.models.catalog import model_entries
 
-    table = Table("name", "aliases", "size", "assembled", "description")
-    for model in EMBEDDED_MODELS:
-        table.add_row(
-            model.name,
-            ", ".join(model.aliases),
-            f"{model.size / 2**20:.0f} MiB",
-            str(model_path(model)) if is_assembled(model) else "no",
-            model.description,
-        )
-    table.add_row(*_evolved_row())
+    table = Table("name", "serves", "source", "size", "assembled", "provenance")
+    for entry in model_entries():
+        table.add_row(entry.name, entry.serves, entry.source, entry.size, entry.assembled,
+                      entry.provenance)  # fmt: skip
     Console().print(table)
-
-
-def _evolved_row() -> tuple[str, str, str, str, str]:
-    """The embedded evolved policy (a LoRA over the fast model) and its provenance."""
-    from thinktree.models import ModelError
-    from thinktree.models.policy import EMBEDDED_POLICY, embedded_policy_dir, read_policy
-
-    directory = embedded_policy_dir()
-    try:
-        policy = read_policy(directory, name=EMBEDDED_POLICY)
-    except ModelError:
-        return (EMBEDDED_POLICY, "", "-", "no", "not shipped in this version")
-    size = policy.adapter.stat().st_size if policy.adapter else 0
-    # The round first; hashes identify the training data in policy.json but say
-    # nothing in a table.
-    facts = ", ".join(
-        f"{k} {v}"
-        for k, v in sorted(policy.provenance.items(), key=lambda item: item[0] != "round")
-        if not k.endswith("sha256")
-    )
-    return (
-        EMBEDDED_POLICY,
-        "",
-        f"{size / 2**20:.0f} MiB adapter",
-        "adapter",
-        f"LoRA over {policy.base}, {policy.prompt_style}; {facts}",
-    )
 
 
 @models_app.command("pull")
@@ -186,6 +157,29 @@ def merge(
     typer.echo(
         f"{merged.model} ({merged.model.stat().st_size / 2**20:.0f} MiB); use --model {dest}"
     )
+
+
+@models_app.command("ship")
+@ship_options
+def ship(
+    round_dir: Annotated[Path, typer.Argument(help="An evolve round directory, OUT/round-N.")],
+    shipping: ConfigFields | None = None,
+) -> None:
+    """Ship an evolve round inside the package: its adapter, policy.json (with its
+    provenance) and PPM replace what the slot held; then --model evolved and --scorer
+    ppm:evolved serve it.
+
+    The adapter is committed once (issue 17), so ship only the round chosen for the
+    release; a refused round leaves the slot as it was.
+    """
+    from thinktree.train.export.ship import ShipConfig, ship_round
+
+    with user_errors():
+        dest = ShipConfig(**(shipping or {})).destination()
+        policy = ship_round(round_dir, dest)
+    size = policy.adapter.stat().st_size if policy.adapter else 0
+    typer.echo(f"shipped {round_dir} as {dest} ({size / 1e6:.1f} MB adapter)")
+    typer.echo(", ".join(f"{k} {v}" for k, v in policy.provenance.items()))
 
 
 def _is_merge(directory: Path) -> bool:

@@ -6,8 +6,9 @@ docstring as help, its type, choices and bounds; the decorators below apply it t
 :class:`~thinktree.search.SearchConfig` (``solve``, ``eval``: its shared fields and
 every registered strategy's own options, each model in its own help panel),
 :class:`~thinktree.engines.factory.EngineConfig` (``solve``, ``eval``, ``serve``),
-:class:`~thinktree.problems.ProblemSource` (``eval``) and
-:class:`~thinktree.eval.fanout.config.FanoutConfig` (``eval``'s Ray options). A new config field is
+:class:`~thinktree.problems.ProblemSource` (``eval``),
+:class:`~thinktree.eval.fanout.config.FanoutConfig` (``eval``'s Ray options) and
+:class:`~thinktree.eval.job_config.EvalJobConfig` (``eval``'s sitting). A new config field is
 thus a new option of every command that takes the config. Only other option names
 (:data:`SEARCH_NAMES`, :data:`ENGINE_NAMES`) and fields kept off the command line
 (the engine's API key: an environment variable, not a visible argument) are
@@ -227,6 +228,16 @@ def fanout_options(command: Command) -> Command:
     from thinktree.eval.fanout.config import FanoutConfig
 
     return config_options(FanoutConfig, "fanout", panel="Scale out (Ray)")(command)
+
+
+def eval_job_options(command: Command) -> Command:
+    """``eval``'s sitting (``--window``, ``--max-minutes``, ``--new``): every
+    ``EvalJobConfig`` field, into a parameter ``job: ConfigFields``, in the command's
+    own help panel as before they were generated. Imported here, as ``fanout_options``."""
+    from thinktree.eval.job_config import EvalJobConfig
+
+    sitting = config_options(EvalJobConfig, "job", panel="Options", names={"new_run": ("--new",)})
+    return sitting(command)
 
 
 def search_config(fields: ConfigFields | None, scorer: str | None) -> SearchConfig:

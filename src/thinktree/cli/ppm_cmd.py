@@ -15,9 +15,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from thinktree.cli.app import app
 from thinktree.cli.errors import fail, user_errors
-from thinktree.cli.job_options import StoreOpt, feature_options, head_options, lm_ppm_options
+from thinktree.cli.job_options import (
+    StoreOpt,
+    feature_options,
+    head_options,
+    lm_ppm_options,
+    ppm_train_options,
+)
 from thinktree.cli.options import ConfigFields
 from thinktree.store import DEFAULT_STORE
+from thinktree.train.ppm.train_config import FEATURE_PPM_FIELDS, PPMTrainConfig
 
 ppm_app = typer.Typer(
     help="Process preference model: pairs, training, scoring.", no_args_is_help=True
@@ -32,7 +39,6 @@ RunsOpt = Annotated[
         "outcome pairs) give the pairs.",
     ),
 ]
-KINDS = ("features", "lm")
 
 
 @contextmanager
@@ -129,6 +135,7 @@ def _read_pairs(path: Path) -> list:
 
 
 @ppm_app.command("train")
+@ppm_train_options
 @head_options
 @feature_options
 @lm_ppm_options
@@ -143,54 +150,30 @@ def train(
             "--runs; --kind lm only.",
         ),
     ] = None,
-    ppm_kind: Annotated[
-        str,
-        typer.Option(
-            "--kind",
-            metavar="|".join(KINDS),
-            help="features: MLP heads on features of the steps; lm: a LoRA over the policy's "
-            "base file that answers yes or no (options --lm-*).",
-        ),
-    ] = "features",
     store: StoreOpt = DEFAULT_STORE,
-    features: Annotated[
-        str,
-        typer.Option(
-            help="handcrafted, embedding or embedding+handcrafted (the defaults, five MLP "
-            "heads on handcrafted features, measured best on 205 gsm8k pairs: BENCHMARKS.md)."
-        ),
-    ] = "handcrafted",
-    feature_model: Annotated[
-        str, typer.Option(help="Model whose hidden states are used.")
-    ] = "fast",
-    seed_repeats: Annotated[
-        int,
-        typer.Option(min=1, help="Repeat the cross-validation with this many head seeds."),
-    ] = 1,
     json_out: Annotated[bool, typer.Option("--json", help="Print the training record.")] = False,
+    training: ConfigFields | None = None,
     head: ConfigFields | None = None,
     embedding: ConfigFields | None = None,
     lm: ConfigFields | None = None,
 ) -> None:
     """Train a PPM on pairs from the runs' trees or a pairs file (resumable: features and
     checkpoints): the feature PPM (--kind features) or the LM PPM (--kind lm)."""
-    if ppm_kind not in KINDS:
-        fail(f"unknown --kind {ppm_kind!r}; use features or lm")
+    with user_errors():
+        job = PPMTrainConfig(**(training or {}))
     if bool(runs) == (pairs_file is not None):
         fail("give the pairs with --runs RUN... or with --pairs FILE.jsonl (one of the two)")
-    if ppm_kind == "lm":
+    if job.ppm_kind == "lm":
         from thinktree.reward.features import FeatureSpec
         from thinktree.train.ppm.head import HeadConfig
 
-        other = _changed(HeadConfig, head) + [
+        embedding_given = [
             f"--{name}"
             for name, value in (embedding or {}).items()
             if value != getattr(FeatureSpec, name)
         ]
-        if features != "handcrafted":
-            other.append("--features")
-        if seed_repeats != 1:
-            other.append("--seed-repeats")
+        feature_ppm = {k: v for k, v in (training or {}).items() if k in FEATURE_PPM_FIELDS}
+        other = _changed(HeadConfig, head) + embedding_given + _changed(PPMTrainConfig, feature_ppm)
         if other:
             fail(f"{', '.join(other)} set the feature PPM, not --kind lm; drop them")
         _train_lm(out, runs, pairs_file, store, lm, json_out)
@@ -202,9 +185,7 @@ def train(
         fail(f"{', '.join(lm_given)} set the LM PPM; add --kind lm or drop them")
     if pairs_file is not None:
         fail("--pairs trains --kind lm; the feature PPM reads --runs from the store")
-    _train_features(
-        out, runs, store, features, feature_model, seed_repeats, json_out, head, embedding
-    )
+    _train_features(out, runs, store, job, json_out, head, embedding)
 
 
 def _train_lm(
@@ -268,9 +249,7 @@ def _train_features(
     out: str,
     runs: list[str],
     store: str,
-    features: str,
-    feature_model: str,
-    seed_repeats: int,
+    job: PPMTrainConfig,
     json_out: bool,
     head: ConfigFields | None,
     embedding: ConfigFields | None,
@@ -283,14 +262,12 @@ def _train_features(
     chosen = embedding or {}
     context = chosen.get("context", FeatureSpec.context)
     backend = chosen.get("backend", FeatureSpec.backend)
-    kinds = tuple(features.split("+"))
-    if not kinds or any(k not in ("embedding", "handcrafted") for k in kinds):
-        fail(f"unknown features {features!r}; use embedding, handcrafted or embedding+handcrafted")
+    kinds = job.feature_kinds
     if context not in ("full", "last"):
         fail(f"unknown context {context!r}; use full or last")
     if backend not in BACKENDS:
         fail(f"unknown backend {backend!r}; use torch or llamacpp")
-    spec = FeatureSpec(kinds, feature_model if "embedding" in kinds else None, context, backend)
+    spec = FeatureSpec(kinds, job.feature_model if "embedding" in kinds else None, context, backend)
     with user_errors():
         config = HeadConfig(**(head or {}))
     console = Console(stderr=True)
@@ -302,7 +279,7 @@ def _train_features(
         with progress, RunStore(store, create=False) as db:
             return train_ppm(
                 db, runs, out, features=spec, head=config, progress=report,
-                seed_repeats=seed_repeats)  # fmt: skip
+                seed_repeats=job.seed_repeats)  # fmt: skip
 
     result = _guard(run)
     record = result.record
@@ -311,7 +288,7 @@ def _train_features(
         return
     base = record["baselines"]
     spread = record.get("seed_spread")
-    over_seeds = f" (mean over {seed_repeats} seeds {spread['mean']:.1%})" if spread else ""
+    over_seeds = f" (mean over {job.seed_repeats} seeds {spread['mean']:.1%})" if spread else ""
     Console().print(
         f"PPM -> {result.directory}: {record['pairs']} pairs from "
         f"{record['problems_with_pairs']} problems ({record['evaluated_clean_pairs']} clean); "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from thinktree.eval.bench.recipe import PlannedRun, Recipe, ReportSpec
@@ -37,15 +38,21 @@ class ArmReport(RunReport):
 @dataclass
 class ReportContext:
     """What an analysis reads: the store, the report's spec, and the recipe's runs
-    found whole in the store (in the store's order), cut to the report's slice."""
+    found whole in the store (in the store's order), cut to the report's slice; ``root``
+    is where the recipe's relative paths start."""
 
     store: RunStore
     spec: ReportSpec
     reports: list[ArmReport]
     missing: list[str]
+    root: Path = Path(".")
 
     def option(self, name: str, default: Any = None) -> Any:
         return self.spec.options.get(name, default)
+
+    def path_option(self, name: str, default: str) -> Path:
+        """An option naming a file or directory of the repository, under ``root``."""
+        return self.root / str(self.option(name, default))
 
 
 def default_arm(run: RunRecord) -> str:
@@ -54,7 +61,9 @@ def default_arm(run: RunRecord) -> str:
     return label.removeprefix(f"{run.model} ")
 
 
-def collect(store: RunStore, recipe: Recipe, spec: ReportSpec) -> ReportContext:
+def collect(
+    store: RunStore, recipe: Recipe, spec: ReportSpec, root: Path = Path(".")
+) -> ReportContext:
     """The recipe's runs that the store holds whole (every problem of their slice),
     each cut to the report's slice (a run with no row in it is left out); the rest
     are named in ``missing``."""
@@ -81,7 +90,7 @@ def collect(store: RunStore, recipe: Recipe, spec: ReportSpec) -> ReportContext:
         planned = found[rep.run.id][0]
         arm = planned.spec.name or default_arm(rep.run)
         reports.append(ArmReport(rep.run, rep.rows, rep.summary, arm, [planned.config.seed]))
-    return ReportContext(store, spec, reports, missing)
+    return ReportContext(store, spec, reports, missing, root)
 
 
 def run_entry(rep: RunReport) -> dict[str, Any]:

@@ -20,17 +20,26 @@ A recipe is a YAML file (``benchmarks/recipes/*.yaml``)::
         slice: {benchmark: gsm8k, split: test, limit: 50}   # the problems reported
         plot: benchmarks/results/x.png
 
+A recipe may instead (or also) name a probe, a measurement that is not a stored
+run (timing the engine, the sandbox, a training step); ``store`` is then needed only
+for runs, evolve, reports, imports or exports::
+
+    probe:
+      name: engine                         # a registered probe (bench/probes)
+      options: {tokens: 128}               # checked by the probe's options model
+
 A run's ``source``, ``search`` and ``engine`` are :class:`ProblemSource`,
-:class:`SearchConfig` and :class:`EngineConfig` fields, checked here, before any
-model is loaded; a bad recipe is one line naming the file, the field and the fix.
+:class:`SearchConfig` and :class:`EngineConfig` fields, and a probe's options its
+options model's, checked here, before any model is loaded; a bad recipe is one line
+naming the file, the field and the fix.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -180,20 +189,86 @@ class EvolveSpec(Strict):
     """Add converted reference solutions to SFT (``--reference``)."""
     restore_shipped: bool = True
     """Put the shipped ``evolved`` policy back into its round (weights are not in git)."""
+    checkpoints: str | None = None
+    """Where the rounds' in-progress SFT checkpoints travel in git (round-N.sft.tar.gz),
+    exported after each call and imported where this machine lacks them, so a fresh
+    machine resumes an SFT instead of restarting it; none: they do not travel."""
+    checkpoint_precision: Literal["exact", "compact"] = "compact"
+    """``exact`` resumes bit for bit; ``compact`` halves the file (16-bit weights and
+    Adam moments: 111 MB for the 1.5B at r16 before gzip, see
+    ``thinktree.train.sft.checkpoint_export``)."""
+
+
+class ProbeSpec(Strict):
+    """A measurement that is not a stored run: a registered probe and its options."""
+
+    name: str
+    """A registered probe (``thinktree bench``'s registry: engine, sandbox, grader...)."""
+    options: dict[str, Any] = Field(default_factory=dict)
+    """The probe's options: its options model's fields (each documented there)."""
+
+    @model_validator(mode="after")
+    def _check(self, info: ValidationInfo) -> ProbeSpec:
+        known: Mapping[str, type[BaseModel]] = (info.context or {}).get("probes") or {}
+        if self.name not in known:
+            names = ", ".join(sorted(known)) or "none"
+            raise ValueError(f"unknown probe {self.name!r}; known: {names}")
+        with _within("options"):
+            known[self.name].model_validate(self.options)
+        return self
 
 
 class Recipe(Strict):
     description: str = ""
-    store: str
+    store: str | None = None
+    """The SQLite run store (relative to the repository); needed by runs, evolve,
+    reports, imports and exports."""
     exports: str | None = None
     imports: list[str] = Field(default_factory=list)
     runs: list[RunSpec] = Field(default_factory=list)
     evolve: EvolveSpec | None = None
     """A self-evolution run instead of (or after) the eval runs."""
+    probe: ProbeSpec | None = None
+    """A measurement run after the runs and evolve (``bench/probes``)."""
     reports: list[ReportSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> Recipe:
+        parts = {"runs": self.runs, "evolve": self.evolve, "reports": self.reports,
+                 "imports": self.imports, "exports": self.exports}  # fmt: skip
+        needing = [name for name, given in parts.items() if given]
+        if self.store is None and needing:
+            raise ValueError(
+                f"store: a recipe with {needing[0]} needs a run store (store: runs/NAME/runs.db)"
+            )
+        if not (self.runs or self.evolve or self.probe or self.reports):
+            raise ValueError("nothing to do: give runs, evolve, a probe or reports")
+        return self
 
     def planned(self) -> list[PlannedRun]:
         return [run for spec in self.runs for run in spec.expanded()]
+
+    def with_probe_options(
+        self, overrides: Mapping[str, Any], probes: Mapping[str, type[BaseModel]]
+    ) -> Recipe:
+        """The recipe with ``overrides`` (``--set KEY=VALUE``) over its probe's options,
+        checked by the probe's options model (RecipeError, one line, if they do not fit)."""
+        if not overrides:
+            return self
+        if self.probe is None:
+            raise RecipeError("--set sets a probe's options; this recipe has no probe")
+        options = {**self.probe.options, **overrides}
+        try:
+            probes[self.probe.name].model_validate(options)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"])
+            message = first["msg"].removeprefix("Value error, ")
+            raise RecipeError(
+                f"--set {where}: {message}" if where else f"--set: {message}"
+            ) from None
+        probe = self.probe.model_copy(update={"options": options})
+        return self.model_copy(update={"probe": probe})
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -219,13 +294,20 @@ def _where(error: dict[str, Any], raw: dict[str, Any]) -> str:
     return ".".join(str(part) for part in loc)
 
 
-def parse_recipe(raw: object, origin: str, analyses: Collection[str]) -> Recipe:
+def parse_recipe(
+    raw: object,
+    origin: str,
+    analyses: Collection[str],
+    probes: Mapping[str, type[BaseModel]] | None = None,
+) -> Recipe:
     """A recipe from its YAML data, ``defaults`` merged under every run, its reports
-    naming only ``analyses``; RecipeError (one line: the origin, the field, what is
-    wrong) if it is not valid. (The registry is passed in, not imported: the analyses
-    read recipes.)"""
+    naming only ``analyses`` and its probe only ``probes`` (name -> options model);
+    RecipeError (one line: the origin, the field, what is wrong) if it is not valid.
+    (The registries are passed in, not imported: analyses and probes read recipes.)"""
     if not isinstance(raw, dict):
-        raise RecipeError(f"{origin}: a recipe is a mapping of fields (store, runs, reports)")
+        raise RecipeError(
+            f"{origin}: a recipe is a mapping of fields (store, runs, probe, reports)"
+        )
     # Keys starting with x- hold YAML anchors (option blocks the runs merge in).
     data = {key: value for key, value in raw.items() if not str(key).startswith("x-")}
     defaults = data.pop("defaults", None) or {}
@@ -236,17 +318,23 @@ def parse_recipe(raw: object, origin: str, analyses: Collection[str]) -> Recipe:
         raise RecipeError(f"{origin}: runs must be a list of mappings")
     data["runs"] = [_merge(defaults, run) for run in runs]
     try:
-        return Recipe.model_validate(data, context={"analyses": analyses})
+        context = {"analyses": analyses, "probes": probes or {}}
+        return Recipe.model_validate(data, context=context)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = _where(first, data)
         message = first["msg"].removeprefix("Value error, ")
         more = len(exc.errors()) - 1
         tail = f" (and {more} more)" if more else ""
-        raise RecipeError(f"{origin}: {where}: {message}{tail}") from None
+        at = f"{where}: " if where else ""
+        raise RecipeError(f"{origin}: {at}{message}{tail}") from None
 
 
-def load_recipe(path: str | Path, analyses: Collection[str]) -> Recipe:
+def load_recipe(
+    path: str | Path,
+    analyses: Collection[str],
+    probes: Mapping[str, type[BaseModel]] | None = None,
+) -> Recipe:
     """Read and check a recipe file (RecipeError, in one line, if it cannot be used)."""
     path = Path(path)
     try:
@@ -259,4 +347,4 @@ def load_recipe(path: str | Path, analyses: Collection[str]) -> Recipe:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark is not None else ""
         raise RecipeError(f"{path}: not valid YAML{at}") from None
-    return parse_recipe(raw, str(path), analyses)
+    return parse_recipe(raw, str(path), analyses, probes)

@@ -37,7 +37,7 @@ def write_report(
     kept, unless ``fresh``); the file and what the analyses read."""
 
     spec = spec.model_copy(update={"plot": None if spec.plot is None else str(root / spec.plot)})
-    ctx = collect(store, recipe, spec)
+    ctx = collect(store, recipe, spec, root)
     path = root / spec.results
     doc: dict[str, Any] = {}
     if path.exists() and not fresh:

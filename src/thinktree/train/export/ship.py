@@ -8,21 +8,28 @@ the package holds only what llama.cpp and the scorer serve. The round must be
 whole (exported, its PPM trained, both dev evaluations done), and the adapter
 must fit the package's size bound. The destination is replaced atomically: a
 sibling temporary directory is filled, then swapped in, so a kill never leaves
-half a policy under the name.
+half a policy under the name. ``thinktree models ship ROUND_DIR`` ships into the
+package slot :class:`ShipConfig` names.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, field_validator
+
+from thinktree.models.assemble import ModelError
 from thinktree.models.policy import (
+    EMBEDDED_POLICY,
     POLICY_FILE,
     PPM_SUBDIR,
     Policy,
     check_weights,
+    embedded_policy_dir,
     read_policy,
     write_policy,
 )
@@ -33,6 +40,30 @@ from thinktree.train.rounds import MANIFEST_FILE
 MAX_ADAPTER_BYTES = 40 * 10**6
 """The embedded adapter's bound (issue 17: at most 40 MB of package data)."""
 NEEDED_STAGES = ("export", "ppm", "dev_greedy", "dev_mcts")
+PACKAGE_SLOTS: dict[str, Callable[[], Path]] = {EMBEDDED_POLICY: embedded_policy_dir}
+"""The policy directories the package ships, by name (pyproject's package data lists each)."""
+
+
+class ShipConfig(BaseModel):
+    """Where ``thinktree models ship`` puts a round (its options are generated from it)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    name: str = EMBEDDED_POLICY
+    """The package slot the round replaces (--model NAME and --scorer ppm:NAME serve it)."""
+
+    @field_validator("name")
+    @classmethod
+    def _shippable(cls, name: str) -> str:
+        if name not in PACKAGE_SLOTS:
+            raise ValueError(
+                f"{name!r} is not a package slot; ship into {' or '.join(PACKAGE_SLOTS)}"
+            )
+        return name
+
+    def destination(self) -> Path:
+        """The package directory the round is shipped into."""
+        return PACKAGE_SLOTS[self.name]()
 
 
 def copy_ppm(source: Path, dest: Path) -> None:
@@ -45,15 +76,18 @@ def copy_ppm(source: Path, dest: Path) -> None:
 def round_provenance(manifest: dict[str, Any]) -> dict[str, Any]:
     """What a user sees of a shipped round: where it came from and how it measured."""
     config, stages = manifest["config"], manifest["stages"]
-    pool = config["pool"]
-    greedy, mcts = stages["dev_greedy"], stages["dev_mcts"]
+    # A ledger of one pool says ``pool``; one written since several pools, ``pools``.
+    pools = config.get("pools") or [config["pool"]]
+    sources = " + ".join(p.get("data") or f"{p['benchmark']} {p['split']}" for p in pools)
     out: dict[str, Any] = {
         "round": manifest["round"],
-        "data": f"{pool['benchmark']} {pool['split']}, "
-        f"{stages.get('sft_data', {}).get('trajectories')} trajectories",
-        "dev_greedy": f"{100 * greedy['accuracy']:.1f}% of {greedy['n']}",
-        "dev_mcts": f"{100 * mcts['accuracy']:.1f}% of {mcts['n']}",
+        "data": f"{sources}, {stages.get('sft_data', {}).get('trajectories')} trajectories",
     }
+    # The test slices' figures, then the pools' dev slices' (those chose the round).
+    for name in ("dev_greedy", "dev_mcts", *sorted(n for n in stages if n.startswith("pool_dev_"))):
+        if name in stages:
+            figures = stages[name]
+            out[name] = f"{100 * figures['accuracy']:.1f}% of {figures['n']}"
     parity = stages.get("parity")
     if parity and parity.get("agree") is not None:
         out["parity"] = f"{100 * parity['agree']:.1f}% of {parity['positions']} tokens"
@@ -65,17 +99,20 @@ def ship_round(
 ) -> Policy:
     """Copy the round's adapter, policy and PPM into ``dest``; ValueError if it cannot ship."""
     round_dir, dest = Path(round_dir), Path(dest)
-    manifest_path = round_dir / MANIFEST_FILE
-    if not manifest_path.is_file():
-        raise ValueError(f"{round_dir} holds no {MANIFEST_FILE}; is it an evolve round directory?")
-    manifest = json.loads(manifest_path.read_text())
+    manifest = _round_ledger(round_dir)
     if manifest.get("round") == 0:
         raise ValueError(f"{round_dir} is round 0, the base model itself; ship a round >= 1")
-    missing = [s for s in NEEDED_STAGES if s not in manifest["stages"]]
+    # A config without dev MCTS (dev.mcts_limit 0) never records it.
+    mcts_runs = manifest["config"].get("dev", {}).get("mcts_limit") != 0
+    needed = [s for s in NEEDED_STAGES if s != "dev_mcts" or mcts_runs]
+    missing = [s for s in needed if s not in manifest["stages"]]
     if missing:
         raise ValueError(f"{round_dir} is not finished ({', '.join(missing)} not done); "
                          "rerun thinktree evolve first")  # fmt: skip
-    policy = read_policy(round_dir)
+    try:
+        policy = read_policy(round_dir)
+    except ModelError as exc:
+        raise ValueError(f"{exc}; ship from the machine that trained the round") from None
     if policy.adapter is None:
         raise ValueError(f"{round_dir}'s policy.json names no adapter; export the round again")
     check_weights(policy)
@@ -102,6 +139,23 @@ def ship_round(
         )
         write_policy(shipped)
     return read_policy(dest, name=dest.name)
+
+
+def _round_ledger(round_dir: Path) -> dict[str, Any]:
+    """The round's ledger; ValueError, in one line, if ``round_dir`` is not an evolve round."""
+    path = round_dir / MANIFEST_FILE
+    if not path.is_file():
+        raise ValueError(f"{round_dir} holds no {MANIFEST_FILE}; is it an evolve round directory?")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        manifest = None
+    shape = {"round": int, "config": dict, "stages": dict}
+    if not isinstance(manifest, dict) or not all(
+        isinstance(manifest.get(key), kind) for key, kind in shape.items()
+    ):
+        raise ValueError(f"{path} is not an evolve round's ledger; give an OUT/round-N directory")
+    return manifest
 
 
 def restore_shipped_round(out: str | Path, shipped: str | Path) -> str | None:

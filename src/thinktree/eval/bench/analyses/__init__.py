@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from thinktree.eval.bench.analyses.evolve import evolve
 from thinktree.eval.bench.analyses.issue5 import issue5
 from thinktree.eval.bench.analyses.ppm_guided import ppm_guided
 from thinktree.eval.bench.analyses.search18 import issue18
@@ -25,4 +26,5 @@ ANALYSES: dict[str, Analysis] = {
     "issue5": issue5,
     "ppm_guided": ppm_guided,
     "search18": issue18,
+    "evolve": evolve,
 }

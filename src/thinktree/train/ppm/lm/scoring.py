@@ -17,8 +17,8 @@ Prefix sharing: with ``share_prefix`` the pair's shared ids (question, earlier
 steps) are run once, their keys and values repeated for the two sides, and both
 continuations run from that cache as a batch of two; gradients flow through the
 cache into the shared forward. Without it both full sides run as one padded batch.
-Both give the same scores (a test checks it); which is faster is measured in
-``benchmarks/lm_ppm_bench.py``.
+Both give the same scores (a test checks it); which is faster is measured by
+``thinktree bench benchmarks/recipes/lm_ppm_prefix.yaml``.
 """
 
 from __future__ import annotations

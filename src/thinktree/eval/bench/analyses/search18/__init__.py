@@ -31,21 +31,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from thinktree.eval.bench.analyses.search18.kinds import (
-    DEFAULT_MODEL,
-    MCTS,
-    OLD_SETTING,
-    SC,
-    KindReport,
-    default_setting,
-    is_adaptive,
-    is_mcts,
-    is_sc,
-    kind,
-    search_of,
-    seed_of,
-    setting,
-)
+from thinktree.eval.bench.analyses.search18 import kinds
 from thinktree.eval.bench.analyses.search18.pooled import (
     prelude_pairs,
     prelude_rule,
@@ -87,44 +73,45 @@ def run_details(
     rep: RunReport, reports: list[RunReport], nodes: dict[str, list[dict[str, Any]]]
 ) -> dict[str, Any]:
     """One test run's entry: its summary, kind and setting, and the figures its kind has."""
-    entry = {**run_entry(rep), "kind": kind(rep.run), "setting": setting(rep.run)}
-    if seed_of(rep.run):
-        entry["seed"] = seed_of(rep.run)
+    entry = {**run_entry(rep), "kind": kinds.kind(rep.run), "setting": kinds.setting(rep.run)}
+    if kinds.seed_of(rep.run):
+        entry["seed"] = kinds.seed_of(rep.run)
     # Problems whose tree (mcts) or samples (sc) hold a right answer anywhere.
     entry["right_answer_found"] = round(tree_pass(rep.rows) * len(rep.rows))
-    if entry["kind"] == f"{MCTS}-default":
+    if entry["kind"] == f"{kinds.MCTS}-default":
         entry["default"] = True
-    full = next((r for r in reports if kind(r.run) == SC and r.run.model == rep.run.model
-                 and seed_of(r.run) == seed_of(rep.run)), None)  # fmt: skip
-    compared = (f"{MCTS}-default", f"{MCTS}-previous", f"{MCTS}-previous-k4")
+    full = next((r for r in reports if kinds.kind(r.run) == kinds.SC
+                 and r.run.model == rep.run.model
+                 and kinds.seed_of(r.run) == kinds.seed_of(rep.run)), None)  # fmt: skip
+    compared = (f"{kinds.MCTS}-default", f"{kinds.MCTS}-previous", f"{kinds.MCTS}-previous-k4")
     if entry["kind"] in compared and full is not None:
         entry["lost_to_sc"] = lost_to(rep, full)
-    if is_adaptive(rep.run):
+    if kinds.is_adaptive(rep.run):
         entry["adaptive"] = True
         entry["budget_used"] = budget_used(rep)
-        if is_sc(rep.run) and full is not None:
+        if kinds.is_sc(rep.run) and full is not None:
             entry["same_answers_as_sc"] = {"run_id": full.run.id,
                                            "problems": same_answers(rep, full)}  # fmt: skip
         # Every adaptive sc run says it (none stop after one but confident ones); mcts under
         # confident, the one rule that can stop a tree after its first rollout.
-        single_stops = is_sc(rep.run) or search_of(rep.run)["settle"] == "confident"
+        single_stops = kinds.is_sc(rep.run) or kinds.search_of(rep.run)["settle"] == "confident"
         if single_stops and full is not None:
             entry["stopped_after_one"] = stopped_after_one(rep, full)
-        if search_of(rep.run)["step_floor"] is not None:
+        if kinds.search_of(rep.run)["step_floor"] is not None:
             entry["dropped_samples"] = sum(int(r.extra.get("dropped", 0)) for r in rep.rows)
-    elif entry["kind"] in (SC, f"{SC}-prelude"):
+    elif entry["kind"] in (kinds.SC, f"{kinds.SC}-prelude"):
         entry["first_two_agree"] = first_two_agree(rep)
         entry["first_steps"] = first_steps(rep)
         entry["confident_replay"] = replay_confident(
             rep.rows, SearchConfig().settle_token_probability
         )
-    voted = is_sc(rep.run) or is_mcts(rep.run)
-    if voted and not is_adaptive(rep.run):
+    voted = kinds.is_sc(rep.run) or kinds.is_mcts(rep.run)
+    if voted and not kinds.is_adaptive(rep.run):
         entry["rollout_votes"] = rollout_votes(rep, nodes)
     if voted:
         entry["answers_found"] = answers_found(rep)
         entry["confidence_tie_break"] = confidence_tie_break(rep)
-    if is_mcts(rep.run) and entry["kind"] != f"{MCTS}-old":
+    if kinds.is_mcts(rep.run) and entry["kind"] != f"{kinds.MCTS}-old":
         entry["crashing_branches"] = crashing_branches(rep, nodes)
     return entry
 
@@ -134,15 +121,15 @@ def issue18(ctx: ReportContext) -> dict[str, Any]:
     runs are the recipe's unscored runs on gsm8k:test (its slice: test[:50])."""
     store = ctx.store
     reports: list[RunReport] = [
-        KindReport(rep.run, rep.rows, rep.summary)
+        kinds.KindReport(rep.run, rep.rows, rep.summary)
         for rep in ctx.reports
         if rep.run.dataset == "gsm8k:test" and rep.run.config.get("scorer") in (None, "none")
     ]
     # Every mcts run's tree nodes, read once for every figure of them.
-    trees = {rep.run.id: tree_nodes(store, rep) for rep in reports if is_mcts(rep.run)}
+    trees = {rep.run.id: tree_nodes(store, rep) for rep in reports if kinds.is_mcts(rep.run)}
     entries = [run_details(rep, reports, trees.get(rep.run.id, {})) for rep in reports]
     scan_by_model = scan_rows(store)
-    train_rows = scan_by_model.get(DEFAULT_MODEL, [])
+    train_rows = scan_by_model.get(kinds.DEFAULT_MODEL, [])
     threshold = SearchConfig().settle_token_probability
     whole_scan = len(train_rows) == len(SCAN_IDS)
     unsure = unsure_limit(train_rows, threshold) if whole_scan else None
@@ -150,8 +137,8 @@ def issue18(ctx: ReportContext) -> dict[str, Any]:
     size = len(reports[0].rows) if reports else 0
     part: dict[str, Any] = {
         "slice": f"gsm8k test[:{size}], seed 0",
-        "defaults": default_setting(),
-        "old": OLD_SETTING,
+        "defaults": kinds.default_setting(),
+        "old": kinds.OLD_SETTING,
         "tune": tune_rows(store),
         "confident_scan": confident_scan(store),
         "confident_threshold": threshold_choice(scan_by_model),

@@ -1,14 +1,14 @@
 """Grader throughput and agreement on the regression corpus.
 
-    .venv/bin/python benchmarks/grader_bench.py [--rounds 5] [--workers 2]
+    thinktree bench benchmarks/recipes/grader.yaml [--set rounds=5] [--set workers=2]
 
 Runs every corpus case through one ``Grader`` (2 workers by default, started
-and warm before timing), ``--rounds`` times, and reports:
+and warm before timing), ``rounds`` times, and reports:
 
 * ``checks_per_second`` (also ``checks_per_s``): corpus checks per second (the
   mix of fast-path and worker cases the corpus has) in the first round, when
   every parse is new: the figure a first grading of new answers sees. It is the
-  median over ``--cold`` fresh graders (each its own new workers), since one
+  median over ``cold`` fresh graders (each its own new workers), since one
   first round is a single short sample. Workers
   cache parsed answers, so later rounds see the gold answers (and here the very
   pairs) again, as votes and regrades do: ``checks_per_second_warm`` is their
@@ -29,24 +29,36 @@ Writes ``benchmarks/results/grader.json``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
 import platform
 import statistics
 import time
+from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
-from thinktree.grading import Grader, group_answers
-from thinktree.grading.cases import load_corpus, load_public_corpus
-from thinktree.grading.grader import Verdict, prepare
+from pydantic import Field
 
-RESULTS = Path(__file__).parent / "results" / "grader.json"
+from thinktree.eval.bench.probes.base import Probe, ProbeContext, ProbeOptions, write_results
 
 
-def raw_math_verify_agreement(cases, wrap_gold: bool = True) -> float:
+class GraderOptions(ProbeOptions):
+    rounds: int = Field(5, ge=1)
+    """Rounds over the corpus with one grader (the first is cold, the rest warm)."""
+    cold: int = Field(3, ge=1)
+    """Fresh graders timed on a first round (the cold figure is their median)."""
+    workers: int = Field(2, ge=1)
+    """Grader worker processes."""
+    timeout: float = Field(5.0, gt=0)
+    """Seconds a worker may spend on one check."""
+    out: str = "benchmarks/results/grader.json"
+    """The results file (relative to the repository)."""
+
+
+def raw_math_verify_agreement(cases: Sequence[Any], wrap_gold: bool = True) -> float:
     """Agreement of math-verify used directly, as most evaluation scripts do.
 
     ``wrap_gold`` puts the project's bare gold answers in ``$...$``; the public
@@ -66,41 +78,37 @@ def raw_math_verify_agreement(cases, wrap_gold: bool = True) -> float:
     return agree / len(cases)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--cold", type=int, default=3, help="fresh graders timed on a first round")
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--timeout", type=float, default=5.0)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
+def run(options: GraderOptions, ctx: ProbeContext) -> Path:
+    from thinktree.grading import Grader, group_answers
+    from thinktree.grading.cases import load_corpus, load_public_corpus
+    from thinktree.grading.grader import Verdict, prepare
 
     cases = load_corpus()
     pairs = [(c.pred, c.gold) for c in cases]
     worker_pairs = [pair for pair in pairs if not isinstance(prepare(*pair), Verdict)]
 
     public = load_public_corpus()
-    with Grader(workers=args.workers, timeout=args.timeout) as grader:
+    with Grader(workers=options.workers, timeout=options.timeout) as grader:
         public_verdicts = grader.check_batch([(c.pred, c.gold) for c in public])
     public_agreement = sum(
         v.equivalent == c.expected for c, v in zip(public, public_verdicts, strict=True)
     ) / len(public)
 
     cold_rates = []
-    for _ in range(max(0, args.cold - 1)):
-        with Grader(workers=args.workers, timeout=args.timeout) as grader:
+    for _ in range(max(0, options.cold - 1)):
+        with Grader(workers=options.workers, timeout=options.timeout) as grader:
             grader.start()
             start = time.monotonic()
             grader.check_batch(pairs)
             cold_rates.append(len(pairs) / (time.monotonic() - start))
 
-    with Grader(workers=args.workers, timeout=args.timeout) as grader:
+    with Grader(workers=options.workers, timeout=options.timeout) as grader:
         start = time.monotonic()
         grader.start()
         startup_s = time.monotonic() - start
 
         round_rates, verdicts = [], []
-        for _ in range(args.rounds):
+        for _ in range(options.rounds):
             start = time.monotonic()
             verdicts = grader.check_batch(pairs)
             round_rates.append(len(pairs) / (time.monotonic() - start))
@@ -151,9 +159,9 @@ def main() -> None:
         "worker_restarts": restarts,
         "raw_math_verify_agreement": round(raw_math_verify_agreement(cases), 4),
         "round_checks_per_s": [round(r, 1) for r in round_rates],
-        "workers": args.workers,
-        "timeout_s": args.timeout,
-        "rounds": args.rounds,
+        "workers": options.workers,
+        "timeout_s": options.timeout,
+        "rounds": options.rounds,
         "machine": {
             "python": platform.python_version(),
             "platform": platform.platform(),
@@ -163,11 +171,10 @@ def main() -> None:
             "sympy": version("sympy"),
         },
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    path = write_results(ctx.path(options.out), result, ensure_ascii=False)
     summary = {k: v for k, v in result.items() if k not in ("disagreements", "machine")}
-    print(json.dumps(summary, indent=2))
+    ctx.say(json.dumps(summary, indent=2))
+    return path
 
 
-if __name__ == "__main__":
-    main()
+PROBE = Probe(GraderOptions, "grader throughput and agreement on the corpora", run)

@@ -1,6 +1,6 @@
 """Cost of safety: sandboxed execution next to in-process ``exec`` of the same code.
 
-    .venv/bin/python benchmarks/sandbox_bench.py [--quick] [--workers N] [--out PATH]
+    thinktree bench benchmarks/recipes/sandbox.yaml [--set quick=true] [--set workers=N]
 
 Measures, with warm workers: latency of a trivial cell and of a 5-cell
 trajectory (median and p95), throughput of the pool (trivial executions per
@@ -10,7 +10,6 @@ process. Writes ``benchmarks/results/sandbox.json``.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -20,8 +19,14 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from thinktree.sandbox import Sandbox, SandboxConfig
+from pydantic import Field
+
+from thinktree.eval.bench.probes.base import Probe, ProbeContext, ProbeOptions, write_results
+
+if TYPE_CHECKING:
+    from thinktree.sandbox import Sandbox
 
 TRIVIAL = ["print(1 + 1)"]
 TRAJECTORY5 = [
@@ -32,6 +37,15 @@ TRAJECTORY5 = [
     "total = sum(range(change))\nprint(total)",
 ]
 SYMPY = ["import sympy as sp\nx = sp.Symbol('x')\nprint(sp.solve(x**2 - 5*x + 6, x))"]
+
+
+class SandboxOptions(ProbeOptions):
+    quick: bool = False
+    """Few iterations: a smoke test, not a measurement."""
+    workers: int = Field(2, ge=1)
+    """Sandbox worker processes (warm before timing)."""
+    out: str = "benchmarks/results/sandbox.json"
+    """The results file (relative to the repository)."""
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -64,20 +78,13 @@ def time_in_process(cells: list[str], n: int) -> list[float]:
     return samples
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--quick", action="store_true", help="few iterations: a smoke test, not a measurement"
-    )
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument(
-        "--out", type=Path, default=Path(__file__).parent / "results" / "sandbox.json"
-    )
-    args = parser.parse_args()
-    n = 30 if args.quick else 500
-    batch = 60 if args.quick else 1000
+def run(options: SandboxOptions, ctx: ProbeContext) -> Path:
+    from thinktree.sandbox import Sandbox, SandboxConfig
 
-    with Sandbox(SandboxConfig(workers=args.workers)) as box:
+    n = 30 if options.quick else 500
+    batch = 60 if options.quick else 1000
+
+    with Sandbox(SandboxConfig(workers=options.workers)) as box:
         layers = box.layers
         time_sandbox(box, TRIVIAL + TRAJECTORY5, 10)  # warm every code path
         trivial = time_sandbox(box, TRIVIAL, n)
@@ -110,18 +117,17 @@ def main() -> None:
         figures["trivial_median_ms"] / figures["inprocess_median_ms"], 1
     )
     figures.update(
-        quick=args.quick,
+        quick=options.quick,
         n=n,
         batch=batch,
-        workers=args.workers,
+        workers=options.workers,
         machine=f"{platform.machine()}, {os.cpu_count()} CPUs, Linux {platform.release()}",
         python=sys.version.split()[0],
         layers=layers,
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(figures, indent=2) + "\n")
-    print(json.dumps(figures, indent=2))
+    path = write_results(ctx.path(options.out), figures)
+    ctx.say(json.dumps(figures, indent=2))
+    return path
 
 
-if __name__ == "__main__":
-    main()
+PROBE = Probe(SandboxOptions, "sandboxed cells against in-process exec", run)

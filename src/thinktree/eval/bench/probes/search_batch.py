@@ -2,7 +2,7 @@
 
 Run with nothing else on the machine:
 
-    .venv/bin/python benchmarks/search_batch_bench.py [--model fast] [--problems 8]
+    thinktree bench benchmarks/recipes/search_batch.yaml [--set model=fast --set problems=8]
 
 Same problems, same search config (MCTS, 2 rollouts, k = 3), four engine
 layouts measured one after the other in this process:
@@ -17,21 +17,33 @@ overlap) the share of engine wall time spent evaluating prompts. Writes benchmar
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
-from thinktree.api import open_runtime
-from thinktree.engines.factory import EngineConfig
-from thinktree.problems import load_benchmark
-from thinktree.search import SearchConfig, run_search
+from pydantic import Field
 
-ROOT = Path(__file__).resolve().parents[1]
+from thinktree.eval.bench.probes.base import Probe, ProbeContext, ProbeOptions, write_results
 
 
-def measure(model: str, problems: list, parallel: int, window: int) -> dict[str, float]:
-    config = SearchConfig(strategy="mcts", samples=2, k=3, seed=1)
+class SearchBatchOptions(ProbeOptions):
+    model: str = "fast"
+    """Embedded model name or alias, or a .gguf path."""
+    problems: int = Field(9, ge=2)
+    """gsm8k test problems from test/100: the first warms up, the rest are timed."""
+    out: str = "benchmarks/results/search_batch.json"
+    """The results file (relative to the repository)."""
+
+
+def measure(model: str, problems: list[Any], parallel: int, window: int) -> dict[str, float]:
+    from thinktree.api import open_runtime
+    from thinktree.engines.factory import EngineConfig
+    from thinktree.search import SearchConfig, run_search
+    from thinktree.search.mcts.search import MCTSSearch
+    from thinktree.search.registry import strategy_name
+
+    config = SearchConfig(strategy=strategy_name(MCTSSearch), samples=2, k=3, seed=1)
     with open_runtime(EngineConfig(model=model, parallel=parallel, threads=2)) as runtime:
         ctx = runtime.context(config)
         run_search(problems[:1], ctx, window=1)  # warm: header in cache, sandbox started
@@ -47,32 +59,25 @@ def measure(model: str, problems: list, parallel: int, window: int) -> dict[str,
             "prompt_share_of_engine_time": prompt / engine if engine else 0.0}  # fmt: skip
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--model", default="fast")
-    parser.add_argument("--problems", type=int, default=9)
-    args = parser.parse_args()
-    problems = load_benchmark("gsm8k", split="test")[100 : 100 + args.problems]
+def run(options: SearchBatchOptions, ctx: ProbeContext) -> Path:
+    from thinktree.problems import load_benchmark
+
+    problems = load_benchmark("gsm8k", split="test")[100 : 100 + options.problems]
     layouts = {
-        "unbatched": measure(args.model, problems, parallel=1, window=1),
-        "sequential": measure(args.model, problems, parallel=3, window=1),
-        "batched-4": measure(args.model, problems, parallel=4, window=4),
-        "batched-12": measure(args.model, problems, parallel=12, window=4),
+        "unbatched": measure(options.model, problems, parallel=1, window=1),
+        "sequential": measure(options.model, problems, parallel=3, window=1),
+        "batched-4": measure(options.model, problems, parallel=4, window=4),
+        "batched-12": measure(options.model, problems, parallel=12, window=4),
     }
     best = max(layouts[k]["tok_s"] for k in ("sequential", "batched-4", "batched-12"))
-    out_path = ROOT / "benchmarks" / "results" / "search_batch.json"
     out: dict = {}
     out["batch_speedup"] = best / layouts["unbatched"]["tok_s"]
-    command = (
-        f"python benchmarks/search_batch_bench.py --model {args.model} --problems {args.problems}"
-    )
-    out["batching"] = {"model": args.model, "command": command,
+    out["batching"] = {"model": options.model, "command": ctx.command,
                        "prompt_share_unbatched": layouts["unbatched"]["prompt_share_of_engine_time"],
                        **layouts}  # fmt: skip
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(out, indent=2) + "\n")
-    print(json.dumps(out["batching"], indent=2), "\nbatch_speedup", out["batch_speedup"])
+    path = write_results(ctx.path(options.out), out)
+    ctx.say(json.dumps(out["batching"], indent=2) + f"\nbatch_speedup {out['batch_speedup']}")
+    return path
 
 
-if __name__ == "__main__":
-    main()
+PROBE = Probe(SearchBatchOptions, "MCTS tokens/s batched across problems or not", run)

@@ -2,11 +2,11 @@
 
 Run with nothing else on the machine (Ray included: ``pip install 'thinktree[ray]'``):
 
-    .venv/bin/python benchmarks/scale.py                     # both parts, in one run
-    .venv/bin/python benchmarks/scale.py --part overhead     # the scripted part only
-    .venv/bin/python benchmarks/scale.py --part model        # the 0.5B layouts only
+    thinktree bench benchmarks/recipes/scale.yaml                      # both parts, in one run
+    thinktree bench benchmarks/recipes/scale.yaml --set part=overhead  # the scripted part only
+    thinktree bench benchmarks/recipes/scale.yaml --set part=model     # the 0.5B layouts only
 
-``model``: the same gsm8k test problems (first ``--problems``, default 20), greedy,
+``model``: the same gsm8k test problems (first ``problems``, default 20), greedy,
 the fast 0.5B, each layout into a fresh store and timed from a started engine:
 - ``one_process``: one llama.cpp engine with 2 threads (its default slots and window);
 - ``ray_1_worker``: one Ray worker, its engine with 1 thread;
@@ -15,15 +15,14 @@ Problems per minute count the search only (``solve_seconds``); start-up (model l
 or Ray and its workers) is reported beside it. The layouts' answers are compared.
 
 ``overhead``: the scripted engine (a canned cell and answer, a real sandbox and
-grader) on ``--scripted-problems`` problems, one process against one Ray worker
-fed problem by problem, the fastest of ``--repeats`` sittings each: the difference
+grader) on ``scripted_problems`` problems, one process against one Ray worker
+fed problem by problem, the fastest of ``repeats`` sittings each: the difference
 per problem is what Ray's round trips, pickling and scheduling add. Merges into
 benchmarks/results/scale.json.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -34,26 +33,47 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import Field
 
 from thinktree.api import Runtime
 from thinktree.engines.base import CompletionRequest
 from thinktree.engines.factory import EngineConfig
 from thinktree.engines.scripted import ScriptedEngine
-from thinktree.eval import Evaluation
+from thinktree.eval.bench.probes.base import (
+    Probe,
+    ProbeContext,
+    ProbeError,
+    ProbeOptions,
+    read_results,
+    write_results,
+)
 from thinktree.eval.fanout import FanoutConfig, WorkerKit, open_solver, ray_solver
-from thinktree.eval.harness import LocalSolver, ProblemSolver
+from thinktree.eval.harness import Evaluation, LocalSolver, ProblemSolver
 from thinktree.grading import Grader
 from thinktree.problems import Problem, load_source, select
 from thinktree.reward import NullScorer
 from thinktree.sandbox import Sandbox, SandboxConfig
 from thinktree.search import SearchConfig
-from thinktree.search.registry import default_slots, default_window
+from thinktree.search.greedy import GreedySearch
+from thinktree.search.registry import default_slots, default_window, strategy_name
 from thinktree.store import RunStore
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results" / "scale.json"
-GREEDY = SearchConfig(strategy="greedy")
+GREEDY = SearchConfig(strategy=strategy_name(GreedySearch))
+
+
+class ScaleOptions(ProbeOptions):
+    part: Literal["all", "model", "overhead"] = "all"
+    """Which part to measure: the 0.5B layouts (model), Ray's own cost (overhead), or both."""
+    problems: int = Field(20, ge=1)
+    """gsm8k test problems of the model part (the first N)."""
+    scripted_problems: int = Field(100, ge=1)
+    """Problems of the scripted (overhead) part."""
+    repeats: int = Field(3, ge=1)
+    """Sittings of the scripted part (the fastest counts)."""
+    out: str = "benchmarks/results/scale.json"
+    """The results file (relative to the repository); the parts not run are kept."""
 
 
 # -- timing one layout ----------------------------------------------------------------------
@@ -211,11 +231,15 @@ def overhead_part(count: int, repeats: int) -> dict[str, Any]:
 # -- the report -----------------------------------------------------------------------------
 
 
-def machine() -> dict[str, Any]:
-    import ray
+def machine(root: Path) -> dict[str, Any]:
+    from thinktree.eval.fanout import INSTALL_HINT
 
+    try:
+        import ray
+    except ImportError as exc:
+        raise ProbeError(f"the scale probe needs Ray: {INSTALL_HINT}") from exc
     sha = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
     ).stdout.strip()
     return {
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Linux {platform.release()}",
@@ -226,29 +250,21 @@ def machine() -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", choices=["all", "model", "overhead"], default="all")
-    parser.add_argument("--problems", type=int, default=20)
-    parser.add_argument("--scripted-problems", type=int, default=100)
-    parser.add_argument("--repeats", type=int, default=3, help="Sittings of the scripted part.")
-    parser.add_argument("--out", default=str(OUT))
-    args = parser.parse_args()
-    out_path = Path(args.out)
-    report = json.loads(out_path.read_text()) if out_path.is_file() else {}
-    report["command"] = "benchmarks/scale.py"
-    context = machine()
-    if args.part in ("all", "overhead"):
+def run(options: ScaleOptions, ctx: ProbeContext) -> Path:
+    path = ctx.path(options.out)
+    report = read_results(path)
+    report["command"] = ctx.command
+    context = machine(ctx.root)
+    if options.part in ("all", "overhead"):
         report["scripted_overhead"] = {
-            **overhead_part(args.scripted_problems, args.repeats),
+            **overhead_part(options.scripted_problems, options.repeats),
             **context,
         }
-    if args.part in ("all", "model"):
-        report["model"] = {**model_part(args.problems), **context}
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    if options.part in ("all", "model"):
+        report["model"] = {**model_part(options.problems), **context}
+    write_results(path, report)
+    ctx.say(json.dumps(report, indent=2))
+    return path
 
 
-if __name__ == "__main__":
-    main()
+PROBE = Probe(ScaleOptions, "problems per minute with and without Ray", run)

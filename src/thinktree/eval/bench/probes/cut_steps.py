@@ -8,7 +8,7 @@ from its stored text, with the run's sampling settings, for up to three more cal
 the run's max_step_tokens, parses the whole step, and votes each problem again with
 the continued answers in place: what a larger cap for such steps would buy, and cost.
 
-    .venv/bin/python benchmarks/cut_steps.py [--store runs/search18/runs.db]
+    thinktree bench benchmarks/recipes/cut_steps.yaml [--set store=runs/search18/runs.db]
 
 Writes benchmarks/results/cut_steps.json. The model generates here (one slot, seeded
 per sample and call), so a rerun may differ where the first digits of a logit do.
@@ -16,42 +16,43 @@ per sample and call), so a rerun may differ where the first digits of a logit do
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.progress import Progress
+from thinktree.eval.bench.probes.base import Probe, ProbeContext, ProbeOptions, write_results
 
-from thinktree.engines.base import CompletionRequest, Engine
-from thinktree.engines.factory import EngineConfig, create_engine
-from thinktree.eval.bench import load_recipe
-from thinktree.eval.bench.analyses.search18.kinds import DEFAULT_MODEL, kind, seed_of
-from thinktree.eval.bench.analyses.search18.replay import sample_tokens
-from thinktree.eval.bench.analyses.search18.runs import first_step_kind
-from thinktree.eval.bench.context import collect
-from thinktree.grading.grader import Grader
-from thinktree.search.judge import GraderJudge
-from thinktree.search.registry import strategy_class
-from thinktree.search.seeds import derive_seed
-from thinktree.search.voting import majority_vote
-from thinktree.steps import STOP_STRINGS, parse_step
-from thinktree.steps.prompt import build_step_prompt
-from thinktree.store import ResultRow, RunStore
+if TYPE_CHECKING:
+    from thinktree.engines.base import Engine
+    from thinktree.search.judge import GraderJudge
+    from thinktree.store import ResultRow
 
-ROOT = Path(__file__).resolve().parents[1]
-RECIPE = ROOT / "benchmarks" / "recipes" / "search.yaml"
+RECIPE = "benchmarks/recipes/search.yaml"
 MORE_CALLS = 3
+
+
+class CutStepsOptions(ProbeOptions):
+    store: str = "runs/search18/runs.db"
+    """The run store holding search.yaml's runs (relative to the repository)."""
+    out: str = "benchmarks/results/cut_steps.json"
+    """The results file (relative to the repository)."""
 
 
 def continue_step(
     engine: Engine, row: ResultRow, text: str, search: dict[str, Any], seed: int, index: int
 ) -> tuple[str | None, int, int]:
     """The cut first step ``text`` generated on: (its answer, tokens added, calls made)."""
+    from thinktree.engines.base import CompletionRequest
+    from thinktree.eval.bench.analyses.search18.kinds import SC
+    from thinktree.search.registry import strategy_class
+    from thinktree.search.seeds import derive_seed
+    from thinktree.steps import STOP_STRINGS, parse_step
+    from thinktree.steps.prompt import build_step_prompt
+
     prompt = build_step_prompt(row.question, engine.render_chat).prompt([]) + text
     temperature = search["temperature"]
     if temperature is None:  # stored as the strategy's default
-        temperature = strategy_class("sc").default_temperature
+        temperature = strategy_class(SC).default_temperature
     added = calls = 0
     for call in range(MORE_CALLS):
         (completion,) = engine.complete([CompletionRequest(
@@ -66,16 +67,25 @@ def continue_step(
     return parse_step(text).answer, added, calls
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--store", default=str(ROOT / "runs" / "search18" / "runs.db"))
-    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cut_steps.json"))
-    args = parser.parse_args()
-    store = RunStore(args.store, create=False)
-    recipe = load_recipe(RECIPE)
+def run(options: CutStepsOptions, ctx: ProbeContext) -> Path:
+    from rich.progress import Progress
+
+    from thinktree.engines.factory import EngineConfig, create_engine
+    from thinktree.eval.bench.analyses import ANALYSES
+    from thinktree.eval.bench.analyses.search18.kinds import DEFAULT_MODEL, SC, kind, seed_of
+    from thinktree.eval.bench.analyses.search18.replay import sample_tokens
+    from thinktree.eval.bench.analyses.search18.runs import first_step_kind
+    from thinktree.eval.bench.context import collect
+    from thinktree.eval.bench.recipe import load_recipe
+    from thinktree.grading.grader import Grader
+    from thinktree.search.judge import GraderJudge
+    from thinktree.store import RunStore
+
+    store = RunStore(ctx.path(options.store), create=False)
+    recipe = load_recipe(ctx.path(RECIPE), ANALYSES)
     reports = [
         rep for rep in collect(store, recipe, recipe.reports[0]).reports
-        if kind(rep.run) == "sc" and rep.run.model == DEFAULT_MODEL
+        if kind(rep.run) == SC and rep.run.model == DEFAULT_MODEL
     ]  # fmt: skip
     cut = [
         (rep, row, index, trajectory["steps"][0]["text"])
@@ -126,14 +136,16 @@ def main() -> None:
     engine.close()
     out = {"model": DEFAULT_MODEL, "slice": "gsm8k:test[:50]", "more_calls": MORE_CALLS,
            "runs": runs}  # fmt: skip
-    Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
-    print(json.dumps(runs, indent=1))
+    path = write_results(ctx.path(options.out), out, indent=1)
+    ctx.say(json.dumps(runs, indent=1))
+    return path
 
 
 def voted_right(answers: list[str | None], row: ResultRow, judge: GraderJudge) -> bool:
+    from thinktree.search.voting import majority_vote
+
     answer, _ = majority_vote(answers, judge.same)
     return answer is not None and judge.correct(answer, row.gold or "")
 
 
-if __name__ == "__main__":
-    main()
+PROBE = Probe(CutStepsOptions, "sc@4's cut first steps generated on, and votes again", run)

@@ -3,7 +3,7 @@
 Run with nothing else on the machine (llama.cpp's threads spin, so any other load
 slows it far beyond its share):
 
-    .venv/bin/python benchmarks/adaptive_timing.py [--model default] [--problems 10]
+    thinktree bench benchmarks/recipes/adaptive_timing.yaml [--set problems=10]
 
 The same problems (gsm8k test[:N]) and seed for every layout below, each measured
 on a fresh engine (4 llama.cpp slots, every core) after one warm-up problem from
@@ -20,42 +20,68 @@ outside the slice, one after the other in this process:
 
 Each layout reports its wall seconds, generated tokens and right answers, and the
 adaptive ones their wall-time and token shares of their strategy's full budget.
-Writes ``benchmarks/results/adaptive_timing.json``, one entry per seed (``--seed``).
+Writes ``benchmarks/results/adaptive_timing.json``, one entry per seed (``seed``).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from thinktree.api import open_runtime
-from thinktree.engines.factory import EngineConfig
-from thinktree.problems import Problem, load_benchmark
-from thinktree.search import SearchConfig, run_search
+from pydantic import Field
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "benchmarks" / "results" / "adaptive_timing.json"
+from thinktree.eval.bench.probes.base import (
+    Probe,
+    ProbeContext,
+    ProbeError,
+    ProbeOptions,
+    read_results,
+    write_results,
+)
+from thinktree.search.mcts.search import MCTSSearch
+from thinktree.search.registry import strategy_name
+from thinktree.search.sampling import SelfConsistencySearch
+
+SC = strategy_name(SelfConsistencySearch)
+MCTS = strategy_name(MCTSSearch)
 SLOTS = 4
 WARM_UP = 60
 """gsm8k test/60, outside every slice measured here (test[:N], N <= 50)."""
 
+Layout = Literal["sc4", "sc4-confident", "sc4-confident-window4", "mcts4", "mcts4-confident"]
 LAYOUTS: dict[str, tuple[dict[str, Any], int, str | None]] = {
     # name: (SearchConfig fields, window, the full-budget layout it is a share of)
-    "sc4": ({"strategy": "sc"}, 1, None),
-    "sc4-confident": ({"strategy": "sc", "settle": "confident"}, 1, "sc4"),
-    "sc4-confident-window4": ({"strategy": "sc", "settle": "confident"}, 4, "sc4"),
-    "mcts4": ({"strategy": "mcts"}, 4, None),
-    "mcts4-confident": ({"strategy": "mcts", "settle": "confident"}, 4, "mcts4"),
+    "sc4": ({"strategy": SC}, 1, None),
+    "sc4-confident": ({"strategy": SC, "settle": "confident"}, 1, "sc4"),
+    "sc4-confident-window4": ({"strategy": SC, "settle": "confident"}, 4, "sc4"),
+    "mcts4": ({"strategy": MCTS}, 4, None),
+    "mcts4-confident": ({"strategy": MCTS, "settle": "confident"}, 4, "mcts4"),
 }
 
 
+class AdaptiveTimingOptions(ProbeOptions):
+    model: str = "default"
+    """Embedded model name or alias, or a .gguf path."""
+    problems: int = Field(10, ge=1, le=50)
+    """Problems timed, gsm8k test[:N] (1 to 50)."""
+    seed: int = 0
+    """The search seed; each seed has its own entry in the results file."""
+    only: list[Layout] | None = None
+    """Layouts to run (default: all); a layout run again replaces its seed's entry."""
+    out: str = "benchmarks/results/adaptive_timing.json"
+    """The results file (relative to the repository)."""
+
+
 def measure(
-    model: str, problems: list[Problem], warm_up: Problem, fields: dict[str, Any],
+    model: str, problems: list[Any], warm_up: Any, fields: dict[str, Any],
     window: int, seed: int,
 ) -> dict[str, Any]:  # fmt: skip
+    from thinktree.api import open_runtime
+    from thinktree.engines.factory import EngineConfig
+    from thinktree.search import SearchConfig, run_search
+
     config = SearchConfig(samples=4, seed=seed, **fields)
     with open_runtime(EngineConfig(model=model, parallel=SLOTS)) as runtime:
         ctx = runtime.context(config)
@@ -90,44 +116,34 @@ def with_shares(layouts: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]
     return layouts
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--model", default="default")
-    parser.add_argument("--problems", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--only", nargs="*", choices=sorted(LAYOUTS), help="layouts to run")
-    args = parser.parse_args()
-    if not 1 <= args.problems <= 50:
-        parser.error("--problems must be 1 to 50 (the slice is gsm8k test[:50])")
+def run(options: AdaptiveTimingOptions, ctx: ProbeContext) -> Path:
+    from thinktree.problems import load_benchmark
+
     # Seeds accumulate in one file (one model and slice); a layout run again replaces
     # its seed's entry. Checked before the hour of measuring, so a file holding another
     # model's or slice's timings is never overwritten.
-    slice_name = f"gsm8k:test[:{args.problems}]"
-    out = json.loads(OUT.read_text()) if OUT.exists() else {}
-    if out and (out.get("model"), out.get("slice")) != (args.model, slice_name):
-        parser.error(
-            f"{OUT.relative_to(ROOT)} holds {out.get('model')} on {out.get('slice')}; "
-            "move it aside to time another model or slice"
+    path = ctx.path(options.out)
+    slice_name = f"gsm8k:test[:{options.problems}]"
+    out = read_results(path)
+    if out and (out.get("model"), out.get("slice")) != (options.model, slice_name):
+        raise ProbeError(
+            f"{options.out} holds {out.get('model')} on {out.get('slice')}; "
+            "move it aside (or set out) to time another model or slice"
         )
-    out = out or {"model": args.model, "slice": slice_name, "slots": SLOTS, "seeds": {}}
+    out = out or {"model": options.model, "slice": slice_name, "slots": SLOTS, "seeds": {}}
     test = load_benchmark("gsm8k", split="test")
-    problems, warm_up = test[: args.problems], test[WARM_UP]
+    problems, warm_up = test[: options.problems], test[WARM_UP]
     layouts: dict[str, dict[str, Any]] = {}
-    for name in args.only or list(LAYOUTS):
+    for name in options.only or list(LAYOUTS):
         fields, window, _ = LAYOUTS[name]
-        layouts[name] = measure(args.model, problems, warm_up, fields, window, args.seed)
-        print(name, json.dumps(layouts[name]), flush=True)
-    entry = out["seeds"].setdefault(str(args.seed), {"commands": [], "layouts": {}})
-    command = (
-        f"python benchmarks/adaptive_timing.py --model {args.model} --problems {args.problems}"
-        f" --seed {args.seed}" + (f" --only {' '.join(args.only)}" if args.only else "")
-    )
-    entry["commands"] = [c for c in entry["commands"] if c != command] + [command]
+        layouts[name] = measure(options.model, problems, warm_up, fields, window, options.seed)
+        ctx.say(f"{name} {json.dumps(layouts[name])}")
+    entry = out["seeds"].setdefault(str(options.seed), {"commands": [], "layouts": {}})
+    entry["commands"] = [c for c in entry["commands"] if c != ctx.command] + [ctx.command]
     entry["layouts"] = with_shares({**entry["layouts"], **layouts})
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(out, indent=2) + "\n")
-    print(json.dumps(entry, indent=2))
+    write_results(path, out)
+    ctx.say(json.dumps(entry, indent=2))
+    return path
 
 
-if __name__ == "__main__":
-    main()
+PROBE = Probe(AdaptiveTimingOptions, "wall time of adaptive sc and mcts against full budgets", run)

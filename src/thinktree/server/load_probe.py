@@ -1,7 +1,7 @@
 """Load on `thinktree serve`: many clients asking ``thinktree-greedy`` at once.
 
-    .venv/bin/python benchmarks/serve_load.py                       # scripted engine, 50 requests
-    .venv/bin/python benchmarks/serve_load.py --real --requests 8   # the embedded 0.5B, 1 thread
+    thinktree bench benchmarks/recipes/serve_load.yaml        # scripted engine, 50 requests
+    thinktree bench benchmarks/recipes/serve_load_real.yaml   # the embedded 0.5B, 2 threads
 
 Starts the real server app (uvicorn on 127.0.0.1, a free port, a temporary run
 store) over either the scripted engine (canned three-step solutions: what is
@@ -11,7 +11,7 @@ at the same moment from one asyncio client and waits for all of them.
 
 What must hold: every request is answered (200) or refused for a full queue
 (429); anything else (another status, a timeout, a dropped connection) is an
-error, and the script exits 1 if there is one. Figures: ``p50_ms`` and
+error, and the command fails (non-zero exit) if there is one. Figures: ``p50_ms`` and
 ``p95_ms`` are nearest-rank percentiles of the answered requests' latencies
 (send to last byte), ``p50_429_ms`` of the refusals'. Results go to
 ``benchmarks/results/serve_load.json`` under ``scripted`` or ``fast_0_5b``
@@ -20,7 +20,6 @@ error, and the script exits 1 if there is one. Figures: ``p50_ms`` and
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import math
@@ -28,30 +27,53 @@ import multiprocessing
 import os
 import platform
 import socket
-import sys
 import tempfile
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-import uvicorn
+from pydantic import Field
 
-from thinktree.api import Runtime, open_runtime
-from thinktree.engines.base import CompletionRequest
-from thinktree.engines.factory import EngineConfig
-from thinktree.engines.scripted import ScriptedEngine
-from thinktree.problems.loaders import load_benchmark
-from thinktree.server import ServerConfig, create_app
+from thinktree.eval.bench.probes.base import (
+    Probe,
+    ProbeContext,
+    ProbeError,
+    ProbeOptions,
+    read_results,
+    write_results,
+)
 
-RESULTS = Path(__file__).parent / "results" / "serve_load.json"
+if TYPE_CHECKING:
+    import uvicorn
+
+    from thinktree.api import Runtime
+    from thinktree.engines.base import CompletionRequest
+    from thinktree.server import ServerConfig
+
 SCRIPTED_STEPS = (
     "\n```python\n# Cost of the pens.\ncost = 4 * 3\nprint(cost)\n```\n",
     "\n```python\n# Change from 20 dollars.\nchange = 20 - cost\nprint(change)\n```\n",
     "\nAnswer: \\boxed{8}",
 )
+
+
+class ServeLoadOptions(ProbeOptions):
+    real: bool = False
+    """The embedded 0.5B instead of the scripted engine (results under fast_0_5b)."""
+    requests: int | None = Field(None, ge=1)
+    """Requests sent at once (default 50 scripted, 8 real)."""
+    concurrency: int | None = Field(None, ge=1)
+    """Solves at once (default 4 scripted, 1 real)."""
+    queue: int = Field(16, ge=0)
+    """Requests waiting for a slot (the rest are refused with 429)."""
+    threads: int = Field(1, ge=1)
+    """llama.cpp threads (real only)."""
+    max_tokens: int = Field(512, ge=1)
+    """Token budget per request."""
+    out: str = "benchmarks/results/serve_load.json"
+    """The results file (relative to the repository); the other setting's entry is kept."""
 
 
 def scripted_step(request: CompletionRequest, index: int) -> str:
@@ -79,6 +101,8 @@ async def fire(url: str, questions: list[str], max_tokens: int, timeout: float) 
 
     Every connection is opened first (one ``GET /v1/models`` each, at once), so the
     requests themselves do not wait on connection setup."""
+    import httpx
+
     size = max(1, len(questions))
     limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
     async with httpx.AsyncClient(base_url=url, timeout=timeout, limits=limits) as client:
@@ -104,6 +128,10 @@ async def fire(url: str, questions: list[str], max_tokens: int, timeout: float) 
 
 
 def serve(runtime: Runtime, config: ServerConfig) -> tuple[uvicorn.Server, threading.Thread, str]:
+    import uvicorn
+
+    from thinktree.server import create_app
+
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(create_app(runtime, config), log_level="warning"))
@@ -135,22 +163,19 @@ def summarise(outcomes: list[dict], wall: float) -> dict[str, Any]:
     }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--real", action="store_true", help="the embedded 0.5B, not the script")
-    parser.add_argument("--requests", type=int, help="default 50 (scripted), 8 (--real)")
-    parser.add_argument("--concurrency", type=int, help="solves at once (default 4; --real 1)")
-    parser.add_argument("--queue", type=int, default=16, help="requests waiting for a slot")
-    parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads (--real)")
-    parser.add_argument("--max-tokens", type=int, default=512, help="token budget per request")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
-    requests = args.requests or (8 if args.real else 50)
-    concurrency = args.concurrency or (1 if args.real else 4)
-    setting = "fast_0_5b" if args.real else "scripted"
+def run(options: ServeLoadOptions, ctx: ProbeContext) -> Path:
+    from thinktree.api import open_runtime
+    from thinktree.engines.factory import EngineConfig
+    from thinktree.engines.scripted import ScriptedEngine
+    from thinktree.problems.loaders import load_benchmark
+    from thinktree.server import ServerConfig
 
-    if args.real:
-        engine: Any = EngineConfig(model="fast", parallel=4, threads=args.threads)
+    requests = options.requests or (8 if options.real else 50)
+    concurrency = options.concurrency or (1 if options.real else 4)
+    setting = "fast_0_5b" if options.real else "scripted"
+
+    if options.real:
+        engine: Any = EngineConfig(model="fast", parallel=4, threads=options.threads)
         problems = load_benchmark("gsm8k", "test")[:requests]
         questions = [p.question for p in problems]
     else:
@@ -158,14 +183,14 @@ def main() -> int:
         questions = [f"Ana buys 4 pens at 3 dollars and pays 20 (client {i}). Change?"
                      for i in range(requests)]  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp, open_runtime(engine) as runtime:
-        config = ServerConfig(concurrency=concurrency, queue=args.queue,
+        config = ServerConfig(concurrency=concurrency, queue=options.queue,
                               store_path=Path(tmp) / "runs.db")  # fmt: skip
         server, thread, url = serve(runtime, config)
         try:
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-                pool.submit(run_clients, url, [], args.max_tokens).result()  # start it
+                pool.submit(run_clients, url, [], options.max_tokens).result()  # start it
                 started = time.perf_counter()
-                outcomes = pool.submit(run_clients, url, questions, args.max_tokens).result()
+                outcomes = pool.submit(run_clients, url, questions, options.max_tokens).result()
                 wall = time.perf_counter() - started
         finally:
             server.should_exit = True
@@ -173,24 +198,23 @@ def main() -> int:
     figures = {
         **summarise(outcomes, wall),
         "concurrency": concurrency,
-        "queue": args.queue,
-        "max_tokens": args.max_tokens,
-        "engine": "llama.cpp qwen2.5-coder-0.5b-instruct" if args.real else "scripted",
-        "threads": args.threads if args.real else None,
+        "queue": options.queue,
+        "max_tokens": options.max_tokens,
+        "engine": "llama.cpp qwen2.5-coder-0.5b-instruct" if options.real else "scripted",
+        "threads": options.threads if options.real else None,
         "cpus": os.cpu_count(),
         "machine": platform.machine(),
         "measured": time.strftime("%Y-%m-%d"),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    results = json.loads(args.out.read_text()) if args.out.is_file() else {}
-    results[setting] = figures
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(json.dumps({setting: figures}, indent=2))
+    path = ctx.path(options.out)
+    write_results(path, {**read_results(path), setting: figures})
+    ctx.say(json.dumps({setting: figures}, indent=2))
     if figures["errors"] or figures["ok"] + figures["rejected_429"] != requests:
-        print(f"FAILED: {figures['errors']} errors ({figures['error_kinds']})", file=sys.stderr)
-        return 1
-    return 0
+        raise ProbeError(
+            f"serve_load: {figures['errors']} errors ({', '.join(figures['error_kinds'])}) "
+            f"in {requests} requests; the figures are in {options.out}"
+        )
+    return path
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+PROBE = Probe(ServeLoadOptions, "latency of thinktree serve under many clients at once", run)

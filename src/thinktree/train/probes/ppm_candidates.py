@@ -1,11 +1,11 @@
 """PPM candidates (issue 6): train each on the same pairs, compare on held-out problems.
 
-    .venv/bin/python benchmarks/ppm_bench.py --runs RUN [RUN ...] [--store benchmarks/runs.db]
+    thinktree bench benchmarks/recipes/ppm_candidates.yaml [--set runs=[RUN, ...]]
 
 Candidates: a head (linear or MLP) on the fast model's last-token hidden state
 (torch, reusing a parent's KV cache) of the whole partial solution or of the
-last step only, handcrafted features, and both together (``--only
-llamacpp-full-mlp`` runs the llama.cpp embedding of the same texts). Each is
+last step only, handcrafted features, and both together (``only:
+[llamacpp-full-mlp]`` runs the llama.cpp embedding of the same texts). Each is
 trained by ``thinktree.train.ppm.train_ppm`` on the pairs of the given MCTS
 (outcome) runs, with the same problem-level folds; embeddings are computed once
 per context and shared. Each candidate's cross-validation is repeated with
@@ -21,17 +21,23 @@ by ``thinktree bench benchmarks/recipes/ppm_guided.yaml``).
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 from pathlib import Path
 
-from thinktree.reward.features import HANDCRAFTED_V1, FeatureSpec
-from thinktree.store import RunStore
-from thinktree.train.ppm.head import HeadConfig
-from thinktree.train.ppm.training import train_ppm
+from pydantic import Field, field_validator
 
-ROOT = Path(__file__).resolve().parents[1]
+from thinktree.eval.bench.probes.base import (
+    Probe,
+    ProbeContext,
+    ProbeOptions,
+    read_results,
+    write_results,
+)
+from thinktree.reward.features import HANDCRAFTED_V1, FeatureSpec
+from thinktree.train.ppm.head import HeadConfig
+
+PPM_DIR = "benchmarks/ppm"
 HAND = FeatureSpec(("handcrafted",))
 # Each head named in full: they were measured when HeadConfig's defaults were one
 # linear head of 128 (now the measured best, five MLPs of 32).
@@ -47,7 +53,7 @@ CANDIDATES = {
     "embed-full-mlp": (FeatureSpec(("embedding",), "fast", "full"), HeadConfig(kind="mlp", hidden=128, ensemble=1)),
     "embed-full+hand-linear": (FeatureSpec(("embedding", "handcrafted"), "fast", "full"),
                                HeadConfig(kind="linear", hidden=128, ensemble=1)),
-    # The same features from llama.cpp (quantised model, no prefix reuse): --only it to compare.
+    # The same features from llama.cpp (quantised model, no prefix reuse): name it in `only` to compare.
     "llamacpp-full-mlp": (FeatureSpec(("embedding",), "fast", "full", "llamacpp"),
                           HeadConfig(kind="mlp", hidden=128, ensemble=1)),
 }  # fmt: skip
@@ -56,32 +62,50 @@ COST = {"handcrafted": 0, "last": 1, "full": 2}
 SEED_REPEATS = 5
 
 
-def report_features(stage: str, done: int, total: int) -> None:
-    if stage == "features":
-        print(f"  features {done}/{total} texts", flush=True)
+class PPMCandidatesOptions(ProbeOptions):
+    runs: list[str] = Field(min_length=1)
+    """The MCTS (outcome) runs whose trees give the pairs."""
+    store: str = "benchmarks/runs.db"
+    """The run store holding them (relative to the repository)."""
+    only: list[str] | None = None
+    """Candidates to train (default: all but the llama.cpp one)."""
+    out: str = "benchmarks/results/ppm.json"
+    """The results file (relative to the repository); keys it does not write are kept."""
+
+    @field_validator("only")
+    @classmethod
+    def _known(cls, only: list[str] | None) -> list[str] | None:
+        unknown = [name for name in only or [] if name not in CANDIDATES]
+        if unknown:
+            raise ValueError(f"unknown candidate {unknown[0]!r}; known: {', '.join(CANDIDATES)}")
+        return only
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", nargs="+", required=True)
-    parser.add_argument("--store", default=str(ROOT / "benchmarks" / "runs.db"))
-    parser.add_argument("--only", nargs="*", default=None)
-    args = parser.parse_args()
-    base = ROOT / "benchmarks" / "ppm"
+def run(options: PPMCandidatesOptions, ctx: ProbeContext) -> Path:
+    from thinktree.store import RunStore
+    from thinktree.train.ppm.training import train_ppm
+
+    base = ctx.path(PPM_DIR)
+    say = ctx.say
+
+    def report_features(stage: str, done: int, total: int) -> None:
+        if stage == "features":
+            say(f"  features {done}/{total} texts")
+
     records = {}
-    with RunStore(args.store, create=False) as store:
-        rollout_problems = sum(len(store.done_problem_ids(run)) for run in args.runs)
+    with RunStore(ctx.path(options.store), create=False) as store:
+        rollout_problems = sum(len(store.done_problem_ids(run_id)) for run_id in options.runs)
         for name, (spec, head) in CANDIDATES.items():
-            if name not in (args.only or DEFAULT_CANDIDATES):
+            if name not in (options.only or DEFAULT_CANDIDATES):
                 continue
             cache = base / f"cache-{spec.model}-{spec.context}-{spec.backend}"
-            result = train_ppm(store, args.runs, base / name, features=spec, head=head,
+            result = train_ppm(store, options.runs, base / name, features=spec, head=head,
                                cache_dir=cache, progress=report_features,
                                seed_repeats=SEED_REPEATS)  # fmt: skip
             records[name] = result.record
-            print(name, json.dumps({k: result.record[k] for k in (
+            ctx.say(f"{name} " + json.dumps({k: result.record[k] for k in (
                 "pairs", "pairwise_accuracy", "pairwise_accuracy_clean", "feature_seconds",
-                "train_seconds")}), "seed mean", round(result.record["seed_spread"]["mean"], 4))  # fmt: skip
+                "train_seconds")}) + f" seed mean {round(result.record['seed_spread']['mean'], 4)}")  # fmt: skip
 
     def rank(name: str) -> tuple[float, float, int]:
         rec = records[name]
@@ -98,10 +122,10 @@ def main() -> None:
     if default.exists():
         shutil.rmtree(default)
     shutil.copytree(base / best, default, ignore=shutil.ignore_patterns("checkpoint*.pt"))
-    out_path = ROOT / "benchmarks" / "results" / "ppm.json"
-    out = json.loads(out_path.read_text()) if out_path.exists() else {}
+    out_path = ctx.path(options.out)
+    out = read_results(out_path)
     out.update({
-        "command": "python benchmarks/ppm_bench.py --runs " + " ".join(args.runs),
+        "command": ctx.command,
         "chosen": best,
         "rollout_problems": rollout_problems,
         "pairs": chosen["pairs"],
@@ -125,10 +149,9 @@ def main() -> None:
             "cross_validation_seconds", "features", "head")}
             for name, rec in records.items()}},
     })  # fmt: skip
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(json.dumps(out, indent=2) + "\n")
-    print("chosen:", best)
+    write_results(out_path, out)
+    ctx.say(f"chosen: {best}")
+    return out_path
 
 
-if __name__ == "__main__":
-    main()
+PROBE = Probe(PPMCandidatesOptions, "PPM candidates cross-validated on the same pairs", run)

@@ -1,29 +1,55 @@
 """How fast LoRA SFT of the fast 0.5B trains on this CPU: fp32 against bf16 autocast.
 
-    python benchmarks/sft_bench.py [--store runs/evolve/runs.db --run RUN] [--steps 4]
-        [--max-length 2048] [--out benchmarks/results/sft.json]
+    thinktree bench benchmarks/recipes/sft.yaml [--set steps=4] [--set max_length=2048]
 
 Builds real SFT examples (the zero-shot format, masks as in training) from the
 verified trajectories of a stored MCTS run, or from GSM8K's converted reference
 solutions when no run is given, wraps the model in the LoRA evolve trains
 (r 16, attention and MLP projections), and times forward + backward +
 optimizer step per example for each precision, side by side in one process
-after one warm-up step each. Writes ``benchmarks/results/sft.json`` (or ``--out``),
+after one warm-up step each. Writes ``benchmarks/results/sft.json`` (or ``out``),
 with the CPU's capability and whether torch finds native bfloat16 on it
 (``thinktree.train.lora.native_bf16``, which decides the SFT default).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
-RESULTS = Path(__file__).parent / "results" / "sft.json"
+from pydantic import Field, model_validator
+
+from thinktree.eval.bench.probes.base import (
+    Probe,
+    ProbeContext,
+    ProbeError,
+    ProbeOptions,
+    write_results,
+)
 
 
-def trajectories(store: str | None, run: str | None, count: int):
+class SFTOptions(ProbeOptions):
+    store: str | None = None
+    """A run store whose MCTS run gives the trajectories (with run); default: GSM8K references."""
+    run: str | None = None
+    """The stored MCTS run whose verified trajectories are trained on (with store)."""
+    steps: int = Field(4, ge=1)
+    """Timed examples per precision."""
+    max_length: int = Field(2048, ge=1)
+    """Skip examples longer than this (tokens)."""
+    out: str = "benchmarks/results/sft.json"
+    """The results file (relative to the repository)."""
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> SFTOptions:
+        if (self.store is None) != (self.run is None):
+            raise ValueError("give both store and run (a stored MCTS run), or neither")
+        return self
+
+
+def trajectories(store: Path | None, run: str | None, count: int) -> list[Any]:
     if store and run:
         from thinktree.store import RunStore
         from thinktree.train.sft.data import search_trajectories, select_top
@@ -47,17 +73,7 @@ def trajectories(store: str | None, run: str | None, count: int):
     ][:count]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--store")
-    parser.add_argument("--run")
-    parser.add_argument("--steps", type=int, default=4, help="Timed examples per precision.")
-    parser.add_argument(
-        "--max-length", type=int, default=2048, help="Skip examples longer than this (tokens)."
-    )
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args()
-
+def run(options: SFTOptions, ctx: ProbeContext) -> Path:
     import torch
     from peft import LoraConfig, get_peft_model
 
@@ -66,12 +82,15 @@ def main() -> None:
     from thinktree.train.lora import TARGET_MODULES, native_bf16
     from thinktree.train.sft.training import build_examples
 
-    # Four times as many as needed, so examples over --max-length can be skipped.
-    items = trajectories(args.store, args.run, 4 * (args.steps + 1))
+    # Four times as many as needed, so examples over max_length can be skipped.
+    store = None if options.store is None else ctx.path(options.store)
+    items = trajectories(store, options.run, 4 * (options.steps + 1))
     model, tokenizer = load_hf_from_gguf(resolve_model("fast").path)
-    examples = build_examples(items, tokenizer, args.max_length)[0][: args.steps + 1]
+    examples = build_examples(items, tokenizer, options.max_length)[0][: options.steps + 1]
     if len(examples) < 2:
-        raise SystemExit(f"fewer than 2 examples fit in --max-length {args.max_length}")
+        raise ProbeError(
+            f"fewer than 2 examples fit in max_length {options.max_length}; raise max_length"
+        )
     lora = LoraConfig(
         r=16, lora_alpha=32, target_modules=list(TARGET_MODULES), task_type="CAUSAL_LM"
     )
@@ -102,14 +121,14 @@ def main() -> None:
                 seconds += time.perf_counter() - started
                 tokens += len(example.input_ids)
         result[f"{label}_tokens_per_second"] = round(tokens / seconds, 1)
-        print(f"{label}: {tokens / seconds:.1f} tokens/s", flush=True)
+        ctx.say(f"{label}: {tokens / seconds:.1f} tokens/s")
     result["bf16_speedup"] = round(
         result["bf16_autocast_tokens_per_second"] / result["fp32_tokens_per_second"],
         2,  # type: ignore[operator]
     )
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    path = write_results(ctx.path(options.out), result)
+    ctx.say(json.dumps(result, indent=2))
+    return path
 
 
-if __name__ == "__main__":
-    main()
+PROBE = Probe(SFTOptions, "LoRA SFT tokens/s of the 0.5B, float32 against bf16 autocast", run)

@@ -2,7 +2,7 @@
 
 Run with nothing else on the machine:
 
-    .venv/bin/python benchmarks/engine_bench.py [--model default] [--tokens 128]
+    thinktree bench benchmarks/recipes/engine.yaml [--set model=default --set tokens=128]
 
 Writes benchmarks/results/engine.json. Each figure is measured side by side in
 this one process (the end-to-end solve in a fresh subprocess, model load
@@ -11,7 +11,6 @@ included).
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import statistics
@@ -19,18 +18,32 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import xllamacpp
+from pydantic import Field
 
-from thinktree.engines.base import CompletionRequest
-from thinktree.engines.llamacpp import LlamaCppEngine, LlamaCppOptions, completion_payload
-from thinktree.models import resolve_model
+from thinktree.eval.bench.probes.base import Probe, ProbeContext, ProbeOptions, write_results
 
-ROOT = Path(__file__).resolve().parents[1]
+if TYPE_CHECKING:
+    import xllamacpp
+
+    from thinktree.engines.llamacpp import LlamaCppEngine
+
 SAMPLE = ("A shop sells pens at 3 dollars each. Ana buys 4 pens and pays with a 20-dollar bill. "
           "How much change does she get?")  # fmt: skip
 TOPICS = ["the sea", "a mountain village", "a robot learning to paint", "the history of tea",
           "a lighthouse keeper", "a city under snow", "an old library", "a desert caravan"]  # fmt: skip
+
+
+class EngineOptions(ProbeOptions):
+    model: str = "default"
+    """Embedded model name or alias, or a .gguf path."""
+    tokens: int = Field(128, ge=1)
+    """Generated tokens per request."""
+    repeats: int = Field(3, ge=1)
+    """Prompts timed per single-slot figure (and prompt-processing repeats)."""
+    out: str = "benchmarks/results/engine.json"
+    """The results file (relative to the repository)."""
 
 
 def story(topic: str) -> str:
@@ -42,6 +55,8 @@ def raw_server(
     adapter: Path | None = None,
 ) -> xllamacpp.Server:  # fmt: skip
     """A bare xllamacpp server on 2 threads (``adapter``: a GGUF LoRA at scale 1)."""
+    import xllamacpp
+
     params = xllamacpp.CommonParams()
     params.model.path = str(path)
     params.n_parallel = slots
@@ -57,6 +72,9 @@ def raw_server(
 
 
 def raw_generate(server: xllamacpp.Server, prompt: str, tokens: int) -> tuple[int, float]:
+    from thinktree.engines.base import CompletionRequest
+    from thinktree.engines.llamacpp import completion_payload
+
     body = completion_payload(CompletionRequest(prompt, max_tokens=tokens))
     body["ignore_eos"] = True
     started = time.perf_counter()
@@ -65,37 +83,37 @@ def raw_generate(server: xllamacpp.Server, prompt: str, tokens: int) -> tuple[in
 
 
 def engine_generate(engine: LlamaCppEngine, prompts: list[str], tokens: int) -> tuple[int, float]:
+    from thinktree.engines.base import CompletionRequest
+
     requests = [CompletionRequest(p, max_tokens=tokens) for p in prompts]
     started = time.perf_counter()
     results = engine.complete(requests)
     return sum(c.generated_tokens for r in results for c in r), time.perf_counter() - started
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--model", default="default")
-    parser.add_argument("--tokens", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    model = resolve_model(args.model)
-    out: dict[str, object] = {"model": model.name, "tokens_per_request": args.tokens,
+def run(options: EngineOptions, ctx: ProbeContext) -> Path:
+    from thinktree.engines.llamacpp import LlamaCppEngine, LlamaCppOptions
+    from thinktree.models import resolve_model
+
+    model = resolve_model(options.model)
+    out: dict[str, object] = {"model": model.name, "tokens_per_request": options.tokens,
                               "machine": f"{platform.machine()}, 2 cores",
-                              "command": "python benchmarks/engine_bench.py"}  # fmt: skip
+                              "command": ctx.command}  # fmt: skip
 
     # 1. Raw xllamacpp vs thinktree's engine, one slot, the same prompts, eos ignored on
     # the raw side; the thinktree side uses a prompt whose greedy output is long.
     raw = raw_server(model.path, 1)
     raw_times, raw_tokens = [], []
-    for topic in TOPICS[: args.repeats]:
-        n, s = raw_generate(raw, story(topic), args.tokens)
+    for topic in TOPICS[: options.repeats]:
+        n, s = raw_generate(raw, story(topic), options.tokens)
         raw_tokens.append(n)
         raw_times.append(s)
     del raw
     engine = LlamaCppEngine(model.path, LlamaCppOptions(n_parallel=1, ctx_per_slot=4096,
                                                        threads=2))  # fmt: skip
     ours_times, ours_tokens = [], []
-    for topic in TOPICS[: args.repeats]:
-        n, s = engine_generate(engine, [story(topic)], args.tokens)
+    for topic in TOPICS[: options.repeats]:
+        n, s = engine_generate(engine, [story(topic)], options.tokens)
         ours_tokens.append(n)
         ours_times.append(s)
     engine.close()
@@ -109,10 +127,10 @@ def main() -> None:
     engine = LlamaCppEngine(model.path, LlamaCppOptions(n_parallel=4, ctx_per_slot=2048, threads=2))
     prompts = [story(t) for t in TOPICS[4:8]]
     engine_generate(engine, [story("warm up")], 8)
-    batch_tokens, batch_seconds = engine_generate(engine, prompts, args.tokens)
+    batch_tokens, batch_seconds = engine_generate(engine, prompts, options.tokens)
     seq_tokens, seq_seconds = 0, 0.0
     for prompt in prompts:
-        n, s = engine_generate(engine, [prompt + " "], args.tokens)  # new prompt: no cache hit
+        n, s = engine_generate(engine, [prompt + " "], options.tokens)  # new prompt: no cache hit
         seq_tokens += n
         seq_seconds += s
     out.update(batch4_tok_s=batch_tokens / batch_seconds, sequential4_tok_s=seq_tokens / seq_seconds,
@@ -125,7 +143,7 @@ def main() -> None:
     raw = raw_server(model.path, 1)
     for size in (512, 1024):
         rates = []
-        for repeat in range(args.repeats):
+        for repeat in range(options.repeats):
             text = f"Note {repeat} of {size}:" + " apple" * (size - 8)
             response = raw.handle_completions({"prompt": text, "max_tokens": 1,
                                                "cache_prompt": False})  # fmt: skip
@@ -137,15 +155,13 @@ def main() -> None:
     # 4. `thinktree solve` on the sample problem, end to end in a fresh process.
     started = time.perf_counter()
     solved = subprocess.run([sys.executable, "-m", "thinktree", "solve", SAMPLE, "--json"],
-                            capture_output=True, text=True, check=True, cwd=ROOT)  # fmt: skip
+                            capture_output=True, text=True, check=True, cwd=ctx.root)  # fmt: skip
     out["solve_seconds"] = time.perf_counter() - started
     out["solve_answer"] = json.loads(solved.stdout)["answer"]
 
-    path = ROOT / "benchmarks" / "results" / "engine.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=2) + "\n")
-    print(json.dumps(out, indent=2))
+    path = write_results(ctx.path(options.out), out)
+    ctx.say(json.dumps(out, indent=2))
+    return path
 
 
-if __name__ == "__main__":
-    main()
+PROBE = Probe(EngineOptions, "llama.cpp engine speed against raw xllamacpp", run)
