@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -22,7 +21,7 @@ from thinktree.search.expand import CellRunner, Expansion
 from thinktree.search.options import DEFAULT_K, BaseSearchConfig, StrategyOptions
 from thinktree.search.result import SolveResult, Trajectory, Usage
 from thinktree.search.seeds import derive_seed
-from thinktree.steps import PromptStyle, Step, StepPrompt, build_step_prompt, end_reason
+from thinktree.steps import PromptStyle, RenderChat, Step, StepPrompt, build_step_prompt, end_reason
 
 
 class AnswerJudge(Protocol):
@@ -116,12 +115,7 @@ class ProblemSearch(ABC):
         return None
 
     @classmethod
-    def build_prompt(
-        cls,
-        question: str,
-        render_chat: Callable[[list[dict[str, str]]], str],
-        style: PromptStyle,
-    ) -> StepPrompt:
+    def build_prompt(cls, question: str, render_chat: RenderChat, style: PromptStyle) -> StepPrompt:
         """The prompt this strategy's search of ``question`` extends, in the model's chat
         template (``render_chat``): by default the step format's, in ``style``."""
         return build_step_prompt(question, render_chat, style)

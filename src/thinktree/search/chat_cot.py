@@ -18,7 +18,6 @@ independent samples, and this search stores no tree and is no sampling run.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 
 from pydantic import Field
@@ -28,7 +27,7 @@ from thinktree.search.base import ProblemSearch
 from thinktree.search.expand import Expansion
 from thinktree.search.options import BaseSearchConfig, StrategyOptions
 from thinktree.search.result import SolveResult, Trajectory
-from thinktree.steps import ParsedStep, PromptStyle, Step, StepKind, StepPrompt
+from thinktree.steps import ParsedStep, PromptStyle, RenderChat, Step, StepKind, StepPrompt
 
 SYSTEM_PROMPT = "Please reason step by step, and put your final answer within \\boxed{}."
 """Qwen2.5-Math's chain-of-thought system message (its evaluation's ``qwen25-math-cot``)."""
@@ -98,12 +97,7 @@ class ChatCotSearch(ProblemSearch):
     budget_field = None
 
     @classmethod
-    def build_prompt(
-        cls,
-        question: str,
-        render_chat: Callable[[list[dict[str, str]]], str],
-        style: PromptStyle,
-    ) -> StepPrompt:
+    def build_prompt(cls, question: str, render_chat: RenderChat, style: PromptStyle) -> StepPrompt:
         """Qwen2.5-Math's chain-of-thought chat, whatever the policy's step prompt style."""
         messages = [
             {"role": "system", "content": SYSTEM_PROMPT},

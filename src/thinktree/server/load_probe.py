@@ -36,14 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from thinktree.eval.bench.probes.base import (
-    Probe,
-    ProbeContext,
-    ProbeError,
-    ProbeOptions,
-    read_results,
-    write_results,
-)
+from thinktree.eval.bench.probes.base import Probe, ProbeContext, ProbeError, ProbeOptions
+from thinktree.eval.bench.probes.results import read_results, write_results
 
 if TYPE_CHECKING:
     import uvicorn

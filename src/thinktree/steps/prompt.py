@@ -22,6 +22,9 @@ from enum import StrEnum
 
 from thinktree.steps.step import Step
 
+RenderChat = Callable[[list[dict[str, str]]], str]
+"""Chat messages rendered in the model's own chat template (an engine's ``render_chat``)."""
+
 OUTPUT_MARKER = "Output:"
 STOP_STRINGS: tuple[str, ...] = ("Output:", "Question:")
 MAX_OUTPUT_CHARS = 400
@@ -141,7 +144,7 @@ def user_message(
 
 def build_step_prompt(
     question: str,
-    render_chat: Callable[[list[dict[str, str]]], str],
+    render_chat: RenderChat,
     style: PromptStyle = PromptStyle.FEW_SHOT,
 ) -> StepPrompt:
     """The prompt for ``question`` in the model's own chat template, opened with ``Step 1:``."""

@@ -27,13 +27,8 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from thinktree.eval.bench.probes.base import (
-    Probe,
-    ProbeContext,
-    ProbeOptions,
-    read_results,
-    write_results,
-)
+from thinktree.eval.bench.probes.base import Probe, ProbeContext, ProbeOptions
+from thinktree.eval.bench.probes.results import read_results, write_results
 from thinktree.reward.features import HANDCRAFTED_V1, FeatureSpec
 from thinktree.train.ppm.head import HeadConfig
 

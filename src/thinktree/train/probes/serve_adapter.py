@@ -33,13 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from thinktree.eval.bench.probes.base import (
-    Probe,
-    ProbeContext,
-    ProbeError,
-    ProbeOptions,
-    write_results,
-)
+from thinktree.eval.bench.probes.base import Probe, ProbeContext, ProbeError, ProbeOptions
+from thinktree.eval.bench.probes.results import write_results
 
 if TYPE_CHECKING:
     import xllamacpp

@@ -21,13 +21,8 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from thinktree.eval.bench.probes.base import (
-    Probe,
-    ProbeContext,
-    ProbeError,
-    ProbeOptions,
-    write_results,
-)
+from thinktree.eval.bench.probes.base import Probe, ProbeContext, ProbeError, ProbeOptions
+from thinktree.eval.bench.probes.results import write_results
 
 
 class SFTOptions(ProbeOptions):

@@ -32,14 +32,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from thinktree.eval.bench.probes.base import (
-    Probe,
-    ProbeContext,
-    ProbeError,
-    ProbeOptions,
-    read_results,
-    write_results,
-)
+from thinktree.eval.bench.probes.base import Probe, ProbeContext, ProbeError, ProbeOptions
+from thinktree.eval.bench.probes.results import read_results, write_results
 from thinktree.search.mcts.search import MCTSSearch
 from thinktree.search.registry import strategy_name
 from thinktree.search.sampling import SelfConsistencySearch

@@ -9,7 +9,6 @@ imports torch, llama.cpp, Ray or uvicorn only inside the functions that use them
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,15 +79,3 @@ def run_probe(
         context.say(describe(name, probe, options))
         return None
     return probe.run(options, context)
-
-
-def read_results(path: Path) -> dict[str, Any]:
-    """A results file's JSON object, or an empty one where there is none yet."""
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def write_results(path: Path, doc: Any, **dumps: Any) -> Path:
-    """Write ``doc`` as indented JSON (its folder made); the path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, **{"indent": 2, **dumps}) + "\n", encoding="utf-8")
-    return path

@@ -20,7 +20,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from thinktree.eval.bench.probes.base import Probe, ProbeContext, ProbeOptions, write_results
+from thinktree.eval.bench.probes.base import Probe, ProbeContext, ProbeOptions
+from thinktree.eval.bench.probes.results import write_results
 
 if TYPE_CHECKING:
     from thinktree.engines.base import Engine

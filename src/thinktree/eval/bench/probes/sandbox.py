@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from thinktree.eval.bench.probes.base import Probe, ProbeContext, ProbeOptions, write_results
+from thinktree.eval.bench.probes.base import Probe, ProbeContext, ProbeOptions
+from thinktree.eval.bench.probes.results import write_results
 
 if TYPE_CHECKING:
     from thinktree.sandbox import Sandbox

@@ -41,14 +41,8 @@ from thinktree.api import Runtime
 from thinktree.engines.base import CompletionRequest
 from thinktree.engines.factory import EngineConfig
 from thinktree.engines.scripted import ScriptedEngine
-from thinktree.eval.bench.probes.base import (
-    Probe,
-    ProbeContext,
-    ProbeError,
-    ProbeOptions,
-    read_results,
-    write_results,
-)
+from thinktree.eval.bench.probes.base import Probe, ProbeContext, ProbeError, ProbeOptions
+from thinktree.eval.bench.probes.results import read_results, write_results
 from thinktree.eval.fanout import FanoutConfig, WorkerKit, open_solver, ray_solver
 from thinktree.eval.harness import Evaluation, LocalSolver, ProblemSolver
 from thinktree.grading import Grader

@@ -24,7 +24,8 @@ from typing import Any
 
 from pydantic import Field
 
-from thinktree.eval.bench.probes.base import Probe, ProbeContext, ProbeOptions, write_results
+from thinktree.eval.bench.probes.base import Probe, ProbeContext, ProbeOptions
+from thinktree.eval.bench.probes.results import write_results
 
 
 class SearchBatchOptions(ProbeOptions):
