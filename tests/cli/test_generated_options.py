@@ -21,6 +21,10 @@ from thinktree.train.ppm.head import HeadConfig
 runner = CliRunner()
 
 STORE_HELP = "Run store (SQLite): the file runs are written to and read from."
+RUNS_HELP = (
+    "Runs whose trees (mcts: step and final pairs) or samples (sc, best_of_n: outcome pairs)"
+    " give the pairs."
+)
 BIND_HELP = {
     "--host": "Address to bind (loopback unless a key is set).",
     "--api-key": "Require the key (Bearer, or a browser's sign-in with the key as password).",
@@ -42,20 +46,78 @@ HELP = {
         "--store": STORE_HELP,
     },
     ("grade",): {
+        "--pred": "Model output or bare answer.",
+        "--gold": "The reference answer.",
+        "--file": 'JSONL file of {"pred": ..., "gold": ...} lines.',
+        "--json": "Print the verdict as one JSON line.",
         "--timeout": "Seconds per check. [>= 0.1]",
         "--workers": "Grader worker processes (one for a single --pred/--gold pair). [>= 1]",
     },
-    ("exec",): {"--timeout": "Default wall-clock limit of one execution, in seconds."},
+    ("exec",): {
+        "--json": "Print one JSON object instead of text.",
+        "--timeout": "Default wall-clock limit of one execution, in seconds.",
+    },
+    ("solve",): {
+        "--scorer": "none, outcome (needs --gold) or ppm:DIR.",
+        "--gold": "The known answer (for --scorer outcome).",
+        "--json": "Print one JSON object.",
+    },
+    ("rescore",): {
+        "--scorer": "The scorer that picks: ppm:DIR.",
+        "--select": "The rule that picks: best (the best-scored sample, best-of-N) or weighted"
+        " (scores summed per answer class, each as (s + 1) / 2).",
+        "--store": STORE_HELP,
+        "--json": "Print the rescored run's record as JSON.",
+    },
+    ("bench",): {
+        "--root": "Where the recipe's relative paths start (the repository).",
+        "--store": "Run store instead of the recipe's.",
+        "--max-minutes": "Stop cleanly after this long; rerun to resume.",
+        "--dry-run": "Say which runs are stored and what would run; load no model.",
+        "--report-only": "Write the reports from stored runs only.",
+        "--no-report": "Run, write no report.",
+        "--export-only": "Export the store's runs (and ledgers), run nothing.",
+        "--set": "A probe option, e.g. --set tokens=64 (repeatable).",
+    },
+    ("runs", "list"): {"--json": "Print one JSON object per run."},
+    ("runs", "regrade"): {"--json": "Print one JSON object."},
+    ("runs", "export"): {
+        "--out": "Write here, atomically (default: stdout); a .gz name is gzip'd.",
+        "--trees": "Include MCTS trees.",
+    },
+    ("report",): {
+        "--plot": "PNG path for accuracy vs tokens.",
+        "--common": "Only problems every run has.",
+    },
+    ("tree",): {"--width": "Characters of each step shown."},
+    ("models", "pull"): {"--force": "Assemble again even if cached."},
+    ("ppm", "pairs"): {
+        "--runs": RUNS_HELP,
+        "--out": "JSONL file to write.",
+        "--trl": "Write TRL's prompt/chosen/rejected format.",
+    },
+    ("ppm", "score"): {
+        "--question": "The problem.",
+        "--steps": "JSON list of steps: {code, output} or {answer}.",
+    },
     ("eval",): {
+        "--scorer": "none, outcome or ppm:DIR.",
+        "--json": "Print one JSON object.",
         "--window": "Problems searched in lock step (default: fill the slots). [>= 1]",
         "--max-minutes": "Stop cleanly after this long.",
         "--new": "Start a new run even if one matches.",
     },
     ("models", "ship"): {
         "--name": "The package slot the round replaces (--model NAME and --scorer ppm:NAME "
-        "serve it).",
+        "serve it): evolved, or default for a round of the 1.5B (what runs when no --model is "
+        "given).",
     },
     ("ppm", "train"): {
+        "--out": "Directory for the trained PPM.",
+        "--runs": RUNS_HELP,
+        "--pairs": "A JSONL file of pairs (what `thinktree ppm pairs --out` writes) instead of"
+        " --runs; --kind lm only.",
+        "--json": "Print the training record.",
         "--kind": "features: MLP heads on features of the steps; lm: a LoRA over the policy's "
         "base file that answers yes or no (options --lm-*).",
         "--features": "handcrafted, embedding or embedding+handcrafted (the defaults, five MLP "
@@ -74,11 +136,16 @@ HELP = {
         "--store": STORE_HELP,
     },
     ("evolve",): {
+        "--out": "Directory of the rounds (resumable).",
+        "--config": "YAML file with every option.",
+        "--set": "Any config field, e.g. --set sft.epochs=1 (repeatable).",
         "--rounds": "Rounds after round 0: 2 means rounds 0, 1 and 2. [>= 0, <= 32]",
         "--policy": "The embedded model being evolved, whose LoRA is trained over its own GGUF:"
         " fast (the 0.5B) or default (the 1.5B).",
-        "--bootstrap": "Round 0's searcher: an embedded model or a .gguf path. The policy's own"
-        " model (policy and bootstrap both the 1.5B) makes round 0 the policy's own search.",
+        "--bootstrap": "Round 0's searcher: an embedded model or a .gguf path; base (the"
+        " untouched 1.5B) stays the same model after an evolved 1.5B ships as default. The"
+        " policy's own model (policy and bootstrap both the 1.5B) makes round 0 the policy's"
+        " own search.",
         "--pool-size": "Problems round 0 searches (offset .. offset + size). [>= 1]",
         "--pool-grow": "New problems each later round searches, after those of earlier rounds."
         " [>= 0]",
@@ -174,8 +241,18 @@ def test_every_store_is_the_one_store_option(path: tuple[str, ...]) -> None:
         (["evolve", "--out", "{tmp}", "--pool-size", "0"], "error: evolve config: pool.size:"),
         (["evolve", "--out", "{tmp}", "--workers", "0"], "error: evolve config: fanout.workers:"),
         (["evolve", "--out", "{tmp}", "--max-minutes", "0"], "error: evolve config: max_minutes:"),
+        (["eval", "--benchmark", "gsm8k", "--scorer", "oracle"], "error: unknown scorer 'oracle'"),
+        (["rescore", "r", "--scorer", "oracle"], "error: unknown scorer 'oracle'; use none,"),
+        # The rule is checked before the store is opened (there is none here) or a PPM loads.
+        (["rescore", "r", "--scorer", "ppm:p", "--select", "majority"],
+         "error: unknown --select 'majority'; use best or weighted"),
+        (["ppm", "train", "--out", "o"], "error: give the pairs with --runs RUN... or with "
+         "--pairs FILE.jsonl (one of the two)"),
+        (["ppm", "train", "--out", "o", "--runs", "r", "--pairs", "p.jsonl"], "(one of the two)"),
+        (["grade", "--pred", "1"], "error: give --pred and --gold (or --file FILE.jsonl)"),
+        (["grade", "--file", "x.jsonl", "--gold", "1"], "error: give either --file or --pred/--g"),
     ],
-)
+)  # fmt: skip
 def test_a_bad_value_is_one_line_and_exit_2(
     monkeypatch, tmp_path: Path, args: list[str], message: str
 ) -> None:
@@ -185,6 +262,25 @@ def test_a_bad_value_is_one_line_and_exit_2(
     assert out.exit_code == 2, out.output
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], out.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [(["rescore", "r"], "--scorer"), (["evolve"], "--out"), (["ppm", "pairs", "--out", "o"], "--runs"),
+     (["ppm", "pairs", "--runs", "r"], "--out"), (["ppm", "train"], "--out"),
+     (["ppm", "score", "d", "--steps", "s.json"], "--question")],
+)  # fmt: skip
+def test_a_required_field_is_a_required_option(args: list[str], option: str) -> None:
+    out = runner.invoke(app, args)
+    assert out.exit_code == 2 and f"Missing option '{option}'" in out.stderr, out.output
+
+
+def test_choices_come_from_the_model() -> None:
+    from thinktree.eval.rescore_config import RESCORE_RULES
+
+    select = options(command("rescore"))["--select"]
+    assert (select.metavar, select.default, RESCORE_RULES) == (
+        "best|weighted", "best", ("best", "weighted"))  # fmt: skip
 
 
 class Captured(Exception):

@@ -3,6 +3,7 @@ that leaves the slot as it was."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -20,7 +21,8 @@ def slot(monkeypatch, tmp_path: Path) -> Path:
     directory = tmp_path / "package" / "evolved"
     directory.mkdir(parents=True)
     (directory / "old.txt").write_text("the policy shipped before")
-    monkeypatch.setitem(ship.PACKAGE_SLOTS, "evolved", lambda: directory)
+    slot = dataclasses.replace(ship.PACKAGE_SLOTS["evolved"], directory=lambda: directory)
+    monkeypatch.setitem(ship.PACKAGE_SLOTS, "evolved", slot)
     return directory
 
 
@@ -69,7 +71,7 @@ def _no_dev_mcts(directory: Path) -> None:
          "error: {round}/policy.json names adapter 'adapter.gguf', which is missing; ship from "
          "the machine that trained the round"),
         (lambda d: None, ["--name", "fast"],
-         "error: name: 'fast' is not a package slot; ship into evolved"),
+         "error: name: 'fast' is not a package slot; ship into evolved or default"),
     ],
 )  # fmt: skip
 def test_a_refusal_is_one_line_and_leaves_the_slot_alone(

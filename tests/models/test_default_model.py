@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from thinktree.models import catalog, find_embedded
+from thinktree.models import ModelError, catalog, find_embedded
 from thinktree.models import policy as policy_module
 from thinktree.models import resolve as resolve_module
 from thinktree.models.policy import Policy, write_policy
-from thinktree.models.resolve import resolve_model
+from thinktree.models.resolve import resolve_model, resolved_name
 
 BASE = find_embedded("base")
 FAST = find_embedded("fast")
@@ -123,3 +123,32 @@ def test_models_list_shows_a_row_per_name(packaged) -> None:
     ]
     assert names == ["default", "base", "fast", "evolved"]
     assert "LoRA over qwen2.5-coder-1.5b-instruct, zero-shot; round 2" in out.stdout
+
+
+def test_the_resolved_name_is_what_runs_are_stored_under_and_assembles_nothing(
+    packaged, tmp_path, monkeypatch
+) -> None:
+    def no_assembly(model, progress=None):
+        raise AssertionError("resolved_name assembled a model")
+
+    monkeypatch.setattr(resolve_module, "assemble", no_assembly)
+    specs = (None, "default", "base", "1.5b", "fast")
+    assert [resolved_name(s) for s in specs] == [BASE.name] * 4 + [FAST.name]
+    own = tmp_path / "mine.gguf"
+    own.write_bytes(b"GGUF and weights")
+    assert resolved_name(str(own)) == "mine"
+    round_dir = tmp_path / "evolve" / "round-1"
+    round_dir.mkdir(parents=True)
+    write_policy(Policy(round_dir, "round-1", FAST.name, FAST.sha256, None, None, "zero-shot"))
+    assert resolved_name(str(round_dir)) == FAST.name  # no adapter: the base model's runs
+    (round_dir / "adapter.gguf").write_bytes(ADAPTER)
+    write_policy(Policy(round_dir, "round-1", FAST.name, FAST.sha256, round_dir / "adapter.gguf",
+                        hashlib.sha256(ADAPTER).hexdigest(), "zero-shot"))  # fmt: skip
+    assert resolved_name(str(round_dir)) == "evolve/round-1"
+    ship_default(packaged)
+    assert [resolved_name(s) for s in specs] == ["default", "default", BASE.name, BASE.name,
+                                                 FAST.name]  # fmt: skip
+    with pytest.raises(ModelError, match="ships no evolved policy yet"):
+        resolved_name("evolved")
+    with pytest.raises(ModelError, match="unknown model 'nope'"):
+        resolved_name("nope")

@@ -50,7 +50,14 @@ def test_without_the_key_is_401(url, headers, method, path) -> None:
 
 def test_with_the_key_the_client_is_served(url) -> None:
     client = openai.OpenAI(base_url=url + "/v1", api_key=KEY, max_retries=0, timeout=30)
-    assert len(client.models.list().data) == 5
+    assert sorted(model.id for model in client.models.list().data) == [
+        "thinktree-beam",
+        "thinktree-best_of_n",
+        "thinktree-chat_cot",
+        "thinktree-greedy",
+        "thinktree-mcts",
+        "thinktree-sc",
+    ]
     reply = client.chat.completions.create(
         model="thinktree-greedy", messages=[{"role": "user", "content": QUESTION}]
     )

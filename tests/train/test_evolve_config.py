@@ -11,7 +11,7 @@ from thinktree.train.evolve.ledger import RoundLedger
 
 def test_defaults_have_rstar_shape_scaled_down() -> None:
     cfg = EvolveConfig()
-    assert (cfg.rounds, cfg.policy, cfg.bootstrap) == (2, "fast", "default")
+    assert (cfg.rounds, cfg.policy, cfg.bootstrap) == (2, "fast", "base")
     assert (cfg.pool.size, cfg.pool.grow, cfg.per_problem) == (300, 100, 2)
     assert cfg.bootstrap_search.strategy == "mcts" and cfg.bootstrap_search.temperature is None
     assert cfg.evolved_search.temperature == 1.0

@@ -75,7 +75,7 @@ def test_two_rounds_run_every_stage_in_order_with_the_round_s_model_and_ppm(tmp_
     assert rig.searcher.calls == [
         (str(rig.out / "round-0"), "greedy", None),
         (str(rig.out / "round-0"), "mcts", None),
-        ("default", "mcts", "outcome"),
+        ("base", "mcts", "outcome"),
         (round1, "greedy", None),
         (round1, "mcts", f"ppm:{round1}/ppm"),
     ]

@@ -14,36 +14,16 @@ from rich.console import Console
 
 from thinktree.cli.app import app
 from thinktree.cli.errors import fail, user_errors
+from thinktree.cli.job_options import bench_options
+from thinktree.cli.options import ConfigFields
+from thinktree.eval.bench.config import BenchConfig
 
 
 @app.command("bench")
+@bench_options
 def bench_command(
     recipe: Annotated[str, typer.Argument(help="A recipe YAML (benchmarks/recipes/).")],
-    root: Annotated[
-        str, typer.Option(help="Where the recipe's relative paths start (the repository).")
-    ] = ".",
-    store: Annotated[str | None, typer.Option(help="Run store instead of the recipe's.")] = None,
-    max_minutes: Annotated[
-        float | None, typer.Option(help="Stop cleanly after this long; rerun to resume.")
-    ] = None,
-    dry_run: Annotated[
-        bool,
-        typer.Option(
-            "--dry-run", help="Say which runs are stored and what would run; load no model."
-        ),
-    ] = False,
-    report_only: Annotated[
-        bool, typer.Option("--report-only", help="Write the reports from stored runs only.")
-    ] = False,
-    no_report: Annotated[bool, typer.Option("--no-report", help="Run, write no report.")] = False,
-    export_only: Annotated[
-        bool,
-        typer.Option("--export-only", help="Export the store's runs (and ledgers), run nothing."),
-    ] = False,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="A probe option, e.g. --set tokens=64 (repeatable)."),
-    ] = None,
+    sitting: ConfigFields | None = None,
 ) -> None:
     """Find or grow every run a recipe names (kill it and run it again to resume),
     then write its reports from the stored results. A recipe with ``evolve`` then
@@ -54,21 +34,24 @@ def bench_command(
     from thinktree.eval.bench.runner import export_all, save_ledgers
     from thinktree.store import RunStore
 
+    with user_errors():
+        options = BenchConfig(**(sitting or {}))
+    set_, dry_run = options.assignments or [], options.dry_run
     console = Console(stderr=True, highlight=False)
-    base = Path(root)
+    base = Path(options.root)
     with user_errors():
         probes = bench_probes()
         spec = load_recipe(recipe, probes)
-        spec = spec.with_probe_options(_probe_options(set_ or []), option_models(probes))
+        spec = spec.with_probe_options(_probe_options(set_), option_models(probes))
         run_store = None
-        if spec.store is not None or store is not None:
-            path = Path(store) if store is not None else base / str(spec.store)
+        if spec.store is not None or options.store is not None:
+            path = Path(options.store) if options.store is not None else base / str(spec.store)
             path.parent.mkdir(parents=True, exist_ok=True)
             run_store = RunStore(path)
-    if export_only and run_store is None:
+    if options.export_only and run_store is None:
         fail(f"{recipe} keeps no run store: nothing to export")
     with run_store or nullcontext():
-        if export_only and run_store is not None:
+        if options.export_only and run_store is not None:
             with user_errors():
                 written = export_all(run_store, spec, base) + save_ledgers(spec, base)
                 written += _save_sft_checkpoints(spec, base)
@@ -76,13 +59,13 @@ def bench_command(
             return
         finished = True
         if run_store is not None:
-            finished = _runs(spec, base, run_store, max_minutes, dry_run, report_only, console)
-        if spec.probe is not None and not report_only:
+            finished = _runs(spec, base, run_store, options, console)
+        if spec.probe is not None and not options.report_only:
             if finished:
-                _probe(spec, probes, base, recipe, set_ or [], dry_run, console)
+                _probe(spec, probes, base, recipe, set_, dry_run, console)
             else:
                 console.print(f"probe {spec.probe.name} waits for the runs; rerun to resume")
-        if dry_run or no_report or run_store is None:
+        if dry_run or options.no_report or run_store is None:
             return
         with user_errors():
             for report in spec.reports:
@@ -108,9 +91,7 @@ def _runs(
     spec: Any,
     base: Path,
     run_store: Any,
-    max_minutes: float | None,
-    dry_run: bool,
-    report_only: bool,
+    options: BenchConfig,
     console: Console,
 ) -> bool:
     """The recipe's runs found or grown (or, with ``report_only``, its exports imported)
@@ -120,15 +101,15 @@ def _runs(
 
     finished = True
     with user_errors(" (stored results are kept; rerun to resume)"):
-        if report_only:
+        if options.report_only:
             sync_in(run_store, spec, base)
         else:
             statuses = run_recipe(
                 spec,
                 run_store,
                 root=base,
-                max_minutes=max_minutes,
-                dry_run=dry_run,
+                max_minutes=options.max_minutes,
+                dry_run=options.dry_run,
                 say=console.print,
             )
             for line in statuses_table(statuses):
@@ -136,8 +117,8 @@ def _runs(
             if any(s.state in ("stopped", "skipped") for s in statuses):
                 console.print("out of minutes; run the same command again to resume")
                 finished = False
-    if spec.evolve is not None and not (dry_run or report_only):
-        _evolve(spec, base, run_store, max_minutes, console)
+    if spec.evolve is not None and not (options.dry_run or options.report_only):
+        _evolve(spec, base, run_store, options.max_minutes, console)
     return finished
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import ExitStack
-from typing import Annotated
 
-import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -20,7 +18,7 @@ from rich.progress import (
 
 from thinktree.cli.app import app
 from thinktree.cli.errors import user_errors
-from thinktree.cli.job_options import StoreOpt
+from thinktree.cli.job_options import StoreOpt, json_options, scorer_options
 from thinktree.cli.options import (
     ConfigFields,
     engine_config,
@@ -32,6 +30,7 @@ from thinktree.cli.options import (
     search_options,
     source_options,
 )
+from thinktree.cli.output_configs import wants_json
 from thinktree.store import DEFAULT_STORE
 
 
@@ -41,27 +40,31 @@ from thinktree.store import DEFAULT_STORE
 @fanout_options
 @search_options
 @engine_options
+@json_options
+@scorer_options
 def eval_command(
-    scorer: Annotated[str, typer.Option(help="none, outcome or ppm:DIR.")] = "none",
+    scoring: ConfigFields | None = None,
     store: StoreOpt = DEFAULT_STORE,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    job: ConfigFields | None = None,
-    source: ConfigFields | None = None,
-    search: ConfigFields | None = None,
+    output: ConfigFields | None = None,
     engine: ConfigFields | None = None,
+    search: ConfigFields | None = None,
     fanout: ConfigFields | None = None,
+    source: ConfigFields | None = None,
+    job: ConfigFields | None = None,
 ) -> None:
     """Run a strategy on a benchmark slice; kill it and run it again to resume."""
     from thinktree.eval import Evaluation
     from thinktree.eval.fanout import FanoutConfig, open_solver
     from thinktree.eval.job_config import EvalJobConfig
     from thinktree.problems import ProblemSource, load_problems
+    from thinktree.reward.choice import ScorerChoice
     from thinktree.search import registry
     from thinktree.store import RunStore
 
     console = Console(stderr=True, highlight=False)
     with user_errors():
         sitting = EvalJobConfig(**(job or {}))
+        scorer = ScorerChoice(**(scoring or {})).scorer
         config = search_config(search, scorer)
         say_notice(config, scorer)
         fan = FanoutConfig(**(fanout or {}))
@@ -121,7 +124,7 @@ def eval_command(
                     on_result=on_result,
                 )
     summary = outcome.summary
-    if json_out:
+    if wants_json(output):
         payload = {"run_id": outcome.run.id, "status": outcome.run.status, **summary}
         sys.stdout.write(json.dumps(payload) + "\n")
     else:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
 import yaml
 from rich.console import Console
 from rich.progress import (
@@ -21,7 +20,9 @@ from rich.table import Table
 
 from thinktree.cli.app import app
 from thinktree.cli.errors import fail, user_errors
-from thinktree.cli.job_options import evolve_options
+from thinktree.cli.job_options import evolve_job_options, evolve_options
+from thinktree.cli.options import ConfigFields
+from thinktree.train.evolve.job_config import EvolveJobConfig
 
 
 class RichReporter:
@@ -65,15 +66,9 @@ def parse_set(items: list[str]) -> dict[str, Any]:
 
 @app.command("evolve")
 @evolve_options
+@evolve_job_options
 def evolve_command(
-    out: Annotated[str, typer.Option("--out", help="Directory of the rounds (resumable).")],
-    config: Annotated[
-        str | None, typer.Option("--config", help="YAML file with every option.")
-    ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", help="Any config field, e.g. --set sft.epochs=1 (repeatable)."),
-    ] = None,
+    job: ConfigFields | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> None:
     """Self-evolution: search the pool, fine-tune the small policy and train the PPM,
@@ -91,9 +86,11 @@ def evolve_command(
 
     console = Console(stderr=True, highlight=False)
     with user_errors():
+        run = EvolveJobConfig(**(job or {}))
         # The flags given, then --set (a --set of the same field wins), over the file.
-        cfg = load_evolve_config(config, {**(overrides or {}), **parse_set(set_ or [])})
-    out_dir = Path(out)
+        given = {**(overrides or {}), **parse_set(run.assignments or [])}
+        cfg = load_evolve_config(run.config, given)
+    out_dir = Path(run.out)
     if out_dir.exists() and not out_dir.is_dir():
         fail(f"--out {out_dir} is a file; give a directory")
     progress = Progress(

@@ -10,17 +10,17 @@ import typer
 
 from thinktree.cli.app import app
 from thinktree.cli.errors import fail
-from thinktree.cli.job_options import exec_options
+from thinktree.cli.job_options import exec_json_options, exec_options
 from thinktree.cli.options import ConfigFields
+from thinktree.cli.output_configs import wants_json
 
 
 @app.command("exec")
 @exec_options
+@exec_json_options
 def exec_file(
     file: Annotated[Path, typer.Argument(help="Python file to run as one sandboxed cell.")],
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object instead of text.")
-    ] = False,
+    output: ConfigFields | None = None,
     sandbox: ConfigFields | None = None,
 ) -> None:
     """Run FILE in the sandbox and print its output and error.
@@ -49,7 +49,7 @@ def exec_file(
     except SandboxError as exc:
         fail(str(exc), code=1)
 
-    if as_json:
+    if wants_json(output):
         keys = ("stdout", "stderr", "error", "timed_out", "truncated", "seconds")
         typer.echo(json.dumps({key: getattr(result, key) for key in keys}))
         return

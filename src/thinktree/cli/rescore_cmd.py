@@ -11,39 +11,35 @@ import typer
 
 from thinktree.cli.app import app
 from thinktree.cli.errors import user_errors
-from thinktree.cli.job_options import StoreOpt
+from thinktree.cli.job_options import StoreOpt, rescore_json_options, rescore_options
+from thinktree.cli.options import ConfigFields
+from thinktree.cli.output_configs import wants_json
 from thinktree.store import DEFAULT_STORE
 
 
 @app.command()
+@rescore_json_options
+@rescore_options
 def rescore(
     run_id: Annotated[str, typer.Argument(help="A stored sc run (its samples are reused).")],
-    scorer: Annotated[str, typer.Option(help="The scorer that picks: ppm:DIR.")],
+    rescoring: ConfigFields | None = None,
     store: StoreOpt = DEFAULT_STORE,
-    select: Annotated[
-        str,
-        typer.Option(
-            help="The rule that picks: best (the best-scored sample, best-of-N) or weighted "
-            "(scores summed per answer class, each as (s + 1) / 2)."
-        ),
-    ] = "best",
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print the rescored run's record as JSON.")
-    ] = False,
+    output: ConfigFields | None = None,
 ) -> None:
     """Best-of-N or a weighted vote without generating again: the scorer's values of
     the run's samples pick the answer."""
-    from thinktree.eval.rescore import RESCORE_RULES
     from thinktree.eval.rescore import rescore as rescore_run
+    from thinktree.eval.rescore_config import RescoreConfig
     from thinktree.grading import Grader
     from thinktree.reward.base import step_scorer
     from thinktree.reward.registry import load_scorer
     from thinktree.search.judge import GraderJudge
     from thinktree.store import RunStore
 
+    with user_errors():
+        options = RescoreConfig(**(rescoring or {}))  # its rule checked before a PPM loads
+    scorer, select = options.scorer, options.select
     with user_errors(), RunStore(store, create=False) as db:
-        if select not in RESCORE_RULES:  # before a PPM is loaded
-            raise ValueError(f"unknown --select {select!r}; use {' or '.join(RESCORE_RULES)}")
         source = db.get_run(run_id)
         scorer_obj, scorer_id = load_scorer(scorer)
         if step_scorer(scorer_obj) is None:
@@ -52,7 +48,7 @@ def rescore(
             run = rescore_run(
                 db, source.id, scorer_obj, scorer_id, GraderJudge(grader), select=select
             )
-    if json_out:
+    if wants_json(output):
         record = {"run_id": run.id, "source": source.id, "select": select, **run.metrics}
         sys.stdout.write(json.dumps(record) + "\n")
         return

@@ -13,7 +13,16 @@ from rich.table import Table
 
 from thinktree.cli.app import app
 from thinktree.cli.errors import fail, user_errors
-from thinktree.cli.job_options import StoreOpt
+from thinktree.cli.job_options import (
+    StoreOpt,
+    export_options,
+    json_options,
+    report_options,
+    runs_json_options,
+    tree_options,
+)
+from thinktree.cli.options import ConfigFields
+from thinktree.cli.output_configs import wants_json
 from thinktree.store import DEFAULT_STORE
 
 runs_app = typer.Typer(
@@ -41,14 +50,13 @@ def _run(store_obj, run_id: str):
 
 
 @runs_app.command("list")
-def list_runs(
-    store: StoreOpt = DEFAULT_STORE, json_out: Annotated[bool, typer.Option("--json")] = False
-) -> None:
+@runs_json_options
+def list_runs(store: StoreOpt = DEFAULT_STORE, output: ConfigFields | None = None) -> None:
     """Every run in the store with its status and headline figures."""
     with _open(store) as db:
         runs = db.list_runs()
         counts = {r.id: db.count_results(r.id) for r in runs}
-    if json_out:
+    if wants_json(output):
         for r in runs:
             sys.stdout.write(
                 json.dumps(
@@ -112,18 +120,19 @@ def show(
 
 
 @runs_app.command("export")
+@export_options
 def export(
     run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")],
     store: StoreOpt = DEFAULT_STORE,
-    out: Annotated[
-        str | None,
-        typer.Option(help="Write here, atomically (default: stdout); a .gz name is gzip'd."),
-    ] = None,
-    trees: Annotated[bool, typer.Option(help="Include MCTS trees.")] = True,
+    exporting: ConfigFields | None = None,
 ) -> None:
     """A run as JSONL for `runs import`: a header line (the run), then one line per result."""
     from thinktree.store import export_run, write_run
+    from thinktree.store.config import ExportConfig
 
+    with user_errors():
+        options = ExportConfig(**(exporting or {}))
+    out, trees = options.out, options.trees
     with _open(store) as db, user_errors():
         run = _run(db, run_id)
         if out is None:
@@ -152,10 +161,11 @@ def import_file(
 
 
 @runs_app.command("regrade")
+@json_options
 def regrade(
     run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")],
     store: StoreOpt = DEFAULT_STORE,
-    json_out: Annotated[bool, typer.Option("--json")] = False,
+    output: ConfigFields | None = None,
 ) -> None:
     """Grade a run's stored answers again with this version's grader; update its metrics."""
     from thinktree.eval.regrade import regrade as regrade_run
@@ -167,7 +177,7 @@ def regrade(
         with Grader(workers=1) as grader:
             report = regrade_run(db, run.id, GraderJudge(grader))
     changed = [{"problem_id": p, "was": old, "now": new} for p, old, new in report.changed]
-    if json_out:
+    if wants_json(output):
         payload = {"run_id": run.id, "checked": report.checked, "changed": changed,
                    "nodes_changed": report.nodes_changed, "accuracy": report.run.metrics.get("accuracy")}  # fmt: skip
         sys.stdout.write(json.dumps(payload) + "\n")
@@ -184,16 +194,17 @@ def regrade(
 
 
 @app.command()
+@report_options
 def report(
     run_ids: Annotated[
         list[str], typer.Argument(help="Runs to compare (the first is the baseline).")
     ],
     store: StoreOpt = DEFAULT_STORE,
-    plot: Annotated[str | None, typer.Option(help="PNG path for accuracy vs tokens.")] = None,
-    common: Annotated[bool, typer.Option(help="Only problems every run has.")] = False,
+    reporting: ConfigFields | None = None,
 ) -> None:
     """Markdown table comparing runs, pair-wise wins/losses, and a PNG plot."""
     from thinktree.eval.report import (
+        ReportConfig,
         build_reports,
         dominance_lines,
         markdown_table,
@@ -201,9 +212,12 @@ def report(
         plot_accuracy_vs_tokens,
     )
 
+    with user_errors():
+        options = ReportConfig(**(reporting or {}))
+    plot = options.plot
     with _open(store) as db:
         runs = [_run(db, r) for r in run_ids]
-        reports = build_reports([(r, db.results(r.id)) for r in runs], common_only=common)
+        reports = build_reports([(r, db.results(r.id)) for r in runs], options.common)
     sys.stdout.write(markdown_table(reports) + "\n")
     pair = pairwise_table(reports)
     if pair:
@@ -217,14 +231,18 @@ def report(
 
 
 @app.command()
+@tree_options
 def tree(
     run_id: Annotated[str, typer.Argument(help="Run id (or a unique prefix).")],
     problem: Annotated[str, typer.Argument(help="Problem id, or its position in the run.")],
     store: StoreOpt = DEFAULT_STORE,
-    width: Annotated[int, typer.Option(help="Characters of each step shown.")] = 70,
+    text: ConfigFields | None = None,
 ) -> None:
     """Print a stored MCTS tree as indented text."""
-    from thinktree.search.mcts.textview import render_tree
+    from thinktree.search.mcts.textview import TreeTextConfig, render_tree
+
+    with user_errors():
+        width = TreeTextConfig(**(text or {})).width
 
     with _open(store) as db:
         run = _run(db, run_id)

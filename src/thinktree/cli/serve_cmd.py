@@ -19,8 +19,8 @@ from thinktree.store import DEFAULT_STORE
 @engine_options
 def serve(
     store: StoreOpt = DEFAULT_STORE,
-    serving: ConfigFields | None = None,
     engine: ConfigFields | None = None,
+    serving: ConfigFields | None = None,
 ) -> None:
     """Serve every strategy as an OpenAI-compatible chat model (thinktree-mcts, ...), and the
     run viewer at /; every solve goes to the run store, which the viewer shows."""

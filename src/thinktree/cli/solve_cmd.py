@@ -14,6 +14,7 @@ from rich.syntax import Syntax
 
 from thinktree.cli.app import app
 from thinktree.cli.errors import user_errors
+from thinktree.cli.job_options import gold_scorer_options, json_options
 from thinktree.cli.options import (
     ConfigFields,
     engine_config,
@@ -22,6 +23,7 @@ from thinktree.cli.options import (
     search_config,
     search_options,
 )
+from thinktree.cli.output_configs import wants_json
 
 
 def _step_json(step: object) -> dict[str, object]:
@@ -32,26 +34,29 @@ def _step_json(step: object) -> dict[str, object]:
 @app.command()
 @search_options
 @engine_options
+@json_options
+@gold_scorer_options
 def solve(
     question: Annotated[str, typer.Argument(help="The math problem to solve.")],
-    scorer: Annotated[str, typer.Option(help="none, outcome (needs --gold) or ppm:DIR.")] = "none",
-    gold: Annotated[
-        str | None, typer.Option(help="The known answer (for --scorer outcome).")
-    ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-    search: ConfigFields | None = None,
+    scoring: ConfigFields | None = None,
+    output: ConfigFields | None = None,
     engine: ConfigFields | None = None,
+    search: ConfigFields | None = None,
 ) -> None:
     """Solve one math problem step by step with code."""
     from thinktree.api import check_question, open_runtime
     from thinktree.api import solve as api_solve
     from thinktree.reward.base import NeedsGold
+    from thinktree.reward.choice import GoldScorerChoice
     from thinktree.reward.registry import load_scorer, scorer_kind
     from thinktree.search import registry
 
+    json_out = wants_json(output)
     console = Console(stderr=json_out, highlight=False)
     with user_errors():
         text = check_question(question)
+        chosen = GoldScorerChoice(**(scoring or {}))
+        scorer, gold = chosen.scorer, chosen.gold
         config = search_config(search, scorer)
         say_notice(config, scorer)
         if issubclass(scorer_kind(scorer), NeedsGold) and gold is None:

@@ -13,9 +13,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from thinktree.eval.metrics import dominance, pairwise, summarize
 from thinktree.search.registry import run_label
 from thinktree.store import ResultRow, RunRecord
+
+
+class ReportConfig(BaseModel):
+    """What ``thinktree report`` compares and draws (its options are generated from it)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    plot: str | None = None
+    """PNG path for accuracy vs tokens."""
+    common: bool = False
+    """Only problems every run has."""
 
 
 @dataclass

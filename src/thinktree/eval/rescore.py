@@ -19,15 +19,13 @@ from collections.abc import Callable
 
 from thinktree.eval.harness import fingerprint, sample_record, verdict
 from thinktree.eval.metrics import summarize
+from thinktree.eval.rescore_config import RESCORE_RULES
 from thinktree.reward.base import ScoreItem, StepScorer
 from thinktree.search import AnswerJudge, Trajectory
 from thinktree.search.registry import STRATEGIES, strategy_class, strategy_name
 from thinktree.search.sampling import BestOfNSearch
 from thinktree.search.selection import SELECTIONS
 from thinktree.store import ResultRow, RunRecord, RunStore
-
-RESCORE_RULES = ("best", "weighted")
-"""The rules that read scores; the first is the default (what rescoring always did)."""
 
 
 def rescore(

@@ -24,7 +24,7 @@ from thinktree.models.policy import (
     is_policy_dir,
     read_policy,
 )
-from thinktree.models.registry import find_embedded
+from thinktree.models.registry import EmbeddedModel, find_embedded
 
 
 @dataclass(frozen=True)
@@ -49,14 +49,33 @@ def resolve_model(
     spec: str | None = None, progress: Callable[[int], None] | None = None
 ) -> ResolvedModel:
     """An embedded model name or alias (assembled on first use), or a path to a ``.gguf``."""
+    found = locate_model(spec)
+    if isinstance(found, Policy):
+        return resolve_policy(found, progress)
+    if isinstance(found, EmbeddedModel):
+        return ResolvedModel(found.name, assemble(found, progress=progress), True, found.sha256)
+    return ResolvedModel(found.stem, found.resolve(), False, None)
+
+
+def resolved_name(spec: str | None = None) -> str:
+    """The name :func:`resolve_model` gives ``spec``'s model, which its runs are stored
+    under (``default``: the shipped evolved 1.5B's name once one ships, the 1.5B file's
+    until then), found without assembling or hashing anything."""
+    found = locate_model(spec)
+    if isinstance(found, Policy):
+        return _served_name(found)
+    return found.name if isinstance(found, EmbeddedModel) else found.stem
+
+
+def locate_model(spec: str | None = None) -> Policy | EmbeddedModel | Path:
+    """What ``spec`` names, before anything is assembled: a policy, an embedded model or a
+    GGUF file; ModelError, in one line, for anything else."""
     spec = (spec or DEFAULT_POLICY).strip()
     if spec.lower() == DEFAULT_POLICY and is_policy_dir(default_policy_dir()):
-        return resolve_policy(read_policy(default_policy_dir(), name=DEFAULT_POLICY), progress)
+        return read_policy(default_policy_dir(), name=DEFAULT_POLICY)
     embedded = find_embedded(spec)
     if embedded is not None:
-        return ResolvedModel(
-            embedded.name, assemble(embedded, progress=progress), True, embedded.sha256
-        )
+        return embedded
     if spec == EMBEDDED_POLICY:
         directory = embedded_policy_dir()
         if not is_policy_dir(directory):
@@ -64,7 +83,7 @@ def resolve_model(
                 "this thinktree ships no evolved policy yet; run `thinktree evolve` and pass "
                 "--model OUT/round-N"
             )
-        return resolve_policy(read_policy(directory, name=EMBEDDED_POLICY), progress)
+        return read_policy(directory, name=EMBEDDED_POLICY)
     path = Path(spec).expanduser()
     if path.is_dir():
         if not is_policy_dir(path):
@@ -72,14 +91,14 @@ def resolve_model(
                 f"{path} is a directory without policy.json; give a .gguf file, an embedded "
                 "name or an evolve round directory (OUT/round-N)"
             )
-        return resolve_policy(read_policy(path, name=_policy_name(path)), progress)
+        return read_policy(path, name=_policy_name(path))
     if path.is_file():
         with open(path, "rb") as handle:
             if handle.read(4) != b"GGUF":
                 raise ModelError(
                     f"{path} is not a GGUF file; give a .gguf model or an embedded name"
                 )
-        return ResolvedModel(path.stem, path.resolve(), False, None)
+        return path
     if path.suffix == ".gguf" or "/" in spec:
         raise ModelError(f"model file {path} does not exist")
     raise ModelError(
@@ -91,6 +110,16 @@ def _policy_name(path: Path) -> str:
     """``<evolve dir>/round-N`` for a round directory, else the directory's name."""
     resolved = path.resolve()
     return f"{resolved.parent.name}/{resolved.name}" if resolved.parent.name else resolved.name
+
+
+def _served_name(policy: Policy) -> str:
+    """A policy's name, except that a policy without an adapter or model file is its
+    base model: runs of it share the plain model's name (and so its run fingerprints),
+    whichever directory names it."""
+    embedded = find_embedded(policy.base)
+    if policy.adapter is None and policy.model is None and embedded is not None:
+        return embedded.name
+    return policy.name
 
 
 def resolve_policy(policy: Policy, progress: Callable[[int], None] | None = None) -> ResolvedModel:
@@ -116,9 +145,7 @@ def resolve_policy(policy: Policy, progress: Callable[[int], None] | None = None
         )
     check_weights(policy)
     return ResolvedModel(
-        # A policy without an adapter is its base model: runs of it share the plain
-        # model's name (and so its run fingerprints), whichever directory names it.
-        name=policy.name if policy.adapter is not None else embedded.name,
+        name=_served_name(policy),
         path=assemble(embedded, progress=progress),
         embedded=True,
         sha256=embedded.sha256,

@@ -13,7 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from thinktree.models.policy import EMBEDDED_POLICY, PPM_SUBDIR, embedded_ppm_dir, is_policy_dir
+from thinktree.models.policy import (
+    DEFAULT_POLICY,
+    EMBEDDED_POLICY,
+    PPM_SUBDIR,
+    default_policy_dir,
+    embedded_ppm_dir,
+    is_policy_dir,
+)
 from thinktree.reward.base import NullScorer, Scorer, StepScorer
 from thinktree.reward.outcome import OutcomeGuided, OutcomeScorer
 from thinktree.reward.ppm import load_ppm
@@ -52,8 +59,9 @@ def _ppm_outcome(argument: str) -> Loaded:
 
 
 def _directory(argument: str) -> Path:
-    """A PPM's directory: ``evolved`` (the embedded one), a PPM directory, or a policy
-    directory holding its PPM (an evolve round, ``OUT/round-N``)."""
+    """A PPM's directory: ``evolved`` or ``default`` (the PPM shipped with that package
+    slot's policy), a PPM directory, or a policy directory holding its PPM (an evolve
+    round, ``OUT/round-N``)."""
     if not argument:
         raise ValueError("a PPM scorer needs its directory: ppm:DIR")
     if argument == EMBEDDED_POLICY:
@@ -62,6 +70,15 @@ def _directory(argument: str) -> Path:
             raise ValueError(
                 "this thinktree ships no evolved PPM yet; run `thinktree evolve` and pass "
                 "ppm:OUT/round-N/ppm"
+            )
+        return directory
+    if argument == DEFAULT_POLICY:
+        directory = default_policy_dir() / PPM_SUBDIR
+        if not directory.is_dir():
+            raise ValueError(
+                "this thinktree ships no PPM with default (no evolved 1.5B shipped, or its "
+                "round trained none); pass ppm:OUT/round-N/ppm, or ship a round that has one: "
+                "thinktree models ship OUT/round-N --name default"
             )
         return directory
     directory = Path(argument).expanduser()

@@ -1,4 +1,5 @@
-"""``StoreConfig``: which run store a command reads and writes, its one option ``--store``."""
+"""``StoreConfig``: which run store a command reads and writes, its one option ``--store``;
+``ExportConfig``: where ``thinktree runs export`` writes a run, and what of it."""
 
 from __future__ import annotations
 
@@ -14,3 +15,14 @@ class StoreConfig(BaseModel):
 
     path: str = DEFAULT_STORE
     """Run store (SQLite): the file runs are written to and read from."""
+
+
+class ExportConfig(BaseModel):
+    """A run exported as a file (:func:`~thinktree.store.transfer.export_run`) or to stdout."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    out: str | None = None
+    """Write here, atomically (default: stdout); a .gz name is gzip'd."""
+    trees: bool = True
+    """Include MCTS trees."""

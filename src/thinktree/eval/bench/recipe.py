@@ -8,7 +8,7 @@ A recipe is a YAML file (``benchmarks/recipes/*.yaml``)::
     imports: [benchmarks/evolve/x.jsonl.gz]  # further exports to import first
     x-sc4: &sc4 {strategy: sc, samples: 4}  # x- keys: option blocks (YAML anchors)
     defaults:                              # under every run; a run sets what differs
-      model: default
+      model: base                          # the untouched 1.5B, whatever default serves
       source: {benchmark: gsm8k, split: test, limit: 50}
     runs:
       - name: sc@4                         # the arm: runs of one name pool over seeds
@@ -88,7 +88,8 @@ class RunSpec(Strict):
     """The arm this run belongs to (runs of one name and model pool over seeds);
     default: the stored run's label, e.g. ``sc@4``."""
     model: str = "default"
-    """Embedded model name or alias (default, fast), a .gguf path or a policy dir."""
+    """Embedded model name or alias (base: the untouched 1.5B; default: what the package
+    serves, an evolved 1.5B once one ships; fast), a .gguf path or a policy dir."""
     source: ProblemSource = ProblemSource(benchmark="gsm8k", split="test", limit=50)
     search: dict[str, Any] = Field(default_factory=dict)
     """:class:`SearchConfig` fields (strategy, samples, seed...)."""

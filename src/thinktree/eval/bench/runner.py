@@ -77,11 +77,17 @@ def default_rescorer(store: RunStore, run_id: str, scorer: str) -> str:
 
 
 def model_name(model: str) -> str:
-    """The name a stored run records for ``model`` (an embedded alias resolved)."""
-    from thinktree.models.registry import find_embedded
+    """The name a stored run of ``model`` records: the resolved model's. ``default`` is
+    the base file's name until an evolved 1.5B ships as ``default``, then ``default``,
+    so a recipe measuring the untouched 1.5B says ``base``. A model that resolves to
+    nothing here keeps its spec (no stored run is found for it)."""
+    from thinktree.models import ModelError
+    from thinktree.models.resolve import resolved_name
 
-    embedded = find_embedded(model)
-    return embedded.name if embedded is not None else model
+    try:
+        return resolved_name(model)
+    except ModelError:
+        return model
 
 
 def find_stored(

@@ -4,6 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
+DEFAULT_WIDTH = 70
+
+
+class TreeTextConfig(BaseModel):
+    """How ``thinktree tree`` prints a tree (its options are generated from it)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    width: int = DEFAULT_WIDTH
+    """Characters of each step shown."""
+
 
 def _summary(step: dict[str, Any] | None, width: int) -> str:
     if step is None:
@@ -23,7 +36,7 @@ def _summary(step: dict[str, Any] | None, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def render_tree(tree: dict[str, Any], width: int = 70) -> str:
+def render_tree(tree: dict[str, Any], width: int = DEFAULT_WIDTH) -> str:
     nodes = {n["id"]: n for n in tree["nodes"]}
     children: dict[int | None, list[int]] = {}
     for node in tree["nodes"]:

@@ -126,8 +126,9 @@ class EvolveConfig(BaseModel):
     policy: str = "fast"
     """The embedded model being evolved, whose LoRA is trained over its own GGUF:
     fast (the 0.5B) or default (the 1.5B)."""
-    bootstrap: str = "default"
-    """Round 0's searcher: an embedded model or a .gguf path. The policy's own model
+    bootstrap: str = "base"
+    """Round 0's searcher: an embedded model or a .gguf path; base (the untouched 1.5B)
+    stays the same model after an evolved 1.5B ships as default. The policy's own model
     (policy and bootstrap both the 1.5B) makes round 0 the policy's own search."""
     pool: PoolConfig = Field(default_factory=PoolConfig, exclude=True)
     """The first pool, as a config with one pool says it (with ``pool_run``); always

@@ -1,15 +1,20 @@
-"""Ship an evolve round as a self-contained policy directory (the embedded ``evolved``).
+"""Ship an evolve round as a self-contained policy directory in a package slot.
+
+The slots (:data:`PACKAGE_SLOTS`): ``evolved`` (the evolved 0.5B, with its PPM) and
+``default`` (the evolved 1.5B that ``--model default`` serves once one ships; only a
+round trained over the 1.5B's base file goes there).
 
 What is copied from ``OUT/round-N``: the GGUF adapter, ``policy.json`` (its
 provenance extended with what ``thinktree models list`` shows: round, pool data,
 dev accuracy, parity) and the round's PPM (its ``ppm.json`` and head; its
 training pairs and checkpoints stay behind). The PEFT weights stay behind too:
 the package holds only what llama.cpp and the scorer serve. The round must be
-whole (exported, its PPM trained, both dev evaluations done), and the adapter
-must fit the package's size bound. The destination is replaced atomically: a
-sibling temporary directory is filled, then swapped in, so a kill never leaves
-half a policy under the name. ``thinktree models ship ROUND_DIR`` ships into the
-package slot :class:`ShipConfig` names.
+whole (exported, its PPM stage and dev evaluations done), and the adapter must
+fit the package's size bound. A round whose PPM stage was skipped (too few
+pairs) ships without one where the slot allows it. The destination is replaced
+atomically: a sibling temporary directory is filled, then swapped in, so a kill
+never leaves half a policy under the name. ``thinktree models ship ROUND_DIR``
+ships into the package slot :class:`ShipConfig` names.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,23 +30,45 @@ from pydantic import BaseModel, ConfigDict, field_validator
 
 from thinktree.models.assemble import ModelError
 from thinktree.models.policy import (
+    DEFAULT_POLICY,
     EMBEDDED_POLICY,
     POLICY_FILE,
     PPM_SUBDIR,
     Policy,
     check_weights,
+    default_policy_dir,
     embedded_policy_dir,
     read_policy,
     write_policy,
 )
+from thinktree.models.registry import EmbeddedModel, find_embedded
 from thinktree.reward.ppm import is_trained_ppm, ppm_files
 from thinktree.train.export.staged import staged_dir
 from thinktree.train.rounds import MANIFEST_FILE
 
 MAX_ADAPTER_BYTES = 40 * 10**6
-"""The embedded adapter's bound (issue 17: at most 40 MB of package data)."""
+"""A shipped adapter's bound, in every slot (issues 17 and 52: at most 40 MB of package data)."""
 NEEDED_STAGES = ("export", "ppm", "dev_greedy", "dev_mcts")
-PACKAGE_SLOTS: dict[str, Callable[[], Path]] = {EMBEDDED_POLICY: embedded_policy_dir}
+
+
+@dataclass(frozen=True)
+class PackageSlot:
+    """A policy directory the package ships and what a round must be to go there."""
+
+    directory: Callable[[], Path]
+    base: str | None = None
+    """The embedded model whose file the round's adapter must be trained over (None: any)."""
+    needs_ppm: bool = True
+    """Whether a round without a trained PPM is refused (``--scorer ppm:NAME`` serves it)."""
+
+    def base_model(self) -> EmbeddedModel | None:
+        return find_embedded(self.base) if self.base is not None else None
+
+
+PACKAGE_SLOTS: dict[str, PackageSlot] = {
+    EMBEDDED_POLICY: PackageSlot(embedded_policy_dir),
+    DEFAULT_POLICY: PackageSlot(default_policy_dir, base="base", needs_ppm=False),
+}
 """The policy directories the package ships, by name (pyproject's package data lists each)."""
 
 
@@ -50,7 +78,8 @@ class ShipConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     name: str = EMBEDDED_POLICY
-    """The package slot the round replaces (--model NAME and --scorer ppm:NAME serve it)."""
+    """The package slot the round replaces (--model NAME and --scorer ppm:NAME serve it):
+    evolved, or default for a round of the 1.5B (what runs when no --model is given)."""
 
     @field_validator("name")
     @classmethod
@@ -61,9 +90,19 @@ class ShipConfig(BaseModel):
             )
         return name
 
+    def slot(self) -> PackageSlot:
+        return PACKAGE_SLOTS[self.name]
+
     def destination(self) -> Path:
         """The package directory the round is shipped into."""
-        return PACKAGE_SLOTS[self.name]()
+        return self.slot().directory()
+
+    def ship(self, round_dir: str | Path) -> Policy:
+        """Ship ``round_dir`` into the slot, with the slot's checks."""
+        slot = self.slot()
+        return ship_round(
+            round_dir, self.destination(), base=slot.base_model(), needs_ppm=slot.needs_ppm
+        )
 
 
 def copy_ppm(source: Path, dest: Path) -> None:
@@ -95,9 +134,16 @@ def round_provenance(manifest: dict[str, Any]) -> dict[str, Any]:
 
 
 def ship_round(
-    round_dir: str | Path, dest: str | Path, max_adapter_bytes: int = MAX_ADAPTER_BYTES
+    round_dir: str | Path,
+    dest: str | Path,
+    max_adapter_bytes: int = MAX_ADAPTER_BYTES,
+    base: EmbeddedModel | None = None,
+    needs_ppm: bool = True,
 ) -> Policy:
-    """Copy the round's adapter, policy and PPM into ``dest``; ValueError if it cannot ship."""
+    """Copy the round's adapter, policy and PPM into ``dest``; ValueError if it cannot ship.
+
+    ``base``: the model file the round's adapter must be trained over; ``needs_ppm``:
+    refuse a round whose PPM stage was skipped (else it ships without a PPM)."""
     round_dir, dest = Path(round_dir), Path(dest)
     manifest = _round_ledger(round_dir)
     if manifest.get("round") == 0:
@@ -115,18 +161,23 @@ def ship_round(
         raise ValueError(f"{exc}; ship from the machine that trained the round") from None
     if policy.adapter is None:
         raise ValueError(f"{round_dir}'s policy.json names no adapter; export the round again")
+    if base is not None:
+        _check_base(round_dir, policy, base, dest.name)
     check_weights(policy)
     size = policy.adapter.stat().st_size
     if size > max_adapter_bytes:
         raise ValueError(f"{policy.adapter} is {size / 1e6:.1f} MB, above the package's "
-                         f"{max_adapter_bytes / 1e6:.0f} MB bound; train with a lower rank")  # fmt: skip
+                         f"{max_adapter_bytes / 1e6:.0f} MB bound; train with a lower LoRA rank "
+                         "(sft: {rank: N} in the evolve config) or write the adapter as f16")  # fmt: skip
     ppm = round_dir / PPM_SUBDIR
-    if not is_trained_ppm(ppm):
+    skipped = manifest["stages"]["ppm"].get("skipped") if not needs_ppm else None
+    if not is_trained_ppm(ppm) and not skipped:
         raise ValueError(f"{round_dir} has no trained PPM ({ppm}); its PPM stage was skipped")
 
     with staged_dir(dest) as staging:
         shutil.copy2(policy.adapter, staging / policy.adapter.name)
-        copy_ppm(ppm, staging / PPM_SUBDIR)
+        if is_trained_ppm(ppm):
+            copy_ppm(ppm, staging / PPM_SUBDIR)
         shipped = Policy(
             directory=staging,
             name=dest.name,
@@ -139,6 +190,18 @@ def ship_round(
         )
         write_policy(shipped)
     return read_policy(dest, name=dest.name)
+
+
+def _check_base(round_dir: Path, policy: Policy, base: EmbeddedModel, slot: str) -> None:
+    """ValueError, in one line, unless ``policy``'s adapter was trained over ``base``'s file."""
+    if find_embedded(policy.base) is base and policy.base_sha256 == base.sha256:
+        return
+    trained = f"sha256 {policy.base_sha256[:12]}" if policy.base_sha256 else "no sha256"
+    raise ValueError(
+        f"{round_dir} is a LoRA over {policy.base} ({trained}), not over {base.name} "
+        f"(sha256 {base.sha256[:12]}), the file the {slot} slot serves; ship a round "
+        f"evolved from {base.name} (evolve with policy: {base.aliases[0]})"
+    )
 
 
 def _round_ledger(round_dir: Path) -> dict[str, Any]:

@@ -1,0 +1,35 @@
+"""``ScorerChoice``: the scorer a command uses, by its spec (``none``, ``outcome``,
+``ppm:DIR``), checked against the registry before anything is loaded. ``solve``'s,
+``eval``'s and ``rescore``'s ``--scorer`` options are generated from it (each command's
+model words the help its own way; the check is this one)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+
+class ScorerChoice(BaseModel):
+    """The scorer of a search or a selection, named as ``NAME`` or ``NAME:ARGUMENT``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    scorer: str = "none"
+    """none, outcome or ppm:DIR."""
+
+    @model_validator(mode="after")
+    def _known(self) -> ScorerChoice:
+        """An unknown spec in the registry's words (a field error would prefix its name).
+        The registry is imported here, with the command that checks a spec."""
+        from thinktree.reward.registry import scorer_entry
+
+        scorer_entry(self.scorer)
+        return self
+
+
+class GoldScorerChoice(ScorerChoice):
+    """``solve``'s scorer and the known answer an outcome scorer values answers by."""
+
+    scorer: str = "none"
+    """none, outcome (needs --gold) or ppm:DIR."""
+    gold: str | None = None
+    """The known answer (for --scorer outcome)."""
