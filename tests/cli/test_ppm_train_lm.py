@@ -113,8 +113,8 @@ def test_runs_give_the_pairs_from_the_store(monkeypatch, tmp_path: Path) -> None
         lambda spec: ResolvedModel(spec, tmp_path / "m.gguf", True, "ef" * 32),
     )  # fmt: skip
 
-    def train_lm_ppm(pairs, out, config, base, *, progress):
-        seen.update(pairs=pairs, config=config, base=base)
+    def train_lm_ppm(pairs, out, config, base, *, progress, stop):
+        seen.update(pairs=pairs, config=config, base=base, stop=stop)
         raise ValueError("captured")
 
     monkeypatch.setattr(thinktree.train.ppm.lm.training, "train_lm_ppm", train_lm_ppm)
@@ -129,3 +129,49 @@ def test_runs_give_the_pairs_from_the_store(monkeypatch, tmp_path: Path) -> None
         16,
     )
     assert (seen["base"].name, seen["base"].sha256) == ("0.5b", "ef" * 32)
+    assert seen["stop"] is None  # no --max-minutes: nothing stops it early
+
+
+def test_max_minutes_stops_at_a_checkpoint_and_says_how_to_resume(
+    monkeypatch, tmp_path: Path
+) -> None:
+    import thinktree.models
+    import thinktree.train.ppm.lm.training
+    from tests.train.lm_ppm_fakes import pair
+    from thinktree.models.resolve import ResolvedModel
+    from thinktree.train.ppm.pairs import write_jsonl
+
+    pairs = tmp_path / "pairs.jsonl"
+    write_jsonl([pair("p1", 4)], pairs)
+    monkeypatch.setattr(
+        thinktree.models, "resolve_model",
+        lambda spec: ResolvedModel(spec, tmp_path / "m.gguf", True, "ef" * 32),
+    )  # fmt: skip
+    asked: list[bool] = []
+
+    def train_lm_ppm(pairs, out, config, base, *, progress, stop):
+        asked.append(stop())  # asked at once: far from the deadline
+        monkeypatch.setattr("time.monotonic", lambda: 1e12)
+        asked.append(stop())  # past it: the trainer saves a checkpoint and returns None
+        return None
+
+    monkeypatch.setattr(thinktree.train.ppm.lm.training, "train_lm_ppm", train_lm_ppm)
+    out = tmp_path / "o"
+    args = ["ppm", "train", "--kind", "lm", "--pairs", str(pairs), "--out", str(out),
+            "--max-minutes", "30"]  # fmt: skip
+    shown = runner.invoke(app, args)
+    assert shown.exit_code == 0, shown.output
+    assert asked == [False, True]
+    assert " ".join(shown.stderr.split()) == (
+        f"stopped after 30 minutes at a checkpoint in {out}; run the same command again to resume"
+    )
+
+
+def test_max_minutes_is_refused_for_the_feature_ppm(tmp_path: Path) -> None:
+    out = runner.invoke(
+        app, ["ppm", "train", "--runs", "r", "--out", str(tmp_path), "--max-minutes", "5"]
+    )
+    assert out.exit_code == 2
+    assert out.stderr == (
+        "error: --max-minutes bounds --kind lm; the feature PPM trains in seconds, drop it\n"
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -171,7 +172,7 @@ def train(
         other = _changed(HeadConfig, head) + embedding_given + _changed(PPMTrainConfig, feature_ppm)
         if other:
             fail(f"{', '.join(other)} set the feature PPM, not --kind lm; drop them")
-        _train_lm(out, runs, pairs_file, store, lm, json_out)
+        _train_lm(out, runs, pairs_file, store, lm, json_out, job.max_minutes)
         return
     from thinktree.train.ppm.lm.config import LMPPMConfig
 
@@ -180,6 +181,8 @@ def train(
         fail(f"{', '.join(lm_given)} set the LM PPM; add --kind lm or drop them")
     if pairs_file is not None:
         fail("--pairs trains --kind lm; the feature PPM reads --runs from the store")
+    if job.max_minutes is not None:
+        fail("--max-minutes bounds --kind lm; the feature PPM trains in seconds, drop it")
     _train_features(out, runs or [], store, job, json_out, head, embedding)
 
 
@@ -190,6 +193,7 @@ def _train_lm(
     store: str,
     lm: ConfigFields | None,
     json_out: bool,
+    max_minutes: float | None = None,
 ) -> None:
     from thinktree.train.ppm.lm.config import LMPPMConfig
 
@@ -218,11 +222,21 @@ def _train_lm(
             )
         resolved = resolve_model(config.base_model)
         base = BaseFile(resolved.name, resolved.path, resolved.digest())
+        deadline = None if max_minutes is None else time.monotonic() + 60 * max_minutes
         progress, report = _progress_bar(console)
         with progress:
-            return train_lm_ppm(pairs, out, config, base, progress=report)
+            return train_lm_ppm(
+                pairs, out, config, base, progress=report,
+                stop=None if deadline is None else lambda: time.monotonic() > deadline,
+            )  # fmt: skip
 
     result = _guard(run)
+    if result is None:
+        console.print(
+            f"stopped after {max_minutes:g} minutes at a checkpoint in {out}; "
+            "run the same command again to resume"
+        )
+        return
     record = result.record
     if json_out:
         sys.stdout.write(json.dumps(record) + "\n")

@@ -31,6 +31,8 @@ class PPMTrainConfig(BaseModel):
     """Model whose hidden states are used."""
     seed_repeats: int = Field(1, ge=1)
     """Repeat the cross-validation with this many head seeds."""
+    max_minutes: float | None = Field(None, gt=0)
+    """--kind lm: stop cleanly after this long, at a checkpoint (the same command resumes)."""
 
     @model_validator(mode="before")
     @classmethod
