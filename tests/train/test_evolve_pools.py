@@ -96,7 +96,7 @@ def test_each_pool_is_searched_on_its_own_and_training_takes_them_all(tmp_path) 
     assert rig.searcher.calls[:8] == [
         (r0, "greedy", None), (r0, "mcts", None),
         (r0, "greedy", None), (r0, "greedy", None), (r0, "sc", None), (r0, "sc", None),
-        ("default", "mcts", "outcome"), ("default", "mcts", "outcome"),
+        ("base", "mcts", "outcome"), ("base", "mcts", "outcome"),
     ]  # fmt: skip
     assert rig.searcher.calls[8:16] == [
         (round1, "greedy", None), (round1, "mcts", f"ppm:{round1}/ppm"),

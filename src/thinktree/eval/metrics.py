@@ -12,12 +12,13 @@
   are not graded;
 - pair-wise: problems won and lost with an exact sign test, and dominance (no
   less accurate for no more tokens, one strictly; see :func:`dominance`).
+- the evolve round to ship, from the rounds' summary rows (:func:`chosen_round`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from thinktree.eval.failed import FAILED
@@ -208,3 +209,16 @@ def dominance(
 def _mean_tokens(rows: Sequence[ResultRow], ids: set[str]) -> float:
     chosen = [r.generated_tokens for r in rows if r.problem_id in ids]
     return sum(chosen) / len(chosen) if chosen else 0.0
+
+
+def chosen_round(rows: Sequence[Mapping[str, Any]]) -> int | None:
+    """The round whose policy to ship: the best sum of greedy and sc accuracy on the
+    pools' dev slices (how the policy answers alone and with a small budget count the
+    same), ties to the earlier round (less training); None before any round has both.
+    Sums are rounded to 9 places, so that a tie is a tie and not float error."""
+    scored = [
+        (round(row["pool_dev_greedy"] + row["pool_dev_sc"], 9), -row["round"])
+        for row in rows
+        if row.get("pool_dev_greedy") is not None and row.get("pool_dev_sc") is not None
+    ]
+    return -max(scored)[1] if scored else None

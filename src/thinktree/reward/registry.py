@@ -23,7 +23,8 @@ from thinktree.models.policy import (
 )
 from thinktree.reward.base import NullScorer, Scorer, StepScorer
 from thinktree.reward.outcome import OutcomeGuided, OutcomeScorer
-from thinktree.reward.ppm import load_ppm
+from thinktree.reward.ppm import load_ppm, ppm_identity
+from thinktree.reward.ppm_dir import read_ppm_json
 
 Loaded = tuple[Scorer, str]
 """A loaded scorer and its identity in run fingerprints."""
@@ -85,6 +86,23 @@ def _directory(argument: str) -> Path:
     if is_policy_dir(directory) and (directory / PPM_SUBDIR).is_dir():
         return directory / PPM_SUBDIR
     return directory
+
+
+def ppm_directory(spec: str) -> Path:
+    """The directory the PPM scorer ``spec`` (``ppm:DIR``, ``ppm:evolved``...) loads,
+    found without loading anything; ValueError for a spec that names no PPM."""
+    entry, argument = scorer_entry(spec)
+    if entry.load is not _ppm:
+        raise ValueError(f"{spec!r} names no PPM; give ppm:DIR")
+    return _directory(argument)
+
+
+def ppm_spec_identity(spec: str) -> str:
+    """The scorer id runs scored by ``spec`` (``ppm:DIR``) record, read from the PPM's
+    files without loading it (PPMError, one line, where the directory holds none)."""
+    directory = ppm_directory(spec)
+    read_ppm_json(directory)  # no ppm.json: the one-line error naming the fix
+    return ppm_identity(directory)
 
 
 SCORERS: dict[str, ScorerEntry] = {

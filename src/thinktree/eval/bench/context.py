@@ -1,6 +1,8 @@
 """What a recipe's analyses read: its runs found whole in the store, each cut to
 the report's problems and named by its arm (the runs of one name and model, which
-pool over their seeds), and the entry each run gets in a results file.
+pool over their seeds), and the entry each run gets in a results file. A run that
+names ``rescore`` brings its rescored runs too, one per rule, each the arm of the
+run's name and the rule (``sc@4 weighted``).
 
 A run's seconds per problem share its wall time out by problem count, so a run
 reported on part of what it solved (the baseline's 200-problem greedy on test[:50])
@@ -17,6 +19,7 @@ from typing import Any
 from thinktree.eval.bench.recipe import PlannedRun, Recipe, ReportSpec
 from thinktree.eval.bench.runner import find_stored
 from thinktree.eval.report import RunReport, build_reports
+from thinktree.eval.rescore import find_rescored
 from thinktree.problems import load_problems
 from thinktree.search.mcts.search import MCTSSearch
 from thinktree.search.registry import budget_field, is_strategy
@@ -61,13 +64,39 @@ def default_arm(run: RunRecord) -> str:
     return label.removeprefix(f"{run.model} ")
 
 
+def rescored_runs(
+    store: RunStore, planned: PlannedRun, source: RunRecord, wanted: set[str]
+) -> tuple[list[tuple[RunRecord, list[ResultRow], str]], list[str]]:
+    """The rescorings of ``source`` (a planned run with ``rescore``) held whole on
+    ``wanted``, with their rules; and the descriptions of the rules' runs that are not."""
+    if planned.spec.rescore is None:
+        return [], []
+    from thinktree.reward.ppm_dir import PPMError
+    from thinktree.reward.registry import ppm_spec_identity
+
+    found, missing = [], []
+    try:
+        identity = ppm_spec_identity(planned.spec.rescore)
+    except (PPMError, OSError, ValueError) as exc:
+        return [], [f"{planned.describe()} rescored: {exc}"]
+    for rule in planned.spec.rescore_select:
+        run = find_rescored(store, source, identity, rule)
+        rows = [] if run is None else [r for r in store.results(run.id) if r.problem_id in wanted]
+        if run is None or len(rows) < len(wanted):
+            missing.append(f"{planned.describe()} rescored {rule}")
+        else:
+            found.append((run, rows, rule))
+    return found, missing
+
+
 def collect(
     store: RunStore, recipe: Recipe, spec: ReportSpec, root: Path = Path(".")
 ) -> ReportContext:
     """The recipe's runs that the store holds whole (every problem of their slice),
-    each cut to the report's slice (a run with no row in it is left out); the rest
-    are named in ``missing``."""
-    found: dict[str, tuple[PlannedRun, list[ResultRow]]] = {}
+    and their rescorings, each cut to the report's slice (a run with no row in it is
+    left out); the rest are named in ``missing``."""
+    # run id -> its planned run, rows, and (for a rescoring) its source run and rule
+    found: dict[str, tuple[PlannedRun, list[ResultRow], RunRecord | None, str]] = {}
     missing = []
     for planned in recipe.planned():
         problems, dataset, data_hash = load_problems(planned.spec.source)
@@ -77,8 +106,12 @@ def collect(
         if run is None or len(rows) < len(wanted):
             missing.append(planned.describe())
             continue
-        found.setdefault(run.id, (planned, rows))
-    cut = {run_id: rows for run_id, (_, rows) in found.items()}
+        found.setdefault(run.id, (planned, rows, None, ""))
+        rescored, not_whole = rescored_runs(store, planned, run, wanted)
+        missing += not_whole
+        for rescoring, rescored_rows, rule in rescored:
+            found.setdefault(rescoring.id, (planned, rescored_rows, run, rule))
+    cut = {run_id: rows for run_id, (_, rows, _, _) in found.items()}
     if spec.slice is not None:
         reported = {p.id for p in load_problems(spec.slice)[0]}
         cut = {
@@ -87,8 +120,9 @@ def collect(
     chosen = [run for run in store.list_runs() if cut.get(run.id)]
     reports = []
     for rep in build_reports([(run, cut[run.id]) for run in chosen]):
-        planned = found[rep.run.id][0]
-        arm = planned.spec.name or default_arm(rep.run)
+        planned, _, source, rule = found[rep.run.id]
+        arm = planned.spec.name or default_arm(source or rep.run)
+        arm = f"{arm} {rule}" if source is not None else arm
         reports.append(ArmReport(rep.run, rep.rows, rep.summary, arm, [planned.config.seed]))
     return ReportContext(store, spec, reports, missing, root)
 

@@ -52,6 +52,7 @@ from pydantic import (
 )
 
 from thinktree.engines.factory import EngineConfig
+from thinktree.eval.rescore_config import RESCORE_RULES, RescoreRule
 from thinktree.problems import ProblemSource
 from thinktree.search import SearchConfig
 from thinktree.search.registry import checked, resolved
@@ -102,6 +103,10 @@ class RunSpec(Strict):
     rescore: str | None = None
     """A learned scorer (ppm:DIR) that then picks among this sampling run's samples:
     a best_of_n run made from it without generating again (``thinktree rescore``)."""
+    rescore_select: list[RescoreRule] = Field(default_factory=lambda: [RESCORE_RULES[0]])
+    """The selection rules ``rescore`` applies, each making its own run (``thinktree
+    rescore --select``): best (the best-scored sample) or weighted (scores summed per
+    answer). A report names a rescored run's arm by this run's name and the rule."""
 
     @model_validator(mode="after")
     def _check(self) -> RunSpec:
@@ -109,6 +114,12 @@ class RunSpec(Strict):
             raise ValueError("engine.model: name the model in the run's `model` field")
         if self.rescore is not None and not self.rescore.startswith("ppm:"):
             raise ValueError(f"rescore needs a learned scorer (ppm:DIR), not {self.rescore!r}")
+        if "rescore_select" in self.model_fields_set and self.rescore is None:
+            raise ValueError("rescore_select needs rescore: ppm:DIR, the scorer that picks")
+        if not self.rescore_select or len(set(self.rescore_select)) < len(self.rescore_select):
+            raise ValueError(
+                f"rescore_select: name each rule once, at least one ({', '.join(RESCORE_RULES)})"
+            )
         if self.seeds is not None and "seed" in self.search:
             raise ValueError("give either seeds or search.seed, not both")
         with _within("engine"):

@@ -33,8 +33,9 @@ from thinktree.store.transfer import export_run, import_run
 
 # Opens a solver for one run: (engine config, search config, scorer) -> handle.
 OpenSolver = Callable[[EngineConfig, Any, str], AbstractContextManager[SolverHandle]]
-# Rescores a stored sampling run: (store, run id, scorer spec) -> the best_of_n run's id.
-Rescorer = Callable[[RunStore, str, str], str]
+# Rescores a stored sampling run: (store, run id, scorer spec, selection rule) -> the
+# best_of_n run's id.
+Rescorer = Callable[[RunStore, str, str, str], str]
 
 
 @dataclass
@@ -58,8 +59,9 @@ def default_open_solver(engine: EngineConfig, config: Any, scorer: str) -> Any:
     return open_solver(engine, config, scorer, FanoutConfig())
 
 
-def default_rescorer(store: RunStore, run_id: str, scorer: str) -> str:
-    """``thinktree rescore``: the scorer picks among the run's samples (resumable)."""
+def default_rescorer(store: RunStore, run_id: str, scorer: str, select: str) -> str:
+    """``thinktree rescore --select``: the scorer picks among the run's samples by the
+    rule (resumable)."""
     from contextlib import closing
 
     from thinktree.eval.rescore import rescore
@@ -73,7 +75,43 @@ def default_rescorer(store: RunStore, run_id: str, scorer: str) -> str:
     if step is None:
         raise ValueError(f"rescoring needs a learned scorer (ppm:DIR), not {scorer!r}")
     with closing(scorer_obj), Grader(workers=1) as grader:
-        return rescore(store, run_id, step, scorer_id, GraderJudge(grader)).id
+        return rescore(store, run_id, step, scorer_id, GraderJudge(grader), select=select).id
+
+
+def rescore_all(
+    store: RunStore,
+    recipe: Recipe,
+    root: Path,
+    planned: PlannedRun,
+    run_id: str,
+    rescorer: Rescorer,
+) -> None:
+    """Rescore the sampling run ``run_id`` by each of the planned run's rules and export
+    what grew; a rule whose run already holds every problem loads no scorer."""
+    spec = planned.spec
+    if spec.rescore is None:
+        return
+    source = store.get_run(run_id)
+    wanted = store.done_problem_ids(run_id)
+    for rule in spec.rescore_select:
+        if wanted <= rescored_problems(store, source, spec.rescore, rule):
+            continue
+        export(store, recipe, root, rescorer(store, run_id, spec.rescore, rule))
+
+
+def rescored_problems(store: RunStore, source: RunRecord, scorer: str, rule: str) -> set[str]:
+    """The problems the rescoring of ``source`` by ``scorer`` (ppm:DIR) under ``rule``
+    holds; none where the scorer's identity cannot be read (rescoring then says why)."""
+    from thinktree.eval.rescore import find_rescored
+    from thinktree.reward.ppm_dir import PPMError
+    from thinktree.reward.registry import ppm_spec_identity
+
+    try:
+        identity = ppm_spec_identity(scorer)
+    except (PPMError, OSError, ValueError):
+        return set()
+    run = find_rescored(store, source, identity, rule)
+    return set() if run is None else store.done_problem_ids(run.id)
 
 
 def model_name(model: str) -> str:
@@ -198,8 +236,8 @@ def run_recipe(
     say: Callable[[str], None] = print,
 ) -> list[RunStatus]:
     """Find or grow every run of ``recipe`` in ``store``, in order (see the module doc);
-    a run stored whole that names a ``rescore`` scorer is then rescored (resumed like
-    any run) and its best_of_n run exported.
+    a run stored whole that names a ``rescore`` scorer is then rescored by each of its
+    ``rescore_select`` rules (resumed like any run) and each best_of_n run exported.
 
     ``dry_run`` loads no model and changes nothing but the imports: it says which
     runs are stored whole and which would run."""
@@ -216,9 +254,8 @@ def run_recipe(
         status = RunStatus(planned, "complete", found and found.id, stored, len(problems))
         if stored == len(problems):
             out.append(status)
-            if found is not None and planned.spec.rescore is not None and not dry_run:
-                rescored = rescorer(store, found.id, planned.spec.rescore)
-                export(store, recipe, root, rescored)
+            if found is not None and not dry_run:
+                rescore_all(store, recipe, root, planned, found.id, rescorer)
             continue
         left = None if deadline is None else (deadline - clock()) / 60
         if dry_run or (left is not None and left < 1):
@@ -230,9 +267,8 @@ def run_recipe(
                          open_solver, left, clock))  # fmt: skip
         if out[-1].state == "stopped":
             break
-        if planned.spec.rescore is not None and out[-1].state == "grown":
-            rescored = rescorer(store, str(out[-1].run_id), planned.spec.rescore)
-            export(store, recipe, root, rescored)
+        if out[-1].state == "grown":
+            rescore_all(store, recipe, root, planned, str(out[-1].run_id), rescorer)
     return out
 
 

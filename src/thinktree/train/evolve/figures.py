@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+# The rule lives in eval, whose reports (which never import train) read it too.
+from thinktree.eval.metrics import chosen_round as chosen_round
 from thinktree.train.evolve.stage_names import POOL_DEV_PREFIXES, TEST_DEV_PREFIXES, pool_search
 
 if TYPE_CHECKING:  # the viewer reads chosen_round without the config's imports
@@ -76,15 +78,3 @@ def round_row(index: int, stages: Mapping[str, Mapping[str, Any]], config: Evolv
             for prefix in TEST_DEV_PREFIXES
         }
     return row
-
-
-def chosen_round(rows: Sequence[Mapping[str, Any]]) -> int | None:
-    """The round whose policy to ship: the best sum of greedy and sc accuracy on the
-    pools' dev slices (how the policy answers alone and with a small budget count the
-    same), ties to the earlier round (less training); None before any round has both."""
-    scored = [
-        (row["pool_dev_greedy"] + row["pool_dev_sc"], -row["round"])
-        for row in rows
-        if row.get("pool_dev_greedy") is not None and row.get("pool_dev_sc") is not None
-    ]
-    return -max(scored)[1] if scored else None

@@ -12,10 +12,12 @@ from collections.abc import Callable
 from typing import Any
 
 from thinktree.eval.bench.analyses.evolve import evolve
+from thinktree.eval.bench.analyses.evolve_default import evolve_default
 from thinktree.eval.bench.analyses.issue5 import issue5
 from thinktree.eval.bench.analyses.ppm_guided import ppm_guided
 from thinktree.eval.bench.analyses.search18 import issue18
 from thinktree.eval.bench.analyses.summary import by_arm, summary
+from thinktree.eval.bench.analyses.verifier import verifier
 from thinktree.eval.bench.context import ReportContext
 
 Analysis = Callable[[ReportContext], dict[str, Any]]
@@ -27,4 +29,6 @@ ANALYSES: dict[str, Analysis] = {
     "ppm_guided": ppm_guided,
     "search18": issue18,
     "evolve": evolve,
+    "evolve_default": evolve_default,
+    "verifier": verifier,
 }
