@@ -343,3 +343,40 @@ def test_thinktree_bench_says_a_bad_recipe_in_one_line_and_a_dry_run_loads_nothi
     result = CliRunner().invoke(app, ["bench", str(good), "--root", str(tmp_path), "--dry-run"])
     assert result.exit_code == 0, result.output
     assert result.output.split()[:3] == ["missing", "0/2", "-"]
+
+
+# -- a learned scorer's runs are found by the PPM's identity, not its directory ----------
+
+
+def test_a_ppm_retrained_in_place_is_another_scorer_and_a_missing_one_finds_nothing(
+    tmp_path: Path,
+) -> None:
+    from thinktree.eval.bench.runner import find_stored
+    from thinktree.reward.registry import ppm_spec_identity
+    from thinktree.search.identity import run_identity
+
+    ppm = tmp_path / "ppm"
+    ppm.mkdir()
+    (ppm / "ppm.json").write_text(json.dumps({"features": {}, "training": {}}))
+    (ppm / "head.npz").write_bytes(b"first head")
+    spec = f"ppm:{ppm}"
+    first = ppm_spec_identity(spec)
+    recipe = parse_recipe({
+        "store": "store.db",
+        "runs": [{"model": "fast", "scorer": spec,
+                  "search": {"strategy": "mcts", "samples": 4, "k": 3}}],
+    })  # fmt: skip
+    planned = recipe.planned()[0]
+    search = run_identity(planned.config, scored=True)
+    with RunStore(tmp_path / "store.db") as store:
+        store.create_run(
+            "old", fingerprint="fp", kind="eval", dataset="gsm8k:test", strategy="mcts",
+            model=model_name("fast"), manifest={},
+            config={"search": search, "scorer": first, "dataset_hash": "h"},
+        )  # fmt: skip
+        found = find_stored(store, planned, "gsm8k:test", "h")
+        assert found is not None and found.id == "old"
+        (ppm / "head.npz").write_bytes(b"retrained head")  # same directory, another PPM
+        assert find_stored(store, planned, "gsm8k:test", "h") is None
+        (ppm / "head.npz").unlink()  # no PPM there yet (a dry run before training)
+        assert find_stored(store, planned, "gsm8k:test", "h") is None

@@ -139,6 +139,9 @@ def find_stored(
     identities = [run_identity(planned.config, scored=scored)]
     identities += stored_aliases(planned.config, scored=scored)
     name = model_name(planned.spec.model)
+    scorer = stored_scorer(planned.spec.scorer)
+    if scorer is None:
+        return None
     for run in store.list_runs():
         config = run.config
         if (
@@ -146,11 +149,30 @@ def find_stored(
             and run.dataset == dataset
             and config.get("dataset_hash") == dataset_hash
             and run.model == name
-            and str(config.get("scorer", "none")).split(":")[0] == planned.spec.scorer.split(":")[0]
+            and scorer(str(config.get("scorer", "none")))
             and config.get("search") in identities
         ):
             return run
     return None
+
+
+def stored_scorer(spec: str) -> Callable[[str], bool] | None:
+    """Whether a stored run's scorer id is ``spec``'s: a learned scorer (``ppm:DIR``) by
+    its identity (the PPM's file hash, so a PPM retrained in the same directory is
+    another scorer), any other by its name. None where the PPM cannot be read here (no
+    stored run is then its run)."""
+    from thinktree.reward.ppm_dir import PPMError
+    from thinktree.reward.registry import ppm_spec_identity, scorer_entry
+
+    name = spec.split(":")[0] or "none"
+    if name == "ppm":
+        try:
+            identity = ppm_spec_identity(spec)
+        except (PPMError, OSError, ValueError):
+            return None
+        return lambda stored: stored == identity
+    scorer_entry(spec)  # an unknown scorer: the registry's one-line error
+    return lambda stored: stored.split(":")[0] == name
 
 
 def sync_in(store: RunStore, recipe: Recipe, root: Path) -> int:
