@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.eval.bench_fakes import Clock, FakeSolver
 from thinktree.eval.bench import RecipeError, load_recipe, parse_recipe, run_recipe, write_report
 from thinktree.eval.bench.analyses.summary import arm_pairs, pooled_arms
 from thinktree.eval.bench.context import ArmReport, run_entry
@@ -123,29 +124,13 @@ def test_every_recipe_in_the_repository_is_valid() -> None:
 # -- the runner, on a fake solver -------------------------------------------------------
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class FakeSolver:
+class TableSolver(FakeSolver):
     """Answers problem i with i (right where the gold is i), 50 s and 10 tokens a problem."""
 
     def __init__(self, config: SearchConfig, clock: Clock) -> None:
-        self._config = config
+        super().__init__(config)
         self.clock = clock
         self.solved: list[str] = []
-
-    @property
-    def config(self) -> SearchConfig:
-        return self._config
-
-    @property
-    def scored(self) -> bool:
-        return False
 
     def solve(self, todo: Sequence[tuple[int, Problem]], window: int, hooks: SolveHooks) -> None:
         for position, problem in todo:
@@ -172,7 +157,7 @@ class Opener:
     def __call__(self, engine: Any, config: SearchConfig, scorer: str) -> Iterator[SolverHandle]:
         self.opened.append(config.seed)
         model = {"engine": "Fake", "name": model_name(str(engine.model)), "sha256": None}
-        yield SolverHandle(FakeSolver(config, self.clock), model, scorer, 1.0)
+        yield SolverHandle(TableSolver(config, self.clock), model, scorer, 1.0)
 
 
 def _recipe(tmp_path: Path, limit: int) -> Any:

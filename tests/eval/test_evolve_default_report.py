@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from tests.eval.bench_fakes import FakeSolver
 from thinktree.eval.bench import load_recipe, parse_recipe, run_recipe, write_report
 from thinktree.eval.bench.analyses.evolve_default import RULE, TARGETS_NOTE, targets
 from thinktree.eval.bench.runner import model_name
@@ -69,20 +70,9 @@ PLAIN = {"gsm8k": ["right", "right", "wrong", "blank"],
          "math500": ["right", "wrong", "wrong", "wrong"]}  # fmt: skip
 
 
-class Solver:
+class Solver(FakeSolver):
     """Answers ``right`` with the gold, ``wrong`` with another answer, ``blank`` with none;
     10 tokens for the first problem, 20 for the second..."""
-
-    def __init__(self, config: SearchConfig) -> None:
-        self._config = config
-
-    @property
-    def config(self) -> SearchConfig:
-        return self._config
-
-    @property
-    def scored(self) -> bool:
-        return False
 
     def solve(self, todo: Sequence[tuple[int, Problem]], window: int, hooks: SolveHooks) -> None:
         for position, problem in todo:

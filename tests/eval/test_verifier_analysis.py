@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.eval.bench_fakes import Clock, FakeSolver
 from tests.search.helpers import TableScorer
 from thinktree.eval.bench import RecipeError, load_recipe, parse_recipe, run_recipe, write_report
 from thinktree.eval.bench.analyses.verifier import verifier
@@ -279,28 +280,12 @@ class Judge:
         return answer == gold
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class FakeSampler:
+class FakeSampler(FakeSolver):
     """sc@4 from a table: problem i's samples are SAMPLES[i], 50 s and 40 tokens a problem."""
 
     def __init__(self, config: SearchConfig, clock: Clock) -> None:
-        self._config = config
+        super().__init__(config)
         self.clock = clock
-
-    @property
-    def config(self) -> SearchConfig:
-        return self._config
-
-    @property
-    def scored(self) -> bool:
-        return False
 
     def solve(self, todo: Sequence[tuple[int, Problem]], window: int, hooks: SolveHooks) -> None:
         for position, problem in todo:

@@ -10,63 +10,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 _CONFIG = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
 
-class JsonOutput(BaseModel):
-    """``solve``, ``eval`` and ``runs regrade``: one JSON object on stdout."""
-
-    model_config = _CONFIG
-
-    json_out: bool = False
-    """Print one JSON object."""
+def json_output(name: str, help_text: str) -> type[BaseModel]:
+    """A model of one field, ``json_out``, whose help is this command's wording."""
+    field = (bool, Field(False, description=help_text))
+    return create_model(name, __config__=_CONFIG, json_out=field)
 
 
-class RunsJsonOutput(BaseModel):
-    """``runs list``: one JSON object a run."""
-
-    model_config = _CONFIG
-
-    json_out: bool = False
-    """Print one JSON object per run."""
-
-
-class ExecJsonOutput(BaseModel):
-    """``exec``: the cell's result as one JSON object."""
-
-    model_config = _CONFIG
-
-    json_out: bool = False
-    """Print one JSON object instead of text."""
-
-
-class GradeJsonOutput(BaseModel):
-    """``grade``: each verdict as one JSON line."""
-
-    model_config = _CONFIG
-
-    json_out: bool = False
-    """Print the verdict as one JSON line."""
-
-
-class RescoreJsonOutput(BaseModel):
-    """``rescore``: the new run's record."""
-
-    model_config = _CONFIG
-
-    json_out: bool = False
-    """Print the rescored run's record as JSON."""
-
-
-class TrainJsonOutput(BaseModel):
-    """``ppm train``: the training record."""
-
-    model_config = _CONFIG
-
-    json_out: bool = False
-    """Print the training record."""
+JsonOutput = json_output("JsonOutput", "Print one JSON object.")
+"""``solve``, ``eval`` and ``runs regrade``: one JSON object on stdout."""
+RunsJsonOutput = json_output("RunsJsonOutput", "Print one JSON object per run.")
+ExecJsonOutput = json_output("ExecJsonOutput", "Print one JSON object instead of text.")
+GradeJsonOutput = json_output("GradeJsonOutput", "Print the verdict as one JSON line.")
+RescoreJsonOutput = json_output("RescoreJsonOutput", "Print the rescored run's record as JSON.")
+TrainJsonOutput = json_output("TrainJsonOutput", "Print the training record.")
 
 
 class PPMScoreInput(BaseModel):

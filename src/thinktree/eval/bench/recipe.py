@@ -66,18 +66,22 @@ class Strict(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
+def _first_error(exc: ValidationError, field: str, joiner: str) -> str:
+    """A validation error's first complaint in one line, under ``field`` (``search.samples:
+    ...`` with joiner ".", ``--set samples: ...`` with " ")."""
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{field}{joiner}{where}: {message}" if where else f"{field}: {message}"
+
+
 @contextmanager
 def _within(field: str) -> Iterator[None]:
     """A nested model's first error as one line under ``field`` (``search.samples: ...``)."""
     try:
         yield
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        message = first["msg"].removeprefix("Value error, ")
-        raise ValueError(
-            f"{field}.{where}: {message}" if where else f"{field}: {message}"
-        ) from None
+        raise ValueError(_first_error(exc, field, ".")) from None
     except ValueError as exc:
         raise ValueError(f"{field}: {exc}") from None
 
@@ -273,12 +277,7 @@ class Recipe(Strict):
         try:
             probes[self.probe.name].model_validate(options)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(part) for part in first["loc"])
-            message = first["msg"].removeprefix("Value error, ")
-            raise RecipeError(
-                f"--set {where}: {message}" if where else f"--set: {message}"
-            ) from None
+            raise RecipeError(_first_error(exc, "--set", " ")) from None
         probe = self.probe.model_copy(update={"options": options})
         return self.model_copy(update={"probe": probe})
 

@@ -112,7 +112,7 @@ def _export(out_dir: Path, dest: Path, precision: Precision) -> Path | None:
     if dest.is_file() and _same_checkpoint(_manifest_or_none(dest), manifest):
         return dest
     files = sorted(p for p in checkpoint.iterdir() if p.is_file() and p.name != COMPLETE_MARKER)
-    members = {p.name: _compacted(p.name, p.read_bytes(), precision) for p in files}
+    members = {p.name: _converted(p.name, p.read_bytes(), precision, compact=True) for p in files}
     manifest["files"] = sorted(members)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.tmp")
@@ -227,7 +227,7 @@ def import_checkpoint(
                 raise ValueError(
                     f"{source} holds an unexpected entry {member.name!r}; export it again"
                 )
-            data = _expanded(member.name, handle.read(), manifest["precision"])
+            data = _converted(member.name, handle.read(), manifest["precision"], compact=False)
             (staging / member.name).write_bytes(data)
     counters = {**checkpoint_state(staging), "imported_from": str(source)}
     (staging / CHECKPOINT_STATE).write_text(json.dumps(counters))
@@ -241,30 +241,18 @@ def import_checkpoint(
     return target
 
 
-def _compacted(name: str, data: bytes, precision: Precision) -> bytes:
-    """A checkpoint file as exported: float32 weights to float16, moments to bfloat16."""
+def _converted(name: str, data: bytes, precision: str, *, compact: bool) -> bytes:
+    """A checkpoint file as exported (``compact``: float32 weights to float16, Adam's
+    moments to bfloat16) or back as the Trainer reads it (those tensors to float32);
+    an ``exact`` export and every other file are the bytes as they are."""
     import torch
 
-    if precision == "exact":
+    if precision == "exact" or name not in (ADAPTER_WEIGHTS, OPTIMIZER):
         return data
-    if name == ADAPTER_WEIGHTS:
-        return _cast_safetensors(data, torch.float32, torch.float16)
-    if name == OPTIMIZER:
-        return _cast_moments(data, torch.float32, torch.bfloat16)
-    return data
-
-
-def _expanded(name: str, data: bytes, precision: str) -> bytes:
-    """A file of the export as the Trainer reads it (compact tensors back to float32)."""
-    import torch
-
-    if precision == "exact":
-        return data
-    if name == ADAPTER_WEIGHTS:
-        return _cast_safetensors(data, torch.float16, torch.float32)
-    if name == OPTIMIZER:
-        return _cast_moments(data, torch.bfloat16, torch.float32)
-    return data
+    narrow = torch.float16 if name == ADAPTER_WEIGHTS else torch.bfloat16
+    source, target = (torch.float32, narrow) if compact else (narrow, torch.float32)
+    cast = _cast_safetensors if name == ADAPTER_WEIGHTS else _cast_moments
+    return cast(data, source, target)
 
 
 def _cast_safetensors(data: bytes, source: Any, target: Any) -> bytes:
