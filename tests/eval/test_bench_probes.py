@@ -127,6 +127,7 @@ def test_every_probe_recipe_in_the_repository_names_a_probe_with_valid_options()
         "grader.yaml": ("grader", "benchmarks/results/grader.json"),
         "lm_ppm_prefix.yaml": ("lm_ppm_prefix", "benchmarks/results/lm_ppm_prefix.json"),
         "ppm_candidates.yaml": ("ppm_candidates", "benchmarks/results/ppm.json"),
+        "ppm_scoring.yaml": ("ppm_scoring", "benchmarks/results/ppm_scoring.json"),
         "sandbox.yaml": ("sandbox", "benchmarks/results/sandbox.json"),
         "scale.yaml": ("scale", "benchmarks/results/scale.json"),
         "search_batch.yaml": ("search_batch", "benchmarks/results/search_batch.json"),
@@ -143,7 +144,7 @@ def test_a_train_probe_is_unknown_to_the_eval_layers_registry_alone() -> None:
         load_recipe(ROOT / "benchmarks" / "recipes" / "sft.yaml")
     assert str(caught.value) == (
         f"{ROOT / 'benchmarks' / 'recipes' / 'sft.yaml'}: probe: unknown probe 'sft'; known: "
-        "adaptive_timing, cut_steps, engine, grader, sandbox, scale, search_batch"
+        "adaptive_timing, cut_steps, engine, grader, ppm_scoring, sandbox, scale, search_batch"
     )
 
 
@@ -156,7 +157,7 @@ def test_the_registries_load_no_torch_llama_cpp_ray_or_uvicorn() -> None:
         "print(len(probes), sorted(m for m in heavy if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.split("\n")[0] == "12 []"
+    assert done.stdout.split("\n")[0] == "13 []"
 
 
 # -- thinktree bench with a probe ----------------------------------------------------------

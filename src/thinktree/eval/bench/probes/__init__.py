@@ -16,6 +16,7 @@ from thinktree.eval.bench.probes import (
     cut_steps,
     engine,
     grader,
+    ppm_scoring,
     sandbox,
     scale,
     search_batch,
@@ -36,6 +37,7 @@ PROBES: dict[str, Probe] = {
     "adaptive_timing": adaptive_timing.PROBE,
     "scale": scale.PROBE,
     "cut_steps": cut_steps.PROBE,
+    "ppm_scoring": ppm_scoring.PROBE,
 }
 
 __all__ = ["PROBES", "Probe", "ProbeContext", "ProbeError", "ProbeOptions", "run_probe"]
