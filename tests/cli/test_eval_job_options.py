@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from tests.eval.test_bench import Clock, FakeSolver
+from tests.eval.bench_fakes import Clock
+from tests.eval.test_bench import TableSolver
 from thinktree.cli import app
 from thinktree.eval.fanout.backend import SolverHandle
 from thinktree.eval.harness import SolveHooks
@@ -20,7 +21,7 @@ from thinktree.problems import Problem
 from thinktree.search import SearchConfig
 
 
-class WindowedSolver(FakeSolver):
+class WindowedSolver(TableSolver):
     """The benchmark runner's fake solver (problem i answered i), recording its windows."""
 
     def __init__(self, config: SearchConfig, windows: list[int]) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.eval.test_bench import Clock, Opener
+from tests.eval.bench_fakes import Clock
+from tests.eval.test_bench import Opener
 from tests.models.test_default_model import ship_default
 from thinktree.eval.bench import parse_recipe, run_recipe
 from thinktree.eval.bench.runner import RunStatus, model_name
