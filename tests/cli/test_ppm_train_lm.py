@@ -113,8 +113,8 @@ def test_runs_give_the_pairs_from_the_store(monkeypatch, tmp_path: Path) -> None
         lambda spec: ResolvedModel(spec, tmp_path / "m.gguf", True, "ef" * 32),
     )  # fmt: skip
 
-    def train_lm_ppm(pairs, out, config, base, *, progress, stop):
-        seen.update(pairs=pairs, config=config, base=base, stop=stop)
+    def train_lm_ppm(pairs, out, config, base, *, progress, stop, saved):
+        seen.update(pairs=pairs, config=config, base=base, stop=stop, saved=saved)
         raise ValueError("captured")
 
     monkeypatch.setattr(thinktree.train.ppm.lm.training, "train_lm_ppm", train_lm_ppm)
@@ -130,6 +130,7 @@ def test_runs_give_the_pairs_from_the_store(monkeypatch, tmp_path: Path) -> None
     )
     assert (seen["base"].name, seen["base"].sha256) == ("0.5b", "ef" * 32)
     assert seen["stop"] is None  # no --max-minutes: nothing stops it early
+    assert seen["saved"] is None  # no --checkpoint-file: nothing to carry
 
 
 def test_max_minutes_stops_at_a_checkpoint_and_says_how_to_resume(
@@ -149,7 +150,7 @@ def test_max_minutes_stops_at_a_checkpoint_and_says_how_to_resume(
     )  # fmt: skip
     asked: list[bool] = []
 
-    def train_lm_ppm(pairs, out, config, base, *, progress, stop):
+    def train_lm_ppm(pairs, out, config, base, *, progress, stop, saved):
         asked.append(stop())  # asked at once: far from the deadline
         monkeypatch.setattr("time.monotonic", lambda: 1e12)
         asked.append(stop())  # past it: the trainer saves a checkpoint and returns None
@@ -175,3 +176,75 @@ def test_max_minutes_is_refused_for_the_feature_ppm(tmp_path: Path) -> None:
     assert out.stderr == (
         "error: --max-minutes bounds --kind lm; the feature PPM trains in seconds, drop it\n"
     )
+
+
+def test_checkpoint_file_is_refused_for_the_feature_ppm(tmp_path: Path) -> None:
+    args = ["ppm", "train", "--runs", "r", "--out", str(tmp_path), "--checkpoint-file", "c.tar.gz"]
+    out = runner.invoke(app, args)
+    assert out.exit_code == 2
+    assert out.stderr == (
+        "error: --checkpoint-file carries --kind lm's checkpoint; the feature PPM has none, "
+        "drop it\n"
+    )
+
+
+def test_checkpoint_file_carries_a_stopped_run_to_a_fresh_machine(
+    monkeypatch, tmp_path: Path
+) -> None:
+    """Stopped by --max-minutes on one machine, the run's checkpoint goes to the file; on
+    another (an empty --out) the same command imports it and ends on the losses of a run
+    never stopped."""
+    torch = pytest.importorskip("torch", reason="needs the train extra")
+    pytest.importorskip("peft")
+    pytest.importorskip("gguf")
+    import thinktree.models
+    import thinktree.train.export.hf_gguf
+    from tests.train.lm_ppm_fakes import load_tiny, pair, write_base_gguf
+    from thinktree.models.resolve import ResolvedModel
+    from thinktree.train.ppm.lm.checkpoint_export import read_manifest
+    from thinktree.train.ppm.pairs import write_jsonl
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    base = write_base_gguf(tmp_path / "tiny.gguf")
+    monkeypatch.setattr(
+        thinktree.models, "resolve_model", lambda spec: ResolvedModel("tiny", base, True, "cd" * 32)
+    )
+    monkeypatch.setattr(
+        thinktree.train.export.hf_gguf, "load_hf_from_gguf", lambda p, sha256: load_tiny(p)
+    )
+    pairs = tmp_path / "pairs.jsonl.gz"
+    write_jsonl([pair(f"p{i}", 3 + i) for i in range(12)], pairs)
+    carried = tmp_path / "git" / "lm-ppm.tar.gz"
+    common = ["ppm", "train", "--kind", "lm", "--pairs", str(pairs), "--lm-validation-fraction",
+              "0.3", "--lm-pairs-per-step", "2", "--lm-max-steps", "4", "--lm-rank", "4",
+              "--no-lm-feature-baseline", "--no-lm-bf16", "--json"]  # fmt: skip
+    try:
+        whole = runner.invoke(app, [*common, "--out", str(tmp_path / "whole")])
+        assert whole.exit_code == 0, whole.output
+        clock = iter([0.0, 0.0, 0.0])  # the deadline and a step or two, then past it
+        monkeypatch.setattr("time.monotonic", lambda: next(clock, 1e9))
+        first = runner.invoke(app, [*common, "--out", str(tmp_path / "first"), "--max-minutes",
+                                    "1", "--checkpoint-file", str(carried),
+                                    "--checkpoint-precision", "exact"])  # fmt: skip
+        assert first.exit_code == 0, first.output
+        assert f"checkpoint exported to {carried}" in " ".join(first.stderr.split())
+        assert 0 < read_manifest(carried)["step"] < 4  # stopped before the end
+        monkeypatch.undo()
+        monkeypatch.setattr(
+            thinktree.models, "resolve_model",
+            lambda spec: ResolvedModel("tiny", base, True, "cd" * 32),
+        )  # fmt: skip
+        monkeypatch.setattr(
+            thinktree.train.export.hf_gguf, "load_hf_from_gguf", lambda p, sha256: load_tiny(p)
+        )
+        fresh = runner.invoke(app, [*common, "--out", str(tmp_path / "fresh"),
+                                    "--checkpoint-file", str(carried),
+                                    "--checkpoint-precision", "exact"])  # fmt: skip
+        assert fresh.exit_code == 0, fresh.output
+    finally:
+        torch.set_num_threads(threads)
+    assert "resuming from" in fresh.stderr
+    assert read_manifest(carried)["step"] == 4  # the finished run's last checkpoint
+    losses = [json.loads((tmp_path / d / "losses.json").read_text()) for d in ("whole", "fresh")]
+    assert losses[0] == losses[1]

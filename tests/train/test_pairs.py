@@ -107,6 +107,19 @@ def test_jsonl_round_trip_and_trl_format(tmp_path: Path) -> None:
     }
 
 
+def test_gzip_pairs_round_trip_to_the_same_bytes(tmp_path: Path) -> None:
+    """A .gz pairs file (the verifier's frozen training pairs live in git as one) reads
+    back the same pairs, and the same pairs always give the same bytes."""
+    pairs = pairs_from_tree("p", "How many?", serialize(build()))
+    path = tmp_path / "pairs.jsonl.gz"
+    assert write_jsonl(pairs, path) == 5
+    first = path.read_bytes()
+    assert first[:2] == b"\x1f\x8b"
+    assert read_jsonl(path) == pairs
+    write_jsonl(pairs, path)
+    assert path.read_bytes() == first
+
+
 def test_validation_split_is_by_problem_and_stable() -> None:
     ids = [f"gsm8k/train/{i}" for i in range(1000)]
     held = [i for i in ids if is_validation(i)]

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -31,6 +31,9 @@ from thinktree.cli.options import ConfigFields
 from thinktree.cli.output_configs import wants_json
 from thinktree.store import DEFAULT_STORE
 from thinktree.train.ppm.train_config import FEATURE_PPM_FIELDS, PPMTrainConfig
+
+if TYPE_CHECKING:
+    from thinktree.train.ppm.lm.config import LMPPMConfig
 
 ppm_app = typer.Typer(
     help="Process preference model: pairs, training, scoring.", no_args_is_help=True
@@ -172,7 +175,7 @@ def train(
         other = _changed(HeadConfig, head) + embedding_given + _changed(PPMTrainConfig, feature_ppm)
         if other:
             fail(f"{', '.join(other)} set the feature PPM, not --kind lm; drop them")
-        _train_lm(out, runs, pairs_file, store, lm, json_out, job.max_minutes)
+        _train_lm(out, runs, pairs_file, store, lm, json_out, job)
         return
     from thinktree.train.ppm.lm.config import LMPPMConfig
 
@@ -183,6 +186,8 @@ def train(
         fail("--pairs trains --kind lm; the feature PPM reads --runs from the store")
     if job.max_minutes is not None:
         fail("--max-minutes bounds --kind lm; the feature PPM trains in seconds, drop it")
+    if job.checkpoint_file is not None:
+        fail("--checkpoint-file carries --kind lm's checkpoint; the feature PPM has none, drop it")
     _train_features(out, runs or [], store, job, json_out, head, embedding)
 
 
@@ -193,13 +198,14 @@ def _train_lm(
     store: str,
     lm: ConfigFields | None,
     json_out: bool,
-    max_minutes: float | None = None,
+    job: PPMTrainConfig,
 ) -> None:
     from thinktree.train.ppm.lm.config import LMPPMConfig
 
     with user_errors():
         config = LMPPMConfig(**(lm or {}))
     console = Console(stderr=True)
+    max_minutes = job.max_minutes
 
     def run():
         from thinktree.models import resolve_model
@@ -222,12 +228,14 @@ def _train_lm(
             )
         resolved = resolve_model(config.base_model)
         base = BaseFile(resolved.name, resolved.path, resolved.digest())
+        saved = _carry_checkpoint(job, Path(out), pairs, config, console)
         deadline = None if max_minutes is None else time.monotonic() + 60 * max_minutes
         progress, report = _progress_bar(console)
         with progress:
             return train_lm_ppm(
                 pairs, out, config, base, progress=report,
                 stop=None if deadline is None else lambda: time.monotonic() > deadline,
+                saved=saved,
             )  # fmt: skip
 
     result = _guard(run)
@@ -252,6 +260,31 @@ def _train_lm(
         f"base model {held['base']:.1%}, mean log-probability {held['mean_logprob']:.1%}"
         + (f", feature PPM {features:.1%}" if features is not None else "")
     )
+
+
+def _carry_checkpoint(
+    job: PPMTrainConfig, out: Path, pairs: list, config: LMPPMConfig, console: Console
+) -> Callable[[], None] | None:
+    """With --checkpoint-file: import it into ``out`` (unless ``out`` is finished or holds
+    a checkpoint as new) and return what exports ``out``'s checkpoint back to it."""
+    from thinktree.train.ppm.lm.checkpoint import data_hash
+    from thinktree.train.ppm.lm.checkpoint_export import export_checkpoint, import_checkpoint
+    from thinktree.train.ppm.lm.output import read_finished
+
+    carried = job.checkpoint_file
+    if carried is None:
+        return None
+    digest = data_hash(pairs)
+    if carried.exists() and read_finished(out, digest) is None:
+        imported = import_checkpoint(carried, out, digest, config)
+        if imported is not None:
+            console.print(f"resuming from {carried} (imported into {imported})")
+
+    def export() -> None:
+        if export_checkpoint(out, carried, job.checkpoint_precision) is not None:
+            console.print(f"checkpoint exported to {carried}")
+
+    return export
 
 
 def _train_features(

@@ -31,12 +31,15 @@ right samples from crowding out other problems (at most 16 pairs a problem). The
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import json
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 
 from rapidfuzz.distance import Levenshtein
 
@@ -249,8 +252,10 @@ def fold_of(problem_id: str, folds: int) -> int:
 
 
 def write_jsonl(pairs: Iterable[PreferencePair], path: str | Path) -> int:
+    """Write the pairs a line each; a path ending in ``.gz`` is gzip-compressed, with no
+    timestamp (the same pairs give the same bytes, for a file kept in git)."""
     count = 0
-    with open(path, "w") as handle:
+    with _open_text(path, "w") as handle:
         for pair in pairs:
             handle.write(json.dumps(pair.to_dict()) + "\n")
             count += 1
@@ -258,8 +263,23 @@ def write_jsonl(pairs: Iterable[PreferencePair], path: str | Path) -> int:
 
 
 def read_jsonl(path: str | Path) -> list[PreferencePair]:
-    with open(path) as handle:
+    """The pairs ``write_jsonl`` wrote (gzip-compressed where the path ends in ``.gz``)."""
+    with _open_text(path, "r") as handle:
         return [PreferencePair.from_dict(json.loads(line)) for line in handle if line.strip()]
+
+
+@contextmanager
+def _open_text(path: str | Path, mode: str) -> Iterator[IO[str]]:
+    if not str(path).endswith(".gz"):
+        with open(path, mode) as handle:
+            yield handle
+        return
+    with (
+        open(path, f"{mode}b") as raw,
+        gzip.GzipFile(filename="", fileobj=raw, mode=f"{mode}b", mtime=0) as zipped,
+        io.TextIOWrapper(zipped, encoding="utf-8") as handle,
+    ):
+        yield handle
 
 
 def trl_record(pair: PreferencePair) -> dict[str, str]:

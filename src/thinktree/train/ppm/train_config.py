@@ -5,6 +5,7 @@ head is :class:`~thinktree.train.ppm.head.HeadConfig`'s, the LM PPM
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -33,6 +34,10 @@ class PPMTrainConfig(BaseModel):
     """Repeat the cross-validation with this many head seeds."""
     max_minutes: float | None = Field(None, gt=0)
     """--kind lm: stop cleanly after this long, at a checkpoint (the same command resumes)."""
+    checkpoint_file: Path | None = None
+    """--kind lm: a file (kept in git, say) the checkpoint is exported to when the training stops or ends, and imported from when --out holds none as new: a fresh machine continues the run."""
+    checkpoint_precision: Literal["exact", "compact"] = "compact"
+    """--checkpoint-file's precision: exact (float32, resumes bit for bit) or compact (float16 weights, bfloat16 Adam moments: half the size)."""
 
     @model_validator(mode="before")
     @classmethod

@@ -41,14 +41,13 @@ bytes a step).
 
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import shutil
-import tarfile
 from pathlib import Path
 from typing import Any, Literal
 
+from thinktree.train.export.archive import archive_members, read_archive_manifest, write_archive
 from thinktree.train.sft.training import (
     ADAPTER_DIR,
     CHECKPOINT_STATE,
@@ -67,7 +66,6 @@ Precision = Literal["exact", "compact"]
 PRECISIONS: tuple[Precision, ...] = ("exact", "compact")
 FORMAT = "thinktree-sft-checkpoint"
 VERSION = 1
-MANIFEST = "manifest.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 OPTIMIZER = "optimizer.pt"
 MOMENTS = ("exp_avg", "exp_avg_sq")
@@ -114,20 +112,7 @@ def _export(out_dir: Path, dest: Path, precision: Precision) -> Path | None:
     files = sorted(p for p in checkpoint.iterdir() if p.is_file() and p.name != COMPLETE_MARKER)
     members = {p.name: _converted(p.name, p.read_bytes(), precision, compact=True) for p in files}
     manifest["files"] = sorted(members)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    try:
-        with (
-            tmp.open("wb") as raw,
-            gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as zipped,
-            tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as archive,
-        ):
-            _add(archive, MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode())
-            for name, data in members.items():
-                _add(archive, name, data)
-        tmp.replace(dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_archive(dest, manifest, members)
     return dest
 
 
@@ -143,22 +128,9 @@ def _same_checkpoint(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
     return old is not None and all(old.get(key) == new[key] for key in keys)
 
 
-def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    info.mode = 0o644
-    archive.addfile(info, io.BytesIO(data))
-
-
 def read_manifest(source: Path) -> dict[str, Any]:
     """The manifest of an exported checkpoint (ValueError, one line, if it is not one)."""
-    try:
-        with tarfile.open(source, "r:gz") as archive:
-            first = archive.next()
-            handle = archive.extractfile(first) if first and first.name == MANIFEST else None
-            manifest = json.loads(handle.read()) if handle is not None else {}
-    except (OSError, tarfile.TarError, ValueError):
-        manifest = {}
+    manifest = read_archive_manifest(source)
     known = manifest.get("format") == FORMAT and manifest.get("version") == VERSION
     if not known or manifest.get("precision") not in PRECISIONS:
         raise ValueError(
@@ -217,18 +189,9 @@ def import_checkpoint(
     staging = checkpoints / f".import-{step}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    names = set(manifest["files"])
-    with tarfile.open(source, "r:gz") as archive:
-        for member in archive:
-            if member.name == MANIFEST:
-                continue
-            handle = archive.extractfile(member) if member.isfile() else None
-            if member.name not in names or "/" in member.name or handle is None:
-                raise ValueError(
-                    f"{source} holds an unexpected entry {member.name!r}; export it again"
-                )
-            data = _converted(member.name, handle.read(), manifest["precision"], compact=False)
-            (staging / member.name).write_bytes(data)
+    for name, data in archive_members(source, set(manifest["files"])):
+        converted = _converted(name, data, manifest["precision"], compact=False)
+        (staging / name).write_bytes(converted)
     counters = {**checkpoint_state(staging), "imported_from": str(source)}
     (staging / CHECKPOINT_STATE).write_text(json.dumps(counters))
     state_path = out_dir / STATE_FILE

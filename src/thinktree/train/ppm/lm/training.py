@@ -134,12 +134,16 @@ def train_lm_ppm(
     load: Loader | None = None,
     progress: Progress | None = None,
     stop: Callable[[], bool] | None = None,
+    saved: Callable[[], None] | None = None,
 ) -> LMPPMResult | None:
     """Train (or finish training) the LM PPM on ``pairs`` and write it to ``out``.
 
     A finished ``out`` trained on the same pairs is read back, not redone. After each
     optimizer step ``stop()`` is asked; when it says so a checkpoint is saved and None
-    returned: call again to resume. ``ValueError`` (one line) for what a user can fix.
+    returned: call again to resume. ``saved()`` is called when the run stops at a
+    checkpoint and once the last step's checkpoint is written (before the output,
+    which removes it): the moments to carry the checkpoint elsewhere. ``ValueError``
+    (one line) for what a user can fix.
     """
     out = Path(out)
     pairs = list(pairs)
@@ -235,7 +239,11 @@ def train_lm_ppm(
         if step < steps and stop is not None and stop():
             if step % config.save_steps:
                 save()
+            if saved is not None:
+                saved()
             return None
+    if saved is not None:
+        saved()
     trained = held_out_scores(
         model, valid_tokens, answer, config, bf16, lambda d, t: report("held-out", d, t)
     )
