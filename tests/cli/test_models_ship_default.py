@@ -165,7 +165,7 @@ def _big_adapter(directory: Path) -> None:
         (BASE.name, None, None, f"{{round}} is a LoRA over {BASE.name} (no sha256), not over"),
         (BASE.name, BASE.sha256, _big_adapter,
          "{round}/adapter.gguf is 41.5 MB, above the package's 40 MB bound; train with a "
-         "lower LoRA rank (sft: {{rank: N}} in the evolve config) or write the adapter as f16"),
+         "lower LoRA rank (sft: {{rank: N}} in the evolve config; r8 fits the 1.5B in float32)"),
     ],
 )  # fmt: skip
 def test_default_refuses_another_base_or_a_large_adapter_in_one_line(

@@ -212,3 +212,44 @@ def test_restore_with_nothing_shipped_or_no_ledger_does_nothing(tmp_path) -> Non
     ship_round(trained, shipped)
     assert restore_shipped_round(tmp_path / "b", shipped) is None  # no round-1 ledger there
     assert not (tmp_path / "b").exists()
+
+
+def test_restore_skips_a_shipped_policy_over_another_base(tmp_path) -> None:
+    """The 1.5B's evolve run finds the `evolved` slot (a LoRA over the 0.5B) holding a
+    round 1 too: not its own, so it is left alone, and silently."""
+    trained = make_round(tmp_path / "trained" / "round-1")
+    shipped = tmp_path / "evolved"
+    ship_round(trained, shipped)
+    out = ledger_only(tmp_path / "fresh", trained)
+    over = read_policy(shipped).base
+    assert restore_shipped_round(out, shipped, base="qwen2.5-coder-1.5b-instruct") is None
+    assert sorted(p.name for p in (out / "round-1").iterdir()) == ["manifest.json"]
+    said = restore_shipped_round(out, shipped, base=over)
+    assert said == f"restored {out / 'round-1'} (adapter, policy, PPM) from {shipped}"
+
+
+@pytest.mark.parametrize(("policy", "restored"), [("fast", True), ("default", False)])
+def test_an_evolve_recipe_restores_the_slot_over_the_model_it_evolves(
+    monkeypatch, tmp_path, policy: str, restored: bool
+) -> None:
+    """The `evolved` slot holds round 1 over the 0.5B and `default` nothing: the 0.5B's
+    recipe gets its round back, the 1.5B's recipe (policy: default) finds no slot of its
+    own and restores nothing."""
+    from types import SimpleNamespace
+
+    import thinktree.models.policy as policy_module
+    from thinktree.cli.bench_cmd import _restore_shipped
+    from thinktree.eval.bench.recipe import EvolveSpec
+
+    trained = make_round(tmp_path / "trained" / "round-1")
+    ship_round(trained, tmp_path / "package" / "evolved")
+    monkeypatch.setattr(policy_module, "embedded_policy_dir", lambda: tmp_path / "package/evolved")
+    monkeypatch.setattr(policy_module, "default_policy_dir", lambda: tmp_path / "package/default")
+    ledger_only(tmp_path / "out", trained)
+    (tmp_path / "evolve.yaml").write_text(f"policy: {policy}\n")
+    spec = SimpleNamespace(evolve=EvolveSpec(config="evolve.yaml", out="out", ledgers="l"))
+    said = _restore_shipped(spec, tmp_path)
+    round_dir = tmp_path / "out" / "round-1"
+    assert said == ([f"restored {round_dir} (adapter, policy, PPM) from "
+                     f"{tmp_path / 'package/evolved'}"] if restored else [])  # fmt: skip
+    assert (round_dir / "policy.json").is_file() == restored

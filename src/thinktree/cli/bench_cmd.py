@@ -152,14 +152,32 @@ def _probe(
         console.print(f"wrote {written}", markup=False, soft_wrap=True)
 
 
+def _restore_shipped(spec, base: Path) -> list[str]:
+    """Put a shipped round of this evolve run back into its rounds' directory: the slot
+    over the model it evolves (``evolved`` over the 0.5B, ``default`` over the 1.5B);
+    a slot over another base is another run's and is left alone. What was said."""
+    from thinktree.models.policy import default_policy_dir, embedded_policy_dir
+    from thinktree.models.registry import find_embedded
+    from thinktree.train.evolve.config import load_evolve_config
+    from thinktree.train.export.ship import restore_shipped_round
+
+    evolve = spec.evolve
+    policy = find_embedded(load_evolve_config(base / evolve.config).policy)
+    if policy is None:  # a .gguf file of the user's: nothing of it is shipped
+        return []
+    said = (
+        restore_shipped_round(base / evolve.out, slot, base=policy.name)
+        for slot in (embedded_policy_dir(), default_policy_dir())
+    )
+    return [line for line in said if line]
+
+
 def _evolve(spec, base: Path, run_store, max_minutes: float | None, console: Console) -> None:
     """The recipe's evolve run: ledgers, the shipped round and unfinished SFT checkpoints
     restored, then ``thinktree evolve``; its runs, ledgers and SFT checkpoints saved
     afterwards, stopped or not."""
     from thinktree.cli.evolve_cmd import evolve_command
     from thinktree.eval.bench.runner import export_all, restore_ledgers, save_ledgers
-    from thinktree.models.policy import embedded_policy_dir
-    from thinktree.train.export.ship import restore_shipped_round
 
     evolve = spec.evolve
     out = base / evolve.out
@@ -167,8 +185,7 @@ def _evolve(spec, base: Path, run_store, max_minutes: float | None, console: Con
         for name in restore_ledgers(spec, base):
             console.print(f"restored {name}'s ledger into {out}")
         if evolve.restore_shipped:
-            said = restore_shipped_round(out, embedded_policy_dir())
-            if said:
+            for said in _restore_shipped(spec, base):
                 console.print(said)
         for name in _restore_sft_checkpoints(spec, base):
             console.print(f"restored {name}'s SFT checkpoint into {out}")

@@ -204,7 +204,8 @@ class EvolveSpec(Strict):
     reference: bool | None = None
     """Add converted reference solutions to SFT (``--reference``)."""
     restore_shipped: bool = True
-    """Put the shipped ``evolved`` policy back into its round (weights are not in git)."""
+    """Put the shipped policy over the evolved model (the ``evolved`` slot for the 0.5B,
+    ``default`` for the 1.5B) back into its round (weights are not in git)."""
     checkpoints: str | None = None
     """Where the rounds' in-progress SFT checkpoints travel in git (round-N.sft.tar.gz),
     exported after each call and imported where this machine lacks them, so a fresh

@@ -168,7 +168,7 @@ def ship_round(
     if size > max_adapter_bytes:
         raise ValueError(f"{policy.adapter} is {size / 1e6:.1f} MB, above the package's "
                          f"{max_adapter_bytes / 1e6:.0f} MB bound; train with a lower LoRA rank "
-                         "(sft: {rank: N} in the evolve config) or write the adapter as f16")  # fmt: skip
+                         "(sft: {rank: N} in the evolve config; r8 fits the 1.5B in float32)")  # fmt: skip
     ppm = round_dir / PPM_SUBDIR
     skipped = manifest["stages"]["ppm"].get("skipped") if not needs_ppm else None
     if not is_trained_ppm(ppm) and not skipped:
@@ -221,20 +221,26 @@ def _round_ledger(round_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def restore_shipped_round(out: str | Path, shipped: str | Path) -> str | None:
+def restore_shipped_round(
+    out: str | Path, shipped: str | Path, base: str | None = None
+) -> str | None:
     """Copy a shipped round's adapter, policy and PPM back into its evolve round in ``out``.
 
     A round's weights live on the machine that trained them; git carries only its
     ledger. When ``shipped`` is round N (its provenance says so) and its adapter is
     the one round N's ledger recorded at export, a run on a fresh machine resumes
     from it instead of training the round again. Says what it did; None when there
-    is nothing to do. The PEFT weights are not shipped, so such a round cannot be
-    exported or parity-checked again (its ledger already holds both).
+    is nothing to do, or when ``base`` is given and the shipped policy is a LoRA over
+    another embedded model (another evolve run's round). The PEFT weights are not
+    shipped, so such a round cannot be exported or parity-checked again (its ledger
+    already holds both).
     """
     out, shipped = Path(out), Path(shipped)
     if not (shipped / POLICY_FILE).is_file():
         return None
     policy = read_policy(shipped, name=shipped.name)
+    if base is not None and policy.base != base:
+        return None
     round_dir = out / f"round-{policy.provenance.get('round')}"
     manifest = round_dir / MANIFEST_FILE
     if policy.adapter is None or not manifest.is_file() or (round_dir / POLICY_FILE).is_file():
