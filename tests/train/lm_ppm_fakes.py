@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import pytest
 
 from thinktree.steps import Step, StepKind, code_step_text, final_step_text
 from thinktree.train.ppm.pairs import PreferencePair
@@ -94,3 +95,27 @@ def pair(problem: str, good: int, *, kind: str = "step") -> PreferencePair:
         return PreferencePair(problem, question, (), prefix + chosen, prefix + rejected,
                               1.0, -1.0, "final", 0)  # fmt: skip
     return PreferencePair(problem, question, prefix, chosen, rejected, 1.0, -1.0, "step", 1)
+
+
+PAIRS = [pair(f"p{i}", 3 + i) for i in range(12)] + [pair("p4", 40, kind="final")]
+"""With validation_fraction 0.3, problems p0 p2 p3 p7 p9 p11 are held out, the rest train."""
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny matrices on a busy machine: more threads only fight each other (a step took
+    seconds with two threads, milliseconds with one)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def base(tmp_path: Path) -> Any:
+    """The tiny model's base file as the trainer sees it."""
+    from thinktree.train.ppm.lm.output import BaseFile
+
+    return BaseFile("tiny", write_base_gguf(tmp_path / "tiny.gguf"), "ab" * 32)

@@ -15,12 +15,14 @@ gguf = pytest.importorskip("gguf")
 
 from tests.train.lm_ppm_fakes import (  # noqa: E402
     NO_ID,
+    PAIRS,
     YES_ID,
     CharTokenizer,
+    base,
     load_tiny,
+    one_thread,
     pair,
     tiny_model,
-    write_base_gguf,
 )
 from thinktree.reward.lm_format import ppm_text  # noqa: E402
 from thinktree.train.lora import lora_config  # noqa: E402
@@ -30,27 +32,14 @@ from thinktree.train.ppm.lm.scoring import pair_logits, pair_loss  # noqa: E402
 from thinktree.train.ppm.lm.tokens import answer_ids, pair_tokens, side_ids  # noqa: E402
 from thinktree.train.ppm.lm.training import train_lm_ppm  # noqa: E402
 
-# With validation_fraction 0.3, problems p0 p2 p3 p7 p9 p11 are held out, the rest train.
-PAIRS = [pair(f"p{i}", 3 + i) for i in range(12)] + [pair("p4", 40, kind="final")]
 FAST = dict(
     validation_fraction=0.3, pairs_per_step=2, learning_rate=1e-2, warmup=0.0, rank=4,
     alpha=8.0, dropout=0.1, bf16=False, max_length=256, feature_baseline=False,
 )  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny matrices on a busy machine: more threads only fight each other (a step took
-    seconds with two threads, milliseconds with one)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture
-def base(tmp_path: Path) -> BaseFile:
-    return BaseFile("tiny", write_base_gguf(tmp_path / "tiny.gguf"), "ab" * 32)
+pytestmark = pytest.mark.usefixtures("one_thread")
+__all__ = ["base", "one_thread"]  # fixtures, used by name
 
 
 def test_pair_loss_on_hand_set_logits() -> None:

@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch", reason="needs the train extra")
 pytest.importorskip("peft")
 pytest.importorskip("gguf")
 
-from tests.train.lm_ppm_fakes import load_tiny, pair, write_base_gguf  # noqa: E402
+from tests.train.lm_ppm_fakes import PAIRS, base, load_tiny, one_thread  # noqa: E402
 from thinktree.train.ppm.lm.checkpoint import checkpoint_path, data_hash  # noqa: E402
 from thinktree.train.ppm.lm.checkpoint_export import (  # noqa: E402
     export_checkpoint,
@@ -24,7 +24,6 @@ from thinktree.train.ppm.lm.config import LMPPMConfig  # noqa: E402
 from thinktree.train.ppm.lm.output import BaseFile  # noqa: E402
 from thinktree.train.ppm.lm.training import train_lm_ppm  # noqa: E402
 
-PAIRS = [pair(f"p{i}", 3 + i) for i in range(12)] + [pair("p4", 40, kind="final")]
 CONFIG = LMPPMConfig(
     validation_fraction=0.3, pairs_per_step=2, learning_rate=1e-2, warmup=0.0, rank=4,
     alpha=8.0, dropout=0.1, bf16=False, max_length=256, feature_baseline=False, max_steps=6,
@@ -35,17 +34,8 @@ COMPACT_TOLERANCE = 1e-4
 weights, bfloat16 moments; measured 9.8e-6 here, on losses near 1.1)."""
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture
-def base(tmp_path: Path) -> BaseFile:
-    return BaseFile("tiny", write_base_gguf(tmp_path / "tiny.gguf"), "ab" * 32)
+pytestmark = pytest.mark.usefixtures("one_thread")
+__all__ = ["base", "one_thread"]  # fixtures, used by name
 
 
 def stopped_after_three(out: Path, base: BaseFile) -> None:

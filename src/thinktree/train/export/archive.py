@@ -54,6 +54,22 @@ def read_archive_manifest(source: Path) -> dict[str, Any]:
     return manifest if isinstance(manifest, dict) else {}
 
 
+def read_checkpoint_manifest(
+    source: Path, form: str, version: int, precisions: tuple[str, ...], what: str, fresh: str
+) -> dict[str, Any]:
+    """The manifest of an exported checkpoint of format ``form`` and ``version`` at one of
+    ``precisions``; ``ValueError`` (one line naming ``what`` it should be and where
+    training starts without it, ``fresh``) for anything else."""
+    manifest = read_archive_manifest(source)
+    known = manifest.get("format") == form and manifest.get("version") == version
+    if not known or manifest.get("precision") not in precisions:
+        raise ValueError(
+            f"{source} is not {what} this thinktree reads (format {form} version {version}); "
+            f"export it again, or delete it to train from {fresh}"
+        )
+    return manifest
+
+
 def archive_members(source: Path, names: set[str]) -> Iterator[tuple[str, bytes]]:
     """Each member of ``source`` after the manifest, as (name, bytes); ``ValueError``
     (one line) for an entry not in ``names`` (the manifest's list)."""

@@ -47,7 +47,11 @@ import shutil
 from pathlib import Path
 from typing import Any, Literal
 
-from thinktree.train.export.archive import archive_members, read_archive_manifest, write_archive
+from thinktree.train.export.archive import (
+    archive_members,
+    read_checkpoint_manifest,
+    write_archive,
+)
 from thinktree.train.sft.training import (
     ADAPTER_DIR,
     CHECKPOINT_STATE,
@@ -130,14 +134,9 @@ def _same_checkpoint(old: dict[str, Any] | None, new: dict[str, Any]) -> bool:
 
 def read_manifest(source: Path) -> dict[str, Any]:
     """The manifest of an exported checkpoint (ValueError, one line, if it is not one)."""
-    manifest = read_archive_manifest(source)
-    known = manifest.get("format") == FORMAT and manifest.get("version") == VERSION
-    if not known or manifest.get("precision") not in PRECISIONS:
-        raise ValueError(
-            f"{source} is not an SFT checkpoint this thinktree reads (format {FORMAT} "
-            f"version {VERSION}); export it again, or delete it to train from the base"
-        )
-    return manifest
+    return read_checkpoint_manifest(
+        source, FORMAT, VERSION, PRECISIONS, "an SFT checkpoint", "the base"
+    )
 
 
 def check_import(

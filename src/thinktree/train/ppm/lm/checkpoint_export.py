@@ -26,7 +26,12 @@ import io
 from pathlib import Path
 from typing import Any, Literal
 
-from thinktree.train.export.archive import archive_members, read_archive_manifest, write_archive
+from thinktree.train.export.archive import (
+    archive_members,
+    read_archive_manifest,
+    read_checkpoint_manifest,
+    write_archive,
+)
 from thinktree.train.export.staged import staged_file
 from thinktree.train.ppm.lm.checkpoint import checkpoint_path
 from thinktree.train.ppm.lm.config import LMPPMConfig
@@ -79,14 +84,9 @@ def _same(old: dict[str, Any], new: dict[str, Any]) -> bool:
 def read_manifest(source: Path) -> dict[str, Any]:
     """The manifest of an exported LM PPM checkpoint (``ValueError``, one line, if
     ``source`` is not one)."""
-    manifest = read_archive_manifest(Path(source))
-    known = manifest.get("format") == FORMAT and manifest.get("version") == VERSION
-    if not known or manifest.get("precision") not in PRECISIONS:
-        raise ValueError(
-            f"{source} is not an LM PPM checkpoint this thinktree reads (format {FORMAT} "
-            f"version {VERSION}); export it again, or delete it to train from the start"
-        )
-    return manifest
+    return read_checkpoint_manifest(
+        Path(source), FORMAT, VERSION, PRECISIONS, "an LM PPM checkpoint", "the start"
+    )
 
 
 def import_checkpoint(source: Path, out: Path, data_hash: str, config: LMPPMConfig) -> Path | None:
