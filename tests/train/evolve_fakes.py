@@ -128,6 +128,8 @@ class FakeTrainers:
     sft_minutes: float = 0.0
     sft_stops: bool = False
     ppm_fails: bool = False
+    ppm_stops: bool = False
+    ppm_deadlines: list[float | None] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
     sft_data: list[list[Trajectory]] = field(default_factory=list)
 
@@ -152,10 +154,20 @@ class FakeTrainers:
         self.calls.append("parity")
         return {"agree": 0.95, "base_agree": 0.5, "positions": 8, "texts": len(trajectories)}
 
-    def ppm(self, store: RunStore, runs: Sequence[str], directory: Path, known: set[str]) -> dict:
+    def ppm(
+        self,
+        store: RunStore,
+        runs: Sequence[str],
+        directory: Path,
+        known: set[str],
+        deadline: float | None,
+    ) -> dict | None:
         self.calls.append("ppm")
+        self.ppm_deadlines.append(deadline)
         if self.ppm_fails:
             raise ValueError("2 pairs; at least 20 are needed")
+        if self.ppm_stops:
+            return None
         directory.mkdir(parents=True, exist_ok=True)
         for name in PPM_FILES:
             (directory / name).write_text("{}")

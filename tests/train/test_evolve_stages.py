@@ -223,6 +223,24 @@ def test_an_sft_stopped_at_a_checkpoint_stops_the_evolution(tmp_path) -> None:
     assert "sft" not in ledger_stages(rig.out, 1)
 
 
+def test_a_ppm_stopped_at_a_checkpoint_stops_the_evolution_and_the_rerun_resumes_it(
+    tmp_path,
+) -> None:
+    """An LM PPM is stopped at the round's deadline like SFT: the stage is not recorded,
+    and the next call trains it again (the trainer resumes from its checkpoint)."""
+    rig = Rig(tmp_path)
+    rig.trainers.ppm_stops = True
+    with pytest.raises(EvolveStopped, match="round 1 ppm stopped at a checkpoint"):
+        rig.run(max_minutes=500)
+    assert "ppm" not in ledger_stages(rig.out, 1)
+    assert rig.trainers.ppm_deadlines[-1] is not None  # the budget's, handed to the trainer
+    rig.trainers.ppm_stops = False
+    rig.run()
+    assert "ppm" in ledger_stages(rig.out, 1)
+    # The second sitting trains only the PPM again: SFT, export and parity are recorded.
+    assert rig.trainers.calls == ["sft", "export", "parity", "ppm", "ppm"]
+
+
 def test_dev_stages_with_no_problems_are_not_run(tmp_path) -> None:
     rig = Rig(tmp_path, **{"dev.greedy_limit": 0, "dev.mcts_limit": 0})
     assert rig.run().started == ["0:pool_search", *ROUND_1[:5]]

@@ -4,6 +4,7 @@ imported into an empty directory and trained to the end."""
 
 from __future__ import annotations
 
+import shutil
 import tarfile
 from pathlib import Path
 
@@ -150,3 +151,37 @@ def test_training_calls_saved_when_it_stops_and_when_it_ends(
     train_lm_ppm(PAIRS, out, CONFIG, base, load=load_tiny, saved=saved)
     assert calls == [3, 6]
     assert not checkpoint_path(out).exists()  # the finished output removes it
+
+
+def test_an_evolve_round_s_lm_ppm_checkpoint_travels_through_the_recipe(
+    tmp_path: Path, base: BaseFile
+) -> None:
+    import json
+    from types import SimpleNamespace
+
+    from thinktree.cli.bench_cmd import _restore_checkpoints, _save_checkpoints
+    from thinktree.eval.bench.recipe import EvolveSpec
+
+    evolve = EvolveSpec(config="evolve.yaml", out="runs/evo", ledgers="ledgers",
+                        checkpoints="carried")  # fmt: skip
+    spec = SimpleNamespace(evolve=evolve)
+    config = json.dumps({"ppm_kind": "lm", "lm_ppm": CONFIG.model_dump(mode="json")})
+    here, fresh, done = tmp_path / "here", tmp_path / "fresh", tmp_path / "done"
+    for where in (here, fresh, done):
+        where.mkdir()
+        (where / "evolve.yaml").write_text(config)
+    stopped_after_three(here / "runs/evo/round-1/ppm", base)
+    assert _save_checkpoints(spec, here) == [here / "carried/round-1.ppm.tar.gz"]
+    assert read_manifest(here / "carried/round-1.ppm.tar.gz")["precision"] == "compact"
+
+    shutil.copytree(here / "carried", fresh / "carried")
+    assert _restore_checkpoints(spec, fresh) == ["round-1 ppm"]
+    assert checkpoint_path(fresh / "runs/evo/round-1/ppm").is_file()
+    assert _restore_checkpoints(spec, fresh) == []  # it holds that checkpoint now
+
+    shutil.copytree(here / "carried", done / "carried")
+    (done / "runs/evo/round-1").mkdir(parents=True)
+    ledger = {"round": 1, "stages": {"ppm": {"pairs": 13}}, "data": {}}
+    (done / "runs/evo/round-1/manifest.json").write_text(json.dumps(ledger))
+    assert _restore_checkpoints(spec, done) == []  # the round's PPM is recorded done
+    assert not (done / "runs/evo/round-1/ppm").exists()

@@ -357,7 +357,7 @@ def test_an_evolve_round_s_checkpoint_travels_through_the_recipe(
 ) -> None:
     from types import SimpleNamespace
 
-    from thinktree.cli.bench_cmd import _restore_sft_checkpoints, _save_sft_checkpoints
+    from thinktree.cli.bench_cmd import _restore_checkpoints, _save_checkpoints
     from thinktree.eval.bench.recipe import EvolveSpec
 
     evolve = EvolveSpec(config="evolve.yaml", out="runs/evo", ledgers="ledgers",
@@ -370,14 +370,14 @@ def test_an_evolve_round_s_checkpoint_travels_through_the_recipe(
         (base / "evolve.yaml").write_text(json.dumps({"sft": sft}))
     shutil.copytree(runs.killed_dir, here / "runs/evo/round-1/sft")
     (here / "runs/evo/round-2/sft").mkdir(parents=True)  # not begun: nothing to carry
-    assert _save_sft_checkpoints(spec, here) == [here / "carried/round-1.sft.tar.gz"]
+    assert _save_checkpoints(spec, here) == [here / "carried/round-1.sft.tar.gz"]
     assert read_manifest(here / "carried/round-1.sft.tar.gz")["precision"] == "compact"
 
     shutil.copytree(here / "carried", fresh / "carried")
-    assert _restore_sft_checkpoints(spec, fresh) == ["round-1"]
+    assert _restore_checkpoints(spec, fresh) == ["round-1"]
     restored = fresh / "runs/evo/round-1/sft/checkpoints/checkpoint-2"
     assert (restored / "thinktree-complete").is_file()
-    assert _restore_sft_checkpoints(spec, fresh) == []  # it holds that checkpoint now
+    assert _restore_checkpoints(spec, fresh) == []  # it holds that checkpoint now
 
     done = tmp_path / "done"
     shutil.copytree(fresh / "carried", done / "carried")
@@ -385,7 +385,7 @@ def test_an_evolve_round_s_checkpoint_travels_through_the_recipe(
     (done / "runs/evo/round-1").mkdir(parents=True)
     ledger = {"round": 1, "stages": {"sft": {"steps": 6}}, "data": {}}
     (done / "runs/evo/round-1/manifest.json").write_text(json.dumps(ledger))
-    assert _restore_sft_checkpoints(spec, done) == []
+    assert _restore_checkpoints(spec, done) == []
     assert not (done / "runs/evo/round-1/sft").exists()
 
 
@@ -394,7 +394,7 @@ def test_a_recipe_s_checkpoints_under_other_settings_are_refused(
 ) -> None:
     from types import SimpleNamespace
 
-    from thinktree.cli.bench_cmd import _restore_sft_checkpoints
+    from thinktree.cli.bench_cmd import _restore_checkpoints
     from thinktree.eval.bench.recipe import EvolveSpec
 
     spec = SimpleNamespace(
@@ -404,7 +404,7 @@ def test_a_recipe_s_checkpoints_under_other_settings_are_refused(
     sft = {**CONFIG.model_dump(mode="json"), "rank": 8}
     (tmp_path / "evolve.yaml").write_text(json.dumps({"sft": sft}))
     with pytest.raises(ValueError) as info:
-        _restore_sft_checkpoints(spec, tmp_path)
+        _restore_checkpoints(spec, tmp_path)
     assert str(info.value) == (
         f"{exported} was made with other settings (rank); give the settings it was trained "
         f"with, or delete {exported} to train from the base"

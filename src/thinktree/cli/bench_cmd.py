@@ -54,7 +54,7 @@ def bench_command(
         if options.export_only and run_store is not None:
             with user_errors():
                 written = export_all(run_store, spec, base) + save_ledgers(spec, base)
-                written += _save_sft_checkpoints(spec, base)
+                written += _save_checkpoints(spec, base)
             console.print(f"exported {len(written)} files")
             return
         finished = True
@@ -173,8 +173,8 @@ def _restore_shipped(spec, base: Path) -> list[str]:
 
 
 def _evolve(spec, base: Path, run_store, max_minutes: float | None, console: Console) -> None:
-    """The recipe's evolve run: ledgers, the shipped round and unfinished SFT checkpoints
-    restored, then ``thinktree evolve``; its runs, ledgers and SFT checkpoints saved
+    """The recipe's evolve run: ledgers, the shipped round and unfinished SFT and LM PPM
+    checkpoints restored, then ``thinktree evolve``; its runs, ledgers and checkpoints saved
     afterwards, stopped or not."""
     from thinktree.cli.evolve_cmd import evolve_command
     from thinktree.eval.bench.runner import export_all, restore_ledgers, save_ledgers
@@ -187,8 +187,8 @@ def _evolve(spec, base: Path, run_store, max_minutes: float | None, console: Con
         if evolve.restore_shipped:
             for said in _restore_shipped(spec, base):
                 console.print(said)
-        for name in _restore_sft_checkpoints(spec, base):
-            console.print(f"restored {name}'s SFT checkpoint into {out}")
+        for name in _restore_checkpoints(spec, base):
+            console.print(f"restored {name}'s checkpoint into {out}")
     try:
         evolve_command(
             out=str(out),
@@ -201,30 +201,40 @@ def _evolve(spec, base: Path, run_store, max_minutes: float | None, console: Con
     finally:
         with user_errors():
             written = export_all(run_store, spec, base) + save_ledgers(spec, base)
-            written += _save_sft_checkpoints(spec, base)
+            written += _save_checkpoints(spec, base)
         console.print(f"exported {len(written)} files")
 
 
-def _restore_sft_checkpoints(spec: Any, base: Path) -> list[str]:
-    """Import the evolve run's carried SFT checkpoints (recipe ``checkpoints``) into
-    its rounds where this machine lacks them; the rounds restored."""
+def _restore_checkpoints(spec: Any, base: Path) -> list[str]:
+    """Import the evolve run's carried SFT and LM PPM checkpoints (recipe
+    ``checkpoints``) into its rounds where this machine lacks them; what was restored
+    (``round-N`` for an SFT, ``round-N ppm`` for an LM PPM)."""
     evolve = spec.evolve
     if evolve is None or evolve.checkpoints is None:
         return []
-    from thinktree.train.evolve.carry import restore_sft_checkpoints
+    from thinktree.train.evolve.carry import restore_ppm_checkpoints, restore_sft_checkpoints
     from thinktree.train.evolve.config import load_evolve_config
 
-    sft = load_evolve_config(base / evolve.config).sft
-    return restore_sft_checkpoints(base / evolve.checkpoints, base / evolve.out, sft)
+    config = load_evolve_config(base / evolve.config)
+    carried, out = base / evolve.checkpoints, base / evolve.out
+    sft = restore_sft_checkpoints(carried, out, config.sft)
+    ppm = restore_ppm_checkpoints(carried, out, config.lm_ppm)
+    return sft + [f"{name} ppm" for name in ppm]
 
 
-def _save_sft_checkpoints(spec: Any, base: Path) -> list[Path]:
-    """Export the evolve run's in-progress SFT checkpoints to the recipe's
+def _save_checkpoints(spec: Any, base: Path) -> list[Path]:
+    """Export the evolve run's in-progress SFT and LM PPM checkpoints to the recipe's
     ``checkpoints`` (none: they do not travel)."""
     evolve = spec.evolve
     if evolve is None or evolve.checkpoints is None:
         return []
-    from thinktree.train.evolve.carry import save_sft_checkpoints
+    from thinktree.train.evolve.carry import save_ppm_checkpoints, save_sft_checkpoints
 
-    directory = base / evolve.checkpoints
-    return save_sft_checkpoints(base / evolve.out, directory, evolve.checkpoint_precision)
+    directory, out, precision = (
+        base / evolve.checkpoints,
+        base / evolve.out,
+        evolve.checkpoint_precision,
+    )
+    return save_sft_checkpoints(out, directory, precision) + save_ppm_checkpoints(
+        out, directory, precision
+    )

@@ -207,9 +207,10 @@ class EvolveSpec(Strict):
     """Put the shipped policy over the evolved model (the ``evolved`` slot for the 0.5B,
     ``default`` for the 1.5B) back into its round (weights are not in git)."""
     checkpoints: str | None = None
-    """Where the rounds' in-progress SFT checkpoints travel in git (round-N.sft.tar.gz),
-    exported after each call and imported where this machine lacks them, so a fresh
-    machine resumes an SFT instead of restarting it; none: they do not travel."""
+    """Where the rounds' in-progress SFT and LM PPM checkpoints travel in git
+    (round-N.sft.tar.gz, round-N.ppm.tar.gz), exported after each call and imported
+    where this machine lacks them, so a fresh machine resumes a training instead of
+    restarting it; none: they do not travel."""
     checkpoint_precision: Literal["exact", "compact"] = "compact"
     """``exact`` resumes bit for bit; ``compact`` halves the file (16-bit weights and
     Adam moments: 111 MB for the 1.5B at r16 before gzip, see

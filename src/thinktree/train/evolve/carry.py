@@ -1,4 +1,4 @@
-"""Evolve rounds' in-progress SFT checkpoints carried between machines as files.
+"""Evolve rounds' in-progress SFT and LM PPM checkpoints carried between machines as files.
 
 An evolve recipe's ``checkpoints`` directory (``thinktree bench``) holds one
 ``round-N.sft.tar.gz`` a round (:mod:`thinktree.train.sft.checkpoint_export`):
@@ -7,7 +7,10 @@ after a call, :func:`restore_sft_checkpoints` imports them on a fresh machine
 before the next, so the round's SFT resumes where it stopped instead of starting
 from the base. A round whose SFT is recorded done is not restored (its file stays
 until a rerun of that round's SFT replaces it); the data hash is checked when the
-SFT resumes, once the round's data is built.
+SFT resumes, once the round's data is built. A round's LM PPM (``ppm_kind: lm``)
+travels the same way as ``round-N.ppm.tar.gz``
+(:mod:`thinktree.train.ppm.lm.checkpoint_export`): :func:`save_ppm_checkpoints`,
+:func:`restore_ppm_checkpoints`.
 """
 
 from __future__ import annotations
@@ -17,11 +20,14 @@ from pathlib import Path
 
 from thinktree.train.evolve.context import EvolvePaths
 from thinktree.train.evolve.ledger import RoundLedger
-from thinktree.train.evolve.stages import SFT
+from thinktree.train.evolve.stages import SFT, RoundPPM
+from thinktree.train.ppm.lm import checkpoint_export as lm_ppm_carry
+from thinktree.train.ppm.lm.config import LMPPMConfig
 from thinktree.train.sft.checkpoint_export import Precision, export_checkpoint, import_checkpoint
 from thinktree.train.sft.training import SFTConfig
 
 SUFFIX = ".sft.tar.gz"
+PPM_SUFFIX = ".ppm.tar.gz"
 
 
 def save_sft_checkpoints(out: Path, directory: Path, precision: Precision) -> list[Path]:
@@ -50,6 +56,39 @@ def restore_sft_checkpoints(directory: Path, out: Path, config: SFTConfig | None
             continue
         source = Path(directory) / f"round-{index}{SUFFIX}"
         if import_checkpoint(source, paths.sft_dir(index), config=config) is not None:
+            restored.append(f"round-{index}")
+    return restored
+
+
+def save_ppm_checkpoints(out: Path, directory: Path, precision: Precision) -> list[Path]:
+    """Export the checkpoint of every round's unfinished LM PPM training in ``out`` to
+    ``directory/round-N.ppm.tar.gz``; the files written or already up to date."""
+    paths = EvolvePaths(Path(out))
+    saved = []
+    for index in _round_indices(path.name for path in paths.out.glob("round-*")):
+        dest = Path(directory) / f"round-{index}{PPM_SUFFIX}"
+        written = lm_ppm_carry.export_checkpoint(paths.ppm_dir(index), dest, precision)
+        if written is not None:
+            saved.append(written)
+    return saved
+
+
+def restore_ppm_checkpoints(directory: Path, out: Path, config: LMPPMConfig) -> list[str]:
+    """Import each ``directory/round-N.ppm.tar.gz`` into ``out/round-N/ppm`` where that
+    round's PPM is not done and holds no checkpoint as new; the rounds restored.
+    ``config``: the LM PPM settings the run will train with (refused if they differ);
+    the pairs are checked when the training resumes."""
+    paths = EvolvePaths(Path(out))
+    names = (
+        path.name.removesuffix(PPM_SUFFIX) for path in Path(directory).glob(f"round-*{PPM_SUFFIX}")
+    )
+    restored = []
+    for index in _round_indices(names):
+        ledger = RoundLedger.read(paths.round_dir(index), index)
+        if ledger is not None and ledger.done(RoundPPM.name):
+            continue
+        source = Path(directory) / f"round-{index}{PPM_SUFFIX}"
+        if lm_ppm_carry.import_checkpoint(source, paths.ppm_dir(index), None, config) is not None:
             restored.append(f"round-{index}")
     return restored
 

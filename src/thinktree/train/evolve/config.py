@@ -17,7 +17,7 @@ the ``--pool-*`` flags set the first pool.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -38,6 +38,7 @@ from thinktree.search.registry import checked, strategy_name
 from thinktree.search.sampling import SelfConsistencySearch
 from thinktree.train.evolve.pool_config import PoolConfig, PoolDevSlice, check_pools
 from thinktree.train.ppm.head import HeadConfig
+from thinktree.train.ppm.lm.config import LMPPMConfig
 from thinktree.train.sft.training import SFTConfig
 
 MCTS = strategy_name(MCTSSearch)
@@ -146,7 +147,13 @@ class EvolveConfig(BaseModel):
     of `thinktree eval --strategy mcts --scorer outcome`, so such a run is found."""
     evolved_search: SearchConfig = Field(default_factory=lambda: _mcts(temperature=1.0))
     sft: SFTConfig = Field(default_factory=SFTConfig)
+    ppm_kind: Literal["features", "lm"] = "features"
+    """The round's PPM: features (MLP heads on handcrafted features, ``ppm``; seconds to
+    train) or lm (a LoRA that answers yes or no, ``lm_ppm``; hours on a CPU, stopped
+    and resumed at the round's deadline like SFT)."""
     ppm: HeadConfig = Field(default_factory=HeadConfig)
+    lm_ppm: LMPPMConfig = Field(default_factory=LMPPMConfig)
+    """The LM PPM's settings where ``ppm_kind`` is lm (``thinktree ppm train --kind lm``'s)."""
     dev: DevConfig = Field(default_factory=DevConfig)
     reference: ReferenceConfig = Field(default_factory=ReferenceConfig)
     engine: EngineSettings = Field(default_factory=EngineSettings)

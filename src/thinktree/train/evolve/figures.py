@@ -48,6 +48,7 @@ def round_row(index: int, stages: Mapping[str, Mapping[str, Any]], config: Evolv
         "holdout_loss_before": get("sft", "holdout_loss_before"),
         "holdout_loss_after": get("sft", "holdout_loss_after"),
         "ppm_pairwise_new": get("ppm", "pairwise_accuracy_new"),
+        "ppm_pairwise_held_out": get("ppm", "pairwise_accuracy_held_out"),
         "dev_greedy": get("dev_greedy", "accuracy"),
         "dev_greedy_n": get("dev_greedy", "n"),
         "dev_greedy_in_format": get("dev_greedy", "in_format"),

@@ -236,12 +236,17 @@ class RoundPPM(RecordedStage):
         known = known_problem_ids(context)
         directory = evolve.paths.ppm_dir(context.index)
         try:
-            return evolve.trainers.ppm(evolve.store, runs, directory, known)
+            figures = evolve.trainers.ppm(
+                evolve.store, runs, directory, known, evolve.budget.deadline
+            )
         except ValueError as exc:
             # Too few pairs to fit and cross-validate a head: the round goes on
             # without a PPM (its searches use outcome rewards / agreement only).
             evolve.reporter.note(f"round {context.index}: no PPM ({exc})")
             return {"pairs": None, "skipped": str(exc)}
+        if figures is None:
+            raise EvolveStopped(f"round {context.index} ppm stopped at a checkpoint")
+        return figures
 
 
 def known_problem_ids(context: RoundContext) -> set[str]:

@@ -28,8 +28,11 @@ AdapterExporter = Callable[[Path, Path], Path]
 """(PEFT adapter directory, destination GGUF file) -> the written file."""
 ParityMeter = Callable[[Sequence[Trajectory], Path, Path], dict[str, Any]]
 """(trajectories to teacher-force, PEFT directory, GGUF adapter) -> parity figures."""
-PPMTrainer = Callable[[RunStore, Sequence[str], Path, set[str]], dict[str, Any]]
-"""(store, pool run ids, PPM directory, known problem ids) -> the PPM's figures;
+PPMTrainer = Callable[
+    [RunStore, Sequence[str], Path, set[str], float | None], dict[str, Any] | None
+]
+"""(store, pool run ids, PPM directory, known problem ids, monotonic deadline) -> the
+PPM's figures, or None when it stopped at a checkpoint before the end (an LM PPM);
 ValueError when the trees hold too few pairs."""
 ReferenceConverter = Callable[[Sequence[Problem], Progress], dict[str, list[Step]]]
 """(problems, progress) -> verified reference steps by problem id (converted ones only)."""
@@ -85,8 +88,16 @@ def default_trainers(config: EvolveConfig, base_name: str, base_sha256: str) -> 
         return asdict(report)
 
     def ppm(
-        store: RunStore, runs: Sequence[str], directory: Path, known: set[str]
-    ) -> dict[str, Any]:
+        store: RunStore,
+        runs: Sequence[str],
+        directory: Path,
+        known: set[str],
+        deadline: float | None,
+    ) -> dict[str, Any] | None:
+        if config.ppm_kind == "lm":
+            from thinktree.train.ppm.lm.round import train_round_lm_ppm
+
+            return train_round_lm_ppm(store, runs, directory, config.lm_ppm, deadline)
         from thinktree.train.ppm.round import train_round_ppm
 
         return train_round_ppm(store, runs, directory, config.ppm, known)

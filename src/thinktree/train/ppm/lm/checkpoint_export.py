@@ -101,7 +101,7 @@ def import_checkpoint(source: Path, out: Path, data_hash: str, config: LMPPMConf
 
     source, out = Path(source), Path(out)
     manifest = read_manifest(source)
-    if manifest["data_hash"] != data_hash:
+    if data_hash is not None and manifest["data_hash"] != data_hash:
         raise ValueError(
             f"{source} was trained on other pairs (data hash {manifest['data_hash'][:12]}, "
             f"these pairs {data_hash[:12]}); give the pairs it was trained on, or delete "
