@@ -126,6 +126,7 @@ def test_every_probe_recipe_in_the_repository_names_a_probe_with_valid_options()
         "engine.yaml": ("engine", "benchmarks/results/engine.json"),
         "grader.yaml": ("grader", "benchmarks/results/grader.json"),
         "lm_ppm_prefix.yaml": ("lm_ppm_prefix", "benchmarks/results/lm_ppm_prefix.json"),
+        "lm_ppm_groups.yaml": ("lm_ppm_groups", "benchmarks/results/lm_ppm_groups.json"),
         "ppm_candidates.yaml": ("ppm_candidates", "benchmarks/results/ppm.json"),
         "ppm_scoring.yaml": ("ppm_scoring", "benchmarks/results/ppm_scoring.json"),
         "sandbox.yaml": ("sandbox", "benchmarks/results/sandbox.json"),
@@ -157,7 +158,7 @@ def test_the_registries_load_no_torch_llama_cpp_ray_or_uvicorn() -> None:
         "print(len(probes), sorted(m for m in heavy if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.split("\n")[0] == "13 []"
+    assert done.stdout.split("\n")[0] == "14 []"
 
 
 # -- thinktree bench with a probe ----------------------------------------------------------

@@ -97,6 +97,22 @@ def pair(problem: str, good: int, *, kind: str = "step") -> PreferencePair:
     return PreferencePair(problem, question, prefix, chosen, rejected, 1.0, -1.0, "step", 1)
 
 
+def node_pairs(problem: str, good: int, goods: int = 2, bads: int = 2) -> list[PreferencePair]:
+    """Every (good, bad) pair of one MCTS node whose ``goods`` children print the next
+    number (each in its own words) and whose ``bads`` children raise: ``goods`` x
+    ``bads`` step pairs of ``goods + bads`` distinct sides, one shared prefix."""
+    question = f"Problem {problem}: what is {good} + 1?"
+    prefix = (code(f"a = {good}\nprint(a)", output=str(good)),)
+    chosen = [code(f"b{i} = a + 1\nprint(b{i})", output=str(good + 1)) for i in range(goods)]
+    rejected = [code(f"c{i} = a / 0\nprint(c{i})", error="ZeroDivisionError: division by zero")
+                for i in range(bads)]  # fmt: skip
+    return [
+        PreferencePair(problem, question, prefix, (c,), (r,), 1.0, -1.0, "step", 1)
+        for c in chosen
+        for r in rejected
+    ]
+
+
 PAIRS = [pair(f"p{i}", 3 + i) for i in range(12)] + [pair("p4", 40, kind="final")]
 """With validation_fraction 0.3, problems p0 p2 p3 p7 p9 p11 are held out, the rest train."""
 

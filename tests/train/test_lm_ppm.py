@@ -168,10 +168,11 @@ def test_ppm_json_has_the_documented_fields(tmp_path: Path, base: BaseFile) -> N
     training = record["training"]
     assert {k: training[k] for k in (
         "pairs_train", "pairs_held_out", "problems_train", "problems_held_out", "steps",
-        "pairs_by_kind", "epochs",
+        "pairs_by_kind", "epochs", "groups_train",
     )} == {
         "pairs_train": 7, "pairs_held_out": 6, "problems_train": 6, "problems_held_out": 6,
         "steps": 2, "pairs_by_kind": {"final": 1, "step": 12}, "epochs": 4 / 7,
+        "groups_train": 7,  # p4's step and final pairs are of two kinds: two groups
     }  # fmt: skip
     assert training["tokens_seen"] > 0 and training["seconds"] > 0
     assert training["config"]["bf16"] is False

@@ -29,6 +29,7 @@ Format version 1 (``<out>/``):
         "data_hash": "<sha256 of the pairs>",
         "pairs_train": N, "pairs_held_out": M, "problems_train": P, "problems_held_out": Q,
         "pairs_by_kind": {"step": ..., "final": ...}, "truncated_pairs": T,
+        "groups_train": G,                # pairs read together (lm.plan.pair_groups)
         "epochs": E, "steps": S, "tokens_seen": K, "seconds": F, "final_loss": L,
         "held_out_accuracy": {"lm_ppm": a, "lm_ppm_clean": a, "base": b,
                               "mean_logprob": c, "feature_ppm": d or null,

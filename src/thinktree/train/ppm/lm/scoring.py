@@ -17,6 +17,8 @@ Prefix sharing: with ``share_prefix`` the pair's shared ids (question, earlier
 steps) are run once, their keys and values repeated for the two sides, and both
 continuations run from that cache as a batch of two; gradients flow through the
 cache into the shared forward. Without it both full sides run as one padded batch.
+A group of pairs (:class:`~thinktree.train.ppm.lm.tokens.GroupTokens`) runs the same
+way with one row per distinct side, and its loss is the sum of its pairs' losses.
 Both give the same scores (a test checks it); which is faster is measured by
 ``thinktree bench benchmarks/recipes/lm_ppm_prefix.yaml``.
 """
@@ -28,7 +30,7 @@ from typing import Any
 
 import torch
 
-from thinktree.train.ppm.lm.tokens import PairTokens
+from thinktree.train.ppm.lm.tokens import GroupTokens, PairTokens
 
 
 def _parts(model: Any) -> tuple[Any, Any]:
@@ -44,28 +46,41 @@ def _padded(rows: Sequence[Sequence[int]], device: Any) -> torch.Tensor:
 
 def pair_logits(model: Any, pair: PairTokens, share_prefix: bool) -> torch.Tensor:
     """Float32 logits ``(2, vocab)`` at the last position of the chosen (row 0) and the
-    rejected (row 1) side. Right padding: a real position never attends to a pad.
+    rejected (row 1) side."""
+    return side_logits(model, pair.shared, (pair.chosen, pair.rejected), share_prefix)
+
+
+def side_logits(
+    model: Any, shared: Sequence[int], sides: Sequence[Sequence[int]], share_prefix: bool
+) -> torch.Tensor:
+    """Float32 logits ``(len(sides), vocab)`` at the last position of each side (``shared``
+    then the side's ids). Right padding: a real position never attends to a pad.
     Assumes the output layer's weights are float32 (the trainer's model is)."""
     decoder, head = _parts(model)
     device = head.weight.device
-    sides = (pair.chosen, pair.rejected)
-    if share_prefix and pair.shared:
-        prefix = decoder(input_ids=torch.tensor([pair.shared], device=device), use_cache=True)
+    count = len(sides)
+    if share_prefix and shared:
+        prefix = decoder(input_ids=torch.tensor([list(shared)], device=device), use_cache=True)
         cache = prefix.cache
-        cache.batch_repeat_interleave(2)
+        cache.batch_repeat_interleave(count)
         hidden = decoder(
             input_ids=_padded(sides, device), cache=cache, use_cache=True
         ).last_hidden_state
         last = [len(s) - 1 for s in sides]
     else:
-        rows = [pair.shared + s for s in sides]
+        rows = [list(shared) + list(s) for s in sides]
         hidden = decoder(input_ids=_padded(rows, device), use_cache=False).last_hidden_state
         last = [len(r) - 1 for r in rows]
-    at_end = hidden[torch.arange(2, device=device), torch.tensor(last, device=device)]
+    at_end = hidden[torch.arange(count, device=device), torch.tensor(last, device=device)]
     # The output layer in float32 even under bfloat16 autocast: logits near 15 are
     # 0.0625 apart in bfloat16, so close sides would tie (seen on the 0.5B).
     with torch.autocast(device_type=device.type, enabled=False):
         return head(at_end.float())
+
+
+def group_logits(model: Any, group: GroupTokens, share_prefix: bool) -> torch.Tensor:
+    """Float32 logits ``(len(group.sides), vocab)``, each distinct side read once."""
+    return side_logits(model, group.shared, group.sides, share_prefix)
 
 
 def scores_and_mass(logits: torch.Tensor, yes: int, no: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -82,3 +97,17 @@ def pair_loss(
     scores, log_mass = scores_and_mass(logits, yes, no)
     loss = torch.nn.functional.softplus(scores[1] - scores[0]) - mass_weight * log_mass.mean()
     return loss, scores.detach()
+
+
+def group_loss(
+    logits: torch.Tensor, pairs: Sequence[tuple[int, int]], yes: int, no: int, mass_weight: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the summed loss of the group's pairs from its :func:`group_logits`, the sides'
+    scores): exactly the sum of :func:`pair_loss` over the pairs, since a side's mass
+    term counts half for each pair it is in."""
+    scores, log_mass = scores_and_mass(logits, yes, no)
+    chosen = torch.tensor([c for c, _ in pairs], device=logits.device)
+    rejected = torch.tensor([r for _, r in pairs], device=logits.device)
+    preference = torch.nn.functional.softplus(scores[rejected] - scores[chosen]).sum()
+    uses = torch.bincount(torch.cat([chosen, rejected]), minlength=len(scores)).to(log_mass.dtype)
+    return preference - mass_weight * (uses * log_mass).sum() / 2, scores.detach()

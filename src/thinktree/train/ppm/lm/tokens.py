@@ -88,3 +88,51 @@ def pair_tokens(tokenizer: Any, pair: PreferencePair, max_length: int) -> PairTo
     return PairTokens(
         tuple(chosen[:shared]), tuple(chosen[shared:]), tuple(rejected[shared:]), cut_c or cut_r
     )
+
+
+@dataclass(frozen=True)
+class GroupTokens:
+    """Pairs that share their question and earlier steps, each distinct side once: the
+    LM PPM scores every side a single time and takes the loss over all the pairs."""
+
+    shared: tuple[int, ...]
+    """Ids every side starts with."""
+    sides: tuple[tuple[int, ...], ...]
+    """Each distinct side's ids after ``shared`` (never empty)."""
+    pairs: tuple[tuple[int, int], ...]
+    """(chosen, rejected) as indices into ``sides``, in the pairs' order."""
+    truncated: int
+    """How many of the pairs lost ids to ``max_length`` on either side."""
+
+    @property
+    def tokens(self) -> int:
+        """Ids the model reads (the shared ones once)."""
+        return len(self.shared) + sum(len(s) for s in self.sides)
+
+
+def group_tokens(tokenizer: Any, pairs: Sequence[PreferencePair], max_length: int) -> GroupTokens:
+    """The pairs as one :class:`GroupTokens`; a side read the same (same ids after
+    truncation) is one side. The pairs should share a question and a prefix (they then
+    share ids beyond the question); any pairs are valid, sharing only what they do."""
+    index: dict[tuple[int, ...], int] = {}
+    full: list[list[int]] = []
+    edges, truncated = [], 0
+    for pair in pairs:
+        ends = []
+        cut_any = False
+        for steps in (pair.prefix + pair.chosen, pair.prefix + pair.rejected):
+            ids, cut = side_ids(tokenizer, pair.question, steps, max_length)
+            cut_any = cut_any or cut
+            key = tuple(ids)
+            if key not in index:
+                index[key] = len(full)
+                full.append(ids)
+            ends.append(index[key])
+        edges.append((ends[0], ends[1]))
+        truncated += cut_any
+    shared = min(len(ids) - 1 for ids in full)
+    for ids in full[1:]:
+        shared = min(shared, _common(full[0], ids))
+    return GroupTokens(
+        tuple(full[0][:shared]), tuple(tuple(ids[shared:]) for ids in full), tuple(edges), truncated
+    )

@@ -2,10 +2,11 @@
 
 Pairs split by problem (:func:`thinktree.train.ppm.pairs.is_validation` with the
 config's fraction): the training problems' pairs train, the held-out problems'
-pairs only measure. The pairs are visited in a seeded order (a new permutation
-each epoch), one pair a forward pass, ``pairs_per_step`` pairs an AdamW step
-(gradients clipped to norm 1, linear warm-up then cosine decay); a last step that
-runs past the epochs fills up from the next epoch's order. Checkpoints and
+pairs only measure. The pairs are read in groups, one forward pass a group, each
+distinct side once, and visited in a seeded order, about ``pairs_per_step`` pairs
+an AdamW step (gradients clipped to norm 1, linear warm-up then cosine decay):
+:mod:`thinktree.train.ppm.lm.plan`. A step's loss is the mean of its pairs' losses,
+the same objective grouped or not. Checkpoints and
 resuming: :mod:`thinktree.train.ppm.lm.checkpoint`. The finished directory:
 :mod:`thinktree.train.ppm.lm.output`.
 
@@ -19,12 +20,10 @@ the training pairs, the three scored on the very same held-out pairs.
 from __future__ import annotations
 
 import math
-import random
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +35,9 @@ from thinktree.train.ppm.head import pairwise_accuracy
 from thinktree.train.ppm.lm import checkpoint as ckpt
 from thinktree.train.ppm.lm.config import LMPPMConfig
 from thinktree.train.ppm.lm.output import BaseFile, read_finished, write_output
-from thinktree.train.ppm.lm.scoring import pair_logits, pair_loss, scores_and_mass
-from thinktree.train.ppm.lm.tokens import PairTokens, answer_ids, pair_tokens
+from thinktree.train.ppm.lm.plan import pair_groups, step_plan
+from thinktree.train.ppm.lm.scoring import group_logits, group_loss, scores_and_mass
+from thinktree.train.ppm.lm.tokens import GroupTokens, answer_ids, group_tokens
 from thinktree.train.ppm.pairs import PreferencePair, is_validation
 
 Progress = Callable[[str, int, int], None]
@@ -51,20 +51,6 @@ class LMPPMResult:
     record: dict[str, Any]
     losses: list[float] = field(default_factory=list)
     """The mean pair loss of every optimizer step, over all sittings."""
-
-
-@lru_cache(maxsize=4)
-def pair_order(count: int, seed: int, epoch: int) -> tuple[int, ...]:
-    """The training pairs' order in ``epoch`` (a seeded permutation)."""
-    order = list(range(count))
-    random.Random(f"lm-ppm:{seed}:{epoch}").shuffle(order)
-    return tuple(order)
-
-
-def total_steps(train_pairs: int, config: LMPPMConfig) -> int:
-    if config.max_steps >= 0:
-        return config.max_steps
-    return math.ceil(math.ceil(config.epochs * train_pairs) / config.pairs_per_step)
 
 
 def _schedule(steps: int, warmup: float) -> Callable[[int], float]:
@@ -85,22 +71,37 @@ def _autocast(bf16: bool) -> Any:
 
 
 def held_out_scores(
-    model: Any, tokens: Sequence[PairTokens], answer: tuple[int, int], config: LMPPMConfig,
-    bf16: bool, progress: Callable[[int, int], None] | None = None,
+    model: Any, groups: Sequence[tuple[Sequence[int], GroupTokens]], count: int,
+    answer: tuple[int, int], config: LMPPMConfig, bf16: bool,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """Scores of the chosen and the rejected sides, dropout off."""
+    """Scores of the chosen and the rejected sides of ``count`` pairs, dropout off;
+    ``groups``: (the pairs' indices, their tokens)."""
     was_training = model.training
     model.eval()
-    pos, neg = [], []
+    pos, neg = np.zeros(count), np.zeros(count)
     with torch.no_grad(), _autocast(bf16):
-        for done, pair in enumerate(tokens, 1):
-            scores, _ = scores_and_mass(pair_logits(model, pair, config.share_prefix), *answer)
-            pos.append(float(scores[0]))
-            neg.append(float(scores[1]))
+        for done, (indices, group) in enumerate(groups, 1):
+            logits = group_logits(model, group, config.share_prefix)
+            scores = scores_and_mass(logits, *answer)[0].tolist()
+            for index, (chosen, rejected) in zip(indices, group.pairs, strict=True):
+                pos[index], neg[index] = scores[chosen], scores[rejected]
             if progress is not None:
-                progress(done, len(tokens))
+                progress(done, len(groups))
     model.train(was_training)
-    return np.array(pos), np.array(neg)
+    return pos, neg
+
+
+def tokenised_groups(
+    tokenizer: Any, pairs: Sequence[PreferencePair], config: LMPPMConfig
+) -> list[tuple[list[int], GroupTokens]]:
+    """The pairs' groups (:func:`~thinktree.train.ppm.lm.plan.pair_groups`) with their
+    tokens: (indices into ``pairs``, the group's tokens)."""
+    groups = pair_groups(pairs, config.group_pairs)
+    return [
+        (indices, group_tokens(tokenizer, [pairs[i] for i in indices], config.max_length))
+        for indices in groups
+    ]
 
 
 def feature_ppm_scores(
@@ -181,9 +182,10 @@ def train_lm_ppm(
     if torch.cuda.is_available():
         model = model.to("cuda")
     report("tokenise", 0, len(pairs))
-    train_tokens = [pair_tokens(tokenizer, p, config.max_length) for p in train]
-    valid_tokens = [pair_tokens(tokenizer, p, config.max_length) for p in valid]
-    steps = total_steps(len(train), config)
+    train_groups = tokenised_groups(tokenizer, train, config)
+    valid_groups = tokenised_groups(tokenizer, valid, config)
+    plan = step_plan([len(indices) for indices, _ in train_groups], config)
+    steps = len(plan)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(steps, config.warmup))
@@ -194,8 +196,9 @@ def train_lm_ppm(
     else:
         step, losses, counters = 0, [], {"tokens": 0, "pairs": 0, "seconds": 0.0}
         base_scores = held_out_scores(
-            model, valid_tokens, answer, config, bf16, lambda d, t: report("held-out (base)", d, t)
-        )
+            model, valid_groups, len(valid), answer, config, bf16,
+            lambda d, t: report("held-out (base)", d, t),
+        )  # fmt: skip
 
     def save() -> None:
         ckpt.save_checkpoint(out, {
@@ -208,30 +211,26 @@ def train_lm_ppm(
     model.train()
     started, before = time.perf_counter(), counters["seconds"]
     while step < steps:
-        first = step * config.pairs_per_step
-        positions = range(first, first + config.pairs_per_step)
-        batch = [
-            train_tokens[pair_order(len(train), config.seed, pos // len(train))[pos % len(train)]]
-            for pos in positions
-        ]
+        batch = [train_groups[index][1] for index in plan[step]]
+        in_step = sum(len(group.pairs) for group in batch)
         total = 0.0
-        for tokens in batch:
+        for group in batch:
             with _autocast(bf16):
-                logits = pair_logits(model, tokens, config.share_prefix)
-            loss, _ = pair_loss(logits, *answer, config.mass_weight)
-            (loss / len(batch)).backward()
+                logits = group_logits(model, group, config.share_prefix)
+            loss, _ = group_loss(logits, group.pairs, *answer, config.mass_weight)
+            (loss / in_step).backward()
             total += float(loss.detach())
             counters["tokens"] += (
-                tokens.tokens if not config.share_prefix
-                else len(tokens.shared) + len(tokens.chosen) + len(tokens.rejected)
+                group.tokens if config.share_prefix
+                else len(group.sides) * len(group.shared) + group.tokens - len(group.shared)
             )  # fmt: skip
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad()
         step += 1
-        losses.append(total / len(batch))
-        counters["pairs"] += len(batch)
+        losses.append(total / in_step)
+        counters["pairs"] += in_step
         counters["seconds"] = before + time.perf_counter() - started
         report("train", step, steps)
         if step % config.save_steps == 0 or step == steps:
@@ -245,7 +244,7 @@ def train_lm_ppm(
     if saved is not None:
         saved()
     trained = held_out_scores(
-        model, valid_tokens, answer, config, bf16, lambda d, t: report("held-out", d, t)
+        model, valid_groups, len(valid), answer, config, bf16, lambda d, t: report("held-out", d, t)
     )
     features = None
     if config.feature_baseline:
@@ -259,7 +258,8 @@ def train_lm_ppm(
         "problems_train": len({p.problem_id for p in train}),
         "problems_held_out": len({p.problem_id for p in valid}),
         "pairs_by_kind": dict(sorted(Counter(p.kind for p in pairs).items())),
-        "truncated_pairs": sum(t.truncated for t in train_tokens + valid_tokens),
+        "truncated_pairs": sum(group.truncated for _, group in train_groups + valid_groups),
+        "groups_train": len(train_groups),
         "epochs": counters["pairs"] / len(train),
         "steps": step,
         "tokens_seen": counters["tokens"],
