@@ -196,3 +196,21 @@ def test_the_groups_probe_refuses_a_missing_pairs_file(tmp_path: Path) -> None:
 
     with pytest.raises(ProbeError, match=r"none\.jsonl is not a file; write one with"):
         PROBE.run(PROBE.options(pairs="none.jsonl"), ProbeContext(tmp_path, "x"))
+
+
+def test_a_held_out_curve_is_measured_without_changing_the_training(
+    tmp_path: Path, base: BaseFile
+) -> None:
+    plain = LMPPMConfig(**FAST, max_steps=6, save_steps=10)
+    curved = plain.model_copy(update={"eval_steps": 2})
+    without = train_lm_ppm(NODES, tmp_path / "plain", plain, base, load=load_tiny)
+    asked = iter([False, False, True])  # stopped after step 3, then resumed
+    out = tmp_path / "curved"
+    assert train_lm_ppm(NODES, out, curved, base, load=load_tiny, stop=lambda: next(asked)) is None
+    result = train_lm_ppm(NODES, out, curved, base, load=load_tiny)
+    assert without is not None and result is not None
+    assert result.losses == without.losses  # scoring the held-out pairs draws no dropout
+    curve = result.record["training"]["held_out_curve"]
+    assert [step for step, _ in curve] == [2, 4, 6]
+    assert curve[-1][1] == result.record["training"]["held_out_accuracy"]["lm_ppm"]
+    assert without.record["training"]["held_out_curve"] == [[6, curve[-1][1]]]

@@ -47,6 +47,10 @@ class LMPPMConfig(BaseModel):
     feature_baseline: bool = True
     """Also fit the default feature PPM on the training pairs and score the same held-out
     pairs (seconds; a figure to compare with, not part of the LM PPM)."""
+    eval_steps: int = Field(0, ge=0)
+    """Every this many optimizer steps, score the held-out pairs and add the pairwise
+    accuracy to ppm.json's held_out_curve (a measurement: nothing is chosen by it);
+    0: at the end only."""
     save_steps: int = Field(10, ge=1)
     """Optimizer steps between checkpoints (a killed run resumes from the last)."""
     seed: int = 0

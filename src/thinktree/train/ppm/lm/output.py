@@ -33,7 +33,8 @@ Format version 1 (``<out>/``):
         "epochs": E, "steps": S, "tokens_seen": K, "seconds": F, "final_loss": L,
         "held_out_accuracy": {"lm_ppm": a, "lm_ppm_clean": a, "base": b,
                               "mean_logprob": c, "feature_ppm": d or null,
-                              "lm_ppm_by_kind": {"step": ..., "final": ...}}
+                              "lm_ppm_by_kind": {"step": ..., "final": ...}},
+        "held_out_curve": [[step, lm_ppm accuracy], ..., [S, a]]  # every eval_steps
       }
     }
 

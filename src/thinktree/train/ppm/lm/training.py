@@ -193,8 +193,9 @@ def train_lm_ppm(
         ckpt.restore(model, optimizer, scheduler, state)
         step, losses = state["step"], list(state["losses"])
         counters, base_scores = dict(state["counters"]), state["base_scores"]
+        curve = [list(point) for point in state["curve"]]
     else:
-        step, losses, counters = 0, [], {"tokens": 0, "pairs": 0, "seconds": 0.0}
+        step, losses, counters, curve = 0, [], {"tokens": 0, "pairs": 0, "seconds": 0.0}, []
         base_scores = held_out_scores(
             model, valid_groups, len(valid), answer, config, bf16,
             lambda d, t: report("held-out (base)", d, t),
@@ -206,6 +207,7 @@ def train_lm_ppm(
             "lora": ckpt.trainable_state(model), "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(),
             "counters": counters, "losses": losses, "base_scores": base_scores,
+            "curve": curve,
         })  # fmt: skip
 
     model.train()
@@ -233,6 +235,11 @@ def train_lm_ppm(
         counters["pairs"] += in_step
         counters["seconds"] = before + time.perf_counter() - started
         report("train", step, steps)
+        if config.eval_steps and step % config.eval_steps == 0 and step < steps:
+            measuring = time.perf_counter()
+            scores = held_out_scores(model, valid_groups, len(valid), answer, config, bf16)
+            curve.append([step, pairwise_accuracy(*scores)])
+            started += time.perf_counter() - measuring  # training seconds only
         if step % config.save_steps == 0 or step == steps:
             save()
         if step < steps and stop is not None and stop():
@@ -266,6 +273,7 @@ def train_lm_ppm(
         "seconds": counters["seconds"],
         "final_loss": losses[-1] if losses else None,
         "held_out_accuracy": held_out_accuracy(valid, trained, base_scores, features),
+        "held_out_curve": [*curve, [step, pairwise_accuracy(*trained)]],
     }
     report("export", 0, 1)
     record = write_output(out, model, base, answer, training, losses)
