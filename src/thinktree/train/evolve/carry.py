@@ -15,7 +15,7 @@ travels the same way as ``round-N.ppm.tar.gz``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from thinktree.train.evolve.context import EvolvePaths
@@ -34,13 +34,11 @@ def save_sft_checkpoints(out: Path, directory: Path, precision: Precision) -> li
     """Export the newest complete SFT checkpoint of every round of ``out`` to
     ``directory/round-N.sft.tar.gz``; the files written or already up to date."""
     paths = EvolvePaths(Path(out))
-    saved = []
-    for index in _round_indices(path.name for path in paths.out.glob("round-*")):
-        dest = Path(directory) / f"round-{index}{SUFFIX}"
-        written = export_checkpoint(paths.sft_dir(index), dest, precision)
-        if written is not None:
-            saved.append(written)
-    return saved
+
+    def export(index: int, dest: Path) -> Path | None:
+        return export_checkpoint(paths.sft_dir(index), dest, precision)
+
+    return _save(paths, directory, SUFFIX, export)
 
 
 def restore_sft_checkpoints(directory: Path, out: Path, config: SFTConfig | None) -> list[str]:
@@ -48,29 +46,22 @@ def restore_sft_checkpoints(directory: Path, out: Path, config: SFTConfig | None
     round's SFT is not done and holds no checkpoint as new; the rounds restored.
     ``config``: the SFT settings the run will train with (refused if they differ)."""
     paths = EvolvePaths(Path(out))
-    names = (path.name.removesuffix(SUFFIX) for path in Path(directory).glob(f"round-*{SUFFIX}"))
-    restored = []
-    for index in _round_indices(names):
-        ledger = RoundLedger.read(paths.round_dir(index), index)
-        if ledger is not None and ledger.done(SFT.name):
-            continue
-        source = Path(directory) / f"round-{index}{SUFFIX}"
-        if import_checkpoint(source, paths.sft_dir(index), config=config) is not None:
-            restored.append(f"round-{index}")
-    return restored
+
+    def load(index: int, source: Path) -> Path | None:
+        return import_checkpoint(source, paths.sft_dir(index), config=config)
+
+    return _restore(paths, directory, SUFFIX, SFT.name, load)
 
 
 def save_ppm_checkpoints(out: Path, directory: Path, precision: Precision) -> list[Path]:
     """Export the checkpoint of every round's unfinished LM PPM training in ``out`` to
     ``directory/round-N.ppm.tar.gz``; the files written or already up to date."""
     paths = EvolvePaths(Path(out))
-    saved = []
-    for index in _round_indices(path.name for path in paths.out.glob("round-*")):
-        dest = Path(directory) / f"round-{index}{PPM_SUFFIX}"
-        written = lm_ppm_carry.export_checkpoint(paths.ppm_dir(index), dest, precision)
-        if written is not None:
-            saved.append(written)
-    return saved
+
+    def export(index: int, dest: Path) -> Path | None:
+        return lm_ppm_carry.export_checkpoint(paths.ppm_dir(index), dest, precision)
+
+    return _save(paths, directory, PPM_SUFFIX, export)
 
 
 def restore_ppm_checkpoints(directory: Path, out: Path, config: LMPPMConfig) -> list[str]:
@@ -79,16 +70,45 @@ def restore_ppm_checkpoints(directory: Path, out: Path, config: LMPPMConfig) -> 
     ``config``: the LM PPM settings the run will train with (refused if they differ);
     the pairs are checked when the training resumes."""
     paths = EvolvePaths(Path(out))
-    names = (
-        path.name.removesuffix(PPM_SUFFIX) for path in Path(directory).glob(f"round-*{PPM_SUFFIX}")
-    )
+
+    def load(index: int, source: Path) -> Path | None:
+        return lm_ppm_carry.import_checkpoint(source, paths.ppm_dir(index), None, config)
+
+    return _restore(paths, directory, PPM_SUFFIX, RoundPPM.name, load)
+
+
+def _save(
+    paths: EvolvePaths,
+    directory: Path,
+    suffix: str,
+    export: Callable[[int, Path], Path | None],
+) -> list[Path]:
+    """``export(round, directory/round-N<suffix>)`` for every round of ``paths``; the
+    files it wrote or found up to date."""
+    saved = []
+    for index in _round_indices(path.name for path in paths.out.glob("round-*")):
+        written = export(index, Path(directory) / f"round-{index}{suffix}")
+        if written is not None:
+            saved.append(written)
+    return saved
+
+
+def _restore(
+    paths: EvolvePaths,
+    directory: Path,
+    suffix: str,
+    stage: str,
+    load: Callable[[int, Path], Path | None],
+) -> list[str]:
+    """``load(round, file)`` for each ``directory/round-N<suffix>`` whose round has not
+    recorded ``stage`` done; the rounds it restored."""
+    files = Path(directory).glob(f"round-*{suffix}")
     restored = []
-    for index in _round_indices(names):
+    for index in _round_indices(path.name.removesuffix(suffix) for path in files):
         ledger = RoundLedger.read(paths.round_dir(index), index)
-        if ledger is not None and ledger.done(RoundPPM.name):
+        if ledger is not None and ledger.done(stage):
             continue
-        source = Path(directory) / f"round-{index}{PPM_SUFFIX}"
-        if lm_ppm_carry.import_checkpoint(source, paths.ppm_dir(index), None, config) is not None:
+        if load(index, Path(directory) / f"round-{index}{suffix}") is not None:
             restored.append(f"round-{index}")
     return restored
 
