@@ -89,12 +89,14 @@ def read_manifest(source: Path) -> dict[str, Any]:
     )
 
 
-def import_checkpoint(source: Path, out: Path, data_hash: str, config: LMPPMConfig) -> Path | None:
+def import_checkpoint(
+    source: Path, out: Path, data_hash: str | None, config: LMPPMConfig
+) -> Path | None:
     """Put the checkpoint exported to ``source`` into ``out`` where the training resumes
     from it; returns its path, or None when ``out`` needs none (it holds a checkpoint
     at the same step or later). Refused in one line when it was trained on other pairs
-    than ``data_hash`` or with other settings than ``config``; the resume checks
-    both again."""
+    than ``data_hash`` (unchecked when None: the pairs are not gathered yet, as in an
+    evolve round) or with other settings than ``config``; the resume checks both."""
     import torch
 
     from thinktree.train.ppm.lm.checkpoint import check_settings
