@@ -22,6 +22,7 @@ from thinktree.steps.step import (
     dedupe_key,
     end_reason,
     executed_cells,
+    steps_text,
 )
 
 __all__ = [
@@ -45,5 +46,6 @@ __all__ = [
     "parse_step",
     "prompt_style",
     "solution_text",
+    "steps_text",
     "user_message",
 ]

@@ -78,6 +78,11 @@ class Step:
         )
 
 
+def steps_text(steps: Sequence[Step]) -> str:
+    """The steps' texts joined, without the question: what tells two solutions apart."""
+    return "".join(step.text for step in steps)
+
+
 def executed_cells(steps: list[Step]) -> list[str]:
     """The trajectory's state: the code of earlier steps whose cells ran cleanly.
 

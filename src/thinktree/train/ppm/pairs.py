@@ -45,7 +45,7 @@ from rapidfuzz.distance import Levenshtein
 
 from thinktree.search.mcts.tree import Node, deserialize
 from thinktree.search.result import Trajectory
-from thinktree.steps import Step, solution_text
+from thinktree.steps import Step, solution_text, steps_text
 from thinktree.store import ResultRow
 
 MIN_MARGIN = 0.5
@@ -105,10 +105,6 @@ def _subtree_outcome(node: Node) -> tuple[bool, bool]:
             if n.terminal_reason == "answer" and n.correct:
                 correct = True
     return correct, terminal
-
-
-def _text(steps: Iterable[Step]) -> str:
-    return "".join(s.text for s in steps)
 
 
 def _pairs_from_sides(
@@ -175,7 +171,7 @@ def final_pairs(problem_id: str, question: str, root: Node) -> list[PreferencePa
             root.id,
         )
 
-    return list(_pairs_from_sides(good, bad, make, lambda n: _text(n.steps())))
+    return list(_pairs_from_sides(good, bad, make, lambda n: steps_text(n.steps())))
 
 
 class _Sample(NamedTuple):
@@ -216,7 +212,7 @@ def outcome_pairs(row: ResultRow) -> list[PreferencePair]:
     bad: list[_Sample] = []
     for data, right in zip(row.trajectories, verdicts, strict=True):
         trajectory = Trajectory.from_dict(data)
-        text = _text(trajectory.steps)
+        text = steps_text(trajectory.steps)
         if trajectory.answer is None or not trajectory.steps or text in seen:
             continue
         seen.add(text)
@@ -229,7 +225,7 @@ def outcome_pairs(row: ResultRow) -> list[PreferencePair]:
         )  # fmt: skip
 
     good, bad = good[:OUTCOME_PER_SIDE], bad[:OUTCOME_PER_SIDE]
-    return list(_pairs_from_sides(good, bad, make, lambda s: _text(s.steps)))
+    return list(_pairs_from_sides(good, bad, make, lambda s: steps_text(s.steps)))
 
 
 def pairs_from_tree(problem_id: str, question: str, tree: dict[str, Any]) -> list[PreferencePair]:

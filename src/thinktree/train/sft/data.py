@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from thinktree.search.mcts.tree import Node, deserialize
-from thinktree.steps import Step, StepKind
+from thinktree.steps import Step, StepKind, steps_text
 from thinktree.store import RunStore
 
 PER_PROBLEM = 2
@@ -49,7 +49,7 @@ class Trajectory:
 
     @property
     def text(self) -> str:
-        return "".join(s.text for s in self.steps)
+        return steps_text(self.steps)
 
     def to_dict(self) -> dict[str, Any]:
         return {

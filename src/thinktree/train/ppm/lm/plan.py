@@ -28,16 +28,13 @@ import random
 from collections.abc import Sequence
 from functools import lru_cache
 
+from thinktree.steps import steps_text
 from thinktree.train.ppm.lm.config import LMPPMConfig
 from thinktree.train.ppm.pairs import PreferencePair
 
 MAX_SIDES = 8
 """Distinct sides a group reads at once: 4 right and 4 wrong samples of a problem.
 With gradients, a 512-id side of the 0.5B keeps roughly 1 GB of activations."""
-
-
-def _text(pair: PreferencePair, side: str) -> str:
-    return "".join(s.text for s in pair.prefix + getattr(pair, side))
 
 
 def pair_groups(pairs: Sequence[PreferencePair], grouped: bool) -> list[list[int]]:
@@ -47,8 +44,8 @@ def pair_groups(pairs: Sequence[PreferencePair], grouped: bool) -> list[list[int
         return [[i] for i in range(len(pairs))]
     chunks: dict[tuple[str, str, str], list[tuple[list[int], set[str]]]] = {}
     for i, pair in enumerate(pairs):
-        key = (pair.problem_id, pair.kind, "".join(s.text for s in pair.prefix))
-        ends = {_text(pair, "chosen"), _text(pair, "rejected")}
+        key = (pair.problem_id, pair.kind, steps_text(pair.prefix))
+        ends = {steps_text(pair.prefix + pair.chosen), steps_text(pair.prefix + pair.rejected)}
         bucket = chunks.setdefault(key, [])
         if not bucket or len(bucket[-1][1] | ends) > MAX_SIDES:
             bucket.append(([], set()))
