@@ -183,6 +183,15 @@ def test_ppm_json_has_the_documented_fields(tmp_path: Path, base: BaseFile) -> N
     assert held_out["lm_ppm_clean"] is None  # every rejected side raised
     assert held_out["mean_logprob"] == 0.5  # the toy steps carry no log-probabilities: ties
     assert 0.0 <= held_out["feature_ppm"] <= 1.0
+    rows = [json.loads(line) for line in (out / "held_out.jsonl").read_text().splitlines()]
+    assert [(r["problem_id"], r["kind"]) for r in rows] == [
+        ("p0", "step"), ("p2", "step"), ("p3", "step"), ("p7", "step"), ("p9", "step"),
+        ("p11", "step"),
+    ]  # fmt: skip
+    right = sum(r["scores"]["lm"][0] > r["scores"]["lm"][1] for r in rows)
+    ties = sum(r["scores"]["lm"][0] == r["scores"]["lm"][1] for r in rows)
+    assert held_out["lm_ppm"] == (right + ties / 2) / 6
+    assert all(r["scores"]["feature"] is not None for r in rows)
     assert (out / "peft" / "adapter_model.safetensors").is_file()
     assert not (out / "checkpoints").exists()
     reader = gguf.GGUFReader(str(out / "adapter.gguf"))

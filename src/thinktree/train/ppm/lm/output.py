@@ -8,6 +8,8 @@ Format version 1 (``<out>/``):
 - ``peft/``: the same LoRA as a PEFT adapter (``adapter_config.json``,
   ``adapter_model.safetensors``), for transformers, vLLM or SGLang;
 - ``losses.json``: the mean pair loss of every optimizer step;
+- ``held_out.jsonl``: every held-out pair's scores by the LM PPM and the baselines
+  (:mod:`thinktree.train.ppm.lm.held_out`);
 - ``ppm.json``, written last (its presence means the rest is whole): the fields the
   scorer reads (:class:`thinktree.reward.lm_ppm.LMPPMFile`, their one definition),
   then what only a reader of the record needs::
@@ -48,6 +50,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +62,7 @@ from thinktree.reward.ppm import PPM_FILE
 from thinktree.train.export.lora_gguf import export_lora_gguf
 from thinktree.train.export.staged import staged_dir, staged_file
 from thinktree.train.lora import TARGET_MODULES
+from thinktree.train.ppm.lm.held_out import HELD_OUT_FILE, write_held_out
 
 FORMAT = 1
 ADAPTER_FILE = "adapter.gguf"
@@ -100,9 +104,10 @@ def write_output(
     answer: tuple[int, int],
     training: dict[str, Any],
     losses: list[float],
+    held_out: Sequence[dict[str, Any]],
 ) -> dict[str, Any]:
-    """Write ``peft/``, ``adapter.gguf``, ``losses.json`` and then ``ppm.json``; drop the
-    checkpoints. Returns the ppm.json record."""
+    """Write ``peft/``, ``adapter.gguf``, ``losses.json``, ``held_out.jsonl`` and then
+    ``ppm.json``; drop the checkpoints. Returns the ppm.json record."""
     config = training["config"]
     with staged_dir(out / PEFT_DIR) as staging:
         model.save_pretrained(str(staging))
@@ -123,6 +128,8 @@ def write_output(
     }
     with staged_file(out / LOSSES_FILE) as tmp:
         tmp.write_text(json.dumps(losses))
+    with staged_file(out / HELD_OUT_FILE) as tmp:
+        write_held_out(tmp, held_out)
     with staged_file(out / PPM_FILE) as tmp:
         tmp.write_text(json.dumps(record, indent=2))
     shutil.rmtree(out / "checkpoints", ignore_errors=True)

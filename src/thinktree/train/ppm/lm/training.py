@@ -34,6 +34,7 @@ from thinktree.train.lora import decide_bf16, lora_config
 from thinktree.train.ppm.head import pairwise_accuracy
 from thinktree.train.ppm.lm import checkpoint as ckpt
 from thinktree.train.ppm.lm.config import LMPPMConfig
+from thinktree.train.ppm.lm.held_out import held_out_accuracy, held_out_rows
 from thinktree.train.ppm.lm.output import BaseFile, read_finished, write_output
 from thinktree.train.ppm.lm.plan import pair_groups, step_plan
 from thinktree.train.ppm.lm.scoring import group_logits, group_loss, scores_and_mass
@@ -276,32 +277,6 @@ def train_lm_ppm(
         "held_out_curve": [*curve, [step, pairwise_accuracy(*trained)]],
     }
     report("export", 0, 1)
-    record = write_output(out, model, base, answer, training, losses)
+    rows = held_out_rows(valid, trained, base_scores, features)
+    record = write_output(out, model, base, answer, training, losses, rows)
     return LMPPMResult(out, record, losses)
-
-
-def held_out_accuracy(
-    valid: Sequence[PreferencePair],
-    trained: tuple[np.ndarray, np.ndarray],
-    base: tuple[np.ndarray, np.ndarray],
-    features: tuple[np.ndarray, np.ndarray] | None,
-) -> dict[str, Any]:
-    """Pairwise accuracies on the held-out pairs (see the module docstring)."""
-    from thinktree.train.ppm.training import baseline_scores
-
-    clean = np.array([p.clean for p in valid])
-    kinds = np.array([p.kind for p in valid])
-    return {
-        "lm_ppm": pairwise_accuracy(*trained),
-        # None, not NaN (which JSON cannot hold), when no held-out pair is clean.
-        "lm_ppm_clean": (
-            pairwise_accuracy(trained[0][clean], trained[1][clean]) if clean.any() else None
-        ),
-        "lm_ppm_by_kind": {
-            kind: pairwise_accuracy(trained[0][kinds == kind], trained[1][kinds == kind])
-            for kind in sorted(set(kinds))
-        },
-        "base": pairwise_accuracy(*base),
-        "mean_logprob": pairwise_accuracy(*baseline_scores(valid, "mean_logprob")),
-        "feature_ppm": None if features is None else pairwise_accuracy(*features),
-    }

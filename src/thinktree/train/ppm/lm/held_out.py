@@ -1,0 +1,90 @@
+"""What the LM PPM is judged by: its pairwise accuracy on the held-out pairs beside the
+baselines', and every held-out pair's scores, so that which pairs it gets wrong can
+be read without scoring them again.
+
+``held_out.jsonl`` (beside ``ppm.json``), one held-out pair a line, in the pairs'
+order::
+
+    {"problem_id": "gsm8k/train/1234", "kind": "outcome", "node_id": 0, "clean": true,
+     "chosen_answer": "18", "rejected_answer": "16",
+     "chosen_steps": 3, "rejected_steps": 2,
+     "scores": {"lm": [c, r], "base": [c, r], "mean_logprob": [c, r],
+                "feature": [c, r] or null}}
+
+A side's answer is its last step's (null when it ends without one); ``c`` and ``r``
+are the chosen and the rejected side's scores (the pair is right when ``c > r``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from thinktree.train.ppm.head import pairwise_accuracy
+from thinktree.train.ppm.pairs import PreferencePair
+from thinktree.train.ppm.training import baseline_scores
+
+HELD_OUT_FILE = "held_out.jsonl"
+
+Scores = tuple[np.ndarray, np.ndarray]
+
+
+def held_out_accuracy(
+    valid: Sequence[PreferencePair], trained: Scores, base: Scores, features: Scores | None
+) -> dict[str, Any]:
+    """Pairwise accuracies on the held-out pairs: the trained LM PPM (all pairs, the
+    clean ones, by kind), the untrained base, mean log-probability, the feature PPM."""
+    clean = np.array([p.clean for p in valid])
+    kinds = np.array([p.kind for p in valid])
+    return {
+        "lm_ppm": pairwise_accuracy(*trained),
+        # None, not NaN (which JSON cannot hold), when no held-out pair is clean.
+        "lm_ppm_clean": (
+            pairwise_accuracy(trained[0][clean], trained[1][clean]) if clean.any() else None
+        ),
+        "lm_ppm_by_kind": {
+            kind: pairwise_accuracy(trained[0][kinds == kind], trained[1][kinds == kind])
+            for kind in sorted(set(kinds))
+        },
+        "base": pairwise_accuracy(*base),
+        "mean_logprob": pairwise_accuracy(*baseline_scores(valid, "mean_logprob")),
+        "feature_ppm": None if features is None else pairwise_accuracy(*features),
+    }
+
+
+def held_out_rows(
+    valid: Sequence[PreferencePair], trained: Scores, base: Scores, features: Scores | None
+) -> list[dict[str, Any]]:
+    """One row a held-out pair (the module docstring's format)."""
+    logprob = baseline_scores(valid, "mean_logprob")
+
+    def both(scores: Scores | None, i: int) -> list[float] | None:
+        return None if scores is None else [float(scores[0][i]), float(scores[1][i])]
+
+    return [
+        {
+            "problem_id": pair.problem_id,
+            "kind": pair.kind,
+            "node_id": pair.node_id,
+            "clean": pair.clean,
+            "chosen_answer": pair.chosen[-1].answer if pair.chosen else None,
+            "rejected_answer": pair.rejected[-1].answer if pair.rejected else None,
+            "chosen_steps": len(pair.chosen),
+            "rejected_steps": len(pair.rejected),
+            "scores": {
+                "lm": both(trained, i),
+                "base": both(base, i),
+                "mean_logprob": both(logprob, i),
+                "feature": both(features, i),
+            },
+        }
+        for i, pair in enumerate(valid)
+    ]
+
+
+def write_held_out(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    path.write_text("".join(json.dumps(row, allow_nan=False) + "\n" for row in rows))
