@@ -225,6 +225,35 @@ def test_the_runner_stops_at_max_minutes_exports_and_resumes_elsewhere(tmp_path:
     assert ctx.missing == []
 
 
+def test_the_watch_sees_each_new_result_of_each_growing_run(tmp_path: Path) -> None:
+    recipe = _recipe(tmp_path, limit=3)
+    seen: list[tuple[str, int, list[str]]] = []
+
+    @contextmanager
+    def watch(description: str, total: int) -> Iterator[Any]:
+        seen.append((description, total, []))
+        yield lambda row: seen[-1][2].append(row.problem_id)
+
+    clock = Clock()
+    with RunStore(tmp_path / "store.db") as store:
+        run_recipe(recipe, store, root=tmp_path, open_solver=Opener(clock), max_minutes=1.5,
+                   clock=clock, say=lambda _: None, watch=watch)  # fmt: skip
+        seen_before = len(seen)
+        run_recipe(recipe, store, root=tmp_path, open_solver=Opener(clock), clock=clock,
+                   say=lambda _: None, watch=watch)  # fmt: skip
+    ids = [f"problems/{i}" for i in range(3)]
+    assert seen_before == 1
+    assert (
+        [(total, solved) for _, total, solved in seen]
+        == [
+            (3, ids[:2]),  # 1.5 minutes at 50 s a problem
+            (1, ids[2:]),  # seed 0 resumed
+            (3, ids),  # seed 1
+        ]
+    )
+    assert seen[0][0] == seen[1][0] != seen[2][0]
+
+
 def test_a_dry_run_loads_no_model_and_says_what_is_missing(tmp_path: Path) -> None:
     recipe = _recipe(tmp_path, limit=2)
     opener = Opener(Clock())

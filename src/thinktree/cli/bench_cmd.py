@@ -16,6 +16,7 @@ from thinktree.cli.app import app
 from thinktree.cli.errors import fail, user_errors
 from thinktree.cli.job_options import bench_options
 from thinktree.cli.options import ConfigFields
+from thinktree.cli.progress import result_progress
 from thinktree.eval.bench.config import BenchConfig
 
 
@@ -111,6 +112,7 @@ def _runs(
                 max_minutes=options.max_minutes,
                 dry_run=options.dry_run,
                 say=console.print,
+                watch=lambda description, total: result_progress(console, description, total),
             )
             for line in statuses_table(statuses):
                 console.print(line, markup=False, soft_wrap=True)

@@ -7,14 +7,6 @@ import sys
 from contextlib import ExitStack
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from thinktree.cli.app import app
 from thinktree.cli.errors import user_errors
@@ -31,6 +23,7 @@ from thinktree.cli.options import (
     source_options,
 )
 from thinktree.cli.output_configs import wants_json
+from thinktree.cli.progress import result_progress
 from thinktree.store import DEFAULT_STORE
 
 
@@ -96,33 +89,15 @@ def eval_command(
             f" ({plan.done} stored); estimate ~{plan.estimated_tokens:,} tokens,"
             f" ~{plan.estimated_seconds / 60:.1f} min"
         )
-        correct = graded = 0
-        progress = Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[acc]}"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=console,
-        )
-        with progress:
-            task = progress.add_task(config.strategy, total=len(plan.todo), acc="")
-
-            def on_result(row) -> None:
-                nonlocal correct, graded
-                if row.correct is not None:
-                    graded += 1
-                    correct += bool(row.correct)
-                acc = f"acc {correct / graded:.1%} ({correct}/{graded})" if graded else ""
-                progress.update(task, advance=1, acc=acc)
-
-            with user_errors(" (stored results are kept; rerun to resume)"):
-                outcome = evaluation.run_all(
-                    window=sitting.window or registry.default_window(config, engine_cfg.slots),
-                    max_minutes=sitting.max_minutes,
-                    on_result=on_result,
-                )
+        with (
+            result_progress(console, config.strategy, len(plan.todo)) as on_result,
+            user_errors(" (stored results are kept; rerun to resume)"),
+        ):
+            outcome = evaluation.run_all(
+                window=sitting.window or registry.default_window(config, engine_cfg.slots),
+                max_minutes=sitting.max_minutes,
+                on_result=on_result,
+            )
     summary = outcome.summary
     if wants_json(output):
         payload = {"run_id": outcome.run.id, "status": outcome.run.status, **summary}

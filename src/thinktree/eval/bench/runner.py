@@ -17,7 +17,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from thinktree.eval.fanout.backend import SolverHandle
 from thinktree.eval.harness import Evaluation
 from thinktree.problems import Problem, ProblemSource, load_problems
 from thinktree.search.identity import run_identity, stored_aliases
-from thinktree.store import RunRecord, RunStore
+from thinktree.store import ResultRow, RunRecord, RunStore
 from thinktree.store.transfer import export_run, import_run
 
 # Opens a solver for one run: (engine config, search config, scorer) -> handle.
@@ -36,6 +36,14 @@ OpenSolver = Callable[[EngineConfig, Any, str], AbstractContextManager[SolverHan
 # Rescores a stored sampling run: (store, run id, scorer spec, selection rule) -> the
 # best_of_n run's id.
 Rescorer = Callable[[RunStore, str, str, str], str]
+# What watches a growing run: (its description, problems to solve) -> a context giving
+# the callback each new result is passed to.
+Watch = Callable[[str, int], AbstractContextManager[Callable[[ResultRow], None]]]
+
+
+@contextmanager
+def no_watch(description: str, total: int) -> Iterator[Callable[[ResultRow], None]]:
+    yield lambda row: None
 
 
 @dataclass
@@ -256,13 +264,15 @@ def run_recipe(
     dry_run: bool = False,
     clock: Callable[[], float] = time.monotonic,
     say: Callable[[str], None] = print,
+    watch: Watch = no_watch,
 ) -> list[RunStatus]:
     """Find or grow every run of ``recipe`` in ``store``, in order (see the module doc);
     a run stored whole that names a ``rescore`` scorer is then rescored by each of its
     ``rescore_select`` rules (resumed like any run) and each best_of_n run exported.
 
     ``dry_run`` loads no model and changes nothing but the imports: it says which
-    runs are stored whole and which would run."""
+    runs are stored whole and which would run. ``watch(description, to_solve)`` gives
+    the callback each new result of a growing run is passed to (progress)."""
     added = sync_in(store, recipe, root)
     if added:
         say(f"imported {added} results from the recipe's exports")
@@ -285,8 +295,9 @@ def run_recipe(
             out.append(status)
             continue
         say(f"{planned.describe()}: {len(problems) - stored} of {len(problems)} to solve")
-        out.append(_grow(recipe, store, root, planned, problems, dataset, data_hash,
-                         open_solver, left, clock))  # fmt: skip
+        with watch(planned.describe(), len(problems) - stored) as on_result:
+            out.append(_grow(recipe, store, root, planned, problems, dataset, data_hash,
+                             open_solver, left, clock, on_result))  # fmt: skip
         if out[-1].state == "stopped":
             break
         if out[-1].state == "grown":
@@ -305,6 +316,7 @@ def _grow(
     open_solver: OpenSolver,
     minutes: float | None,
     clock: Callable[[], float],
+    on_result: Callable[[ResultRow], None],
 ) -> RunStatus:
     from thinktree.search import registry
 
@@ -327,6 +339,7 @@ def _grow(
         outcome = evaluation.run_all(
             window=registry.default_window(planned.config, engine.parallel or 1),
             max_minutes=minutes,
+            on_result=on_result,
         )
     if outcome.new_results:
         export(store, recipe, root, outcome.run.id)
