@@ -185,3 +185,13 @@ def test_an_evolve_round_s_lm_ppm_checkpoint_travels_through_the_recipe(
     (done / "runs/evo/round-1/manifest.json").write_text(json.dumps(ledger))
     assert _restore_checkpoints(spec, done) == []  # the round's PPM is recorded done
     assert not (done / "runs/evo/round-1/ppm").exists()
+
+
+def test_settings_saved_before_a_field_existed_match_its_default(tmp_path: Path) -> None:
+    from thinktree.train.ppm.lm.checkpoint import check_settings
+
+    saved = LMPPMConfig(bf16=False).model_dump(mode="json")
+    del saved["eval_pairs"]  # written before the field was added
+    check_settings(saved, LMPPMConfig(), tmp_path / "ppm.json")
+    with pytest.raises(ValueError, match=r"other settings \(eval_pairs\)"):
+        check_settings(saved, LMPPMConfig(eval_pairs=5), tmp_path / "ppm.json")

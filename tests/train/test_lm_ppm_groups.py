@@ -3,6 +3,7 @@ side once (InstructGPT's reward-model batching), the same loss as pair by pair."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,12 @@ from tests.train.lm_ppm_fakes import (  # noqa: E402
 from thinktree.train.lora import lora_config  # noqa: E402
 from thinktree.train.ppm.lm.config import LMPPMConfig  # noqa: E402
 from thinktree.train.ppm.lm.output import BaseFile  # noqa: E402
-from thinktree.train.ppm.lm.plan import MAX_SIDES, pair_groups, step_plan  # noqa: E402
+from thinktree.train.ppm.lm.plan import (  # noqa: E402
+    MAX_SIDES,
+    curve_groups,
+    pair_groups,
+    step_plan,
+)
 from thinktree.train.ppm.lm.scoring import (  # noqa: E402
     group_logits,
     group_loss,
@@ -214,3 +220,39 @@ def test_a_held_out_curve_is_measured_without_changing_the_training(
     assert [step for step, _ in curve] == [2, 4, 6]
     assert curve[-1][1] == result.record["training"]["held_out_accuracy"]["lm_ppm"]
     assert without.record["training"]["held_out_curve"] == [[6, curve[-1][1]]]
+
+
+def test_the_curve_scores_whole_groups_until_it_holds_enough_pairs() -> None:
+    assert curve_groups([5, 5, 5, 5], 0, seed=0) == [0, 1, 2, 3]
+    for seed in range(5):
+        assert len(curve_groups([5, 5, 5, 5], 5, seed)) == 1
+        two = curve_groups([5, 5, 5, 5], 6, seed)
+        assert len(two) == 2 and two == sorted(two)
+        assert curve_groups([5, 5, 5, 5], 6, seed) == two  # seeded
+    assert curve_groups([5, 5, 5, 5], 100, seed=0) == [0, 1, 2, 3]
+    assert {tuple(curve_groups([1] * 20, 3, seed)) for seed in range(5)} != {(0, 1, 2)}
+
+
+def test_a_curve_on_part_of_the_held_out_pairs_reports_all_of_them_at_the_end(
+    tmp_path: Path, base: BaseFile
+) -> None:
+    config = LMPPMConfig(**FAST, max_steps=4, save_steps=10, eval_steps=2, eval_pairs=5)
+    result = train_lm_ppm(NODES, tmp_path / "ppm", config, base, load=load_tiny)
+    assert result is not None
+    rows = [
+        json.loads(line) for line in (tmp_path / "ppm" / "held_out.jsonl").read_text().splitlines()
+    ]
+    problems = list(dict.fromkeys(row["problem_id"] for row in rows))
+    assert len(problems) > 2  # each held-out problem is one group of 4 pairs
+    part = [problems[i] for i in curve_groups([4] * len(problems), 5, config.seed)]
+    assert len(part) == 2
+
+    def accuracy(selected: list[dict]) -> float:
+        wins = sum((r["scores"]["lm"][0] > r["scores"]["lm"][1])
+                   + 0.5 * (r["scores"]["lm"][0] == r["scores"]["lm"][1]) for r in selected)  # fmt: skip
+        return wins / len(selected)
+
+    curve = result.record["training"]["held_out_curve"]
+    assert [step for step, _ in curve] == [2, 4]
+    assert curve[-1][1] == accuracy([r for r in rows if r["problem_id"] in part])
+    assert result.record["training"]["held_out_accuracy"]["lm_ppm"] == accuracy(rows)

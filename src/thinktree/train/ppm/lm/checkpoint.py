@@ -80,7 +80,10 @@ def check_settings(saved: dict[str, Any], config: LMPPMConfig, where: Path) -> N
     now = config.model_dump(mode="json")
     if now["bf16"] is None:
         now["bf16"] = saved["bf16"]
-    changed = sorted(k for k in now if saved.get(k) != now[k])
+    # A field added later is absent from what was saved before it: its default is what
+    # that run did.
+    default = LMPPMConfig().model_dump(mode="json")
+    changed = sorted(k for k in now if saved.get(k, default[k]) != now[k])
     if changed:
         raise ValueError(
             f"{where} was made with other settings ({', '.join(changed)}); give the same "

@@ -94,3 +94,21 @@ def _plan(
             if done:
                 return tuple(steps)
         epoch += 1
+
+
+def curve_groups(sizes: Sequence[int], pairs: int, seed: int) -> list[int]:
+    """The held-out groups the curve during training scores: all (``pairs`` 0), or
+    whole groups in a seeded order until they hold at least ``pairs`` pairs, in their
+    own order."""
+    if pairs <= 0:
+        return list(range(len(sizes)))
+    order = list(range(len(sizes)))
+    random.Random(f"lm-ppm-curve:{seed}").shuffle(order)
+    chosen: list[int] = []
+    held = 0
+    for group in order:
+        if held >= pairs:
+            break
+        chosen.append(group)
+        held += sizes[group]
+    return sorted(chosen)

@@ -36,7 +36,7 @@ from thinktree.train.ppm.lm import checkpoint as ckpt
 from thinktree.train.ppm.lm.config import LMPPMConfig
 from thinktree.train.ppm.lm.held_out import held_out_accuracy, held_out_rows
 from thinktree.train.ppm.lm.output import BaseFile, read_finished, write_output
-from thinktree.train.ppm.lm.plan import pair_groups, step_plan
+from thinktree.train.ppm.lm.plan import curve_groups, pair_groups, step_plan
 from thinktree.train.ppm.lm.scoring import group_logits, group_loss, scores_and_mass
 from thinktree.train.ppm.lm.tokens import GroupTokens, answer_ids, group_tokens
 from thinktree.train.ppm.pairs import PreferencePair, is_validation
@@ -186,6 +186,13 @@ def train_lm_ppm(
     train_groups = tokenised_groups(tokenizer, train, config)
     valid_groups = tokenised_groups(tokenizer, valid, config)
     plan = step_plan([len(indices) for indices, _ in train_groups], config)
+    chosen = curve_groups([len(i) for i, _ in valid_groups], config.eval_pairs, config.seed)
+    curve_scored = [valid_groups[i] for i in chosen]
+    curve_pairs = np.array(sorted(index for i in chosen for index in valid_groups[i][0]))
+
+    def curve_point(scores: tuple[np.ndarray, np.ndarray]) -> float:
+        return pairwise_accuracy(scores[0][curve_pairs], scores[1][curve_pairs])
+
     steps = len(plan)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
@@ -238,8 +245,8 @@ def train_lm_ppm(
         report("train", step, steps)
         if config.eval_steps and step % config.eval_steps == 0 and step < steps:
             measuring = time.perf_counter()
-            scores = held_out_scores(model, valid_groups, len(valid), answer, config, bf16)
-            curve.append([step, pairwise_accuracy(*scores)])
+            scores = held_out_scores(model, curve_scored, len(valid), answer, config, bf16)
+            curve.append([step, curve_point(scores)])
             started += time.perf_counter() - measuring  # training seconds only
         if step % config.save_steps == 0 or step == steps:
             save()
@@ -274,7 +281,7 @@ def train_lm_ppm(
         "seconds": counters["seconds"],
         "final_loss": losses[-1] if losses else None,
         "held_out_accuracy": held_out_accuracy(valid, trained, base_scores, features),
-        "held_out_curve": [*curve, [step, pairwise_accuracy(*trained)]],
+        "held_out_curve": [*curve, [step, curve_point(trained)]],
     }
     report("export", 0, 1)
     rows = held_out_rows(valid, trained, base_scores, features)
