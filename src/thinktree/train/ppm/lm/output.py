@@ -36,7 +36,8 @@ Format version 1 (``<out>/``):
         "held_out_accuracy": {"lm_ppm": a, "lm_ppm_clean": a, "base": b,
                               "mean_logprob": c, "feature_ppm": d or null,
                               "lm_ppm_by_kind": {"step": ..., "final": ...}},
-        "held_out_curve": [[step, lm_ppm accuracy], ..., [S, a]]  # every eval_steps
+        "held_out_curve": [[step, accuracy], ..., [S, a]]  # every eval_steps, on the
+                                  # eval_pairs subset (all: the last is lm_ppm's a)
       }
     }
 
