@@ -88,7 +88,7 @@ BAD = [
     (
         {"store": "s", "reports": [{"results": "a.json", "analyses": ["nope"]}]},
         "r.yaml: reports[0]: unknown analysis 'nope'; known: by_arm, evolve, evolve_default, "
-        "issue5, ppm_guided, search18, summary, verifier",
+        "issue5, ppm_guided, search18, summary, verifier, verifier_bar",
     ),
     ([1, 2], "r.yaml: a recipe is a mapping of fields (store, runs, probe, reports)"),
     ({"store": "s", "runs": {"a": 1}}, "r.yaml: runs must be a list of mappings"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -90,13 +91,28 @@ def arm(
 T, F = True, False
 
 
+def with_probabilities(
+    rows: list[ResultRow], probabilities: Sequence[Sequence[float]]
+) -> list[ResultRow]:
+    """The rows with one single-step trajectory a sample, of these token probabilities."""
+    for row, per_sample in zip(rows, probabilities, strict=True):
+        row.trajectories = [
+            {"steps": [{"text": "s", "kind": "code", "tokens": 1, "mean_logprob": math.log(q)}]}
+            for q in per_sample
+        ]
+    return rows
+
+
 def hand_made_arms() -> list[ArmReport]:
     """Model m1: two seeds of three problems, every arm; m2: one seed of sc@4 alone,
     without a wall time."""
     seed0 = [[T, T, F, F], [F, T, F, F], [F, F, T, F]]  # sc@4's samples: right or not
     seed1 = [[F, F, F, T], [F, F, F, F], [T, T, T, F]]
+    # Seed 0's samples are the most probable where wrong on p0, right on p1 and p2; seed
+    # 1's recorded none (no trajectories), so the probability-weighted vote has no vote.
+    probable = [[0.5, 0.5, 0.9, 0.5], [0.5, 0.9, 0.5, 0.5], [0.5, 0.5, 0.9, 0.5]]
     return [
-        arm("sc@4", "m1", 0, rows([T, F, F], seed0), 30.0),
+        arm("sc@4", "m1", 0, with_probabilities(rows([T, F, F], seed0), probable), 30.0),
         arm("sc@4", "m1", 1, rows([F, F, T], seed1, tokens=200), 60.0),
         arm("sc@4 weighted", "m1", 0, rows([T, T, T]), 36.0, IDENTITY),
         arm("sc@4 weighted", "m1", 1, rows([T, F, F], tokens=200), 66.0, IDENTITY),
@@ -140,6 +156,7 @@ def test_the_verifier_figures_pool_seeds_and_leave_missing_arms_null(tmp_path: P
             "mcts4_ppm_wall_seconds_per_problem": 40.0,  # (120 + 120) / 6
             "sc4_tokens_per_problem": 150.0,  # 3 x 100 and 3 x 200
             "mcts4_ppm_tokens_per_problem": 400.0,
+            "sc4_probability_weighted": 2 / 6,
             # Two-sided exact sign test: 3 won 1 lost, 2 x 5/16; 3 won 0 lost, 2 x 1/8.
             "weighted_vs_majority": {"common": 6, "both": 1, "won": 3, "lost": 1,
                                      "neither": 1, "sign_test_p": 0.625},
@@ -147,6 +164,8 @@ def test_the_verifier_figures_pool_seeds_and_leave_missing_arms_null(tmp_path: P
                                  "sign_test_p": 1.0},
             "mcts4_ppm_vs_sc4": {"common": 6, "both": 2, "won": 3, "lost": 0, "neither": 1,
                                  "sign_test_p": 0.25},
+            "probability_weighted_vs_majority": {"common": 6, "both": 0, "won": 2, "lost": 2,
+                                                 "neither": 2, "sign_test_p": 1.0},
             "problem_seed_pairs": {"sc@4": 6, "sc@4 weighted": 6, "sc@4 best": 6,
                                    "mcts@4+ppm": 6},
         },
@@ -157,7 +176,10 @@ def test_the_verifier_figures_pool_seeds_and_leave_missing_arms_null(tmp_path: P
             "sc4_weighted_wall_seconds_per_problem": None,
             "mcts4_ppm_wall_seconds_per_problem": None,
             "sc4_tokens_per_problem": 50.0, "mcts4_ppm_tokens_per_problem": None,
+            "sc4_probability_weighted": 0.0,
             "weighted_vs_majority": None, "best_vs_majority": None, "mcts4_ppm_vs_sc4": None,
+            "probability_weighted_vs_majority": {"common": 2, "both": 0, "won": 0, "lost": 1,
+                                                 "neither": 1, "sign_test_p": 1.0},
             "problem_seed_pairs": {"sc@4": 2},
         },
     }  # fmt: skip

@@ -18,6 +18,7 @@ from thinktree.eval.bench.analyses.ppm_guided import ppm_guided
 from thinktree.eval.bench.analyses.search18 import issue18
 from thinktree.eval.bench.analyses.summary import by_arm, summary
 from thinktree.eval.bench.analyses.verifier import verifier
+from thinktree.eval.bench.analyses.verifier_bar import verifier_bar
 from thinktree.eval.bench.context import ReportContext
 
 Analysis = Callable[[ReportContext], dict[str, Any]]
@@ -31,4 +32,5 @@ ANALYSES: dict[str, Analysis] = {
     "evolve": evolve,
     "evolve_default": evolve_default,
     "verifier": verifier,
+    "verifier_bar": verifier_bar,
 }

@@ -13,7 +13,9 @@ The scored arms count only runs scored by the PPM of ``options.ppm`` (given as t
 runs give it, ``ppm:DIR``, resolved from the working directory as theirs are); a run
 of another PPM is left out. An arm with no run gives null figures. ``pass_at_4`` is
 the share of graded pairs where some sc@4 sample is right (the headroom a verifier
-can reach). Wall seconds a problem are the runs' wall time (sc@4: generation only;
+can reach). ``sc4_probability_weighted``: the weighted vote over the same samples by the
+policy's own token probability (their geometric mean, as ``verifier_bar`` reads it), the
+free rival a trained verifier must also beat, with its sign test against the vote. Wall seconds a problem are the runs' wall time (sc@4: generation only;
 a rescored run adds its scoring and grading; mcts@4+ppm: search with scoring), null
 where a run recorded none. ``*_vs_*``: won and lost on the pairs both arms hold,
 with the two-sided exact sign test (:func:`thinktree.eval.metrics.pairwise`).
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from thinktree.eval.bench.analyses.summary import pooled_arms
+from thinktree.eval.bench.analyses.verifier_bar import probability_weighted, versus_vote
 from thinktree.eval.bench.context import ArmReport, ReportContext, scorer_of
 from thinktree.eval.metrics import pairwise
 from thinktree.store import ResultRow
@@ -43,6 +46,7 @@ SC4, SC4_BEST, SC4_WEIGHTED, MCTS4_PPM = "sc@4", "sc@4 best", "sc@4 weighted", "
 ARMS = (SC4, SC4_BEST, SC4_WEIGHTED, MCTS4_PPM)
 SCORED_ARMS = (SC4_BEST, SC4_WEIGHTED, MCTS4_PPM)
 SCORING_KEYS = ("seconds_per_node", "share_of_search_wall_time")
+SAMPLES = 4
 
 
 def verifier(ctx: ReportContext) -> dict[str, Any]:
@@ -89,9 +93,11 @@ def model_entry(arms: Mapping[str, ArmReport], problems: int) -> dict[str, Any]:
         "mcts4_ppm_wall_seconds_per_problem": wall_per_problem(mcts),
         "sc4_tokens_per_problem": figure(sc, "tokens_per_problem"),
         "mcts4_ppm_tokens_per_problem": figure(mcts, "tokens_per_problem"),
+        "sc4_probability_weighted": probability_weighted_accuracy(sc),
         "weighted_vs_majority": versus(weighted, sc),
         "best_vs_majority": versus(best, sc),
         "mcts4_ppm_vs_sc4": versus(mcts, sc),
+        "probability_weighted_vs_majority": probability_versus(sc),
         "problem_seed_pairs": {name: len(arm.rows) for name, arm in arms.items()},
     }
 
@@ -102,6 +108,20 @@ def some_sample_right(rows: Sequence[ResultRow]) -> float | None:
     if not graded:
         return None
     return sum(any(row.samples.get("correct", [])) for row in graded) / len(graded)
+
+
+def probability_weighted_accuracy(sc: ArmReport | None) -> float | None:
+    if sc is None:
+        return None
+    picked = probability_weighted(sc.rows, SAMPLES)
+    return sum(picked) / len(picked) if picked else None
+
+
+def probability_versus(sc: ArmReport | None) -> dict[str, Any] | None:
+    if sc is None:
+        return None
+    voted = [bool(row.correct) for row in sc.rows if row.correct is not None]
+    return versus_vote(probability_weighted(sc.rows, SAMPLES), voted)
 
 
 def figure(arm: ArmReport | None, key: str) -> Any:
