@@ -114,10 +114,10 @@ def context(tmp_path: Path, options: dict[str, Any], reports: list[ArmReport]) -
     return ReportContext(RunStore(tmp_path / "runs.db"), spec, reports, [], tmp_path)
 
 
-def sc_arm(model: str, run_id: str, rows: list[ResultRow]) -> ArmReport:
+def sc_arm(model: str, run_id: str, rows: list[ResultRow], arm: str = "sc@8") -> ArmReport:
     run = RunRecord(run_id, "fp", "eval", 0.0, 0.0, "complete", "gsm8k:train", "sc", model,
                     {"search": {"strategy": "sc", "samples": 8}}, {}, {})  # fmt: skip
-    return ArmReport(run, rows, summarize(rows, None), "sc@8", [0])
+    return ArmReport(run, rows, summarize(rows, None), arm, [0])
 
 
 def test_the_report_pools_each_models_runs_and_reads_the_first_samples(tmp_path: Path) -> None:
@@ -135,3 +135,14 @@ def test_the_report_pools_each_models_runs_and_reads_the_first_samples(tmp_path:
 def test_an_accuracy_outside_the_grid_range_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"options.accuracies: each must be in \[0.5, 1\)"):
         verifier_bar(context(tmp_path, {"accuracies": [0.4]}, []))
+
+
+def test_the_arms_option_keeps_only_the_named_runs(tmp_path: Path) -> None:
+    # All eight samples read: the 4s (right) outvote the 5s.
+    samples = {"classes": [0, 1, 1, 1, 0, 0, 0, 0], "class_correct": {"0": True, "1": False}}
+    rows = [sc_row(f"p{i}", samples, [trajectory((1, -0.1))] * 8) for i in range(2)]
+    reports = [sc_arm("m", "r8", rows[:1]), sc_arm("m", "r4", rows[1:], arm="sc@4")]
+    options = {"samples": 8, "arms": ["sc@8"], "accuracies": [0.6], "draws": 5}
+    entry = verifier_bar(context(tmp_path, options, reports))["models"]["m"]
+    assert entry["runs"] == ["r8"]
+    assert (entry["n"], entry["pass_at_k"], entry["majority"]) == (1, 1.0, 1.0)

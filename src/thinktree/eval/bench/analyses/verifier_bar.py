@@ -20,6 +20,9 @@ selection rules ``thinktree rescore`` uses (:mod:`thinktree.search.selection`):
   sample to sample, a real verifier's need not be: the mean-logprob figures put a
   real scorer beside the curve.
 
+``options.arms`` (optional) keeps only the runs of those arm names, for a report on the
+runs that hold more samples (``samples: 8`` over the sc@8 runs).
+
 ``needed``: per rule, the lowest accuracy of the grid whose simulated rule reaches
 the vote + ``options.margin``, null when none does. Models pool their runs' problems
 (a problem of two runs counts twice).
@@ -86,9 +89,11 @@ def verifier_bar(ctx: ReportContext) -> dict[str, Any]:
     seed = int(ctx.option("seed", 0))
     if not all(0.5 <= a < 1.0 for a in accuracies):
         raise ValueError("options.accuracies: each must be in [0.5, 1)")
+    arms = ctx.option("arms")
+    chosen = [rep for rep in ctx.reports if arms is None or rep.arm in arms]
     models: dict[str, Any] = {}
-    for model in dict.fromkeys(rep.run.model for rep in ctx.reports):
-        reps = [rep for rep in ctx.reports if rep.run.model == model]
+    for model in dict.fromkeys(rep.run.model for rep in chosen):
+        reps = [rep for rep in chosen if rep.run.model == model]
         rows = [row for rep in reps for row in rep.rows if row.correct is not None]
         problems = [problem_of(row, samples) for row in rows]
         entry = model_bar(problems, accuracies, draws, margin, random.Random(seed))
