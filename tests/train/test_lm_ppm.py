@@ -178,7 +178,8 @@ def test_ppm_json_has_the_documented_fields(tmp_path: Path, base: BaseFile) -> N
     assert training["config"]["bf16"] is False
     held_out = training["held_out_accuracy"]
     assert set(held_out) == {
-        "lm_ppm", "lm_ppm_clean", "lm_ppm_by_kind", "base", "mean_logprob", "feature_ppm"
+        "lm_ppm", "lm_ppm_clean", "lm_ppm_by_kind", "base", "mean_logprob", "feature_ppm",
+        "by_policy",
     }  # fmt: skip
     assert held_out["lm_ppm_clean"] is None  # every rejected side raised
     assert held_out["mean_logprob"] == 0.5  # the toy steps carry no log-probabilities: ties

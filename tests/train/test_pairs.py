@@ -211,14 +211,17 @@ def test_collect_pairs_reads_trees_and_samples_in_the_order_given(tmp_path: Path
         for strategy in ("mcts", "sc"):
             ids[strategy] = store.create_run(
                 strategy, fingerprint=strategy, kind="eval", dataset="toy", strategy=strategy,
-                model="m", config={}, manifest={},
+                model=f"{strategy}-policy", config={}, manifest={},
             ).id  # fmt: skip
         store.add_result(ids["mcts"], sample_row([]), tree=serialize(build()))
         store.add_result(ids["sc"], sample_row([(W1, False), (R1, True)]))
         ungraded = sample_row([(W1, False), (R1, True)], gold=None)
         store.add_result(ids["sc"], replace(ungraded, problem_id="q", position=1))
-        kinds = [p.kind for p in collect_pairs(store, [ids["sc"], ids["mcts"]])]
+        collected = collect_pairs(store, [ids["sc"], ids["mcts"]])
+        kinds = [p.kind for p in collected]
         assert kinds == ["outcome", "step", "step", "step", "final", "final"]
+        # Each pair names the policy whose run gave it, and keeps it through a file.
+        assert [p.policy for p in collected] == ["sc-policy"] + ["mcts-policy"] * 5
 
     out = CliRunner().invoke(app, ["ppm", "pairs", "--runs", ids["sc"], "--runs", ids["mcts"],
                                    "--store", str(path), "--out", str(tmp_path / "p.jsonl")])  # fmt: skip
@@ -226,7 +229,7 @@ def test_collect_pairs_reads_trees_and_samples_in_the_order_given(tmp_path: Path
     assert out.stdout.strip() == (
         f"6 pairs (step 3, final 2, outcome 1) from 1 problem -> {tmp_path / 'p.jsonl'}"
     )
-    assert [p.kind for p in read_jsonl(tmp_path / "p.jsonl")] == kinds
+    assert read_jsonl(tmp_path / "p.jsonl") == collected
 
 
 def test_training_counts_outcome_pairs_only_where_there_are_any() -> None:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +21,8 @@ CACHE_CHUNK = 64
 
 
 def collect_pairs(store: RunStore, run_ids: Sequence[str]) -> list[PreferencePair]:
-    """The pairs of the runs' graded problems, in the order of ``run_ids`` and then of
-    each run's stored problems: a run of independent samples (a strategy declaring
+    """The pairs of the runs' graded problems, each tagged with its run's model, in the
+    order of ``run_ids`` and then of each run's stored problems: a run of independent samples (a strategy declaring
     ``independent_samples``: ``sc``, ``best_of_n``, a rescored run) gives outcome pairs
     from each problem's samples; any other run gives the step and final pairs of its
     stored trees (MCTS), none where it stored no tree.
@@ -37,11 +38,11 @@ def collect_pairs(store: RunStore, run_ids: Sequence[str]) -> list[PreferencePai
             if row.gold is None:
                 continue
             if sampled:
-                pairs.extend(outcome_pairs(row))
-                continue
-            tree = store.tree(run.id, row.problem_id)
-            if tree is not None:
-                pairs.extend(pairs_from_tree(row.problem_id, row.question, tree))
+                found = outcome_pairs(row)
+            else:
+                tree = store.tree(run.id, row.problem_id)
+                found = [] if tree is None else pairs_from_tree(row.problem_id, row.question, tree)
+            pairs.extend(replace(pair, policy=run.model) for pair in found)
     return pairs
 
 

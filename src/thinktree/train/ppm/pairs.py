@@ -72,6 +72,9 @@ class PreferencePair:
     "outcome" (whole sampled solutions of one problem)."""
     node_id: int
     """The shared parent node (final and outcome pairs: the root, 0)."""
+    policy: str = ""
+    """The model whose search or samples gave the pair (its run's model; empty when the
+    pair was not read from a run), so a verifier's accuracy can be read per policy."""
 
     @property
     def clean(self) -> bool:
@@ -93,6 +96,7 @@ class PreferencePair:
             prefix=steps(data["prefix"]), chosen=steps(data["chosen"]),
             rejected=steps(data["rejected"]), chosen_q=data["chosen_q"],
             rejected_q=data["rejected_q"], kind=data["kind"], node_id=data["node_id"],
+            policy=data.get("policy", ""),
         )  # fmt: skip
 
 

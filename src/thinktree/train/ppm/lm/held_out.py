@@ -6,6 +6,7 @@ be read without scoring them again.
 order::
 
     {"problem_id": "gsm8k/train/1234", "kind": "outcome", "node_id": 0, "clean": true,
+     "policy": "qwen2.5-coder-1.5b-instruct",
      "chosen_answer": "18", "rejected_answer": "16",
      "chosen_steps": 3, "rejected_steps": 2,
      "scores": {"lm": [c, r], "base": [c, r], "mean_logprob": [c, r],
@@ -37,22 +38,38 @@ def held_out_accuracy(
     valid: Sequence[PreferencePair], trained: Scores, base: Scores, features: Scores | None
 ) -> dict[str, Any]:
     """Pairwise accuracies on the held-out pairs: the trained LM PPM (all pairs, the
-    clean ones, by kind), the untrained base, mean log-probability, the feature PPM."""
+    clean ones, by kind), the untrained base, mean log-probability, the feature PPM; and
+    per policy that made the pairs (``unknown`` for pairs read from no run), the LM PPM's
+    and mean log-probability's by kind."""
     clean = np.array([p.clean for p in valid])
     kinds = np.array([p.kind for p in valid])
+    policies = np.array([p.policy for p in valid])
+    logprob = baseline_scores(valid, "mean_logprob")
     return {
         "lm_ppm": pairwise_accuracy(*trained),
         # None, not NaN (which JSON cannot hold), when no held-out pair is clean.
         "lm_ppm_clean": (
             pairwise_accuracy(trained[0][clean], trained[1][clean]) if clean.any() else None
         ),
-        "lm_ppm_by_kind": {
-            kind: pairwise_accuracy(trained[0][kinds == kind], trained[1][kinds == kind])
-            for kind in sorted(set(kinds))
-        },
+        "lm_ppm_by_kind": by_kind(trained, np.ones(len(valid), dtype=bool), kinds),
         "base": pairwise_accuracy(*base),
-        "mean_logprob": pairwise_accuracy(*baseline_scores(valid, "mean_logprob")),
+        "mean_logprob": pairwise_accuracy(*logprob),
         "feature_ppm": None if features is None else pairwise_accuracy(*features),
+        "by_policy": {
+            policy or "unknown": {
+                scorer: by_kind(scores, policies == policy, kinds)
+                for scorer, scores in (("lm_ppm", trained), ("mean_logprob", logprob))
+            }
+            for policy in sorted(set(policies))
+        },
+    }
+
+
+def by_kind(scores: Scores, chosen: np.ndarray, kinds: np.ndarray) -> dict[str, float]:
+    """Pairwise accuracy of the ``chosen`` pairs, per kind among them."""
+    masks = {kind: chosen & (kinds == kind) for kind in sorted(set(kinds[chosen]))}
+    return {
+        kind: pairwise_accuracy(scores[0][mask], scores[1][mask]) for kind, mask in masks.items()
     }
 
 
@@ -71,6 +88,7 @@ def held_out_rows(
             "kind": pair.kind,
             "node_id": pair.node_id,
             "clean": pair.clean,
+            "policy": pair.policy,
             "chosen_answer": pair.chosen[-1].answer if pair.chosen else None,
             "rejected_answer": pair.rejected[-1].answer if pair.rejected else None,
             "chosen_steps": len(pair.chosen),

@@ -35,7 +35,9 @@ Format version 1 (``<out>/``):
         "epochs": E, "steps": S, "tokens_seen": K, "seconds": F, "final_loss": L,
         "held_out_accuracy": {"lm_ppm": a, "lm_ppm_clean": a, "base": b,
                               "mean_logprob": c, "feature_ppm": d or null,
-                              "lm_ppm_by_kind": {"step": ..., "final": ...}},
+                              "lm_ppm_by_kind": {"step": ..., "final": ...},
+                              "by_policy": {"<model>": {"lm_ppm": {kind: a},
+                                                        "mean_logprob": {kind: c}}}},
         "held_out_curve": [[step, accuracy], ..., [S, a]]  # every eval_steps, on the
                                   # eval_pairs subset (all: the last is lm_ppm's a)
       }
