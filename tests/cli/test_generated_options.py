@@ -58,7 +58,9 @@ HELP = {
         "--timeout": "Default wall-clock limit of one execution, in seconds.",
     },
     ("solve",): {
-        "--scorer": "none, outcome (needs --gold) or ppm:DIR.",
+        "--scorer": "none, outcome (needs --gold) or ppm:DIR. Not given: mcts, best_of_n and "
+        "beam score with the verifier shipped with the model, where one ships; any other "
+        "search with none.",
         "--gold": "The known answer (for --scorer outcome).",
         "--json": "Print one JSON object.",
     },
@@ -101,7 +103,9 @@ HELP = {
         "--steps": "JSON list of steps: {code, output} or {answer}.",
     },
     ("eval",): {
-        "--scorer": "none, outcome or ppm:DIR.",
+        "--scorer": "none, outcome or ppm:DIR. Not given: mcts, best_of_n and beam score "
+        "with the verifier shipped with the model, where one ships; any other search with "
+        "none.",
         "--json": "Print one JSON object.",
         "--window": "Problems searched in lock step (default: fill the slots). [>= 1]",
         "--max-minutes": "Stop cleanly after this long.",

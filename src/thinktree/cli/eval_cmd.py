@@ -13,6 +13,7 @@ from thinktree.cli.errors import user_errors
 from thinktree.cli.job_options import StoreOpt, json_options, scorer_options
 from thinktree.cli.options import (
     ConfigFields,
+    chosen_scorer,
     engine_config,
     engine_options,
     eval_job_options,
@@ -57,7 +58,7 @@ def eval_command(
     console = Console(stderr=True, highlight=False)
     with user_errors():
         sitting = EvalJobConfig(**(job or {}))
-        scorer = ScorerChoice(**(scoring or {})).scorer
+        scorer = chosen_scorer(ScorerChoice(**(scoring or {})).scorer, search, engine)
         config = search_config(search, scorer)
         say_notice(config, scorer)
         fan = FanoutConfig(**(fanout or {}))

@@ -286,6 +286,31 @@ def search_config(fields: ConfigFields | None, scorer: str | None) -> SearchConf
     return resolved(SearchConfig(**(fields or {})), scored)
 
 
+def chosen_scorer(
+    given: str | None, search: ConfigFields | None, engine: ConfigFields | None
+) -> str:
+    """``--scorer`` as ``given``; not given, the verifier shipped with the model where the
+    strategy takes one (:attr:`~thinktree.search.base.ProblemSearch.takes_shipped_verifier`;
+    said on stderr), else ``none``. The scorer registry is imported here, with the
+    command that needs it."""
+    if given is not None:
+        return given
+    strategy = SearchConfig(**(search or {})).strategy
+    if not strategy_class(strategy).takes_shipped_verifier:
+        return "none"
+    from thinktree.reward.registry import shipped_verifier
+
+    spec = shipped_verifier(EngineConfig(**(engine or {})).model)
+    if spec is None:
+        return "none"
+    typer.echo(
+        f"note: {strategy} scores with the verifier shipped with the model ({spec}); "
+        "--scorer none turns it off",
+        err=True,
+    )
+    return spec
+
+
 def say_notice(config: SearchConfig, scorer: str | None) -> None:
     """The line the search's strategy says before it runs with ``scorer``, on stderr
     (:meth:`~thinktree.search.base.ProblemSearch.notice`); nothing where it has none."""

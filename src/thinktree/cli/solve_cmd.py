@@ -17,6 +17,7 @@ from thinktree.cli.errors import user_errors
 from thinktree.cli.job_options import gold_scorer_options, json_options
 from thinktree.cli.options import (
     ConfigFields,
+    chosen_scorer,
     engine_config,
     engine_options,
     say_notice,
@@ -56,7 +57,7 @@ def solve(
     with user_errors():
         text = check_question(question)
         chosen = GoldScorerChoice(**(scoring or {}))
-        scorer, gold = chosen.scorer, chosen.gold
+        scorer, gold = chosen_scorer(chosen.scorer, search, engine), chosen.gold
         config = search_config(search, scorer)
         say_notice(config, scorer)
         if issubclass(scorer_kind(scorer), NeedsGold) and gold is None:

@@ -1,5 +1,6 @@
 """``ScorerChoice``: the scorer a command uses, by its spec (``none``, ``outcome``,
-``ppm:DIR``), checked against the registry before anything is loaded. ``solve``'s,
+``ppm:DIR``), checked against the registry before anything is loaded; not given, it is
+decided by the search and the model (:func:`thinktree.cli.options.chosen_scorer`). ``solve``'s,
 ``eval``'s and ``rescore``'s ``--scorer`` options are generated from it (each command's
 model words the help its own way; the check is this one)."""
 
@@ -13,8 +14,9 @@ class ScorerChoice(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
-    scorer: str = "none"
-    """none, outcome or ppm:DIR."""
+    scorer: str | None = None
+    """none, outcome or ppm:DIR. Not given: mcts, best_of_n and beam score with the
+    verifier shipped with the model, where one ships; any other search with none."""
 
     @model_validator(mode="after")
     def _known(self) -> ScorerChoice:
@@ -22,14 +24,16 @@ class ScorerChoice(BaseModel):
         The registry is imported here, with the command that checks a spec."""
         from thinktree.reward.registry import scorer_entry
 
-        scorer_entry(self.scorer)
+        if self.scorer is not None:
+            scorer_entry(self.scorer)
         return self
 
 
 class GoldScorerChoice(ScorerChoice):
     """``solve``'s scorer and the known answer an outcome scorer values answers by."""
 
-    scorer: str = "none"
-    """none, outcome (needs --gold) or ppm:DIR."""
+    scorer: str | None = None
+    """none, outcome (needs --gold) or ppm:DIR. Not given: mcts, best_of_n and beam score
+    with the verifier shipped with the model, where one ships; any other search with none."""
     gold: str | None = None
     """The known answer (for --scorer outcome)."""

@@ -13,18 +13,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from thinktree.models.assemble import ModelError
 from thinktree.models.policy import (
     DEFAULT_POLICY,
     EMBEDDED_POLICY,
     PPM_SUBDIR,
+    Policy,
     default_policy_dir,
     embedded_ppm_dir,
     is_policy_dir,
 )
+from thinktree.models.resolve import locate_model
 from thinktree.reward.base import NullScorer, Scorer, StepScorer
 from thinktree.reward.outcome import OutcomeGuided, OutcomeScorer
 from thinktree.reward.ppm import load_ppm, ppm_identity
-from thinktree.reward.ppm_dir import read_ppm_json
+from thinktree.reward.ppm_dir import LM_KIND, PPMError, read_ppm_json
 
 Loaded = tuple[Scorer, str]
 """A loaded scorer and its identity in run fingerprints."""
@@ -103,6 +106,30 @@ def ppm_spec_identity(spec: str) -> str:
     directory = ppm_directory(spec)
     read_ppm_json(directory)  # no ppm.json: the one-line error naming the fix
     return ppm_identity(directory)
+
+
+def shipped_verifier(model: str | None) -> str | None:
+    """The ``--scorer`` spec of the verifier shipped with ``model``'s policy: the LM PPM
+    in its ``ppm/`` (``ppm:evolved``, ``ppm:default``, or ``ppm:ROUND/ppm`` for an evolve
+    round). None where the model is not a policy, ships no PPM, or ships a feature PPM:
+    that one measured no better than the vote (BENCHMARKS.md, issue 6) and stays opt-in.
+    A model that cannot be found is None too: the engine says what is wrong with it."""
+    try:
+        found = locate_model(model)
+    except (ModelError, OSError, ValueError):
+        return None
+    if not isinstance(found, Policy):
+        return None
+    directory = found.directory / PPM_SUBDIR
+    try:
+        kind = read_ppm_json(directory).get("kind")
+    except (PPMError, OSError):
+        return None
+    if kind != LM_KIND:
+        return None
+    if found.name in (EMBEDDED_POLICY, DEFAULT_POLICY):
+        return f"ppm:{found.name}"
+    return f"ppm:{directory}"
 
 
 SCORERS: dict[str, ScorerEntry] = {

@@ -50,7 +50,8 @@ class ProblemSearch(ABC):
     Besides the per-problem methods, a strategy declares, as class-level facts read
     before any search runs: its own options (:attr:`options_model`), the settle
     rules it accepts (:attr:`settle_rules`), whether it needs a learned scorer
-    (:attr:`needs_learned_scorer`), its :meth:`width` (engine slots and lock-step
+    (:attr:`needs_learned_scorer`) and takes a shipped one by default
+    (:attr:`takes_shipped_verifier`), its :meth:`width` (engine slots and lock-step
     window), its :meth:`trajectories` (up-front token and time estimates), its
     :attr:`budget_field` (run names, report labels:
     :func:`thinktree.search.registry.run_label`), whether its trajectories are
@@ -71,6 +72,9 @@ class ProblemSearch(ABC):
     """The ``settle`` rules this strategy honours; any other is refused."""
     needs_learned_scorer: ClassVar[bool] = False
     """It cannot choose without a scorer that values steps (a PPM)."""
+    takes_shipped_verifier: ClassVar[bool] = False
+    """Given no ``--scorer``, it scores with the verifier shipped with the model, where
+    one ships (:func:`thinktree.reward.registry.shipped_verifier`)."""
     default_temperature: ClassVar[float] = 0.7
     stored_default_temperature: ClassVar[float | None] = None
     """The default temperature this strategy's stored runs were made with, where the

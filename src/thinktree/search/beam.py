@@ -19,6 +19,7 @@ from thinktree.steps import Step, StepKind
 
 class BeamSearch(ProblemSearch):
     needs_learned_scorer = True
+    takes_shipped_verifier = True
 
     @classmethod
     def width(cls, config: BaseSearchConfig) -> int:

@@ -227,6 +227,7 @@ class BestOfNSearch(SamplingSearch):
 
     score_finals = True
     needs_learned_scorer = True
+    takes_shipped_verifier = True
 
     def choose(self, answers: list[str | None]) -> tuple[str | None, dict[str, float]]:
         return best_scored(

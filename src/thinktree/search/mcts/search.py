@@ -115,6 +115,8 @@ class MCTSSearch(ProblemSearch):
     default_temperature = 1.0
     stored_default_temperature = 0.7
     lazy_temperature = 0.7
+    # rStar's search is guided by its PPM; without one its rollouts are samples (notice).
+    takes_shipped_verifier = True
 
     @classmethod
     def resolve(cls, config: BaseSearchConfig, scored: bool) -> BaseSearchConfig:
