@@ -39,13 +39,13 @@ from typing import Any
 
 from thinktree.eval.bench.context import ReportContext
 from thinktree.eval.metrics import sign_test
-from thinktree.search.selection import best, majority, weighted
+from thinktree.search.selection import Selection, best, majority, weighted
 from thinktree.search.settle import token_probability
 from thinktree.steps import Step
 from thinktree.store import ResultRow
 
 ACCURACIES = (0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95)
-RULES = {"weighted": weighted, "best": best}
+RULES: dict[str, Selection] = {"weighted": weighted, "best": best}
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class Problem:
     right: tuple[bool, ...]
     probability: tuple[float | None, ...]
 
-    def picks_right(self, rule: Any, scores: Sequence[float | None]) -> bool:
+    def picks_right(self, rule: Selection, scores: Sequence[float | None]) -> bool:
         answer, _ = rule(self.classes, scores, str.__eq__)
         return answer is not None and self.right[self.classes.index(answer)]
 
