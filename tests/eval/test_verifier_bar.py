@@ -76,8 +76,8 @@ def test_the_mean_log_probability_is_scored_on_right_wrong_pairs_and_by_both_rul
 
 def test_simulated_scores_order_a_right_and_a_wrong_sample_at_the_asked_accuracy() -> None:
     rng = random.Random(3)
-    for accuracy in (0.6, 0.8, 0.95):
-        draws = [simulated_scores([T, F], accuracy, rng) for _ in range(20000)]
+    for accuracy, spread in ((0.6, 1.0), (0.8, 1.0), (0.95, 1.0), (0.8, 4.0)):
+        draws = [simulated_scores([T, F], accuracy, rng, spread) for _ in range(20000)]
         assert all(-1.0 < s < 1.0 for pair in draws for s in pair)
         ordered = sum(right > wrong for right, wrong in draws) / len(draws)
         assert ordered == pytest.approx(accuracy, abs=0.01)
@@ -126,15 +126,19 @@ def test_the_report_pools_each_models_runs_and_reads_the_first_samples(tmp_path:
     rows = [sc_row(f"p{i}", samples, [trajectory((1, -0.1))] * 8) for i in range(2)]
     reports = [sc_arm("m", "r1", rows[:1]), sc_arm("m", "r2", rows[1:])]
     doc = verifier_bar(context(tmp_path, {"accuracies": [0.6], "draws": 5}, reports))
-    assert doc["samples"] == 4 and doc["draws"] == 5 and doc["margin"] == 0.05
+    assert (doc["samples"], doc["draws"], doc["margin"], doc["spread"]) == (4, 5, 0.05, 1.0)
     entry = doc["models"]["m"]
     assert entry["runs"] == ["r1", "r2"]
     assert (entry["n"], entry["pass_at_k"], entry["majority"]) == (2, 1.0, 0.0)
 
 
-def test_an_accuracy_outside_the_grid_range_is_refused(tmp_path: Path) -> None:
+def test_an_accuracy_outside_the_grid_range_or_a_spread_below_zero_is_refused(
+    tmp_path: Path,
+) -> None:
     with pytest.raises(ValueError, match=r"options.accuracies: each must be in \[0.5, 1\)"):
         verifier_bar(context(tmp_path, {"accuracies": [0.4]}, []))
+    with pytest.raises(ValueError, match=r"options.spread: must be above 0"):
+        verifier_bar(context(tmp_path, {"spread": 0}, []))
 
 
 def test_the_arms_option_keeps_only_the_named_runs(tmp_path: Path) -> None:

@@ -16,7 +16,9 @@ selection rules ``thinktree rescore`` uses (:mod:`thinktree.search.selection`):
   score of a sample is ``tanh(d / 2)`` (the LM PPM's squash of its logit difference)
   with ``d = μ·[right] + N(0, 1)`` and ``μ = √2·Φ⁻¹(a)``, so that a right sample
   outscores a wrong one of its problem with probability ``a``; the rules' accuracy
-  is the mean over ``options.draws`` seeded draws. Its errors are independent from
+  is the mean over ``options.draws`` seeded draws. ``options.spread`` (default 1)
+  scales ``d`` before the squash: how sure the scorer is, which only the weighted
+  vote reads. Its errors are independent from
   sample to sample, a real verifier's need not be: the mean-logprob figures put a
   real scorer beside the curve.
 
@@ -87,8 +89,11 @@ def verifier_bar(ctx: ReportContext) -> dict[str, Any]:
     draws = int(ctx.option("draws", 200))
     margin = float(ctx.option("margin", 0.05))
     seed = int(ctx.option("seed", 0))
+    spread = float(ctx.option("spread", 1.0))
     if not all(0.5 <= a < 1.0 for a in accuracies):
         raise ValueError("options.accuracies: each must be in [0.5, 1)")
+    if spread <= 0:
+        raise ValueError("options.spread: must be above 0")
     arms = ctx.option("arms")
     chosen = [rep for rep in ctx.reports if arms is None or rep.arm in arms]
     models: dict[str, Any] = {}
@@ -96,9 +101,11 @@ def verifier_bar(ctx: ReportContext) -> dict[str, Any]:
         reps = [rep for rep in chosen if rep.run.model == model]
         rows = [row for rep in reps for row in rep.rows if row.correct is not None]
         problems = [problem_of(row, samples) for row in rows]
-        entry = model_bar(problems, accuracies, draws, margin, random.Random(seed))
+        entry = model_bar(problems, accuracies, draws, margin, random.Random(seed), spread)
         models[model] = {"runs": [rep.run.id for rep in reps], **entry}
-    return {"samples": samples, "draws": draws, "margin": margin, "models": models}
+    return {
+        "samples": samples, "draws": draws, "margin": margin, "spread": spread, "models": models,
+    }  # fmt: skip
 
 
 def model_bar(
@@ -107,6 +114,7 @@ def model_bar(
     draws: int,
     margin: float,
     rng: random.Random,
+    spread: float = 1.0,
 ) -> dict[str, Any]:
     """One model's figures over its ``problems`` (see the module's docstring)."""
     n = len(problems)
@@ -114,7 +122,7 @@ def model_bar(
         return {"n": 0}
     voted = [p.picks_right(majority, [None] * len(p.classes)) for p in problems]
     vote = sum(voted) / n
-    simulated = [simulate(problems, a, draws, rng) for a in accuracies]
+    simulated = [simulate(problems, a, draws, rng, spread) for a in accuracies]
     needed = {rule: lowest_reaching(simulated, rule, vote + margin) for rule in RULES}
     return {
         "n": n,
@@ -182,21 +190,28 @@ def right_wrong_pairs(p: Problem) -> list[tuple[int, int]]:
 
 
 def simulate(
-    problems: Sequence[Problem], accuracy: float, draws: int, rng: random.Random
+    problems: Sequence[Problem],
+    accuracy: float,
+    draws: int,
+    rng: random.Random,
+    spread: float = 1.0,
 ) -> dict[str, float]:
     """The rules' mean accuracy under a scorer of pairwise ``accuracy``."""
     right = dict.fromkeys(RULES, 0)
     for _ in range(draws):
         for p in problems:
-            scores = simulated_scores(p.right, accuracy, rng)
+            scores = simulated_scores(p.right, accuracy, rng, spread)
             for name, rule in RULES.items():
                 right[name] += p.picks_right(rule, scores)
     total = draws * len(problems)
     return {"pairwise_accuracy": accuracy, **{name: right[name] / total for name in RULES}}
 
 
-def simulated_scores(right: Sequence[bool], accuracy: float, rng: random.Random) -> list[float]:
-    """``tanh(d / 2)``, ``d = μ·[right] + N(0, 1)``: a right sample outscores a wrong one
-    with probability ``accuracy`` (the difference of two draws is N(±μ, 2))."""
+def simulated_scores(
+    right: Sequence[bool], accuracy: float, rng: random.Random, spread: float = 1.0
+) -> list[float]:
+    """``tanh(spread · d / 2)``, ``d = μ·[right] + N(0, 1)``: a right sample outscores a
+    wrong one with probability ``accuracy`` (the difference of two draws is N(±μ, 2)),
+    whatever the spread."""
     shift = math.sqrt(2) * NormalDist().inv_cdf(accuracy)
-    return [math.tanh((shift * r + rng.gauss(0.0, 1.0)) / 2) for r in right]
+    return [math.tanh(spread * (shift * r + rng.gauss(0.0, 1.0)) / 2) for r in right]
