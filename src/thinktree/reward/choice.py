@@ -1,6 +1,6 @@
 """``ScorerChoice``: the scorer a command uses, by its spec (``none``, ``outcome``,
-``ppm:DIR``), checked against the registry before anything is loaded; not given, it is
-decided by the search and the model (:func:`thinktree.cli.options.chosen_scorer`). ``solve``'s,
+``ppm:DIR``), checked against the registry before anything is loaded; not given, the
+command decides it from the search and the model. ``solve``'s,
 ``eval``'s and ``rescore``'s ``--scorer`` options are generated from it (each command's
 model words the help its own way; the check is this one)."""
 

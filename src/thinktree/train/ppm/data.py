@@ -22,10 +22,10 @@ CACHE_CHUNK = 64
 
 def collect_pairs(store: RunStore, run_ids: Sequence[str]) -> list[PreferencePair]:
     """The pairs of the runs' graded problems, each tagged with its run's model, in the
-    order of ``run_ids`` and then of each run's stored problems: a run of independent samples (a strategy declaring
-    ``independent_samples``: ``sc``, ``best_of_n``, a rescored run) gives outcome pairs
-    from each problem's samples; any other run gives the step and final pairs of its
-    stored trees (MCTS), none where it stored no tree.
+    order of ``run_ids`` and then of each run's stored problems: a run of independent
+    samples (a strategy declaring ``independent_samples``: ``sc``, ``best_of_n``, a
+    rescored run) gives outcome pairs from each problem's samples; any other run gives
+    the step and final pairs of its stored trees (MCTS), none where it stored no tree.
 
     A rescored run holds its source's samples: naming both gives their outcome pairs twice.
     """

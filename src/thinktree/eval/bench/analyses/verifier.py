@@ -15,9 +15,10 @@ of another PPM is left out. An arm with no run gives null figures. ``pass_at_4``
 the share of graded pairs where some sc@4 sample is right (the headroom a verifier
 can reach). ``sc4_probability_weighted``: the weighted vote over the same samples by the
 policy's own token probability (their geometric mean, as ``verifier_bar`` reads it), the
-free rival a trained verifier must also beat, with its sign test against the vote. Wall seconds a problem are the runs' wall time (sc@4: generation only;
-a rescored run adds its scoring and grading; mcts@4+ppm: search with scoring), null
-where a run recorded none. ``*_vs_*``: won and lost on the pairs both arms hold,
+free rival a trained verifier must also beat, with its sign test against the vote.
+Wall seconds a problem are the runs' wall time (sc@4: generation only; a rescored run
+adds its scoring and grading; mcts@4+ppm: search with scoring), null where a run
+recorded none. ``*_vs_*``: won and lost on the pairs both arms hold,
 with the two-sided exact sign test (:func:`thinktree.eval.metrics.pairwise`).
 
 ``pairs`` is the PPM's training record (its ``ppm.json``'s ``training``): training
