@@ -81,6 +81,7 @@ def verifier(ctx: ReportContext) -> dict[str, Any]:
 def model_entry(arms: Mapping[str, ArmReport], problems: int) -> dict[str, Any]:
     """One model's figures from its pooled arms (by name); ``problems``: distinct problems."""
     sc, best, weighted, mcts = (arms.get(name) for name in ARMS)
+    probability_accuracy, probability_versus = probability_vote(sc)
     return {
         "seeds": sorted({seed for arm in arms.values() for seed in arm.seeds}),
         "n": problems,
@@ -94,11 +95,11 @@ def model_entry(arms: Mapping[str, ArmReport], problems: int) -> dict[str, Any]:
         "mcts4_ppm_wall_seconds_per_problem": wall_per_problem(mcts),
         "sc4_tokens_per_problem": figure(sc, "tokens_per_problem"),
         "mcts4_ppm_tokens_per_problem": figure(mcts, "tokens_per_problem"),
-        "sc4_probability_weighted": probability_weighted_accuracy(sc),
+        "sc4_probability_weighted": probability_accuracy,
         "weighted_vs_majority": versus(weighted, sc),
         "best_vs_majority": versus(best, sc),
         "mcts4_ppm_vs_sc4": versus(mcts, sc),
-        "probability_weighted_vs_majority": probability_versus(sc),
+        "probability_weighted_vs_majority": probability_versus,
         "problem_seed_pairs": {name: len(arm.rows) for name, arm in arms.items()},
     }
 
@@ -111,18 +112,15 @@ def some_sample_right(rows: Sequence[ResultRow]) -> float | None:
     return sum(any(row.samples.get("correct", [])) for row in graded) / len(graded)
 
 
-def probability_weighted_accuracy(sc: ArmReport | None) -> float | None:
+def probability_vote(sc: ArmReport | None) -> tuple[float | None, dict[str, Any] | None]:
+    """The token-probability-weighted vote's accuracy over sc@4's samples and its sign
+    test against the vote (None, None without an sc@4 arm)."""
     if sc is None:
-        return None
+        return None, None
     picked = probability_weighted(sc.rows, SAMPLES)
-    return sum(picked) / len(picked) if picked else None
-
-
-def probability_versus(sc: ArmReport | None) -> dict[str, Any] | None:
-    if sc is None:
-        return None
     voted = [bool(row.correct) for row in sc.rows if row.correct is not None]
-    return versus_vote(probability_weighted(sc.rows, SAMPLES), voted)
+    accuracy = sum(picked) / len(picked) if picked else None
+    return accuracy, versus_vote(picked, voted)
 
 
 def figure(arm: ArmReport | None, key: str) -> Any:
