@@ -35,7 +35,10 @@ HELP = {
     ("serve",): {
         **BIND_HELP,
         "--port": "Port to listen on. [>= 1, <= 65535]",
-        "--scorer": "Default scorer: none or ppm:DIR (requests may name it or none).",
+        "--scorer": (
+            "Default scorer: none or ppm:DIR (requests may name it or none); unset, the "
+            "verifier shipped with the model scores mcts, best_of_n and beam."
+        ),
         "--concurrency": "Solves running at once. [>= 1]",
         "--queue": "Requests waiting for a slot (then 429). [>= 0]",
         "--store": STORE_HELP,

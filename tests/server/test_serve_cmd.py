@@ -71,3 +71,39 @@ def test_mistakes_are_one_line_errors(captured, args, message) -> None:
     (line,) = result.output.strip().splitlines()
     assert line.startswith(message)
     assert "config" not in captured  # refused before anything was started
+
+
+def test_an_unset_scorer_loads_the_verifier_shipped_with_the_model(
+    captured, tmp_path, monkeypatch
+) -> None:
+    import thinktree.reward.registry as registry
+    from tests.cli.test_shipped_verifier import policy_with
+    from thinktree.reward.base import NullScorer
+
+    loaded: list[str] = []
+
+    def load_scorer(spec):
+        loaded.append(spec)
+        return NullScorer(), f"{spec}@sha"
+
+    monkeypatch.setattr(registry, "load_scorer", load_scorer)
+    round_dir = policy_with(tmp_path / "round-1", "lm")
+    spec = f"ppm:{round_dir / 'ppm'}"
+    result = CliRunner().invoke(app, ["serve", "--model", str(round_dir),
+                                      "--store", str(tmp_path / "s.db")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    config = captured["config"]
+    assert loaded == [spec]
+    assert (config.shipped_verifier, config.default_scorer) == (spec, "none")
+    assert config.scorer_ids == {spec: f"{spec}@sha"}
+    assert result.stderr.splitlines()[0] == (
+        f"note: best_of_n, beam, mcts score with the verifier shipped with the model ({spec}) "
+        "unless a request names thinktree.scorer; --scorer none turns it off"
+    )
+    # --scorer none: nothing is loaded, nothing said.
+    loaded.clear()
+    result = CliRunner().invoke(app, ["serve", "--model", str(round_dir), "--scorer", "none",
+                                      "--store", str(tmp_path / "s.db")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert captured["config"].shipped_verifier is None
+    assert "verifier" not in result.stderr

@@ -36,8 +36,9 @@ def serve(
             raise ValueError("outcome scorers need the gold answer, which a chat has not")
         # Requests choose their own width: the default is default_slots' floor.
         engine_cfg = engine_config(engine, lambda: MIN_SLOTS)
-        scorer_obj, scorer_id = load_scorer(options.scorer)
-    scorer = options.scorer
+        verifier = _shipped_verifier(options.scorer, engine_cfg.model)
+        scorer = options.scorer or verifier or "none"
+        scorer_obj, scorer_id = load_scorer(scorer)
     host, port = options.host, options.port
     with user_errors(), closing(scorer_obj):
         scorers = {"none": NullScorer(), scorer: scorer_obj}
@@ -49,7 +50,8 @@ def serve(
             evolve_dir=options.evolve_dir,
             scorers=scorers,
             scorer_ids={scorer: scorer_id},
-            default_scorer=scorer,
+            default_scorer=options.scorer or "none",
+            shipped_verifier=verifier,
         )
         typer.echo(
             f"loading the model; serving on http://{host}:{port}/v1, the viewer on "
@@ -58,6 +60,25 @@ def serve(
         )
         with open_runtime(engine_cfg) as runtime:
             _run(runtime, config, host, port)
+
+
+def _shipped_verifier(given: str | None, model: str | None) -> str | None:
+    """Where ``--scorer`` is not given, the verifier shipped with ``model`` that the
+    searches taking one score with (said on stderr); else None."""
+    from thinktree.reward.registry import shipped_verifier
+    from thinktree.search.registry import STRATEGIES
+
+    if given is not None:
+        return None
+    spec = shipped_verifier(model)
+    if spec is not None:
+        takers = ", ".join(n for n, cls in STRATEGIES.items() if cls.takes_shipped_verifier)
+        typer.echo(
+            f"note: {takers} score with the verifier shipped with the model ({spec}) "
+            "unless a request names thinktree.scorer; --scorer none turns it off",
+            err=True,
+        )
+    return spec
 
 
 def _run(runtime: object, config: object, host: str, port: int) -> None:

@@ -48,6 +48,11 @@ class ServerConfig:
     scorer_ids: dict[str, str] = field(default_factory=dict)
     """Each scorer's identity in run fingerprints (``ppm:<sha>``); default its name."""
     default_scorer: str = "none"
+    """The scorer of a request that names none (``--scorer``)."""
+    shipped_verifier: str | None = None
+    """The verifier shipped with the model (a key of ``scorers``) where ``--scorer`` was
+    not given: a request of a strategy that takes one (mcts, best_of_n, beam) and names
+    no scorer gets it instead of ``default_scorer``."""
     max_body_bytes: int = 1_000_000
     max_question_chars: int = 8000
     max_tokens_limit: int = 65536
@@ -63,6 +68,15 @@ class ServerConfig:
             raise ValueError(f"--queue must be 0 or more, got {self.queue}")
         if self.default_scorer not in self.scorers:
             raise ValueError(f"default scorer {self.default_scorer!r} is not loaded")
+        if self.shipped_verifier is not None and self.shipped_verifier not in self.scorers:
+            raise ValueError(f"shipped verifier {self.shipped_verifier!r} is not loaded")
+
+    def request_default(self, takes_shipped_verifier: bool) -> str:
+        """The scorer of a request that names none, for a strategy that takes the shipped
+        verifier (``takes_shipped_verifier``) or not."""
+        if takes_shipped_verifier and self.shipped_verifier is not None:
+            return self.shipped_verifier
+        return self.default_scorer
 
 
 def is_loopback(host: str) -> bool:
@@ -118,8 +132,9 @@ class ServeConfig(BindConfig):
 
     port: int = Field(8000, ge=1, le=65535)
     """Port to listen on."""
-    scorer: str = "none"
-    """Default scorer: none or ppm:DIR (requests may name it or none)."""
+    scorer: str | None = None
+    """Default scorer: none or ppm:DIR (requests may name it or none); unset, the
+    verifier shipped with the model scores mcts, best_of_n and beam."""
     concurrency: int = Field(1, ge=1)
     """Solves running at once."""
     queue: int = Field(8, ge=0)

@@ -10,8 +10,10 @@ Model names are ``thinktree-<strategy>`` for each strategy in the registry
   budget of the whole search, capped by the server;
 - ``temperature``, ``top_p``, ``seed`` → the fields of the same name;
 - ``thinktree``: an object of any other SearchConfig field (``k``, ``max_steps``,
-  ``settle``...) plus ``scorer``; ``thinktree.samples``/``rollouts`` are other names
-  for ``n``. A field given twice with different values is a 400.
+  ``settle``...) plus ``scorer`` (unset: the server's ``--scorer``, or where none was
+  given, the verifier shipped with the model for mcts, best_of_n and beam);
+  ``thinktree.samples``/``rollouts`` are other names for ``n``. A field given twice
+  with different values is a 400.
 
 Only the last user message is solved; earlier turns and system messages are read
 (their shape is checked) but not used. Fields of the OpenAI API not listed here
@@ -140,7 +142,10 @@ def _question(messages: list[Message], limits: ServerConfig) -> str:
 def _search_fields(body: ChatBody, limits: ServerConfig) -> tuple[dict[str, Any], str]:
     """SearchConfig fields (not yet validated) and the scorer name of a request."""
     extra = dict(body.thinktree or {})
-    scorer = extra.pop("scorer", limits.default_scorer)
+    strategy = body.model.removeprefix(MODEL_PREFIX)
+    scorer = extra.pop("scorer", None)
+    if scorer is None:
+        scorer = limits.request_default(STRATEGIES[strategy].takes_shipped_verifier)
     if not isinstance(scorer, str) or scorer not in limits.scorers:
         raise bad_request(
             f"unknown scorer {scorer!r}; this server has {', '.join(sorted(limits.scorers))}",
@@ -151,7 +156,7 @@ def _search_fields(body: ChatBody, limits: ServerConfig) -> tuple[dict[str, Any]
     if "strategy" in extra:
         raise bad_request("the model names the strategy; drop thinktree.strategy", "thinktree")
     fields: dict[str, Any] = dict(extra)
-    fields["strategy"] = body.model.removeprefix(MODEL_PREFIX)
+    fields["strategy"] = strategy
     tokens = body.max_tokens if body.max_tokens is not None else body.max_completion_tokens
     for name, value, param in (
         ("samples", body.n, "n"),
