@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +28,27 @@ import numpy as np
 
 from thinktree.train.ppm.head import pairwise_accuracy
 from thinktree.train.ppm.pairs import PreferencePair
-from thinktree.train.ppm.training import baseline_scores
 
 HELD_OUT_FILE = "held_out.jsonl"
 
 Scores = tuple[np.ndarray, np.ndarray]
 
 
-def held_out_accuracy(
-    valid: Sequence[PreferencePair], trained: Scores, base: Scores, features: Scores | None
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class HeldOutScores:
+    """Each scorer's (chosen, rejected) scores of the held-out pairs."""
+
+    trained: Scores
+    """The trained LM PPM's."""
+    base: Scores
+    """The untrained base model's, read the same way."""
+    mean_logprob: Scores
+    """The policy's mean token log-probability of each side."""
+    features: Scores | None
+    """The feature PPM's, where it was trained as a baseline."""
+
+
+def held_out_accuracy(valid: Sequence[PreferencePair], scores: HeldOutScores) -> dict[str, Any]:
     """Pairwise accuracies on the held-out pairs: the trained LM PPM (all pairs, the
     clean ones, by kind), the untrained base, mean log-probability, the feature PPM; and
     per policy that made the pairs (``unknown`` for pairs read from no run), the LM PPM's
@@ -44,7 +56,7 @@ def held_out_accuracy(
     clean = np.array([p.clean for p in valid])
     kinds = np.array([p.kind for p in valid])
     policies = np.array([p.policy for p in valid])
-    logprob = baseline_scores(valid, "mean_logprob")
+    trained, logprob, features = scores.trained, scores.mean_logprob, scores.features
     return {
         "lm_ppm": pairwise_accuracy(*trained),
         # None, not NaN (which JSON cannot hold), when no held-out pair is clean.
@@ -52,7 +64,7 @@ def held_out_accuracy(
             pairwise_accuracy(trained[0][clean], trained[1][clean]) if clean.any() else None
         ),
         "lm_ppm_by_kind": by_kind(trained, np.ones(len(valid), dtype=bool), kinds),
-        "base": pairwise_accuracy(*base),
+        "base": pairwise_accuracy(*scores.base),
         "mean_logprob": pairwise_accuracy(*logprob),
         "feature_ppm": None if features is None else pairwise_accuracy(*features),
         "by_policy": {
@@ -73,14 +85,11 @@ def by_kind(scores: Scores, chosen: np.ndarray, kinds: np.ndarray) -> dict[str, 
     }
 
 
-def held_out_rows(
-    valid: Sequence[PreferencePair], trained: Scores, base: Scores, features: Scores | None
-) -> list[dict[str, Any]]:
+def held_out_rows(valid: Sequence[PreferencePair], scores: HeldOutScores) -> list[dict[str, Any]]:
     """One row a held-out pair (the module docstring's format)."""
-    logprob = baseline_scores(valid, "mean_logprob")
 
-    def both(scores: Scores | None, i: int) -> list[float] | None:
-        return None if scores is None else [float(scores[0][i]), float(scores[1][i])]
+    def both(side: Scores | None, i: int) -> list[float] | None:
+        return None if side is None else [float(side[0][i]), float(side[1][i])]
 
     return [
         {
@@ -94,10 +103,10 @@ def held_out_rows(
             "chosen_steps": len(pair.chosen),
             "rejected_steps": len(pair.rejected),
             "scores": {
-                "lm": both(trained, i),
-                "base": both(base, i),
-                "mean_logprob": both(logprob, i),
-                "feature": both(features, i),
+                "lm": both(scores.trained, i),
+                "base": both(scores.base, i),
+                "mean_logprob": both(scores.mean_logprob, i),
+                "feature": both(scores.features, i),
             },
         }
         for i, pair in enumerate(valid)

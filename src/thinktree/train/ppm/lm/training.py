@@ -34,12 +34,13 @@ from thinktree.train.lora import decide_bf16, lora_config
 from thinktree.train.ppm.head import pairwise_accuracy
 from thinktree.train.ppm.lm import checkpoint as ckpt
 from thinktree.train.ppm.lm.config import LMPPMConfig
-from thinktree.train.ppm.lm.held_out import held_out_accuracy, held_out_rows
+from thinktree.train.ppm.lm.held_out import HeldOutScores, held_out_accuracy, held_out_rows
 from thinktree.train.ppm.lm.output import BaseFile, read_finished, write_output
 from thinktree.train.ppm.lm.plan import curve_groups, pair_groups, step_plan
 from thinktree.train.ppm.lm.scoring import group_logits, group_loss, scores_and_mass
 from thinktree.train.ppm.lm.tokens import GroupTokens, answer_ids, group_tokens
 from thinktree.train.ppm.pairs import PreferencePair, is_validation
+from thinktree.train.ppm.training import baseline_scores
 
 Progress = Callable[[str, int, int], None]
 Loader = Callable[[Path], tuple[Any, Any]]
@@ -265,6 +266,9 @@ def train_lm_ppm(
     if config.feature_baseline:
         report("feature PPM", 0, 1)
         features = feature_ppm_scores(pairs, held)
+    held_scores = HeldOutScores(
+        trained, base_scores, baseline_scores(valid, "mean_logprob"), features
+    )
     training = {
         "config": config.model_dump(mode="json"),
         "data_hash": digest,
@@ -280,10 +284,10 @@ def train_lm_ppm(
         "tokens_seen": counters["tokens"],
         "seconds": counters["seconds"],
         "final_loss": losses[-1] if losses else None,
-        "held_out_accuracy": held_out_accuracy(valid, trained, base_scores, features),
+        "held_out_accuracy": held_out_accuracy(valid, held_scores),
         "held_out_curve": [*curve, [step, curve_point(trained)]],
     }
     report("export", 0, 1)
-    rows = held_out_rows(valid, trained, base_scores, features)
+    rows = held_out_rows(valid, held_scores)
     record = write_output(out, model, base, answer, training, losses, rows)
     return LMPPMResult(out, record, losses)
