@@ -226,9 +226,12 @@ def test_collect_pairs_reads_trees_and_samples_in_the_order_given(tmp_path: Path
     out = CliRunner().invoke(app, ["ppm", "pairs", "--runs", ids["sc"], "--runs", ids["mcts"],
                                    "--store", str(path), "--out", str(tmp_path / "p.jsonl")])  # fmt: skip
     assert out.exit_code == 0, out.output
-    assert out.stdout.strip() == (
-        f"6 pairs (step 3, final 2, outcome 1) from 1 problem -> {tmp_path / 'p.jsonl'}"
-    )
+    assert out.stdout.splitlines() == [
+        f"6 pairs (step 3, final 2, outcome 1) from 1 problem -> {tmp_path / 'p.jsonl'}",
+        # Pairs of more than one policy: each one's share.
+        "  mcts-policy: 5 pairs (step 3, final 2, outcome 0) from 1 problem",
+        "  sc-policy: 1 pair (step 0, final 0, outcome 1) from 1 problem",
+    ]
     assert read_jsonl(tmp_path / "p.jsonl") == collected
 
 

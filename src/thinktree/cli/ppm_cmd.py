@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -34,6 +34,7 @@ from thinktree.train.ppm.train_config import FEATURE_PPM_FIELDS, PPMTrainConfig
 
 if TYPE_CHECKING:
     from thinktree.train.ppm.lm.config import LMPPMConfig
+    from thinktree.train.ppm.pairs import PreferencePair
 
 ppm_app = typer.Typer(
     help="Process preference model: pairs, training, scoring.", no_args_is_help=True
@@ -68,7 +69,7 @@ def pairs(
     pairs from stored samples; prints the count of each kind and of problems."""
     from thinktree.store import RunStore
     from thinktree.train.ppm.data import collect_pairs
-    from thinktree.train.ppm.pairs import PAIR_KINDS, PreferencePair, trl_record, write_jsonl
+    from thinktree.train.ppm.pairs import trl_record, write_jsonl
     from thinktree.train.ppm.pairs_config import PairsExportConfig
 
     with user_errors():
@@ -87,10 +88,23 @@ def pairs(
         return found
 
     found = _guard(run)
+    typer.echo(f"{_pair_counts(found)} -> {out}")
+    policies = sorted({p.policy for p in found})
+    if len(policies) > 1:  # the data of each policy the verifier must judge
+        for policy in policies:
+            mine = [p for p in found if p.policy == policy]
+            typer.echo(f"  {policy or 'unknown'}: {_pair_counts(mine)}")
+
+
+def _pair_counts(found: Sequence[PreferencePair]) -> str:
+    """``N pairs (step s, final f, outcome o) from P problems``."""
+    from thinktree.train.ppm.pairs import PAIR_KINDS
+
     kinds = ", ".join(f"{kind} {sum(p.kind == kind for p in found)}" for kind in PAIR_KINDS)
     problems = len({p.problem_id for p in found})
+    pairs = "pair" if len(found) == 1 else "pairs"
     noun = "problem" if problems == 1 else "problems"
-    typer.echo(f"{len(found)} pairs ({kinds}) from {problems} {noun} -> {out}")
+    return f"{len(found)} {pairs} ({kinds}) from {problems} {noun}"
 
 
 def _progress_bar(console: Console) -> tuple[Progress, Callable[[str, int, int], None]]:
