@@ -66,7 +66,8 @@ def pairs(
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Export preference pairs: step and final pairs from stored MCTS trees, outcome
-    pairs from stored samples; prints the count of each kind and of problems."""
+    pairs from stored samples; prints the count of each kind and of problems, and each
+    policy's where the runs are of several."""
     from thinktree.store import RunStore
     from thinktree.train.ppm.data import collect_pairs
     from thinktree.train.ppm.pairs import trl_record, write_jsonl
