@@ -4,22 +4,18 @@ that ships none, an explicit ``--scorer`` and any other search keep what they ha
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from tests.policy_dirs import policy_with
 from thinktree.cli.app import app
 from thinktree.cli.options import chosen_scorer
-from thinktree.models import find_embedded
 from thinktree.models import policy as policy_module
 from thinktree.models import resolve as resolve_module
-from thinktree.models.policy import Policy, write_policy
 from thinktree.reward.registry import shipped_verifier
 
-FAST = find_embedded("fast")
-assert FAST is not None
 NOTE = "note: mcts scores with the verifier shipped with the model ({spec}); --scorer none turns it off"
 
 
@@ -32,18 +28,6 @@ def package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
         monkeypatch.setattr(module, "default_policy_dir", lambda: package / "default")
         monkeypatch.setattr(module, "embedded_policy_dir", lambda: package / "evolved")
     return package
-
-
-def policy_with(directory: Path, ppm_kind: str | None, name: str = "round-1") -> Path:
-    """A policy directory (no adapter) whose ``ppm/`` holds a PPM of ``ppm_kind``
-    ("lm"; "features": a feature PPM's ppm.json, which names no kind; None: no PPM)."""
-    directory.mkdir(parents=True)
-    write_policy(Policy(directory, name, FAST.name, FAST.sha256, None, None, "zero-shot"))
-    if ppm_kind is not None:
-        (directory / "ppm").mkdir()
-        record = {"kind": "lm", "adapter": "adapter.gguf"} if ppm_kind == "lm" else {"features": {}}
-        (directory / "ppm" / "ppm.json").write_text(json.dumps(record))
-    return directory
 
 
 def test_the_lm_ppm_a_policy_ships_is_its_verifier(tmp_path: Path, package: Path) -> None:

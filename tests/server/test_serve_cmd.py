@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
+from tests.policy_dirs import policy_with
 from tests.server.helpers import pens_script
 from thinktree.api import Runtime
 from thinktree.cli import app, serve_cmd
@@ -77,7 +78,6 @@ def test_an_unset_scorer_loads_the_verifier_shipped_with_the_model(
     captured, tmp_path, monkeypatch
 ) -> None:
     import thinktree.reward.registry as registry
-    from tests.cli.test_shipped_verifier import policy_with
     from thinktree.reward.base import NullScorer
 
     loaded: list[str] = []
