@@ -1,4 +1,4 @@
-"""Policy directories on disk for tests of what a model ships (its PPM, its adapter)."""
+"""Policy directories on disk for tests of what a model ships with it (its PPM)."""
 
 from __future__ import annotations
 
